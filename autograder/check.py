@@ -1,0 +1,36 @@
+"""`autograder check`: the public tests on a student's own folder, explained test by test."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from autograder.course import student_bundle
+from autograder.grading import Grader
+
+
+def render(result, stream) -> None:
+    """Per exercise, each test with ✓ or ✗ and, for a failure, what went wrong."""
+    for ex, (score, max_score) in result.by_exercise().items():
+        tests = [t for t in result.tests if t.exercise == ex]
+        failed = [t for t in tests if t.status != "passed"]
+        mark = "✓" if not failed else "✗"
+        print(f"\n{mark} {ex}: {len(tests) - len(failed)} of {len(tests)} public tests pass", file=stream)
+        for t in tests:
+            print(f"   {'✓' if t.status == 'passed' else '✗'} {t.name}", file=stream)
+            if t.status != "passed" and t.output:
+                for line in t.output.splitlines():
+                    print(f"       {line}", file=stream)
+    for note in result.notes:
+        print(f"\nNote: {note}", file=stream)
+    passed = sum(t.status == "passed" for t in result.tests)
+    print(f"\n{passed} passed, {len(result.tests) - passed} failed", file=stream)
+
+
+def run_check(folder: Path, only, timeouts, zygote=None, stream=sys.stdout) -> int:
+    """Exit status 0 when every public test passes, 1 otherwise."""
+    course = student_bundle(folder)
+    with Grader(course, exercises=only, redact=False, timeouts=timeouts, zygote=zygote) as grader:
+        result = grader.grade_path(Path(folder))
+    render(result, stream)
+    return 0 if all(t.status == "passed" for t in result.tests) else 1

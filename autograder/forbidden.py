@@ -1,0 +1,203 @@
+"""Find forbidden calls in a student module by reading its syntax tree (nothing is executed).
+
+A rule is one of (see ``assignments/course.toml``):
+
+- ``"torch.broadcast_shapes"``: a dotted name and everything under it, however it was imported
+  or aliased (``import torch as t``, ``from torch import broadcast_shapes as b``, ``f = t.x``,
+  ``getattr(torch, "broadcast_shapes")``);
+- ``".expand"``: any attribute of that name (``x.expand``, ``getattr(x, "expand")``), unless the
+  module defines a method of that name itself;
+- ``"kw:requires_grad"``: a call passing that keyword.
+
+A use counts against a contract name when its code reaches it: the function or class itself,
+and the module-level functions, classes and assignments it refers to, transitively.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Violation:
+    name: str          # the contract name that loses its points
+    used: str          # what was used, e.g. "torch.broadcast_shapes"
+    line: int
+    via: str | None    # the helper it was found in, when not the function itself
+
+    def message(self) -> str:
+        where = f" (in helper `{self.via}`, line {self.line})" if self.via else f" (line {self.line})"
+        return (f"`{self.name}` uses `{self.used}`{where}, which this exercise forbids: "
+                f"it does the work you are asked to write by hand")
+
+
+@dataclass(frozen=True)
+class _Use:
+    kind: str      # "dotted", "attr" or "kw"
+    text: str
+    line: int
+
+
+class _Aliases(ast.NodeVisitor):
+    """Every import and simple alias assignment in the file: local name -> dotted name."""
+
+    def __init__(self):
+        self.names: dict[str, str] = {}
+        self.star_modules: list[str] = []
+
+    def visit_Import(self, node):
+        for a in node.names:
+            if a.asname:
+                self.names[a.asname] = a.name
+            else:
+                top = a.name.split(".")[0]
+                self.names[top] = top
+
+    def visit_ImportFrom(self, node):
+        if node.level or not node.module:
+            return
+        for a in node.names:
+            if a.name == "*":
+                self.star_modules.append(node.module)
+            else:
+                self.names[a.asname or a.name] = f"{node.module}.{a.name}"
+
+
+def _dotted(node, aliases: dict[str, str]) -> str | None:
+    """The dotted name an expression stands for (``F.softmax`` -> ``torch.nn.functional.softmax``)."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr" \
+            and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str):
+        base = _dotted(node.args[0], aliases)
+        return ".".join([base, node.args[1].value] + parts[::-1]) if base else None
+    if not isinstance(node, ast.Name) or node.id not in aliases:
+        return None
+    return ".".join([aliases[node.id]] + parts[::-1])
+
+
+class _Uses(ast.NodeVisitor):
+    """Forbidden-relevant uses and referenced bare names inside one definition."""
+
+    def __init__(self, aliases, star_modules):
+        self.aliases, self.star_modules = aliases, star_modules
+        self.uses: list[_Use] = []
+        self.refs: set[str] = set()
+
+    def visit_Name(self, node):
+        self.refs.add(node.id)
+        d = _dotted(node, self.aliases)
+        if d:
+            self.uses.append(_Use("dotted", d, node.lineno))
+        for m in self.star_modules:
+            self.uses.append(_Use("dotted", f"{m}.{node.id}", node.lineno))
+
+    def visit_Attribute(self, node):
+        self.uses.append(_Use("attr", node.attr, node.lineno))
+        d = _dotted(node, self.aliases)
+        if d:
+            self.uses.append(_Use("dotted", d, node.lineno))
+        self.generic_visit(node)
+
+    def visit_Call(self, node):
+        if isinstance(node.func, ast.Name) and node.func.id in ("getattr", "setattr", "hasattr") \
+                and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) \
+                and isinstance(node.args[1].value, str):
+            self.uses.append(_Use("attr", node.args[1].value, node.lineno))
+            d = _dotted(node, self.aliases)
+            if d:
+                self.uses.append(_Use("dotted", d, node.lineno))
+        for kw in node.keywords:
+            if kw.arg:
+                self.uses.append(_Use("kw", kw.arg, node.lineno))
+        self.generic_visit(node)
+
+
+def _definitions(tree: ast.Module) -> dict[str, list[ast.AST]]:
+    """Module-level names and the statements that define them."""
+    defs: dict[str, list[ast.AST]] = {}
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            defs.setdefault(stmt.name, []).append(stmt)
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            for t in targets:
+                for n in ast.walk(t):
+                    if isinstance(n, ast.Name):
+                        defs.setdefault(n.id, []).append(stmt)
+    return defs
+
+
+def _own_method_names(tree: ast.Module) -> set[str]:
+    return {n.name for c in ast.walk(tree) if isinstance(c, ast.ClassDef)
+            for n in c.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+
+def _assigned_aliases(tree: ast.Module, aliases: dict[str, str]) -> None:
+    """``f = torch.broadcast_shapes`` anywhere makes ``f`` an alias (repeated to a fixed point)."""
+    changed = True
+    while changed:
+        changed = False
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                d = _dotted(node.value, aliases)
+                if d and aliases.get(node.targets[0].id) != d:
+                    aliases[node.targets[0].id] = d
+                    changed = True
+
+
+def _matches(use: _Use, rule: str, own_methods: set[str]) -> bool:
+    if rule.startswith("kw:"):
+        return use.kind == "kw" and use.text == rule[3:]
+    if rule.startswith("."):
+        return use.kind == "attr" and use.text == rule[1:] and use.text not in own_methods
+    return use.kind == "dotted" and (use.text == rule or use.text.startswith(rule + "."))
+
+
+def find_forbidden(source: bytes | str, rules: dict[str, list[str]], names: list[str]) -> dict[str, Violation]:
+    """For each contract name whose code reaches a forbidden use, the first such use.
+
+    ``rules`` maps ``"*"`` and contract names to rule lists. A file that does not parse has no
+    violations here (it fails to import instead).
+    """
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return {}
+    alias_finder = _Aliases()
+    alias_finder.visit(tree)
+    aliases = alias_finder.names
+    _assigned_aliases(tree, aliases)
+    defs = _definitions(tree)
+    own_methods = _own_method_names(tree)
+    scans: dict[str, _Uses] = {}
+    for def_name, stmts in defs.items():
+        scan = _Uses(aliases, alias_finder.star_modules)
+        for stmt in stmts:
+            scan.visit(stmt)
+        scans[def_name] = scan
+
+    found: dict[str, Violation] = {}
+    for name in names:
+        name_rules = list(rules.get("*", [])) + list(rules.get(name, []))
+        if not name_rules or name not in scans:
+            continue
+        seen, queue = {name}, [name]
+        while queue and name not in found:
+            current = queue.pop(0)
+            scan = scans[current]
+            for use in sorted(scan.uses, key=lambda u: u.line):
+                rule = next((r for r in name_rules if _matches(use, r, own_methods)), None)
+                if rule:
+                    used = use.text if use.kind == "dotted" else (
+                        f".{use.text}(...)" if use.kind == "attr" else f"{use.text}=...")
+                    found[name] = Violation(name, used, use.line, None if current == name else current)
+                    break
+            for ref in sorted(scan.refs):
+                if ref in scans and ref not in seen:
+                    seen.add(ref)
+                    queue.append(ref)
+    return found

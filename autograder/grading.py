@@ -1,0 +1,144 @@
+"""Grade submissions: run the suites with the grading plugin and collect one result per test."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from autograder import __version__
+from autograder.client import Timeouts
+from autograder.zygote import Zygote
+from autograder.course import Course
+from autograder.plugin import GradingPlugin, TestResult
+from autograder.sandbox import Limits
+from autograder.submission import Submission, SubmissionError, prepare_path
+
+
+class GradingError(Exception):
+    """Grading could not happen at all (the course's suites are broken, the machine failed)."""
+
+
+@dataclass
+class GradeResult:
+    """The graded submission: per-test results plus what the student should know."""
+
+    tests: list[TestResult]
+    exercises: list[str]
+    notes: list[str] = field(default_factory=list)
+    protections: dict = field(default_factory=dict)
+    seconds: float = 0.0
+    digest: str = ""
+
+    @property
+    def score(self) -> float:
+        return round(sum(t.score for t in self.tests), 6)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(t.max_score for t in self.tests), 6)
+
+    def by_exercise(self) -> dict[str, tuple[float, float]]:
+        out = {ex: [0.0, 0.0] for ex in self.exercises}
+        for t in self.tests:
+            out.setdefault(t.exercise, [0.0, 0.0])
+            out[t.exercise][0] += t.score
+            out[t.exercise][1] += t.max_score
+        return {ex: (round(s, 6), round(m, 6)) for ex, (s, m) in out.items()}
+
+    def summary(self) -> str:
+        lines = [f"Score: {self.score:g} / {self.max_score:g}"]
+        for ex, (s, m) in self.by_exercise().items():
+            lines.append(f"  {ex}: {s:g} / {m:g}")
+        lines += [f"Note: {n}" for n in self.notes]
+        off = [f"{k} ({v[5:]})" for k, v in self.protections.items() if str(v).startswith("off")]
+        if off:
+            lines.append("Protections off on this grading machine: " + "; ".join(off))
+        return "\n".join(lines)
+
+    def gradescope(self) -> dict:
+        """Gradescope's results.json schema."""
+        return {
+            "score": self.score, "max_score": self.max_score,
+            "output": self.summary(), "visibility": "visible", "stdout_visibility": "hidden",
+            "execution_time": round(self.seconds, 3),
+            "tests": [t.gradescope() for t in self.tests],
+            "extra_data": {"grader_version": __version__, "protections": self.protections,
+                           "submission_sha256": self.digest},
+        }
+
+
+class Grader:
+    """Grades submissions one after another against one course, with one warm zygote."""
+
+    def __init__(self, course: Course, *, exercises: list[str] | None = None, redact: bool = True,
+                 limits: Limits | None = None, timeouts: Timeouts | None = None, zygote: Zygote | None = None):
+        unknown = set(exercises or []) - set(course.exercises)
+        if unknown:
+            raise GradingError(f"unknown exercise(s): {', '.join(sorted(unknown))}; "
+                               f"the course has {', '.join(course.exercises)}")
+        self.course = course
+        self.exercises = list(exercises or course.exercises)
+        self.redact = redact
+        self.limits = limits or Limits()
+        self.timeouts = timeouts or Timeouts()
+        self.zygote = zygote or Zygote()
+        self.workdir = Path(tempfile.mkdtemp(prefix="autograder-"))
+        os.chmod(self.workdir, 0o711)      # workers may enter their own folder, never list others
+        missing = [ex for ex in self.exercises if not course.suite(ex).is_file()]
+        if missing:
+            raise GradingError("no suite for " + ", ".join(f"{ex} ({course.suite(ex)})" for ex in missing))
+        if str(course.root) not in sys.path:
+            sys.path.insert(0, str(course.root))   # suites import reference/ from the course root
+
+    def prepare(self, path: Path) -> Submission:
+        return prepare_path(path, self.exercises, self.workdir)
+
+    def grade_path(self, path: Path) -> GradeResult:
+        """Grade the submission at ``path``; an unreadable one gets 0 with the reason."""
+        try:
+            submission = self.prepare(path)
+        except SubmissionError as e:
+            submission = Submission(Path(tempfile.mkdtemp(prefix="sub-", dir=self.workdir)),
+                                    problems={ex: str(e) for ex in self.exercises}, notes=[str(e)])
+        try:
+            return self.grade(submission)
+        finally:
+            shutil.rmtree(submission.folder, ignore_errors=True)
+
+    def grade(self, submission: Submission) -> GradeResult:
+        start = time.monotonic()
+        plugin = GradingPlugin(self.course, submission, self.zygote, self.redact, self.limits, self.timeouts)
+        suites = [str(self.course.suite(ex)) for ex in self.exercises]
+        args = [*suites, "-c", os.devnull, "--rootdir", str(self.course.suite_dir), "--noconftest",
+                "--import-mode=importlib", "-p", "no:cacheprovider", "-p", "no:terminal",
+                "-p", "no:stepwise", "-p", "no:warnings"]
+        pytest.main(args, plugins=[plugin])
+        if plugin.suite_errors:
+            raise GradingError("a suite failed to load:\n" + "\n".join(plugin.suite_errors))
+        empty = [ex for ex in self.exercises if not any(t.exercise == ex for t in plugin.results)]
+        if empty:
+            raise GradingError(f"no tests ran for {', '.join(empty)}")
+        protections = {}
+        for s in plugin.sessions.values():
+            protections.update(s.protections)
+        notes = list(submission.notes)
+        notes += [f"{ex}: {msg}" for ex, msg in submission.problems.items()]
+        return GradeResult(plugin.results, self.exercises, notes, protections,
+                           time.monotonic() - start, submission.digest)
+
+    def close(self):
+        self.zygote.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -1,0 +1,202 @@
+"""The pytest plugin that grades: markers, the ``student`` fixture, and one result per test.
+
+It runs in the trusted grader process. Student code runs only in workers (see
+:mod:`autograder.client`); what a test sees of it is data. Scores come from positive evidence:
+a test earns its points only if it ran and passed; skipped, errored, timed out and crashed
+tests score 0.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field
+
+import pytest
+
+from autograder.client import ExerciseSession, ExerciseUnavailable, Student, StudentError, Timeouts, WorkerFailure
+from autograder.course import Course
+from autograder.forbidden import find_forbidden
+from autograder.sandbox import Limits
+from autograder.submission import Submission
+from autograder.testing import GradingFailure
+
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+MARKERS = {
+    "exercise": "exercise(id): the exercise a suite grades (its tag)",
+    "points": "points(n): points the test is worth (default 1)",
+    "covers": "covers(*names): contract names the test exercises (forbidden calls there fail it)",
+    "visibility": "visibility(v): Gradescope visibility: " + ", ".join(VISIBILITIES),
+}
+
+
+@dataclass
+class TestResult:
+    """One test's outcome, in the shape of a Gradescope results.json test."""
+
+    name: str
+    nodeid: str
+    exercise: str
+    score: float
+    max_score: float
+    status: str                      # "passed" or "failed"
+    output: str                      # what the student sees
+    visibility: str = "visible"
+    seconds: float = 0.0
+    internal: str = ""               # instructor-only detail (a grader bug's traceback)
+    covers: tuple = ()
+
+    def gradescope(self) -> dict:
+        return {"name": self.name, "score": self.score, "max_score": self.max_score, "status": self.status,
+                "output": self.output, "visibility": self.visibility, "tags": [self.exercise]}
+
+
+class _Forbidden(Exception):
+    def __init__(self, message):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass
+class GradingPlugin:
+    course: Course
+    submission: Submission
+    zygote: object
+    redact: bool                                  # hidden suites: no inputs, expected values or prints
+    limits: Limits = field(default_factory=Limits)
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    results: list = field(default_factory=list)
+    suite_errors: list = field(default_factory=list)
+    sessions: dict = field(default_factory=dict)
+    _violations: dict = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ pytest hooks
+    def pytest_configure(self, config):
+        for text in MARKERS.values():
+            config.addinivalue_line("markers", text)
+
+    def pytest_collection_modifyitems(self, items):
+        """Number the cases of each parametrized test, so hidden ids (which may show inputs)
+        never reach the student."""
+        groups: dict = {}
+        for item in items:
+            if getattr(item, "callspec", None) is not None:
+                groups.setdefault((item.path, item.originalname), []).append(item)
+        for group in groups.values():
+            for i, item in enumerate(group, 1):
+                item._autograder_case = f"{i} of {len(group)}"
+
+    def pytest_collectreport(self, report):
+        if report.failed:
+            self.suite_errors.append(f"{report.nodeid}: {report.longreprtext[-3000:]}")
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        report = yield
+        if report.when == "call" or (report.when == "setup" and not report.passed):
+            self.results.append(self._result(item, call, report))
+        return report
+
+    def pytest_sessionfinish(self, session):
+        for s in self.sessions.values():
+            s.close()
+
+    @pytest.fixture
+    def student(self, request):
+        exercise = exercise_of(request.node)
+        if exercise not in self.course.exercises:
+            raise RuntimeError(f"test {request.node.nodeid} has no known exercise mark")
+        if exercise in self.submission.problems:
+            raise ExerciseUnavailable(self.submission.problems[exercise])
+        violations = self.violations(exercise)
+        for name in covers_of(request.node):
+            if name in violations:
+                raise _Forbidden(violations[name].message())
+        return Student(self.session, exercise, self.course.exercises)
+
+    # ------------------------------------------------------------------ helpers
+    def session(self, exercise: str) -> ExerciseSession:
+        if exercise not in self.sessions:
+            self.sessions[exercise] = ExerciseSession(
+                self.zygote, str(self.submission.folder), exercise,
+                self.course.exercises[exercise].module_file, self.limits, self.timeouts)
+        return self.sessions[exercise]
+
+    def violations(self, exercise: str) -> dict:
+        if exercise not in self._violations:
+            path = self.submission.folder / self.course.exercises[exercise].module_file
+            ex = self.course.exercises[exercise]
+            self._violations[exercise] = find_forbidden(path.read_bytes(), ex.forbidden, list(ex.names)) \
+                if path.is_file() else {}
+        return self._violations[exercise]
+
+    def _result(self, item, call, report) -> TestResult:
+        exercise = exercise_of(item)
+        points = float(marker_arg(item, "points", 1))
+        visibility = marker_arg(item, "visibility", "visible")
+        passed = report.passed and report.when == "call"
+        output, internal = ("", "") if passed else self._explain(item, call, report, exercise)
+        return TestResult(
+            name=test_title(item, self.redact), nodeid=item.nodeid, exercise=exercise,
+            score=points if passed else 0.0, max_score=points, status="passed" if passed else "failed",
+            output=output, visibility=visibility if visibility in VISIBILITIES else "visible",
+            seconds=round(report.duration, 4), internal=internal, covers=tuple(covers_of(item)))
+
+    def _explain(self, item, call, report, exercise) -> tuple[str, str]:
+        """(what the student sees, instructor-only detail) for a test that did not pass."""
+        if report.skipped:
+            return "This test did not run, so it earns no points.", ""
+        exc = call.excinfo.value if call.excinfo else None
+        session = self.sessions.get(exercise)
+        fn = f"`{session.last_call}`" if session and session.last_call else "your code"
+        if isinstance(exc, GradingFailure):
+            text = exc.redacted if self.redact else exc.public
+        elif isinstance(exc, _Forbidden):
+            text = exc.message
+        elif isinstance(exc, StudentError):
+            if "NotImplementedError" in exc.type_names:
+                text = f"{fn} is not implemented yet (it raises NotImplementedError)."
+            else:
+                where = f"\n  at {exc.location()}" if exc.location() else ""
+                text = f"{fn} raised {exc.type_name}: {exc.message}{where}"
+        elif isinstance(exc, ExerciseUnavailable):
+            text = str(exc)
+        elif isinstance(exc, WorkerFailure):
+            text = f"While running {fn}: {exc}"
+        elif isinstance(exc, AssertionError):
+            text = "The result is wrong." if self.redact else (str(exc) or "The result is wrong.")
+        else:
+            trace = "".join(traceback.format_exception(exc)) if exc else report.longreprtext
+            return ("This test could not run because of a problem in the grader, not in your code; "
+                    "your instructor has the details.", trace[-5000:])
+        if not self.redact and session is not None:
+            printed = session.printed().strip()
+            if printed:
+                text += "\nYour code printed:\n" + printed[-1500:]
+        return text, ""
+
+
+def exercise_of(item) -> str:
+    mark = item.get_closest_marker("exercise")
+    if mark and mark.args:
+        return str(mark.args[0])
+    stem = item.path.stem
+    return stem[5:] if stem.startswith("test_") else stem
+
+
+def covers_of(item) -> list[str]:
+    return [str(a) for m in item.iter_markers("covers") for a in m.args]
+
+
+def marker_arg(item, name, default):
+    mark = item.get_closest_marker(name)
+    return mark.args[0] if mark and mark.args else default
+
+
+def test_title(item, redact: bool) -> str:
+    """The docstring's first line (the test's name if none), plus which case for parametrized tests."""
+    doc = (getattr(item, "function", None).__doc__ or "").strip() if hasattr(item, "function") else ""
+    title = doc.splitlines()[0].strip() if doc else item.name.split("[")[0].replace("_", " ")
+    spec = getattr(item, "callspec", None)
+    if spec is not None:
+        title += f" (case {getattr(item, '_autograder_case', '?')})" if redact else f" [{spec.id}]"
+    return title

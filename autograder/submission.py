@@ -1,0 +1,202 @@
+"""Read a submission (folder, .zip, single module or notebook) into a private folder of modules.
+
+Only the exercise module files are taken: ``<exercise>.py``, or ``<exercise>.ipynb`` turned into
+source. Nothing is extracted by the archive's own paths, symlinks are never followed, and every
+read is capped, so zip-slip, zip bombs and links to other files cannot reach beyond the entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder.notebook import NotebookError, notebook_to_source
+
+MAX_SOURCE_BYTES = 1 << 20          # one .py module
+MAX_NOTEBOOK_BYTES = 32 << 20       # one .ipynb (outputs and images included)
+MAX_ARCHIVE_MEMBERS = 10_000
+MAX_COMPRESSION_RATIO = 200
+SKIPPED_DIRS = {"__MACOSX", ".ipynb_checkpoints", "__pycache__", ".git"}
+
+
+class SubmissionError(Exception):
+    """The submission cannot be read at all."""
+
+
+@dataclass
+class Entry:
+    """One file of a submission, readable up to a cap."""
+
+    path: str                       # relative, '/'-separated
+    size: int
+    read: callable                  # read(cap) -> bytes, at most cap + 1 bytes
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
+
+@dataclass
+class Submission:
+    """A prepared submission: a private folder holding ``<exercise>.py`` files."""
+
+    folder: Path
+    found: dict[str, str] = field(default_factory=dict)      # exercise -> file it came from
+    problems: dict[str, str] = field(default_factory=dict)   # exercise -> why it cannot be graded
+    notes: list[str] = field(default_factory=list)           # things the student should know
+    digest: str = ""
+
+
+# --------------------------------------------------------------------------- reading sources
+
+
+def folder_entries(folder: Path) -> tuple[list[Entry], list[str]]:
+    entries, notes = [], []
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED_DIRS and not d.startswith("."))
+        for fn in sorted(filenames):
+            full = Path(dirpath) / fn
+            rel = full.relative_to(folder).as_posix()
+            st = os.lstat(full)
+            if stat.S_ISLNK(st.st_mode):
+                notes.append(f"{rel} is a symbolic link and was ignored")
+                continue
+            if stat.S_ISREG(st.st_mode):
+                entries.append(Entry(rel, st.st_size, _file_reader(full)))
+    return entries, notes
+
+
+def _file_reader(path: Path):
+    def read(cap: int) -> bytes:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as f:
+            return f.read(cap + 1)
+    return read
+
+
+def zip_entries(source) -> tuple[list[Entry], list[str]]:
+    """Entries of a zip (a path or a file object); raises SubmissionError if it is unreadable."""
+    try:
+        zf = zipfile.ZipFile(source)
+        infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+        raise SubmissionError(f"the zip file is damaged or not a zip ({e})") from e
+    if len(infos) > MAX_ARCHIVE_MEMBERS:
+        raise SubmissionError(f"the zip holds {len(infos)} files, more than {MAX_ARCHIVE_MEMBERS}")
+    entries, notes = [], []
+    for info in infos:
+        name = info.filename.replace("\\", "/")
+        parts = [p for p in name.split("/") if p not in ("", ".")]
+        if info.is_dir() or not parts:
+            continue
+        if name.startswith("/") or ".." in parts:
+            notes.append(f"{info.filename} points outside the archive and was ignored")
+            continue
+        if any(p in SKIPPED_DIRS or p.startswith(".") for p in parts[:-1]):
+            continue
+        if stat.S_ISLNK(info.external_attr >> 16):
+            notes.append(f"{name} is a symbolic link and was ignored")
+            continue
+        entries.append(Entry("/".join(parts), info.file_size, _zip_reader(zf, info)))
+    return entries, notes
+
+
+def _zip_reader(zf: zipfile.ZipFile, info: zipfile.ZipInfo):
+    def read(cap: int) -> bytes:
+        if info.flag_bits & 0x1:
+            raise SubmissionError(f"{info.filename} is password-protected; submit it without a password")
+        if info.compress_size and info.file_size / info.compress_size > MAX_COMPRESSION_RATIO \
+                and info.file_size > (1 << 20):
+            raise SubmissionError(f"{info.filename} expands {info.file_size // info.compress_size}x "
+                                  "(a zip bomb?); it was not read")
+        try:
+            with zf.open(info) as f:
+                return f.read(cap + 1)
+        except RuntimeError as e:  # encrypted
+            raise SubmissionError(f"{info.filename} cannot be read ({e})") from e
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+            raise SubmissionError(f"{info.filename} is damaged in the zip ({e})") from e
+    return read
+
+
+def entries_of(path: Path) -> tuple[list[Entry], list[str]]:
+    """The files of a submission at ``path``: a folder, a zip, or one module/notebook file."""
+    if path.is_symlink():
+        raise SubmissionError(f"{path.name} is a symbolic link; submit the file itself")
+    if path.is_dir():
+        return folder_entries(path)
+    if not path.is_file():
+        raise SubmissionError(f"{path} does not exist")
+    if zipfile.is_zipfile(path) or path.suffix.lower() == ".zip":
+        return zip_entries(path)
+    return [Entry(path.name, path.stat().st_size, _file_reader(path))], []
+
+
+# --------------------------------------------------------------------------- choosing modules
+
+
+def pick_modules(entries: list[Entry], exercises, canonical=lambda name: name) -> tuple[dict, list[str]]:
+    """exercise id -> the entry holding it (``<id>.py`` preferred over ``<id>.ipynb``, the
+    shallowest first); ``canonical(filename)`` maps LMS-renamed files to module names."""
+    chosen, notes = {}, []
+    for ex in exercises:
+        for suffix in (".py", ".ipynb"):
+            matches = sorted((e for e in entries if canonical(e.name) == ex + suffix),
+                             key=lambda e: (e.path.count("/"), e.path))
+            if matches:
+                chosen[ex] = matches[0]
+                if len(matches) > 1:
+                    notes.append(f"several files named {ex}{suffix}; graded {matches[0].path}")
+                break
+    return chosen, notes
+
+
+def module_source(entry: Entry) -> bytes:
+    """The module source of an entry (notebooks converted); raises SubmissionError."""
+    if entry.name.lower().endswith(".ipynb"):
+        raw = entry.read(MAX_NOTEBOOK_BYTES)
+        if len(raw) > MAX_NOTEBOOK_BYTES:
+            raise SubmissionError(f"{entry.path} is larger than {MAX_NOTEBOOK_BYTES >> 20} MiB")
+        try:
+            return notebook_to_source(raw.decode("utf-8")).encode()
+        except UnicodeDecodeError:
+            raise SubmissionError(f"{entry.path} is not UTF-8 text, so it is not a notebook") from None
+        except NotebookError as e:
+            raise SubmissionError(f"{entry.path} is {e}") from None
+    raw = entry.read(MAX_SOURCE_BYTES)
+    if len(raw) > MAX_SOURCE_BYTES:
+        raise SubmissionError(f"{entry.path} is larger than {MAX_SOURCE_BYTES >> 20} MiB")
+    return raw
+
+
+def prepare(entries: list[Entry], exercises, workdir: Path, notes=(), canonical=lambda n: n) -> Submission:
+    """Write the chosen modules into a new private folder under ``workdir``."""
+    folder = Path(tempfile.mkdtemp(prefix="sub-", dir=workdir))
+    os.chmod(folder, 0o755)
+    sub = Submission(folder, notes=list(notes))
+    chosen, pick_notes = pick_modules(entries, exercises, canonical)
+    sub.notes += pick_notes
+    digest = hashlib.sha256()
+    for ex, entry in sorted(chosen.items()):
+        try:
+            source = module_source(entry)
+        except SubmissionError as e:
+            sub.problems[ex] = str(e)
+            continue
+        target = folder / f"{ex}.py"
+        target.write_bytes(source)
+        os.chmod(target, 0o644)
+        sub.found[ex] = entry.path
+        digest.update(f"{ex}\0{len(source)}\0".encode() + source)
+    sub.digest = digest.hexdigest()
+    return sub
+
+
+def prepare_path(path: Path, exercises, workdir: Path) -> Submission:
+    entries, notes = entries_of(Path(path))
+    return prepare(entries, exercises, workdir, notes)

@@ -1,0 +1,232 @@
+"""What suites use: comparisons that explain themselves, and the errors student code produces.
+
+Every ``expect_*`` raises :class:`GradingFailure` with two texts: ``public`` (the input, expected
+and received shape and dtype, the largest difference and where, a hint) for public tests and
+``redacted`` (no inputs, no expected values) for hidden ones.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from autograder.client import StudentError, WorkerFailure
+
+__all__ = [
+    "GradingFailure", "StudentError", "WorkerFailure", "expect_close", "expect_equal",
+    "expect_raises", "expect_unchanged", "expect_dtype", "expect_shape", "describe",
+]
+
+
+class GradingFailure(AssertionError):
+    """A check failed. ``public`` may show inputs and expected values; ``redacted`` may not."""
+
+    def __init__(self, public: str, redacted: str | None = None):
+        super().__init__(public)
+        self.public = public
+        self.redacted = redacted if redacted is not None else public
+
+
+def _fail(problem: str, *, call=None, hint=None, detail: str = "", redacted_detail: str = ""):
+    where = f"{format_call(call)}: " if call else ""
+    tail = f"\nHint: {hint}" if hint else ""
+    public = f"{where}{problem}" + (f"\n{detail}" if detail else "") + tail
+    redacted = problem + (f"\n{redacted_detail}" if redacted_detail else "") + tail
+    raise GradingFailure(public, redacted)
+
+
+# --------------------------------------------------------------------------- describing values
+
+
+def describe(v, limit: int = 12) -> str:
+    """A short, exact description: small tensors in full, large ones by shape and dtype."""
+    if isinstance(v, torch.Tensor):
+        head = f"tensor of shape {tuple(v.shape)}, {str(v.dtype).replace('torch.', '')}"
+        if v.numel() <= limit:
+            values = torch.Tensor.tolist(v.detach())
+            return f"{head}: {values}"
+        return head
+    if isinstance(v, torch.Size):
+        return f"torch.Size({list(v)})"
+    if isinstance(v, tuple):
+        return "(" + ", ".join(describe(x, limit) for x in v) + ("," if len(v) == 1 else "") + ")"
+    if isinstance(v, list):
+        return "[" + ", ".join(describe(x, limit) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k!r}: {describe(x, limit)}" for k, x in v.items()) + "}"
+    if isinstance(v, torch.Generator):
+        return "a torch.Generator"
+    if isinstance(v, float):
+        return repr(v)
+    return repr(v) if len(repr(v)) < 200 else type(v).__name__
+
+
+def format_call(call) -> str:
+    """``("fn", (a, b), {"k": v})`` -> ``fn(a, b, k=v)`` with values described."""
+    if isinstance(call, str):
+        return call
+    name, args, *rest = call
+    kwargs = rest[0] if rest else {}
+    if not isinstance(args, tuple):
+        args = (args,)
+    parts = [describe(a, limit=8) for a in args] + [f"{k}={describe(v, limit=8)}" for k, v in kwargs.items()]
+    return f"{name}({', '.join(parts)})"
+
+
+def _kind(v) -> str:
+    if isinstance(v, torch.Tensor):
+        return f"a tensor of shape {tuple(v.shape)} and dtype {str(v.dtype).replace('torch.', '')}"
+    return f"a {type(v).__name__}"
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def expect_close(actual, expected, *, rtol=None, atol=None, call=None, hint=None, what="output"):
+    """``actual`` equals ``expected`` within tolerance, with exactly its type, shape and dtype."""
+    if not isinstance(expected, torch.Tensor):
+        return _expect_close_number(actual, expected, rtol=rtol, atol=atol, call=call, hint=hint, what=what)
+    if type(actual) is not torch.Tensor:
+        _fail(f"the {what} should be a tensor, but it is {_kind(actual)}", call=call, hint=hint)
+    if actual.shape != expected.shape:
+        _fail(f"the {what} has the wrong shape: expected {tuple(expected.shape)}, got {tuple(actual.shape)}",
+              call=call, hint=hint)
+    if actual.dtype != expected.dtype:
+        _fail(f"the {what} has the wrong dtype: expected {str(expected.dtype).replace('torch.', '')}, "
+              f"got {str(actual.dtype).replace('torch.', '')}", call=call,
+              hint=hint or "results keep the dtype of the inputs; avoid mixing in float64 constants or tensors")
+    if (rtol is None) != (atol is None):
+        rtol, atol = _tolerances(expected.dtype, rtol, atol)
+    try:
+        torch.testing.assert_close(actual, expected, rtol=rtol, atol=atol, equal_nan=True,
+                                   check_stride=False, check_device=False)
+        return
+    except AssertionError:
+        pass
+    a, e = actual.double(), expected.double()
+    finite_a, finite_e = torch.isfinite(a), torch.isfinite(e)
+    if not bool((finite_a == finite_e).all()) or not bool((torch.isnan(a) == torch.isnan(e)).all()):
+        idx = _first_index(~((finite_a == finite_e) & (torch.isnan(a) == torch.isnan(e))))
+        _fail(f"the {what} has NaN or infinite values where the expected values do not (or the reverse)",
+              call=call, hint=hint or "look for overflow (exp of large numbers) or division by zero",
+              detail=f"at index {idx}: expected {e[idx].item()!r}, got {a[idx].item()!r}")
+    diff = torch.where(finite_e & finite_a, (a - e).abs(), torch.zeros_like(a))
+    rt, at = _tolerances(expected.dtype, rtol, atol)
+    bad = diff > at + rt * e.abs().nan_to_num(0)
+    n_bad, n = int(bad.sum()), bad.numel()
+    worst = _first_index(diff == diff.max())
+    rel = diff[worst].item() / max(abs(e[worst].item()), 1e-300)
+    _fail(f"{n_bad} of {n} values of the {what} are off (largest difference {diff.max().item():.3g}, "
+          f"relative {rel:.3g})", call=call, hint=hint,
+          detail=f"at index {worst}: expected {e[worst].item()!r}, got {a[worst].item()!r}")
+
+
+def _tolerances(dtype, rtol, atol):
+    defaults = {torch.float16: (1e-3, 1e-5), torch.bfloat16: (1.6e-2, 1e-5), torch.float32: (1.3e-6, 1e-5),
+                torch.float64: (1e-7, 1e-7)}
+    r, a = defaults.get(dtype, (0.0, 0.0))
+    return (r if rtol is None else rtol), (a if atol is None else atol)
+
+
+def _first_index(mask: torch.Tensor):
+    if mask.dim() == 0:
+        return ()
+    nz = mask.nonzero()
+    return tuple(int(i) for i in nz[0]) if len(nz) else (0,) * mask.dim()
+
+
+def _expect_close_number(actual, expected, *, rtol, atol, call, hint, what):
+    if isinstance(actual, bool) or not isinstance(actual, (int, float)):
+        _fail(f"the {what} should be a number, but it is {_kind(actual)}", call=call, hint=hint)
+    rt, at = (1.3e-6 if rtol is None else rtol), (1e-5 if atol is None else atol)
+    if math.isnan(expected) and math.isnan(actual):
+        return
+    if not math.isclose(actual, expected, rel_tol=rt, abs_tol=at):
+        _fail(f"the {what} is off by {abs(actual - expected):.3g}", call=call, hint=hint,
+              detail=f"expected {expected!r}, got {actual!r}")
+
+
+def expect_equal(actual, expected, *, call=None, hint=None, what="result"):
+    """Exact equality for non-tensor results; a tuple (or torch.Size) must come back as one."""
+    if isinstance(expected, tuple):
+        ok = isinstance(actual, tuple) and len(actual) == len(expected) and all(
+            type(x) is type(y) or (isinstance(x, int) and isinstance(y, int) and not isinstance(x, bool))
+            for x, y in zip(actual, expected)) and tuple(actual) == tuple(expected)
+        if not ok and not isinstance(actual, tuple):
+            _fail(f"the {what} should be a tuple, but it is {_kind(actual)}", call=call, hint=hint,
+                  detail=f"got {describe(actual)}")
+    elif isinstance(expected, bool):
+        ok = isinstance(actual, bool) and actual == expected
+        if not isinstance(actual, bool):
+            _fail(f"the {what} should be a bool (True or False), but it is {_kind(actual)}", call=call, hint=hint)
+    else:
+        ok = type(actual) is type(expected) and actual == expected
+    if not ok:
+        _fail(f"the {what} is wrong", call=call, hint=hint,
+              detail=f"expected {describe(expected)}, got {describe(actual)}",
+              redacted_detail=f"got {describe(actual)}" if not isinstance(expected, bool) else "")
+
+
+class _Raises:
+    def __init__(self, types, call, hint):
+        self.types, self.call, self.hint = types, call, hint
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        names = " or ".join(t.__name__ for t in self.types)
+        if exc is None:
+            _fail(f"expected {names}, but the call returned normally", call=self.call,
+                  hint=self.hint or "check the arguments before doing any work")
+        if isinstance(exc, StudentError):
+            if any(t.__name__ in exc.type_names for t in self.types):
+                return True
+            if "NotImplementedError" in exc.type_names:
+                _fail("not implemented yet (it raises NotImplementedError)", call=self.call)
+            _fail(f"expected {names}, but it raised {exc.type_name}: {exc.message}", call=self.call, hint=self.hint)
+        return False
+
+
+def expect_raises(exc_type, fn=None, *args, call=None, hint=None, **kwargs):
+    """The remote call raises ``exc_type`` (a type or tuple of types), or a subclass of it.
+
+    ``expect_raises(ValueError, student.E.fn, x)`` or ``with expect_raises(ValueError): ...``.
+    """
+    types = exc_type if isinstance(exc_type, tuple) else (exc_type,)
+    ctx = _Raises(types, call, hint)
+    if fn is None:
+        return ctx
+    with ctx:
+        fn(*args, **kwargs)
+    return None
+
+
+def expect_unchanged(before, after, *, call=None, what="input", hint=None):
+    """A tensor argument holds the same values after the call as before it."""
+    if not isinstance(after, torch.Tensor):
+        return
+    same = after.shape == before.shape and after.dtype == before.dtype and bool(
+        ((after == before) | (torch.isnan(after) & torch.isnan(before)) if after.is_floating_point()
+         else (after == before)).all())
+    if not same:
+        _fail(f"the {what} was modified in place", call=call,
+              hint=hint or "inputs must not change: compute a new tensor (avoid in-place ops like +=, "
+                           "masked_fill_, x[...] = on the argument)")
+
+
+def expect_dtype(actual, dtype, *, call=None, hint=None, what="output"):
+    if type(actual) is not torch.Tensor:
+        _fail(f"the {what} should be a tensor, but it is {_kind(actual)}", call=call, hint=hint)
+    if actual.dtype != dtype:
+        _fail(f"the {what} has the wrong dtype: expected {str(dtype).replace('torch.', '')}, got "
+              f"{str(actual.dtype).replace('torch.', '')}", call=call, hint=hint)
+
+
+def expect_shape(actual, shape, *, call=None, hint=None, what="output"):
+    if type(actual) is not torch.Tensor:
+        _fail(f"the {what} should be a tensor, but it is {_kind(actual)}", call=call, hint=hint)
+    if tuple(actual.shape) != tuple(shape):
+        _fail(f"the {what} has the wrong shape: expected {tuple(shape)}, got {tuple(actual.shape)}",
+              call=call, hint=hint)

@@ -1,0 +1,318 @@
+"""The data-only wire format between the trusted grader and the untrusted worker.
+
+A message is ``<u64 body length>`` followed by the body: ``<u32 header length>``, a UTF-8 JSON
+header, then raw byte buffers whose lengths the header lists. Values are JSON trees in which
+the few non-JSON types are tagged objects:
+
+===================  =============================================================
+``{"t": i}``         tensor ``i`` of ``header["tensors"]``: dtype, shape, stride, buffer
+``{"tuple": [...]}``  a tuple (``{"size": [...]}`` a ``torch.Size``)
+``{"dict": [[k, v]...]}``  a dict with any encodable keys, order kept
+``{"float": "nan"}``  a non-finite float (``"inf"``, ``"-inf"``)
+``{"dtype": name}``  a ``torch.dtype``
+``{"ref": id}``      an object held by the worker (:class:`Ref`)
+``{"iter": [...]}``  a one-shot iterator over the items
+``{"gen": i}``       a ``torch.Generator`` whose state is tensor ``i``
+===================  =============================================================
+
+Nothing is ever unpickled; decoding builds only plain Python values and plain ``torch.Tensor``
+objects from bytes, and checks every size against caps before it allocates.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import socket
+import struct
+import time
+from dataclasses import dataclass
+
+import torch
+
+MAX_MESSAGE_BYTES = 256 << 20
+MAX_DIMS = 32
+
+DTYPES = {
+    "float32": torch.float32, "float64": torch.float64, "float16": torch.float16,
+    "bfloat16": torch.bfloat16, "int64": torch.int64, "int32": torch.int32,
+    "int16": torch.int16, "int8": torch.int8, "uint8": torch.uint8, "bool": torch.bool,
+}
+DTYPE_NAMES = {v: k for k, v in DTYPES.items()}
+
+
+class WireError(Exception):
+    """A message that is malformed, too large, or holds a value that cannot be sent."""
+
+
+class Closed(WireError):
+    """The other side closed the connection."""
+
+
+class Deadline(WireError):
+    """No complete message arrived before the deadline."""
+
+
+@dataclass(frozen=True)
+class Ref:
+    """An object that lives in the worker, named by its id."""
+
+    id: int
+
+
+@dataclass(frozen=True)
+class IterOf:
+    """Arrives on the other side as ``iter(items)``."""
+
+    items: list
+
+
+# --------------------------------------------------------------------------- encoding
+
+
+class _Encoder:
+    def __init__(self, strict_tensors: bool):
+        self.tensors: list[dict] = []
+        self.buffers: list[bytes] = []
+        self.strict_tensors = strict_tensors
+
+    def value(self, v, depth=0):
+        if depth > 64:
+            raise WireError("value is nested too deeply")
+        if v is None or isinstance(v, (bool, str)):
+            return v
+        if isinstance(v, int):
+            return int(v)
+        if isinstance(v, float):
+            if math.isfinite(v):
+                return float(v)
+            return {"float": "nan" if v != v else ("inf" if v > 0 else "-inf")}
+        if isinstance(v, torch.Tensor):
+            return {"t": self.tensor(v)}
+        if isinstance(v, torch.Size):
+            return {"size": [int(s) for s in v]}
+        if isinstance(v, tuple):
+            return {"tuple": [self.value(x, depth + 1) for x in v]}
+        if isinstance(v, list):
+            return [self.value(x, depth + 1) for x in v]
+        if isinstance(v, dict):
+            return {"dict": [[self.value(k, depth + 1), self.value(x, depth + 1)] for k, x in v.items()]}
+        if isinstance(v, torch.dtype):
+            if v not in DTYPE_NAMES:
+                raise WireError(f"dtype {v} cannot be sent")
+            return {"dtype": DTYPE_NAMES[v]}
+        if isinstance(v, Ref):
+            return {"ref": v.id}
+        if isinstance(v, IterOf):
+            return {"iter": [self.value(x, depth + 1) for x in v.items]}
+        if isinstance(v, torch.Generator):
+            return {"gen": self.tensor(v.get_state())}
+        raise WireError(f"an object of type {type(v).__name__} cannot be sent")
+
+    def tensor(self, t: torch.Tensor) -> int:
+        with torch._C.DisableTorchFunctionSubclass():
+            t = t.detach()
+            if t.device.type != "cpu":
+                t = t.cpu()
+            if t.dtype not in DTYPE_NAMES:
+                raise WireError(f"a tensor of dtype {t.dtype} cannot be sent")
+            if self.strict_tensors or t.is_conj() or t.is_neg():
+                t = t.resolve_conj().resolve_neg().contiguous()
+            shape, stride = list(t.shape), list(t.stride())
+            span = _storage_span(shape, stride)
+            region = torch.as_strided(t, (span,), (1,), t.storage_offset()).contiguous()
+            data = region.view(torch.uint8).numpy().tobytes() if span else b""
+        self.buffers.append(data)
+        self.tensors.append({"dtype": DTYPE_NAMES[t.dtype], "shape": shape, "stride": stride,
+                             "buffer": len(self.buffers) - 1})
+        return len(self.tensors) - 1
+
+
+def _storage_span(shape, stride) -> int:
+    """Number of storage elements a tensor with this shape and stride reaches (from offset 0)."""
+    if any(s == 0 for s in shape):
+        return 0
+    return 1 + sum((s - 1) * st for s, st in zip(shape, stride))
+
+
+def encode(header: dict, values: dict, contiguous: bool = False) -> bytes:
+    """Encode ``header`` (plain JSON) plus ``values`` (encodable values) as one message.
+
+    With ``contiguous``, tensors are sent compactly (the worker's answers); otherwise their
+    strides are kept so that a non-contiguous argument arrives non-contiguous.
+    """
+    enc = _Encoder(strict_tensors=contiguous)
+    body = dict(header)
+    body["values"] = {k: enc.value(v) for k, v in values.items()}
+    body["tensors"] = enc.tensors
+    body["buffers"] = [len(b) for b in enc.buffers]
+    head = json.dumps(body, allow_nan=False).encode()
+    payload = b"".join([struct.pack("<I", len(head)), head, *enc.buffers])
+    return struct.pack("<Q", len(payload)) + payload
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+class _Decoder:
+    def __init__(self, body: dict, buffers: list[memoryview], make_ref, make_iter):
+        self.specs = body.get("tensors", [])
+        self.buffers = buffers
+        self.make_ref = make_ref
+        self.make_iter = make_iter
+        if not isinstance(self.specs, list):
+            raise WireError("bad tensor table")
+
+    def value(self, v, depth=0):
+        if depth > 64:
+            raise WireError("value is nested too deeply")
+        if v is None or isinstance(v, (bool, str, float)):
+            return v
+        if isinstance(v, int):
+            return v
+        if isinstance(v, list):
+            return [self.value(x, depth + 1) for x in v]
+        if not isinstance(v, dict) or len(v) != 1:
+            raise WireError("bad value")
+        (tag, x), = v.items()
+        if tag == "t":
+            return self.tensor(x)
+        if tag == "tuple" and isinstance(x, list):
+            return tuple(self.value(i, depth + 1) for i in x)
+        if tag == "size" and isinstance(x, list) and all(type(i) is int for i in x):
+            return torch.Size(x)
+        if tag == "dict" and isinstance(x, list):
+            out = {}
+            for pair in x:
+                if not isinstance(pair, list) or len(pair) != 2:
+                    raise WireError("bad dict entry")
+                key = self.value(pair[0], depth + 1)
+                try:
+                    out[key] = self.value(pair[1], depth + 1)
+                except TypeError as e:  # unhashable key
+                    raise WireError("bad dict key") from e
+            return out
+        if tag == "float" and x in ("nan", "inf", "-inf"):
+            return float(x)
+        if tag == "dtype" and x in DTYPES:
+            return DTYPES[x]
+        if tag == "ref" and type(x) is int and self.make_ref is not None:
+            return self.make_ref(x)
+        if tag == "iter" and isinstance(x, list) and self.make_iter is not None:
+            return self.make_iter([self.value(i, depth + 1) for i in x])
+        if tag == "gen" and self.make_iter is not None:  # generators only travel to the worker
+            g = torch.Generator()
+            g.set_state(self.tensor(x))
+            return g
+        raise WireError(f"unexpected value tag {tag!r}")
+
+    def tensor(self, i) -> torch.Tensor:
+        if type(i) is not int or not 0 <= i < len(self.specs):
+            raise WireError("bad tensor index")
+        spec = self.specs[i]
+        try:
+            dtype = DTYPES[spec["dtype"]]
+            shape, stride, buf = spec["shape"], spec["stride"], spec["buffer"]
+        except (KeyError, TypeError) as e:
+            raise WireError("bad tensor spec") from e
+        ok = (isinstance(shape, list) and isinstance(stride, list) and len(shape) == len(stride)
+              and len(shape) <= MAX_DIMS and type(buf) is int and 0 <= buf < len(self.buffers)
+              and all(type(s) is int and 0 <= s for s in shape + stride))
+        if not ok:
+            raise WireError("bad tensor spec")
+        span = _storage_span(shape, stride)
+        itemsize = torch.empty((), dtype=dtype).element_size()
+        data = self.buffers[buf]
+        if len(data) != span * itemsize:
+            raise WireError("tensor data does not match its shape")
+        if span == 0:
+            return torch.empty(shape, dtype=dtype)
+        flat = torch.frombuffer(bytearray(data), dtype=torch.uint8).view(dtype)
+        return torch.as_strided(flat, shape, stride)
+
+
+def decode(payload: bytes, make_ref=None, make_iter=None) -> tuple[dict, dict]:
+    """Decode one message body into ``(header, values)``.
+
+    ``make_ref(id)`` and ``make_iter(items)`` say how ``ref`` and ``iter`` values are rebuilt;
+    without them such values are refused (the trusted side accepts neither from a worker).
+    """
+    try:
+        view = memoryview(payload)
+        if len(view) < 4:
+            raise WireError("truncated message")
+        (head_len,) = struct.unpack_from("<I", view, 0)
+        if 4 + head_len > len(view):
+            raise WireError("truncated message header")
+        body = json.loads(bytes(view[4:4 + head_len]))
+        if not isinstance(body, dict):
+            raise WireError("bad message header")
+        sizes = body.get("buffers", [])
+        if not isinstance(sizes, list) or not all(type(s) is int and s >= 0 for s in sizes):
+            raise WireError("bad buffer table")
+        if 4 + head_len + sum(sizes) != len(view):
+            raise WireError("message length does not match its buffers")
+        buffers, pos = [], 4 + head_len
+        for s in sizes:
+            buffers.append(view[pos:pos + s])
+            pos += s
+        dec = _Decoder(body, buffers, make_ref, make_iter)
+        raw = body.get("values", {})
+        if not isinstance(raw, dict):
+            raise WireError("bad values")
+        values = {k: dec.value(v) for k, v in raw.items()}
+    except WireError:
+        raise
+    except (ValueError, TypeError, RecursionError, RuntimeError, OverflowError) as e:
+        raise WireError(f"malformed message ({type(e).__name__})") from e
+    header = {k: v for k, v in body.items() if k not in ("values", "tensors", "buffers")}
+    return header, values
+
+
+# --------------------------------------------------------------------------- transport
+
+
+def send(sock: socket.socket, message: bytes) -> None:
+    sock.sendall(message)
+
+
+def recv(sock: socket.socket, deadline: float | None = None, limit: int = MAX_MESSAGE_BYTES,
+         on_wait=None) -> bytes:
+    """Read one message body from ``sock``.
+
+    ``deadline`` is a ``time.monotonic()`` instant; ``on_wait(timeout)`` (if given) is called
+    instead of blocking on the socket alone, so the caller can drain other descriptors; it must
+    return when ``sock`` is readable or the timeout passed.
+    """
+    head = _recv_exact(sock, 8, deadline, on_wait)
+    (length,) = struct.unpack("<Q", head)
+    if length > limit:
+        raise WireError(f"message of {length} bytes is over the limit of {limit}")
+    return _recv_exact(sock, length, deadline, on_wait)
+
+
+def _recv_exact(sock, n, deadline, on_wait) -> bytes:
+    buf = bytearray(n)
+    view, got = memoryview(buf), 0
+    while got < n:
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise Deadline("deadline passed")
+            if on_wait is not None:
+                on_wait(remaining)
+                sock.settimeout(0.0)
+            else:
+                sock.settimeout(remaining)
+        try:
+            k = sock.recv_into(view[got:], n - got)
+        except (BlockingIOError, InterruptedError):
+            continue
+        except TimeoutError as e:
+            raise Deadline("deadline passed") from e
+        except OSError as e:
+            raise Closed(str(e)) from e
+        if k == 0:
+            raise Closed("connection closed")
+        got += k
+    return bytes(buf)

@@ -1,0 +1,213 @@
+"""The worker's side: load one student module and answer the grader's requests.
+
+This code runs inside the sandbox, in the same process as student code, so nothing here is
+trusted by the grader: every answer is decoded there as data only. Requests (see
+:mod:`autograder.client`) are ``call``, ``get``, ``set`` and ``put``; a target names an object by
+``{"ref": id | None, "path": [attr, ...]}`` where ``ref: None`` is the student module.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import traceback
+import types
+
+import torch
+
+from autograder import wire
+
+MAX_ITER_ITEMS = 100_000
+
+
+class Worker:
+    def __init__(self, module: types.ModuleType):
+        self.module = module
+        self.objects: dict[int, object] = {}
+
+    # ------------------------------------------------------------------ requests
+    def handle(self, payload: bytes) -> bytes:
+        try:
+            header, values = wire.decode(payload, make_ref=self._deref, make_iter=iter)
+            op = header.get("op")
+            answer = getattr(self, "op_" + str(op), None)
+            if answer is None:
+                raise wire.WireError(f"unknown request {op!r}")
+            return wire.encode({"ok": True}, answer(header, values), contiguous=True)
+        except BaseException as e:  # noqa: BLE001 - every student failure (SystemExit too) is data
+            return self._error(e)
+
+    def _error(self, e: BaseException) -> bytes:
+        tb = traceback.extract_tb(e.__traceback__)
+        student_frames = [f for f in tb if f.filename.startswith(self._student_dir())]
+        info = {
+            "type": type(e).__name__,
+            "mro": [c.__name__ for c in type(e).__mro__],
+            "message": _safe_str(e),
+            "where": [[f.filename.rsplit("/", 1)[-1], f.lineno, f.name, f.line or ""]
+                      for f in student_frames[-5:]],
+        }
+        try:
+            return wire.encode({"ok": False, "error": info}, {})
+        except Exception:  # noqa: BLE001
+            return wire.encode({"ok": False, "error": {"type": "Exception", "mro": ["Exception"],
+                                                       "message": "unprintable", "where": []}}, {})
+
+    def _student_dir(self) -> str:
+        return (getattr(self.module, "__file__", "") or "").rsplit("/", 1)[0] + "/"
+
+    def _deref(self, i: int):
+        if i not in self.objects:
+            raise wire.WireError(f"no worker object {i}")
+        return self.objects[i]
+
+    def _keep(self, obj) -> int:
+        i = len(self.objects) + 1
+        self.objects[i] = obj
+        return i
+
+    def _resolve(self, target):
+        obj = self.module if target.get("ref") is None else self._deref(target["ref"])
+        for name in target.get("path", []):
+            obj = getattr(obj, name)
+        return obj
+
+    def op_put(self, header, values):
+        value = values["value"]
+        if isinstance(value, torch.Tensor) and header.get("requires_grad"):
+            value = value.detach().clone().requires_grad_(True)
+        return {"ref": self._keep(value)}
+
+    def op_get(self, header, values):
+        return {"value": _sendable(self._resolve(header["target"]))}
+
+    def op_set(self, header, values):
+        target = header["target"]
+        path = target.get("path", [])
+        if not path:
+            raise wire.WireError("set needs an attribute")
+        owner = self._resolve({"ref": target.get("ref"), "path": path[:-1]})
+        setattr(owner, path[-1], values["value"])
+        return {}
+
+    def op_call(self, header, values):
+        fn = self._resolve(header["target"])
+        args, kwargs = list(values.get("args", [])), dict(values.get("kwargs", {}))
+        mode = header.get("mode", "value")
+        if mode == "grad":
+            return self._call_with_grad(fn, args, kwargs, header, values)
+        result = fn(*args, **kwargs)
+        if mode == "ref":
+            return {"ref": self._keep(result)}
+        if mode == "ignore":
+            return {}
+        out = {"value": _sendable(result)}
+        if mode == "detailed":
+            out["args"] = [_sendable_arg(a) for a in args]
+            out["kwargs"] = {k: _sendable_arg(v) for k, v in kwargs.items()}
+        return out
+
+    def _call_with_grad(self, fn, args, kwargs, header, values):
+        wrt = header.get("wrt", [])
+        leaves = []
+        for i in wrt:
+            args[i] = args[i].detach().clone().requires_grad_(True)
+            leaves.append(args[i])
+        owner = self._resolve({"ref": header["target"].get("ref"), "path": header["target"]["path"][:-1]}) \
+            if header.get("params") else None
+        named = list(owner.named_parameters()) if owner is not None else []
+        for _, p in named:
+            p.grad = None
+        result = fn(*args, **kwargs)
+        out = result if header.get("output_index") is None else result[header["output_index"]]
+        if not isinstance(out, torch.Tensor):
+            raise TypeError(f"expected a tensor output, got {type(out).__name__}")
+        grad_output = values.get("grad_output")
+        if grad_output is None:
+            grad_output = torch.ones_like(out)
+        inputs = leaves + [p for _, p in named]
+        grads = torch.autograd.grad(out, inputs, grad_output.to(out.dtype), allow_unused=True) \
+            if inputs and out.requires_grad else [None] * len(inputs)
+        return {"value": _sendable(result), "grads": list(grads[:len(leaves)]),
+                "param_grads": {n: g for (n, _), g in zip(named, grads[len(leaves):])}}
+
+
+def _sendable(v, depth=0):
+    """Turn iterators into lists and everything else into what the wire accepts."""
+    if depth > 32:
+        raise TypeError("result is nested too deeply")
+    if isinstance(v, torch.Tensor):
+        return v
+    if isinstance(v, (types.GeneratorType, map, filter, zip, enumerate)) or (
+            hasattr(v, "__next__") and hasattr(v, "__iter__") and not isinstance(v, (str, bytes))):
+        items = []
+        for item in v:
+            items.append(_sendable(item, depth + 1))
+            if len(items) > MAX_ITER_ITEMS:
+                raise TypeError("the iterator did not stop")
+        return items
+    if isinstance(v, tuple) and not isinstance(v, torch.Size):
+        return tuple(_sendable(x, depth + 1) for x in v)
+    if isinstance(v, list):
+        return [_sendable(x, depth + 1) for x in v]
+    if isinstance(v, dict):
+        return {k: _sendable(x, depth + 1) for k, x in v.items()}
+    if v is None or isinstance(v, (bool, int, float, str, torch.Size, torch.dtype)):
+        return v
+    raise TypeError(f"returned an object of type {type(v).__name__}, which the grader cannot read")
+
+
+def _sendable_arg(v):
+    """Arguments after a call, for checking they were not modified: tensors only."""
+    if isinstance(v, torch.Tensor):
+        return v
+    if isinstance(v, (list, tuple)):
+        return [_sendable_arg(x) for x in v]
+    return None
+
+
+def _safe_str(e: BaseException) -> str:
+    try:
+        return str(e)[:2000]
+    except Exception:  # noqa: BLE001
+        return "<unprintable message>"
+
+
+def load_module(path: str, name: str) -> types.ModuleType:
+    """Import the student file at ``path`` as module ``name``."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def serve(sock, module_path: str, module_name: str, hello: dict) -> None:
+    """Import the module, report how that went (with ``hello``), then answer requests until the
+    socket closes."""
+    try:
+        module = load_module(module_path, module_name)
+    except BaseException as e:  # noqa: BLE001 - SystemExit at import included
+        tb = traceback.extract_tb(e.__traceback__)
+        where = [[f.filename.rsplit("/", 1)[-1], f.lineno, f.name, f.line or ""]
+                 for f in tb if f.filename == module_path][-3:]
+        if isinstance(e, SyntaxError):
+            where = [[module_path.rsplit("/", 1)[-1], e.lineno, "<module>", (e.text or "").strip()]]
+        wire.send(sock, wire.encode({**hello, "ok": False, "error": {
+            "type": type(e).__name__, "mro": [c.__name__ for c in type(e).__mro__],
+            "message": _safe_str(e), "where": where}}, {}))
+        return
+    wire.send(sock, wire.encode({**hello, "ok": True}, {}))
+    worker = Worker(module)
+    while True:
+        try:
+            payload = wire.recv(sock)
+        except wire.WireError:
+            return
+        answer = worker.handle(payload)
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # noqa: BLE001 - a full or closed pipe must not stop the answer
+                pass
+        wire.send(sock, answer)

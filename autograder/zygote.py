@@ -1,0 +1,254 @@
+"""The zygote: a process that has imported torch once and forks one hardened worker per request.
+
+It is started as a fresh interpreter (``python -m autograder.zygote FD``) by the grader, so it
+never holds hidden tests, references, expected values or descriptors to them; it runs no student
+code itself. For each request it forks a *keeper* that enters new namespaces and forks the
+*worker* (PID 1 of its own PID namespace when available); the worker confines itself
+(:mod:`autograder.sandbox`), imports the student module and serves requests
+(:mod:`autograder.worker`). The grader gets the worker's socket and output pipe by SCM_RIGHTS.
+
+Trap avoided: ``torch.set_num_threads(1)`` runs before any torch op, so no OpenMP pool exists to
+deadlock the forked children; workers may raise the thread count themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+
+PRELOADED = (
+    "abc array bisect cmath collections collections.abc contextlib copy dataclasses decimal "
+    "encodings.idna enum fractions functools hashlib heapq importlib.util inspect itertools json "
+    "math numbers operator pprint random re statistics string struct textwrap time traceback "
+    "types typing unicodedata warnings numpy torch torch.nn torch.nn.functional torch.nn.init "
+    "torch.testing torch.utils.data pyseccomp"
+).split()
+
+
+def python_paths() -> list[str]:
+    """Folders a worker must read to run Python and torch: the interpreter's prefixes and the
+    import path entries under them (never the course or the current folder)."""
+    prefixes = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    keep = set(prefixes)
+    for entry in sys.path:
+        real = os.path.realpath(entry) if entry else ""
+        if real and os.path.isdir(real) and any(real.startswith(p + os.sep) for p in prefixes):
+            keep.add(real)
+    return sorted(keep | {"/usr", "/lib", "/lib64", "/proc", "/sys/devices/system/cpu"})
+
+
+# --------------------------------------------------------------------------- control messages
+
+
+def send_msg(sock: socket.socket, obj: dict, fds: list[int] = ()) -> None:
+    data = json.dumps(obj).encode()
+    socket.send_fds(sock, [struct.pack("<I", len(data)) + data], list(fds))
+
+
+def recv_msg(sock: socket.socket, maxfds: int = 0) -> tuple[dict, list[int]]:
+    data, fds, _, _ = socket.recv_fds(sock, 1 << 20, maxfds)
+    if not data:
+        raise EOFError
+    (n,) = struct.unpack_from("<I", data)
+    while len(data) < 4 + n:
+        more = sock.recv(4 + n - len(data))
+        if not more:
+            raise EOFError
+        data += more
+    return json.loads(data[4:4 + n]), fds
+
+
+# --------------------------------------------------------------------------- the grader's handle
+
+
+class Zygote:
+    """The grader's handle on a zygote process (started at once; ready after its torch import).
+
+    Importing this module does not import torch, so a command can start the zygote first and let
+    both imports run side by side.
+    """
+
+    def __init__(self):
+        self._control, child_end = socket.socketpair()
+        env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "SYSTEMROOT")}
+        env["OMP_NUM_THREADS"] = "1"
+        self._proc = subprocess.Popen(
+            [sys.executable, "-I", "-m", "autograder.zygote", str(child_end.fileno())],
+            pass_fds=[child_end.fileno()], cwd="/", env=env, stdin=subprocess.DEVNULL)
+        child_end.close()
+        self._ready = None
+
+    def wait_ready(self, timeout: float = 120.0) -> dict:
+        if self._ready is None:
+            self._control.settimeout(timeout)
+            try:
+                self._ready, _ = recv_msg(self._control)
+            except (EOFError, OSError, ValueError) as e:
+                raise RuntimeError(f"the worker zygote did not start ({e})") from e
+            finally:
+                self._control.settimeout(None)
+        return self._ready
+
+    def spawn(self, submission_dir: str, module_name: str, limits: dict):
+        """Fork a worker for ``<submission_dir>/<module_name>.py``.
+
+        Returns ``(socket, output_fd, status_fd, info, scratch)``: the worker's socket, the read
+        ends of its output and of its keeper's status pipe, ``{"pid", "pid_namespace"}``, and the
+        scratch folder made for it (the caller removes it).
+        """
+        self.wait_ready()
+        scratch = tempfile.mkdtemp(prefix="scratch-", dir=os.path.dirname(submission_dir))
+        spec = {"submission_dir": submission_dir, "module_name": module_name, "scratch": scratch,
+                "limits": limits}
+        send_msg(self._control, spec)
+        info, fds = recv_msg(self._control, maxfds=3)
+        if len(fds) != 3 or not info.get("pid"):
+            for fd in fds:
+                os.close(fd)
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise OSError(info.get("error", "the worker could not be started"))
+        return socket.socket(fileno=fds[0]), fds[1], fds[2], info, scratch
+
+    def close(self):
+        self._control.close()
+        try:
+            self._proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+
+
+
+# --------------------------------------------------------------------------- the zygote
+
+
+def main(control_fd: int) -> None:
+    import importlib
+
+    import torch
+
+    torch.set_num_threads(1)  # before any op: see the module docstring
+    for name in PRELOADED:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - e.g. no libseccomp: the worker reports it as off
+            pass
+    from autograder import sandbox, worker  # noqa: F401 - loaded before any fork
+
+    control = socket.socket(fileno=control_fd)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # keepers are reaped by the kernel
+    readable = python_paths()
+    send_msg(control, {"ready": True, "pid": os.getpid(), "torch": torch.__version__})
+    while True:
+        try:
+            spec, _ = recv_msg(control)
+        except (EOFError, OSError, ValueError):
+            os._exit(0)
+        _spawn(control, spec, readable)
+
+
+def _spawn(control, spec, readable):
+    grader_end, worker_end = socket.socketpair()
+    out_read, out_write = os.pipe()
+    report_read, report_write = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            control.close()
+            grader_end.close()
+            os.close(out_read)
+            os.close(report_read)
+            _keeper(spec, readable, worker_end, out_write, report_write)
+        finally:
+            os._exit(70)
+    worker_end.close()
+    os.close(out_write)
+    os.close(report_write)
+    line = b""
+    while not line.endswith(b"\n"):  # byte by byte: the keeper's status line follows later
+        try:
+            byte = os.read(report_read, 1)
+        except InterruptedError:
+            continue
+        if not byte:
+            break
+        line += byte
+    try:
+        info = json.loads(line)
+    except ValueError:
+        info = {"pid": None, "error": "the worker could not be started"}
+    send_msg(control, info, [grader_end.fileno(), out_read, report_read])
+    grader_end.close()
+    os.close(out_read)
+    os.close(report_read)
+
+
+def _keeper(spec, readable, worker_end, out_write, report_write):
+    """In the keeper: enter namespaces, fork the worker, report its pid, wait for it, report
+    how it ended (the grader reads that to tell a student why their code stopped)."""
+    from autograder import sandbox
+
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    sandbox._libc.prctl(sandbox.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    report = sandbox.Report()
+    entered = sandbox.enter_namespaces(report)
+    uid = sandbox.worker_uid()
+    pid = os.fork()
+    if pid == 0:
+        os.close(report_write)
+        try:
+            _worker(spec, readable, worker_end, out_write, report, entered, uid)
+        finally:
+            os._exit(0)
+    worker_end.close()
+    os.close(out_write)
+    os.write(report_write, json.dumps({"pid": pid, "pid_namespace": "pid" in entered}).encode() + b"\n")
+    status = None
+    while True:
+        try:
+            status = os.waitpid(pid, 0)[1]
+            break
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
+    os.write(report_write, json.dumps({"status": status}).encode() + b"\n")
+    os._exit(0)
+
+
+def _worker(spec, readable, sock, out_write, report, entered, uid):
+    from autograder import sandbox, worker
+
+    devnull = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(out_write, 1)
+    os.dup2(out_write, 2)
+    os.close(devnull)
+    os.close(out_write)
+    limits = sandbox.Limits(**spec.get("limits", {}))
+    submission, scratch = spec["submission_dir"], spec["scratch"]
+    sandbox.confine(report, readable=readable + [submission], scratch=scratch, limits=limits,
+                    keep_fds=[sock.fileno()], uid=uid, own_mounts="mount" in entered)
+    os.chdir(scratch)
+    os.environ.clear()
+    os.environ.update({"HOME": scratch, "TMPDIR": scratch, "PYTHONDONTWRITEBYTECODE": "1",
+                       "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
+    sys.dont_write_bytecode = True
+    sys.path[:] = [submission] + [p for p in sys.path if p and any(
+        os.path.realpath(p).startswith(r) for r in readable if r not in ("/proc", "/sys/devices/system/cpu"))]
+    sys.argv = ["worker"]
+    worker.serve(sock, os.path.join(submission, spec["module_name"] + ".py"), spec["module_name"],
+                 hello={"protections": dict(report)})
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]))
