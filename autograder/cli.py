@@ -21,7 +21,17 @@ def _parser() -> argparse.ArgumentParser:
                         ".zip of submissions")
     g.add_argument("--json", type=Path, metavar="FILE", help="write Gradescope's results.json for one submission")
     g.add_argument("--out", type=Path, metavar="DIR", help="grade a class into DIR")
+    g.add_argument("--gradebook", type=Path, metavar="FILE", help="SQLite gradebook (default: DIR/gradebook.sqlite)")
+    g.add_argument("--jobs", type=int, default=0, help="grader processes (default: one per core)")
+    g.add_argument("--shard", type=_shard, metavar="K/N", help="grade only slice K of N (deterministic by student)")
+    g.add_argument("--regrade", nargs="+", default=[], metavar="STUDENT", help="grade these students again")
+    g.add_argument("--regrade-all", action="store_true", help="grade every student again")
     _common(g)
+
+    m = sub.add_parser("merge", help="merge shard gradebooks into one and write the exports")
+    m.add_argument("gradebooks", nargs="+", type=Path, metavar="GRADEBOOK")
+    m.add_argument("--out", type=Path, required=True, metavar="DIR")
+    m.add_argument("--course", type=Path, help="the course folder")
 
     c = sub.add_parser("check", help="run the public tests on your own copy of the assignments")
     c.add_argument("folder", nargs="?", type=Path, default=Path("."), help="your assignments folder (default: .)")
@@ -37,17 +47,29 @@ def _common(p):
     p.add_argument("--timeout", type=float, default=10.0, help="seconds one call may take (default 10)")
 
 
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        k, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError("use K/N, e.g. 2/8") from None
+    if not 1 <= k <= n:
+        raise argparse.ArgumentTypeError("K must be between 1 and N")
+    return k, n
+
+
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     from autograder.zygote import Zygote     # no torch yet: the zygote's import runs beside ours
 
-    zygote = Zygote()
+    zygote = Zygote() if args.command != "merge" else None
     from autograder.client import Timeouts
     from autograder.course import CourseError
     from autograder.grading import GradingError
 
-    timeouts = Timeouts(call=args.timeout)
     try:
+        if args.command == "merge":
+            return _merge(args)
+        timeouts = Timeouts(call=args.timeout)
         if args.command == "check":
             return _check(args, timeouts, zygote)
         return _grade(args, timeouts, zygote)
@@ -58,7 +80,8 @@ def main(argv=None) -> int:
         print("autograder: interrupted", file=sys.stderr)
         return 130
     finally:
-        zygote.close()
+        if zygote is not None:
+            zygote.close()
 
 
 def _grade(args, timeouts, zygote) -> int:
@@ -70,8 +93,7 @@ def _grade(args, timeouts, zygote) -> int:
               file=sys.stderr)
         return 2
     if args.out is not None:
-        from autograder.batch import grade_class
-        return grade_class(args, timeouts, zygote)
+        return _grade_class(args, timeouts, zygote)
     if len(args.paths) != 1:
         print("autograder: --json grades one submission; use --out DIR for several", file=sys.stderr)
         return 2
@@ -84,6 +106,41 @@ def _grade(args, timeouts, zygote) -> int:
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result.gradescope(), indent=2))
     print(result.summary())
+    return 0
+
+
+def _grade_class(args, timeouts, zygote) -> int:
+    from autograder.batch import Progress, grade_class
+    from autograder.course import instructor_course
+
+    missing = [p for p in args.paths if not p.exists()]
+    if missing:
+        print(f"autograder: {missing[0]} does not exist", file=sys.stderr)
+        return 2
+    course = instructor_course(args.course)
+    summary, students = grade_class(
+        args.paths, course, args.out, gradebook_path=args.gradebook, exercises=args.only, jobs=args.jobs,
+        shard=args.shard, regrade=args.regrade, regrade_all=args.regrade_all, timeouts=timeouts, zygote=zygote,
+        progress=Progress())
+    failed = f", {len(summary.failed)} could not be graded" if summary.failed else ""
+    print(f"Graded {summary.graded} submissions ({summary.skipped} unchanged, skipped{failed}) in "
+          f"{summary.seconds:.1f} s; {students} students in {args.out}/ (grades.csv, report.html, results/, "
+          f"feedback/, junit.xml, {(args.gradebook or args.out / 'gradebook.sqlite').name})")
+    for student, reason in summary.failed:
+        print(f"  not graded: {student}: {reason}", file=sys.stderr)
+    return 0
+
+
+def _merge(args) -> int:
+    from autograder.batch import merge_gradebooks
+    from autograder.course import instructor_course
+
+    missing = [p for p in args.gradebooks if not p.is_file()]
+    if missing:
+        print(f"autograder: {missing[0]} does not exist", file=sys.stderr)
+        return 2
+    added = merge_gradebooks(args.gradebooks, instructor_course(args.course), args.out)
+    print(f"Merged {added} runs into {args.out}/gradebook.sqlite and wrote the exports")
     return 0
 
 

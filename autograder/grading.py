@@ -74,6 +74,14 @@ class GradeResult:
         }
 
 
+def make_workdir() -> Path:
+    """A folder for prepared submissions and worker scratch: workers may enter their own
+    subfolder (mode 711), never list the others."""
+    workdir = Path(tempfile.mkdtemp(prefix="autograder-"))
+    os.chmod(workdir, 0o711)
+    return workdir
+
+
 class Grader:
     """Grades submissions one after another against one course, with one warm zygote."""
 
@@ -89,8 +97,7 @@ class Grader:
         self.limits = limits or Limits()
         self.timeouts = timeouts or Timeouts()
         self.zygote = zygote or Zygote()
-        self.workdir = Path(tempfile.mkdtemp(prefix="autograder-"))
-        os.chmod(self.workdir, 0o711)      # workers may enter their own folder, never list others
+        self.workdir = make_workdir()
         missing = [ex for ex in self.exercises if not course.suite(ex).is_file()]
         if missing:
             raise GradingError("no suite for " + ", ".join(f"{ex} ({course.suite(ex)})" for ex in missing))

@@ -35,10 +35,16 @@ class Entry:
     path: str                       # relative, '/'-separated
     size: int
     read: callable                  # read(cap) -> bytes, at most cap + 1 bytes
+    alias: str | None = None        # the module file name it stands for, if not its own name
+    rank: int = 0                   # among files standing for one module, the highest is the newest
 
     @property
     def name(self) -> str:
         return self.path.rsplit("/", 1)[-1]
+
+    @property
+    def module_name(self) -> str:
+        return self.alias or self.name
 
 
 @dataclass
@@ -140,14 +146,14 @@ def entries_of(path: Path) -> tuple[list[Entry], list[str]]:
 # --------------------------------------------------------------------------- choosing modules
 
 
-def pick_modules(entries: list[Entry], exercises, canonical=lambda name: name) -> tuple[dict, list[str]]:
-    """exercise id -> the entry holding it (``<id>.py`` preferred over ``<id>.ipynb``, the
-    shallowest first); ``canonical(filename)`` maps LMS-renamed files to module names."""
+def pick_modules(entries: list[Entry], exercises) -> tuple[dict, list[str]]:
+    """exercise id -> the entry holding it: ``<id>.py`` preferred over ``<id>.ipynb``, then the
+    shallowest, then the newest (highest rank)."""
     chosen, notes = {}, []
     for ex in exercises:
         for suffix in (".py", ".ipynb"):
-            matches = sorted((e for e in entries if canonical(e.name) == ex + suffix),
-                             key=lambda e: (e.path.count("/"), e.path))
+            matches = sorted((e for e in entries if e.module_name == ex + suffix),
+                             key=lambda e: (e.path.count("/"), -e.rank, e.path))
             if matches:
                 chosen[ex] = matches[0]
                 if len(matches) > 1:
@@ -174,12 +180,12 @@ def module_source(entry: Entry) -> bytes:
     return raw
 
 
-def prepare(entries: list[Entry], exercises, workdir: Path, notes=(), canonical=lambda n: n) -> Submission:
+def prepare(entries: list[Entry], exercises, workdir: Path, notes=()) -> Submission:
     """Write the chosen modules into a new private folder under ``workdir``."""
     folder = Path(tempfile.mkdtemp(prefix="sub-", dir=workdir))
     os.chmod(folder, 0o755)
     sub = Submission(folder, notes=list(notes))
-    chosen, pick_notes = pick_modules(entries, exercises, canonical)
+    chosen, pick_notes = pick_modules(entries, exercises)
     sub.notes += pick_notes
     digest = hashlib.sha256()
     for ex, entry in sorted(chosen.items()):

@@ -75,7 +75,10 @@ class Zygote:
     both imports run side by side.
     """
 
-    def __init__(self):
+    def __init__(self, control: socket.socket | None = None):
+        if control is not None:          # a clone: the process belongs to the original zygote
+            self._control, self._proc, self._ready = control, None, None
+            return
         self._control, child_end = socket.socketpair()
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "SYSTEMROOT")}
         env["OMP_NUM_THREADS"] = "1"
@@ -95,6 +98,15 @@ class Zygote:
             finally:
                 self._control.settimeout(None)
         return self._ready
+
+    def clone(self) -> "Zygote":
+        """Another zygote, forked from this one, for another grader process to use."""
+        self.wait_ready()
+        send_msg(self._control, {"clone": True})
+        _, fds = recv_msg(self._control, maxfds=1)
+        if len(fds) != 1:
+            raise RuntimeError("the zygote could not be cloned")
+        return Zygote(socket.socket(fileno=fds[0]))
 
     def spawn(self, submission_dir: str, module_name: str, limits: dict):
         """Fork a worker for ``<submission_dir>/<module_name>.py``.
@@ -116,8 +128,15 @@ class Zygote:
             raise OSError(info.get("error", "the worker could not be started"))
         return socket.socket(fileno=fds[0]), fds[1], fds[2], info, scratch
 
+    def forget(self):
+        """Close this process's connection only: in a forked process that will not use it, or
+        after handing a clone to another process."""
+        self._control.close()
+
     def close(self):
         self._control.close()
+        if self._proc is None:
+            return
         try:
             self._proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -142,16 +161,40 @@ def main(control_fd: int) -> None:
             pass
     from autograder import sandbox, worker  # noqa: F401 - loaded before any fork
 
-    control = socket.socket(fileno=control_fd)
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # keepers are reaped by the kernel
-    readable = python_paths()
-    send_msg(control, {"ready": True, "pid": os.getpid(), "torch": torch.__version__})
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # keepers and clones are reaped by the kernel
+    _serve(socket.socket(fileno=control_fd), python_paths(), torch.__version__)
+
+
+def _serve(control, readable, torch_version):
+    """Answer requests on ``control``: spawn a worker, or clone this zygote for another grader."""
+    send_msg(control, {"ready": True, "pid": os.getpid(), "torch": torch_version})
     while True:
         try:
             spec, _ = recv_msg(control)
         except (EOFError, OSError, ValueError):
             os._exit(0)
-        _spawn(control, spec, readable)
+        if spec.get("clone"):
+            copy_control = _clone(control)
+            if copy_control is not None:
+                control = copy_control
+                send_msg(control, {"ready": True, "pid": os.getpid(), "torch": torch_version})
+        else:
+            _spawn(control, spec, readable)
+
+
+def _clone(control):
+    """Fork a copy of this zygote serving a new socket, which is handed to the grader. Returns
+    the new socket in the copy (which then serves it), None in the original."""
+    grader_end, clone_end = socket.socketpair()
+    pid = os.fork()
+    if pid == 0:
+        control.close()
+        grader_end.close()
+        return clone_end
+    clone_end.close()
+    send_msg(control, {"pid": pid}, [grader_end.fileno()])
+    grader_end.close()
+    return None
 
 
 def _spawn(control, spec, readable):

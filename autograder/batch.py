@@ -1,0 +1,295 @@
+"""Grade a class: students in parallel, each recorded in the gradebook as soon as it is graded.
+
+The main process finds the students, prepares each submission just before it is graded, and is
+the only writer of the gradebook. ``jobs`` grader processes are forked from it (before it ran
+any torch op), each with a clone of the warm zygote; they grade one student at a time and send
+the result back as JSON. A student whose latest run is of the same content under the same suites
+is skipped, so a killed batch resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import sys
+import time
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder import __version__
+from autograder.collect import Candidate, discover
+from autograder.course import Course
+from autograder.gradebook import Gradebook, Provenance
+from autograder.grading import GradeResult, Grader, make_workdir
+from autograder.plugin import TestResult
+from autograder.submission import Submission, SubmissionError, prepare
+from autograder.zygote import Zygote
+
+
+def suite_hash(course: Course) -> str:
+    """What the grades depend on besides the submission: suites, references, course file, grader."""
+    h = hashlib.sha256(__version__.encode())
+    files = sorted(course.suite_dir.glob("*.py")) + sorted((course.root / "reference").glob("*.py")) \
+        + [course.root / "assignments" / "course.toml"]
+    for f in files:
+        if f.is_file():
+            h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def in_shard(student: str, shard: tuple[int, int] | None) -> bool:
+    """Deterministic: the same student lands in the same shard K of N whatever else is in the class."""
+    if shard is None:
+        return True
+    k, n = shard
+    return zlib.crc32(student.encode()) % n == k - 1
+
+
+@dataclass
+class BatchSummary:
+    graded: int = 0
+    skipped: int = 0
+    failed: list = field(default_factory=list)     # students the grader itself could not grade
+    seconds: float = 0.0
+
+
+# --------------------------------------------------------------------------- the grader processes
+
+
+def _serialise(result: GradeResult) -> str:
+    return json.dumps({"tests": [t.__dict__ for t in result.tests], "exercises": result.exercises,
+                       "notes": result.notes, "protections": result.protections, "seconds": result.seconds,
+                       "digest": result.digest})
+
+
+def _deserialise(text: str) -> GradeResult:
+    d = json.loads(text)
+    tests = [TestResult(**{**t, "covers": tuple(t.get("covers", ()))}) for t in d["tests"]]
+    return GradeResult(tests, d["exercises"], d["notes"], d["protections"], d["seconds"], d["digest"])
+
+
+def _grader_process(conn: socket.socket, course: Course, exercises, timeouts, zygote: Zygote) -> None:
+    """Loop in a forked grader: read a task line, grade, answer with a result line."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    reader = conn.makefile("r")
+    with Grader(course, exercises=exercises, timeouts=timeouts, zygote=zygote) as grader:
+        for line in reader:
+            task = json.loads(line)
+            try:
+                submission = Submission(Path(task["folder"]), task["found"], task["problems"], task["notes"],
+                                        task["digest"])
+                answer = {"student": task["student"], "result": _serialise(grader.grade(submission))}
+            except Exception as e:  # noqa: BLE001 - reported to the main process, batch goes on
+                answer = {"student": task["student"], "error": f"{type(e).__name__}: {e}"}
+            conn.sendall((json.dumps(answer) + "\n").encode())
+
+
+class _Pool:
+    """``jobs`` forked grader processes fed one task at a time."""
+
+    def __init__(self, jobs, course, exercises, timeouts, zygote: Zygote):
+        self.procs = {}
+        for _ in range(jobs):
+            clone = zygote.clone()
+            main_end, child_end = socket.socketpair()
+            pid = os.fork()
+            if pid == 0:
+                for sock in [main_end, *self.procs]:   # others' ends: EOF must reach their graders
+                    sock.close()
+                zygote.forget()
+                code = 0
+                try:
+                    _grader_process(child_end, course, exercises, timeouts, clone)
+                except BaseException:  # noqa: BLE001
+                    code = 1
+                finally:
+                    os._exit(code)
+            child_end.close()
+            clone.forget()
+            self.procs[main_end] = {"pid": pid, "task": None, "buffer": b""}
+
+    def idle(self):
+        return [s for s, p in self.procs.items() if p["task"] is None]
+
+    def send(self, sock, task):
+        self.procs[sock]["task"] = task
+        sock.sendall((json.dumps(task) + "\n").encode())
+
+    def busy(self) -> bool:
+        return any(p["task"] is not None for p in self.procs.values())
+
+    def wait(self, timeout=1.0):
+        """Finished (task, answer) pairs; a grader process that died gives answer None."""
+        busy = [s for s, p in self.procs.items() if p["task"] is not None]
+        ready, _, _ = select.select(busy, [], [], timeout)
+        done = []
+        for sock in ready:
+            p = self.procs[sock]
+            chunk = sock.recv(1 << 20)
+            if not chunk:
+                done.append((p["task"], None))
+                del self.procs[sock]
+                sock.close()
+                continue
+            p["buffer"] += chunk
+            while b"\n" in p["buffer"]:
+                line, p["buffer"] = p["buffer"].split(b"\n", 1)
+                done.append((p["task"], json.loads(line)))
+                p["task"] = None
+        return done
+
+    def close(self):
+        for sock, p in self.procs.items():
+            sock.close()
+            try:
+                os.waitpid(p["pid"], 0)
+            except ChildProcessError:
+                pass
+
+
+# --------------------------------------------------------------------------- the batch
+
+
+def run_batch(candidates: list[Candidate], course: Course, gradebook: Gradebook, *, exercises=None,
+              jobs: int = 0, timeouts=None, regrade=(), regrade_all=False, zygote: Zygote | None = None,
+              progress=None) -> BatchSummary:
+    """Grade every candidate that is not already graded (same content, same suites)."""
+    import torch
+
+    exercises = list(exercises or course.exercises)
+    jobs = jobs or os.cpu_count() or 1
+    provenance = Provenance(__version__, suite_hash(course), torch.__version__)
+    summary = BatchSummary()
+    start = time.monotonic()
+    own_zygote = zygote is None
+    zygote = zygote or Zygote()
+    workdir = make_workdir()
+    pending = list(candidates)
+    pool = _Pool(min(jobs, max(len(pending), 1)), course, exercises, timeouts, zygote)
+    total = len(pending)
+    try:
+        while pending or pool.busy():
+            for sock in pool.idle():
+                task = None
+                while pending and task is None:
+                    task = _make_task(pending.pop(0), exercises, workdir, gradebook, provenance,
+                                      set(regrade), regrade_all, summary)
+                    if task is None and progress:
+                        progress.update(summary.graded + summary.skipped + len(summary.failed), total)
+                if task:
+                    pool.send(sock, task)
+            if not pool.procs:
+                raise RuntimeError("every grader process stopped")
+            for task, answer in pool.wait():
+                shutil.rmtree(task["folder"], ignore_errors=True)
+                if answer is None or "error" in answer:
+                    reason = "its grader process stopped" if answer is None else answer["error"]
+                    summary.failed.append((task["student"], reason))
+                else:
+                    result = _deserialise(answer["result"])
+                    gradebook.record(task["student"], task["digest"], task["source"], result.notes,
+                                     task["late"], result, provenance)
+                    summary.graded += 1
+                if progress:
+                    progress.update(summary.graded + summary.skipped + len(summary.failed), total,
+                                    task["student"])
+    finally:
+        pool.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+        if own_zygote:
+            zygote.close()
+    summary.seconds = time.monotonic() - start
+    return summary
+
+
+def _make_task(candidate: Candidate, exercises, workdir, gradebook, provenance, regrade, regrade_all, summary):
+    """Prepare one student's files; None if they are already graded."""
+    entries, notes = candidate.load()
+    try:
+        submission = prepare(entries, exercises, workdir, notes)
+    except SubmissionError as e:
+        submission = prepare([], exercises, workdir, notes + [str(e)])
+    if not submission.found and not submission.problems:
+        reason = "; ".join(submission.notes) or "no exercise files were found"
+        submission.problems = {ex: f"no {ex}.py or {ex}.ipynb in your submission ({reason})" for ex in exercises}
+    fresh = regrade_all or candidate.student in regrade
+    if not fresh and gradebook.is_graded(candidate.student, submission.digest, provenance.suite_hash):
+        shutil.rmtree(submission.folder, ignore_errors=True)
+        summary.skipped += 1
+        return None
+    return {"student": candidate.student, "folder": str(submission.folder), "found": submission.found,
+            "problems": submission.problems, "notes": submission.notes, "digest": submission.digest,
+            "source": candidate.source, "late": candidate.late}
+
+
+class Progress:
+    """A bar with an ETA on a terminal; plain lines (every 10%) in CI or when piped."""
+
+    def __init__(self, stream=sys.stderr):
+        self.stream = stream
+        self.tty = stream.isatty() and not os.environ.get("CI")
+        self.start = time.monotonic()
+        self.last_decile = -1
+
+    def update(self, done: int, total: int, student: str = ""):
+        elapsed = time.monotonic() - self.start
+        eta = elapsed / done * (total - done) if done else 0
+        if self.tty:
+            width = 30
+            filled = int(width * done / max(total, 1))
+            self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} "
+                              f"ETA {int(eta) // 60}:{int(eta) % 60:02d} {student[:24]:<24}")
+            if done == total:
+                self.stream.write("\n")
+            self.stream.flush()
+        else:
+            decile = done * 10 // max(total, 1)
+            if decile != self.last_decile:
+                self.last_decile = decile
+                self.stream.write(f"graded {done}/{total} ({done * 100 // max(total, 1)}%), "
+                                  f"{elapsed:.0f}s elapsed\n")
+                self.stream.flush()
+
+
+def grade_class(paths, course: Course, out: Path, *, gradebook_path: Path | None = None, exercises=None,
+                jobs: int = 0, shard=None, regrade=(), regrade_all=False, timeouts=None, zygote=None,
+                progress=None) -> tuple[BatchSummary, int]:
+    """Find the students in ``paths``, grade those not yet graded, write every export to ``out``.
+
+    Returns the batch summary and the number of students in the gradebook.
+    """
+    from autograder.exports import write_exports
+
+    exercises = list(exercises or course.exercises)
+    candidates = [c for c in discover(paths, course.exercises) if in_shard(c.student, shard)]
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with Gradebook(gradebook_path or out / "gradebook.sqlite") as gradebook:
+        summary = run_batch(candidates, course, gradebook, exercises=exercises, jobs=jobs, timeouts=timeouts,
+                            regrade=regrade, regrade_all=regrade_all, zygote=zygote, progress=progress)
+        stats = write_exports(gradebook, out, course, exercises)
+    return summary, stats.students
+
+
+def merge_gradebooks(sources: list[Path], course: Course, out: Path, exercises=None) -> int:
+    """Merge shard gradebooks into ``out/gradebook.sqlite`` and write the exports; returns the
+    number of runs added."""
+    from autograder.exports import write_exports
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    added = 0
+    with Gradebook(out / "gradebook.sqlite") as target:
+        for src in sources:
+            if Path(src).resolve() == target.path.resolve():
+                continue
+            with Gradebook(src) as other:
+                added += target.merge_from(other)
+        write_exports(target, out, course, list(exercises or course.exercises))
+    return added

@@ -1,0 +1,203 @@
+"""Find the students in what an instructor hands the grader: folders, zips, LMS bulk downloads.
+
+Each PATH is one submission (a folder or zip holding module files, or a single module or
+notebook), or a folder/zip whose entries are submissions: subfolders, zips, notebooks, or the
+flat files of an LMS download. Student ids come from entry names:
+
+- Canvas: ``<name>_[LATE_]<user id>_<file id>_<file>`` (and ``anon_<id>_...`` when anonymous);
+  a re-upload ``file-1.py`` stands for ``file.py``; the highest file id is the newest.
+- Moodle: ``<Full Name>_<participant id>_assignsubmission_file[/_]<file>``.
+- anything else: the entry's name without its extension.
+
+Nothing is read here beyond names: each :class:`Candidate` loads its files when it is graded, so
+memory does not grow with the size of the class.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder.notebook import NotebookError, notebook_to_source
+from autograder.submission import (MAX_NOTEBOOK_BYTES, Entry, SubmissionError, entries_of, zip_entries)
+
+MAX_NESTED_ZIP_BYTES = 64 << 20
+MODULE_SUFFIXES = (".py", ".ipynb")
+CANVAS = re.compile(r"^(?P<name>.*?)_(?:(?P<late>LATE)_)?(?P<uid>\d+)_(?P<att>\d+)_(?P<file>.+)$")
+CANVAS_ANON = re.compile(r"^(?:(?P<late>LATE)_)?anon_(?P<anon>[^_]+)_(?P<att>\d+)_(?P<file>.+)$")
+MOODLE = re.compile(r"^(?P<name>[^_]+)_(?P<pid>\d+)_assignsubmission_(?P<kind>file|onlinetext)(?:_(?P<file>.+))?$")
+REUPLOAD = re.compile(r"^(?P<stem>.+?)-\d+(?P<ext>\.[A-Za-z0-9]+)$")
+
+
+@dataclass
+class Candidate:
+    """One student's submission, found but not yet read."""
+
+    student: str
+    source: str                          # where it came from, for the instructor
+    parts: list = field(default_factory=list)   # callables returning (entries, notes)
+    late: bool = False
+    notes: list = field(default_factory=list)
+
+    def load(self) -> tuple[list[Entry], list[str]]:
+        """Read the names of the student's files (archives opened here, not before)."""
+        entries, notes = [], list(self.notes)
+        for part in self.parts:
+            try:
+                e, n = part()
+            except SubmissionError as err:
+                notes.append(str(err))
+                continue
+            entries += e
+            notes += n
+        return entries, notes
+
+
+def student_id(text: str) -> str:
+    """A file-system-safe id: letters, digits, '.', '_' and '-' only."""
+    clean = re.sub(r"[^\w.-]+", "_", text.strip()).strip("._")
+    return clean or "student"
+
+
+def parse_lms_name(name: str) -> tuple[str, str | None, int, bool] | None:
+    """``(student id, file name or None, rank, late)`` for a Canvas or Moodle entry name."""
+    m = CANVAS_ANON.match(name)
+    if m:
+        return f"anon_{m['anon']}", _reupload(m["file"]), int(m["att"]), bool(m["late"])
+    m = MOODLE.match(name)
+    if m:
+        return student_id(f"{m['name']}_{m['pid']}"), m["file"], 0, False
+    m = CANVAS.match(name)
+    if m:
+        return student_id(f"{m['name']}_{m['uid']}"), _reupload(m["file"]), int(m["att"]), bool(m["late"])
+    return None
+
+
+def _reupload(file_name: str) -> str:
+    m = REUPLOAD.match(file_name)
+    return f"{m['stem']}{m['ext']}" if m else file_name
+
+
+def _holds_modules(entries: list[Entry], exercises, prefix: str = "") -> bool:
+    names = {f"{prefix}{ex}{sfx}" for ex in exercises for sfx in MODULE_SUFFIXES}
+    return any(e.path in names for e in entries)
+
+
+def _single_top_dir(entries: list[Entry]) -> str | None:
+    tops = {e.path.split("/", 1)[0] for e in entries}
+    return next(iter(tops)) if len(tops) == 1 and all("/" in e.path for e in entries) else None
+
+
+def _under(entries: list[Entry], top: str) -> list[Entry]:
+    n = len(top) + 1
+    return [Entry(e.path[n:], e.size, e.read, e.alias, e.rank) for e in entries if e.path.startswith(top + "/")]
+
+
+def infer_exercise(source: str, exercises) -> str | None:
+    """The exercise whose contract names a module defines most of (for a notebook named after
+    its student rather than its exercise)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+    defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    best = max(exercises.values(), key=lambda ex: len(defined & set(ex.names)))
+    return best.id if defined & set(best.names) else None
+
+
+def _named_by_student(entry: Entry, exercises) -> Entry:
+    """An entry like ``alice.ipynb``: give it the name of the exercise it implements."""
+    if Path(entry.module_name).stem in exercises:
+        return entry
+    try:
+        raw = entry.read(MAX_NOTEBOOK_BYTES).decode("utf-8", "replace")
+        source = notebook_to_source(raw) if entry.name.endswith(".ipynb") else raw
+    except (NotebookError, SubmissionError):
+        return entry
+    ex = infer_exercise(source, exercises)
+    if ex is None:
+        return entry
+    return Entry(entry.path, entry.size, entry.read, ex + Path(entry.name).suffix, entry.rank)
+
+
+def _nested_zip(entry: Entry):
+    def load():
+        data = entry.read(MAX_NESTED_ZIP_BYTES)
+        if len(data) > MAX_NESTED_ZIP_BYTES:
+            raise SubmissionError(f"{entry.path} is larger than {MAX_NESTED_ZIP_BYTES >> 20} MiB")
+        return zip_entries(io.BytesIO(data))
+    return load
+
+
+def _failing(error: SubmissionError):
+    def load():
+        raise error
+    return load
+
+
+def discover(paths: list[Path], exercises) -> list[Candidate]:
+    """Candidates from the instructor's PATHs, merged by student id, sorted by id."""
+    found: dict[str, Candidate] = {}
+
+    def add(student, source, part, late=False, notes=(), lms=False):
+        c = found.setdefault(student, Candidate(student, source))
+        if c.parts and source not in c.source.split(" + "):
+            c.source += f" + {source}"
+            if not lms:
+                c.notes.append(f"more than one entry for {student} ({c.source}); their files were combined, "
+                               "and where two hold the same module the shallowest (then newest) was graded")
+        c.parts.append(part)
+        c.late = c.late or late
+        c.notes += list(notes)
+
+    for path in paths:
+        path = Path(path)
+        try:
+            entries, notes = entries_of(path)
+        except SubmissionError as e:
+            add(student_id(path.stem), str(path), _failing(e))
+            continue
+        top = _single_top_dir(entries)
+        if _holds_modules(entries, exercises):
+            add(student_id(path.stem), str(path), lambda e=entries, n=notes: (e, n))
+        elif top and _holds_modules(entries, exercises, top + "/"):
+            add(student_id(path.stem), str(path), lambda e=_under(entries, top), n=notes: (e, n))
+        elif path.is_file() and path.suffix in MODULE_SUFFIXES:
+            add(student_id(path.stem), str(path), lambda e=entries, n=notes: ([_named_by_student(x, exercises) for x in e], n))
+        else:
+            if top:
+                entries = _under(entries, top)   # a class zip wrapping everything in one folder
+            _add_class_entries(entries, path, exercises, add)
+    return [found[k] for k in sorted(found)]
+
+
+def _add_class_entries(entries: list[Entry], container: Path, exercises, add) -> None:
+    """Entries of a class folder or zip: each top-level folder, zip or module file is a
+    submission (grouped by LMS student id where the names follow Canvas or Moodle)."""
+    groups: dict[str, list[Entry]] = {}
+    for e in entries:
+        groups.setdefault(e.path.split("/", 1)[0], []).append(e)
+    for top, members in sorted(groups.items()):
+        source = f"{container.name}/{top}"
+        lms = parse_lms_name(top)
+        if len(members) > 1 or "/" in members[0].path:          # a folder
+            student = lms[0] if lms else student_id(top)
+            add(student, source, lambda m=_under(members, top): (m, []), lms=bool(lms))
+            continue
+        entry = members[0]
+        if entry.name.endswith(".zip"):
+            student = lms[0] if lms else student_id(Path(top).stem)
+            add(student, source, _nested_zip(entry), late=bool(lms and lms[3]), lms=bool(lms))
+        elif entry.name.endswith(MODULE_SUFFIXES):
+            if lms and lms[1]:
+                renamed = Entry(entry.path, entry.size, entry.read, lms[1], lms[2])
+                add(lms[0], source, lambda r=renamed: ([_named_by_student(r, exercises)], []), late=lms[3], lms=True)
+            else:
+                add(student_id(Path(top).stem), source,
+                    lambda x=entry: ([_named_by_student(x, exercises)], []))
+        elif lms:
+            add(lms[0], source, lambda: ([], []), late=lms[3], lms=True,
+                notes=[f"{entry.name} is not a module, notebook or zip and was ignored"])

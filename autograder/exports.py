@@ -1,0 +1,87 @@
+"""Everything a class run leaves in its output folder, written from the gradebook in one pass.
+
+- ``grades.csv``: ``student``, one column per exercise, ``total`` (then ``max_total``, ``late``);
+- ``results/<student>.json``: Gradescope's results.json schema;
+- ``junit.xml``: one ``testsuite`` per student, one ``testcase`` per test;
+- ``feedback/<student>.md``: what a teacher can hand out (no hidden test source, inputs or
+  expected values: hidden-suite messages are redacted when graded);
+- ``report.html``: how the class did (see :mod:`autograder.report`).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from xml.sax.saxutils import escape, quoteattr
+
+from autograder.gradebook import Gradebook, StudentGrade
+from autograder.grading import GradeResult
+from autograder.plugin import TestResult
+from autograder.report import ClassStats, write_report
+
+TEST_FIELDS = ("name", "nodeid", "exercise", "score", "max_score", "status", "output", "visibility", "seconds",
+               "internal")
+
+
+def grade_result(grade: StudentGrade, exercises) -> GradeResult:
+    tests = [TestResult(**{k: t[k] for k in TEST_FIELDS}) for t in grade.tests]
+    return GradeResult(tests, list(exercises), grade.notes, grade.protections, grade.seconds, grade.digest)
+
+
+def feedback_markdown(student: str, result: GradeResult, titles: dict) -> str:
+    lines = [f"# Feedback for {student}", "", f"**Score: {result.score:g} / {result.max_score:g}**", ""]
+    for ex, (score, max_score) in result.by_exercise().items():
+        lines += [f"## {titles.get(ex, ex)} ({ex}): {score:g} / {max_score:g}", ""]
+        for t in (t for t in result.tests if t.exercise == ex):
+            if t.status == "passed":
+                lines.append(f"- ✓ {t.name} ({t.score:g}/{t.max_score:g})")
+            else:
+                lines.append(f"- ✗ {t.name} (0/{t.max_score:g})")
+                lines += [f"    {line}" for line in t.output.splitlines()]
+        lines.append("")
+    if result.notes:
+        lines += ["## Notes", ""] + [f"- {n}" for n in result.notes] + [""]
+    return "\n".join(lines)
+
+
+def _junit_suite(student: str, result: GradeResult) -> str:
+    failures = sum(t.status != "passed" for t in result.tests)
+    parts = [f'  <testsuite name={quoteattr(student)} tests="{len(result.tests)}" failures="{failures}" '
+             f'errors="0" time="{result.seconds:.3f}">']
+    for t in result.tests:
+        head = (f'    <testcase classname={quoteattr(f"{student}.{t.exercise}")} name={quoteattr(t.name)} '
+                f'time="{t.seconds:.4f}"')
+        if t.status == "passed":
+            parts.append(head + "/>")
+        else:
+            first = (t.output.splitlines() or ["failed"])[0]
+            parts.append(f"{head}>\n      <failure message={quoteattr(first)}>{escape(t.output)}</failure>\n"
+                         "    </testcase>")
+    parts.append("  </testsuite>")
+    return "\n".join(parts)
+
+
+def write_exports(gradebook: Gradebook, out: Path, course, exercises) -> ClassStats:
+    """Write every export for the students in ``gradebook``; returns the class statistics."""
+    out = Path(out)
+    (out / "results").mkdir(parents=True, exist_ok=True)
+    (out / "feedback").mkdir(parents=True, exist_ok=True)
+    titles = {ex: course.exercises[ex].title for ex in exercises}
+    stats = ClassStats(list(exercises))
+    with open(out / "grades.csv", "w", newline="") as csv_file, open(out / "junit.xml", "w") as junit:
+        writer = csv.writer(csv_file)
+        writer.writerow(["student", *exercises, "total", "max_total", "late"])
+        junit.write('<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="dl-autograder">\n')
+        for grade in gradebook.current():
+            result = grade_result(grade, exercises)
+            per = result.by_exercise()
+            writer.writerow([grade.student, *(f"{per.get(ex, (0, 0))[0]:g}" for ex in exercises),
+                             f"{result.score:g}", f"{result.max_score:g}", "yes" if grade.late else ""])
+            (out / "results" / f"{grade.student}.json").write_text(json.dumps(result.gradescope(), indent=1))
+            (out / "feedback" / f"{grade.student}.md").write_text(feedback_markdown(grade.student, result, titles))
+            junit.write(_junit_suite(grade.student, result) + "\n")
+            stats.add(grade.student, result)
+        junit.write("</testsuites>\n")
+    write_report(stats, out / "report.html", titles)
+    return stats

