@@ -21,6 +21,8 @@ def _parser() -> argparse.ArgumentParser:
                         ".zip of submissions")
     g.add_argument("--json", type=Path, metavar="FILE", help="write Gradescope's results.json for one submission")
     g.add_argument("--out", type=Path, metavar="DIR", help="grade a class into DIR")
+    g.add_argument("--allow-forbidden", action="store_true",
+                   help="do not zero functions that use forbidden calls (to check the suites with reference/)")
     g.add_argument("--gradebook", type=Path, metavar="FILE", help="SQLite gradebook (default: DIR/gradebook.sqlite)")
     g.add_argument("--jobs", type=int, default=0, help="grader processes (default: one per core)")
     g.add_argument("--shard", type=_shard, metavar="K/N", help="grade only slice K of N (deterministic by student)")
@@ -101,7 +103,8 @@ def _grade(args, timeouts, zygote) -> int:
         print(f"autograder: {args.paths[0]} does not exist", file=sys.stderr)
         return 2
     course = instructor_course(args.course)
-    with Grader(course, exercises=args.only, timeouts=timeouts, zygote=zygote) as grader:
+    with Grader(course, exercises=args.only, timeouts=timeouts, zygote=zygote,
+                check_forbidden=not args.allow_forbidden) as grader:
         result = grader.grade_path(args.paths[0])
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result.gradescope(), indent=2))

@@ -355,6 +355,11 @@ class Remote:
     def get(self):
         return self._session.request({"op": "get", "target": self._target()}, {})[1]["value"]
 
+    def ref(self) -> "Remote":
+        """The attribute itself as a worker object, e.g. a bound method to pass as a callable:
+        ``student.tensor(a).dist.ref()`` is ``a.dist`` in the worker."""
+        return self._session.make_remote(self._session.request({"op": "ref", "target": self._target()}, {})[1])
+
     def set(self, value) -> None:
         self._session.request({"op": "set", "target": self._target()}, {"value": _to_wire(value, self._session)})
 

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.notebook import NotebookError, notebook_to_source
-from autograder.submission import (MAX_NOTEBOOK_BYTES, Entry, SubmissionError, entries_of, zip_entries)
+from autograder.submission import (MAX_NOTEBOOK_BYTES, Entry, SubmissionError, entries_of, file_reader,
+                                   folder_entries, zip_entries)
 
 MAX_NESTED_ZIP_BYTES = 64 << 20
 MODULE_SUFFIXES = (".py", ".ipynb")
@@ -155,17 +156,22 @@ def discover(paths: list[Path], exercises) -> list[Candidate]:
 
     for path in paths:
         path = Path(path)
+        if path.is_dir() and not path.is_symlink() and not _folder_holds_modules(path, exercises):
+            for child in sorted(path.iterdir()):             # a class folder: read lazily, entry by entry
+                if not child.name.startswith((".", "__MACOSX")):
+                    _add_folder_child(child, path, exercises, add)
+            continue
         try:
             entries, notes = entries_of(path)
         except SubmissionError as e:
             add(student_id(path.stem), str(path), _failing(e))
             continue
         top = _single_top_dir(entries)
-        if _holds_modules(entries, exercises):
+        if _holds_modules(entries, exercises) or path.is_dir():
             add(student_id(path.stem), str(path), lambda e=entries, n=notes: (e, n))
         elif top and _holds_modules(entries, exercises, top + "/"):
             add(student_id(path.stem), str(path), lambda e=_under(entries, top), n=notes: (e, n))
-        elif path.is_file() and path.suffix in MODULE_SUFFIXES:
+        elif path.suffix in MODULE_SUFFIXES:
             add(student_id(path.stem), str(path), lambda e=entries, n=notes: ([_named_by_student(x, exercises) for x in e], n))
         else:
             if top:
@@ -174,9 +180,29 @@ def discover(paths: list[Path], exercises) -> list[Candidate]:
     return [found[k] for k in sorted(found)]
 
 
+def _folder_holds_modules(folder: Path, exercises) -> bool:
+    return any((folder / f"{ex}{sfx}").exists() or (folder / f"{ex}{sfx}").is_symlink()
+               for ex in exercises for sfx in MODULE_SUFFIXES)
+
+
+def _add_folder_child(child: Path, container: Path, exercises, add) -> None:
+    """One entry of a class folder: a student's folder, zip, module file or notebook."""
+    source = f"{container.name}/{child.name}"
+    lms = parse_lms_name(child.name)
+    if child.is_symlink():
+        error = SubmissionError(f"{child.name} is a symbolic link; it was not followed")
+        add(lms[0] if lms else student_id(child.stem), source, _failing(error), lms=bool(lms))
+    elif child.is_dir():
+        add(lms[0] if lms else student_id(child.name), source, lambda: folder_entries(child), lms=bool(lms))
+    elif child.is_file():
+        st = child.stat()
+        entry = Entry(child.name, st.st_size, file_reader(child), rank=int(st.st_mtime))
+        _add_file_entry(entry, source, exercises, add)
+
+
 def _add_class_entries(entries: list[Entry], container: Path, exercises, add) -> None:
-    """Entries of a class folder or zip: each top-level folder, zip or module file is a
-    submission (grouped by LMS student id where the names follow Canvas or Moodle)."""
+    """Entries of a class zip: each top-level folder, zip or module file is a submission
+    (grouped by LMS student id where the names follow Canvas or Moodle)."""
     groups: dict[str, list[Entry]] = {}
     for e in entries:
         groups.setdefault(e.path.split("/", 1)[0], []).append(e)
@@ -186,18 +212,24 @@ def _add_class_entries(entries: list[Entry], container: Path, exercises, add) ->
         if len(members) > 1 or "/" in members[0].path:          # a folder
             student = lms[0] if lms else student_id(top)
             add(student, source, lambda m=_under(members, top): (m, []), lms=bool(lms))
-            continue
-        entry = members[0]
-        if entry.name.endswith(".zip"):
-            student = lms[0] if lms else student_id(Path(top).stem)
-            add(student, source, _nested_zip(entry), late=bool(lms and lms[3]), lms=bool(lms))
-        elif entry.name.endswith(MODULE_SUFFIXES):
-            if lms and lms[1]:
-                renamed = Entry(entry.path, entry.size, entry.read, lms[1], lms[2])
-                add(lms[0], source, lambda r=renamed: ([_named_by_student(r, exercises)], []), late=lms[3], lms=True)
-            else:
-                add(student_id(Path(top).stem), source,
-                    lambda x=entry: ([_named_by_student(x, exercises)], []))
-        elif lms:
-            add(lms[0], source, lambda: ([], []), late=lms[3], lms=True,
-                notes=[f"{entry.name} is not a module, notebook or zip and was ignored"])
+        else:
+            _add_file_entry(members[0], source, exercises, add)
+
+
+def _add_file_entry(entry: Entry, source: str, exercises, add) -> None:
+    """A single file of a class: a student's zip, or a module or notebook (LMS-named or named
+    after the student)."""
+    lms = parse_lms_name(entry.name)
+    stem = Path(entry.name).stem
+    if entry.name.endswith(".zip"):
+        add(lms[0] if lms else student_id(stem), source, _nested_zip(entry), late=bool(lms and lms[3]),
+            lms=bool(lms))
+    elif entry.name.endswith(MODULE_SUFFIXES):
+        if lms and lms[1]:
+            renamed = Entry(entry.path, entry.size, entry.read, lms[1], lms[2])
+            add(lms[0], source, lambda: ([_named_by_student(renamed, exercises)], []), late=lms[3], lms=True)
+        else:
+            add(student_id(stem), source, lambda: ([_named_by_student(entry, exercises)], []))
+    elif lms:
+        add(lms[0], source, lambda: ([], []), late=lms[3], lms=True,
+            notes=[f"{entry.name} is not a module, notebook or zip and was ignored"])

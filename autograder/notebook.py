@@ -24,7 +24,11 @@ def _without_shell_line(line: str) -> str:
 
 
 def notebook_to_source(text: str) -> str:
-    """Code cells joined in order; IPython magics, shell lines and nbgrader test cells left out."""
+    """Code cells joined in order; IPython magics, shell lines and nbgrader test cells left out.
+
+    ``from __future__`` imports move to the top, where a module needs them (IPython compiles
+    each cell on its own, so a notebook may have them in any cell).
+    """
     try:
         nb = nbformat.reads(text, as_version=4)
     except Exception as e:  # noqa: BLE001 - nbformat raises many kinds on bad input
@@ -39,4 +43,7 @@ def notebook_to_source(text: str) -> str:
         if source.lstrip().startswith("%%"):
             continue
         chunks.append("\n".join(_without_shell_line(line) for line in source.splitlines()))
-    return "\n\n".join(chunks) + "\n"
+    body = "\n\n".join(chunks).splitlines()
+    future = list(dict.fromkeys(line for line in body if line.startswith("from __future__ import")))
+    rest = [line for line in body if not line.startswith("from __future__ import")]
+    return "\n".join(future + rest) + "\n"

@@ -62,6 +62,7 @@ class GradingPlugin:
     submission: Submission
     zygote: object
     redact: bool                                  # hidden suites: no inputs, expected values or prints
+    check_forbidden: bool = True                  # off only to validate suites with the reference
     limits: Limits = field(default_factory=Limits)
     timeouts: Timeouts = field(default_factory=Timeouts)
     results: list = field(default_factory=list)
@@ -122,6 +123,8 @@ class GradingPlugin:
         return self.sessions[exercise]
 
     def violations(self, exercise: str) -> dict:
+        if not self.check_forbidden:
+            return {}
         if exercise not in self._violations:
             path = self.submission.folder / self.course.exercises[exercise].module_file
             ex = self.course.exercises[exercise]
@@ -162,7 +165,7 @@ class GradingPlugin:
             text = str(exc)
         elif isinstance(exc, WorkerFailure):
             text = f"While running {fn}: {exc}"
-        elif isinstance(exc, AssertionError):
+        elif isinstance(exc, (AssertionError, pytest.fail.Exception)):
             text = "The result is wrong." if self.redact else (str(exc) or "The result is wrong.")
         else:
             trace = "".join(traceback.format_exception(exc)) if exc else report.longreprtext

@@ -15,6 +15,7 @@ import os
 import resource
 import signal
 import socket
+import stat
 from dataclasses import dataclass
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
@@ -23,8 +24,16 @@ PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
 SYS_LANDLOCK_CREATE_RULESET, SYS_LANDLOCK_ADD_RULE, SYS_LANDLOCK_RESTRICT_SELF = 444, 445, 446
 WORKER_UID_BASE = 1_500_000_000
 
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x1, 0x2, 0x4, 0x20, 0x1000, 0x4000, 0x40000
+
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
+_libc.mount.argtypes = [ctypes.c_char_p] * 3 + [ctypes.c_ulong, ctypes.c_char_p]
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> bool:
+    enc = (lambda v: v.encode() if v is not None else None)
+    return _libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)) == 0
 
 
 @dataclass(frozen=True)
@@ -79,19 +88,54 @@ def enter_namespaces(report: Report) -> set[str]:
     wanted = {"network": CLONE_NEWNET, "pid": CLONE_NEWPID, "mount": CLONE_NEWNS,
               "ipc": CLONE_NEWIPC, "uts": CLONE_NEWUTS}
     if _libc.unshare(sum(wanted.values())) == 0:
-        report.on("namespaces")
-        return set(wanted)
-    entered, missing = set(), []
-    for name, flag in wanted.items():
-        if _libc.unshare(flag) == 0:
-            entered.add(name)
-        else:
-            missing.append(f"{name} ({_err()})")
+        entered, missing = set(wanted), []
+    else:
+        entered, missing = set(), []
+        for name, flag in wanted.items():
+            if _libc.unshare(flag) == 0:
+                entered.add(name)
+            else:
+                missing.append(f"{name} ({_err()})")
+    if "mount" in entered and not _mount("none", "/", None, MS_REC | MS_PRIVATE):
+        entered.discard("mount")              # mounts would reach the host: make none
+        missing.append(f"private mounts ({_err()})")
     if missing:
         report.off("namespaces", "could not create " + ", ".join(missing))
     else:
         report.on("namespaces")
     return entered
+
+
+def expose_to_uid(paths: list[str], report: Report) -> None:
+    """Make ``paths`` reachable for an unprivileged uid where a folder above them is closed to
+    others (a Python under /root, mode 700): that folder is covered, in this private mount
+    namespace only, by an empty tmpfs into which just ``paths`` are bound back, read-only.
+    Call as root, after entering a mount namespace."""
+    closed: dict[str, list[str]] = {}
+    for path in sorted({os.path.realpath(p) for p in paths if os.path.exists(p)}):
+        parts = path.split(os.sep)[1:]
+        for i in range(1, len(parts)):
+            ancestor = os.sep + os.sep.join(parts[:i])
+            if not os.stat(ancestor).st_mode & stat.S_IXOTH:
+                targets = closed.setdefault(ancestor, [])
+                if not any(path.startswith(t + os.sep) for t in targets):
+                    targets.append(path)
+                break
+    for ancestor, targets in closed.items():
+        fds = [os.open(t, os.O_PATH | os.O_CLOEXEC) for t in targets]
+        try:
+            if not _mount("tmpfs", ancestor, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k"):
+                report.off("unprivileged uid", f"could not expose {ancestor} ({_err()})")
+                continue
+            for target, fd in zip(targets, fds):
+                os.makedirs(target, mode=0o755, exist_ok=True)
+                ok = _mount(f"/proc/self/fd/{fd}", target, None, MS_BIND | MS_REC) and \
+                    _mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_REC)
+                if not ok:
+                    report.off("unprivileged uid", f"could not bind {target} ({_err()})")
+        finally:
+            for fd in fds:
+                os.close(fd)
 
 
 # --------------------------------------------------------------------------- in the worker
@@ -138,13 +182,8 @@ def _scratch_tmpfs(report, scratch, size, uid, own_mounts):
         if uid is not None:
             os.chown(scratch, uid, uid)
         return
-    libc_mount = _libc.mount
-    libc_mount.argtypes = [ctypes.c_char_p] * 3 + [ctypes.c_ulong, ctypes.c_char_p]
-    MS_REC, MS_PRIVATE, MS_NOSUID, MS_NODEV = 0x4000, 0x40000, 0x2, 0x4
     owner = f",uid={uid},gid={uid}" if uid is not None else ""
-    if libc_mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) == 0 and libc_mount(
-            b"tmpfs", scratch.encode(), b"tmpfs", MS_NOSUID | MS_NODEV,
-            f"size={size},mode=0700{owner}".encode()) == 0:
+    if _mount("tmpfs", scratch, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=0700{owner}"):
         report.on("size-capped scratch")
         return
     report.off("size-capped scratch", f"tmpfs mount failed ({_err()}); file size limit only")

@@ -11,6 +11,7 @@ import hashlib
 import os
 import stat
 import tempfile
+import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,7 @@ class Entry:
     read: callable                  # read(cap) -> bytes, at most cap + 1 bytes
     alias: str | None = None        # the module file name it stands for, if not its own name
     rank: int = 0                   # among files standing for one module, the highest is the newest
+                                    # (a modification time, or an LMS upload id)
 
     @property
     def name(self) -> str:
@@ -73,11 +75,11 @@ def folder_entries(folder: Path) -> tuple[list[Entry], list[str]]:
                 notes.append(f"{rel} is a symbolic link and was ignored")
                 continue
             if stat.S_ISREG(st.st_mode):
-                entries.append(Entry(rel, st.st_size, _file_reader(full)))
+                entries.append(Entry(rel, st.st_size, file_reader(full), rank=int(st.st_mtime)))
     return entries, notes
 
 
-def _file_reader(path: Path):
+def file_reader(path: Path):
     def read(cap: int) -> bytes:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
         with os.fdopen(fd, "rb") as f:
@@ -108,7 +110,11 @@ def zip_entries(source) -> tuple[list[Entry], list[str]]:
         if stat.S_ISLNK(info.external_attr >> 16):
             notes.append(f"{name} is a symbolic link and was ignored")
             continue
-        entries.append(Entry("/".join(parts), info.file_size, _zip_reader(zf, info)))
+        try:
+            stamp = int(time.mktime(info.date_time + (0, 0, -1)))
+        except (OverflowError, ValueError):
+            stamp = 0
+        entries.append(Entry("/".join(parts), info.file_size, _zip_reader(zf, info), rank=stamp))
     return entries, notes
 
 
@@ -140,7 +146,7 @@ def entries_of(path: Path) -> tuple[list[Entry], list[str]]:
         raise SubmissionError(f"{path} does not exist")
     if zipfile.is_zipfile(path) or path.suffix.lower() == ".zip":
         return zip_entries(path)
-    return [Entry(path.name, path.stat().st_size, _file_reader(path))], []
+    return [Entry(path.name, path.stat().st_size, file_reader(path))], []
 
 
 # --------------------------------------------------------------------------- choosing modules
@@ -162,14 +168,15 @@ def pick_modules(entries: list[Entry], exercises) -> tuple[dict, list[str]]:
     return chosen, notes
 
 
-def module_source(entry: Entry) -> bytes:
-    """The module source of an entry (notebooks converted); raises SubmissionError."""
+def module_source(entry: Entry) -> tuple[bytes, str | None]:
+    """The module source of an entry as UTF-8 (notebooks converted), and a note for the student
+    if it had to be repaired; raises SubmissionError."""
     if entry.name.lower().endswith(".ipynb"):
         raw = entry.read(MAX_NOTEBOOK_BYTES)
         if len(raw) > MAX_NOTEBOOK_BYTES:
             raise SubmissionError(f"{entry.path} is larger than {MAX_NOTEBOOK_BYTES >> 20} MiB")
         try:
-            return notebook_to_source(raw.decode("utf-8")).encode()
+            return notebook_to_source(raw.decode("utf-8")).encode(), None
         except UnicodeDecodeError:
             raise SubmissionError(f"{entry.path} is not UTF-8 text, so it is not a notebook") from None
         except NotebookError as e:
@@ -177,7 +184,13 @@ def module_source(entry: Entry) -> bytes:
     raw = entry.read(MAX_SOURCE_BYTES)
     if len(raw) > MAX_SOURCE_BYTES:
         raise SubmissionError(f"{entry.path} is larger than {MAX_SOURCE_BYTES >> 20} MiB")
-    return raw
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        note = (f"{entry.path} is not UTF-8 text (byte {raw[e.start]:#x} at offset {e.start}); it was read as "
+                "Windows-1252. Save your files as UTF-8.")
+        return raw.decode("cp1252", errors="replace").encode("utf-8"), note
+    return raw, None
 
 
 def prepare(entries: list[Entry], exercises, workdir: Path, notes=()) -> Submission:
@@ -190,10 +203,12 @@ def prepare(entries: list[Entry], exercises, workdir: Path, notes=()) -> Submiss
     digest = hashlib.sha256()
     for ex, entry in sorted(chosen.items()):
         try:
-            source = module_source(entry)
+            source, note = module_source(entry)
         except SubmissionError as e:
             sub.problems[ex] = str(e)
             continue
+        if note:
+            sub.notes.append(note)
         target = folder / f"{ex}.py"
         target.write_bytes(source)
         os.chmod(target, 0o644)

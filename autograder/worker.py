@@ -2,7 +2,7 @@
 
 This code runs inside the sandbox, in the same process as student code, so nothing here is
 trusted by the grader: every answer is decoded there as data only. Requests (see
-:mod:`autograder.client`) are ``call``, ``get``, ``set`` and ``put``; a target names an object by
+:mod:`autograder.client`) are ``call``, ``get``, ``set``, ``put`` and ``ref``; a target names an object by
 ``{"ref": id | None, "path": [attr, ...]}`` where ``ref: None`` is the student module.
 """
 
@@ -77,6 +77,9 @@ class Worker:
         if isinstance(value, torch.Tensor) and header.get("requires_grad"):
             value = value.detach().clone().requires_grad_(True)
         return {"ref": self._keep(value)}
+
+    def op_ref(self, header, values):
+        return {"ref": self._keep(self._resolve(header["target"]))}
 
     def op_get(self, header, values):
         return {"value": _sendable(self._resolve(header["target"]))}

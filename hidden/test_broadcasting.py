@@ -1,0 +1,469 @@
+"""Hidden suite of the broadcasting exercise: 20 points.
+
+broadcast_shape 7, can_broadcast 2, broadcast_to 6, unbroadcast 5. Expected values come from
+``reference/broadcasting.py`` (torch.broadcast_shapes, torch.broadcast_to and autograd).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import torch
+
+from autograder.testing import (
+    GradingFailure,
+    StudentError,
+    expect_close,
+    expect_equal,
+    expect_raises,
+    expect_unchanged,
+)
+from reference import broadcasting as ref
+
+pytestmark = pytest.mark.exercise("broadcasting")
+
+DTYPES = (torch.float32, torch.float64)
+SEEDS = (0, 1, 2, 3)
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers (trusted side only)
+
+def _gen(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def _randint(gen: torch.Generator, low: int, high: int) -> int:
+    """An int in [low, high]."""
+    return int(torch.randint(low, high + 1, (1,), generator=gen))
+
+
+def _random_target(gen: torch.Generator, max_ndim: int = 4) -> tuple[int, ...]:
+    return tuple(_randint(gen, 1, 4) for _ in range(_randint(gen, 0, max_ndim)))
+
+
+def _random_source(gen: torch.Generator, target: tuple[int, ...]) -> tuple[int, ...]:
+    """A shape that broadcasts to ``target``: a suffix of it with some sizes set to 1."""
+    n = _randint(gen, 0, len(target))
+    tail = target[len(target) - n:]
+    return tuple(1 if _randint(gen, 0, 2) == 0 else s for s in tail)
+
+
+def _randn(shape, dtype, gen) -> torch.Tensor:
+    return torch.randn(shape, generator=gen, dtype=torch.float64).to(dtype)
+
+
+def _expect_value_error(fn, *args, call=None) -> StudentError:
+    """Like ``expect_raises(ValueError, fn, *args)``, and return the student's exception."""
+    err = None
+    try:
+        fn(*args)
+    except StudentError as e:
+        err = e
+    with expect_raises(ValueError, call=call):
+        if err is not None:
+            raise err
+    return err
+
+
+# ---------------------------------------------------------------------------------------------
+# broadcast_shape: 7 points
+
+PAIRS = [
+    ((2, 1), (3,)),
+    ((3,), (2, 1)),
+    ((5, 4), (1,)),
+    ((5, 4), (4,)),
+    ((1,), (5, 4)),
+    ((2, 3), (2, 3)),
+    ((4, 1, 3), (2, 1)),
+    ((8, 1, 6, 1), (7, 1, 5)),
+    ((1, 1), (1,)),
+    ((), (2, 3)),
+    ((2, 3), ()),
+    ((1,), ()),
+    ((), ()),
+]
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("broadcast_shape")
+def test_broadcast_shape_pairs(student):
+    """broadcast_shape of two shapes matches torch.broadcast_shapes"""
+    for shapes in PAIRS:
+        got = student.broadcasting.broadcast_shape(*shapes)
+        expect_equal(got, ref.broadcast_shape(*shapes), call=("broadcast_shape", shapes))
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("broadcast_shape")
+def test_broadcast_shape_many_shapes_and_none(student):
+    """broadcast_shape of three or more shapes, of one shape, and of no shapes at all (gives ())"""
+    cases = [
+        (),
+        ((),),
+        ((6,),),
+        ((2, 1, 3),),
+        ((1, 2, 1), (3, 1, 1), (1, 1, 4)),
+        ((2, 1), (1, 3), (1,), ()),
+        ((1,), (1, 1), (1, 1, 1)),
+        ((5, 1, 1), (1, 4, 1), (1, 1, 3), (5, 4, 3)),
+    ]
+    for seed in SEEDS:
+        gen = _gen(seed)
+        target = _random_target(gen)
+        cases.append(tuple(_random_source(gen, target) for _ in range(_randint(gen, 3, 5))))
+    for shapes in cases:
+        got = student.broadcasting.broadcast_shape(*shapes)
+        expect_equal(got, ref.broadcast_shape(*shapes), call=("broadcast_shape", shapes))
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("broadcast_shape")
+def test_broadcast_shape_accepts_lists_and_sizes(student):
+    """broadcast_shape takes tuples, lists and torch.Size, and returns a tuple of ints"""
+    cases = [
+        ([2, 1], [3]),
+        (torch.Size([4, 1, 3]), (2, 1)),
+        ([5, 4], torch.Size([1])),
+        (torch.Size([]), [3], (2, 1)),
+    ]
+    for shapes in cases:
+        got = student.broadcasting.broadcast_shape(*shapes)
+        # expect_equal also checks that the result is a tuple (not a list) of ints.
+        expect_equal(got, ref.broadcast_shape(*shapes), call=("broadcast_shape", shapes))
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("broadcast_shape")
+def test_broadcast_shape_zero_sizes(student):
+    """broadcast_shape with size-0 dimensions: 0 with 1 gives 0, 0 with 0 gives 0"""
+    cases = [
+        ((0,), (1,)),
+        ((1,), (0,)),
+        ((0,), (0,)),
+        ((2, 0), (3, 1, 1)),
+        ((0, 1), (5,)),
+        ((1, 0, 1), (0, 1), (3,)),
+        ((0,), ()),
+    ]
+    for shapes in cases:
+        got = student.broadcasting.broadcast_shape(*shapes)
+        expect_equal(got, ref.broadcast_shape(*shapes), call=("broadcast_shape", shapes))
+
+
+INCOMPATIBLE = [
+    ((2,), (3,)),
+    ((2, 3), (3, 2)),
+    ((4, 3), (4,)),
+    ((1, 2, 3), (2, 2, 1), (5, 1, 1)),
+    ((2, 1), (1, 3), (4, 1)),
+    ((0,), (2,)),
+    ((2,), (0,)),
+    ((3, 0), (3, 1), (2,)),
+]
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("broadcast_shape")
+def test_broadcast_shape_incompatible_raises(student):
+    """broadcast_shape raises ValueError for shapes that do not broadcast (0 with 2 included)"""
+    for shapes in INCOMPATIBLE:
+        expect_raises(ValueError, student.broadcasting.broadcast_shape, *shapes,
+                      call=("broadcast_shape", shapes))
+
+
+# Sizes 6..9 so that a dimension index (0, 1, 2, -2) is not mistaken for a size.
+CLASH = ((7, 8, 9), (6, 9))
+_DIMENSION = re.compile(r"(?<![\w.])(-2|0|1|2)(?![\w.])|second|2nd|penultimate", re.IGNORECASE)
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("broadcast_shape")
+def test_broadcast_shape_error_names_dimension(student):
+    """broadcast_shape's ValueError message names the dimension that clashes"""
+    err = _expect_value_error(student.broadcasting.broadcast_shape, *CLASH,
+                              call=("broadcast_shape", CLASH))
+    # Any honest way of naming the clashing dimension is accepted: -2 (from the right), 1 (from
+    # the left in the result or in the first shape, or 0-based from the right), 2 (1-based from
+    # the right), 0 (in the second shape), or words such as "second to last".
+    if not _DIMENSION.search(err.message or ""):
+        raise GradingFailure(
+            "the ValueError message should say which dimension clashes (e.g. 'dimension -2')"
+        )
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("broadcast_shape")
+def test_broadcast_shape_invalid_sizes(student):
+    """broadcast_shape rejects negative sizes (ValueError) and non-integer sizes (TypeError)"""
+    for shapes in [((-1,), (3,)), ((2, -3), (2, 1)), ((2, 3), (-2, 1, 1))]:
+        expect_raises(ValueError, student.broadcasting.broadcast_shape, *shapes,
+                      call=("broadcast_shape", shapes))
+    for shapes in [((2.0,), (2,)), ((2, 3), (1, 1.5))]:
+        expect_raises(TypeError, student.broadcasting.broadcast_shape, *shapes,
+                      call=("broadcast_shape", shapes))
+
+
+# ---------------------------------------------------------------------------------------------
+# can_broadcast: 2 points
+
+@pytest.mark.points(1)
+@pytest.mark.covers("can_broadcast")
+def test_can_broadcast_cases(student):
+    """can_broadcast returns True or False (a bool) exactly when broadcast_shape would succeed"""
+    cases = PAIRS + INCOMPATIBLE + [
+        (),
+        ((0,), (1,)),
+        ((0,), (0,)),
+        ((1, 2, 1), (3, 1, 1), (1, 1, 4)),
+        ([2, 1], torch.Size([3])),
+    ]
+    for shapes in cases:
+        got = student.broadcasting.can_broadcast(*shapes)
+        # expect_equal also checks that the result is a bool (not 0/1 or a tensor).
+        expect_equal(got, ref.can_broadcast(*shapes), call=("can_broadcast", shapes))
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("can_broadcast")
+def test_can_broadcast_random(student):
+    """can_broadcast agrees with torch.broadcast_shapes on random shapes, compatible or not"""
+    for seed in range(12):
+        gen = _gen(100 + seed)
+        shapes = [tuple(_randint(gen, 1, 3) for _ in range(_randint(gen, 0, 3)))
+                  for _ in range(_randint(gen, 2, 3))]
+        got = student.broadcasting.can_broadcast(*shapes)
+        expect_equal(got, ref.can_broadcast(*shapes), call=("can_broadcast", shapes))
+
+
+# ---------------------------------------------------------------------------------------------
+# broadcast_to: 6 points
+
+BROADCAST_TO = [
+    ((3,), (2, 3)),
+    ((2, 1), (2, 4)),
+    ((1, 3), (4, 2, 3)),
+    ((3, 1, 2), (2, 3, 4, 2)),
+    ((1,), (1,)),
+    ((2, 3), (2, 3)),
+    ((1, 1), (3, 2)),
+]
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("broadcast_to")
+def test_broadcast_to_values(student):
+    """broadcast_to gives the shape, values and dtype (float32 and float64) of torch.broadcast_to"""
+    pairs = list(BROADCAST_TO)
+    for seed in SEEDS:
+        gen = _gen(seed)
+        target = _random_target(gen)
+        pairs.append((_random_source(gen, target), target))
+    gen = _gen(7)
+    for dtype in DTYPES:
+        for src, shape in pairs:
+            x = _randn(src, dtype, gen)
+            got = student.broadcasting.broadcast_to(x, shape)
+            expect_close(got, ref.broadcast_to(x, shape), call=("broadcast_to", (x, shape)))
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("broadcast_to")
+def test_broadcast_to_noncontiguous_and_unchanged(student):
+    """broadcast_to works on transposed and sliced tensors and leaves its input untouched"""
+    gen = _gen(11)
+    cases = [
+        (_randn((4, 3), torch.float32, gen).t(), (2, 3, 4)),
+        (_randn((3, 8), torch.float64, gen)[:, ::2], (2, 3, 4)),
+        (_randn((1, 6), torch.float32, gen)[:, ::2], (5, 3)),
+        (_randn((3, 4, 1), torch.float64, gen).transpose(0, 1), (2, 4, 3, 5)),
+        (_randn((2, 5), torch.float32, gen)[1, 1:4], (2, 3)),
+    ]
+    for x, shape in cases:
+        before = x.clone()
+        res = student.broadcasting.broadcast_to.detailed(x, shape)
+        expect_close(res.value, ref.broadcast_to(x, shape), call=("broadcast_to", (x, shape)))
+        expect_unchanged(before, res.args[0], call=("broadcast_to", (x, shape)), what="x")
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("broadcast_to")
+def test_broadcast_to_minus_one(student):
+    """broadcast_to accepts -1 for an existing dimension (keeps its size), as torch.broadcast_to"""
+    gen = _gen(12)
+    cases = [
+        ((3,), (-1,)),
+        ((3,), (2, -1)),
+        ((2, 1), (-1, 4)),
+        ((2, 1), (3, -1, -1)),
+        ((1,), (4, -1)),
+        ((0, 1), (2, -1, 3)),
+    ]
+    for src, shape in cases:
+        x = _randn(src, torch.float64, gen)
+        got = student.broadcasting.broadcast_to(x, shape)
+        expect_close(got, ref.broadcast_to(x, shape), call=("broadcast_to", (x, shape)))
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("broadcast_to")
+def test_broadcast_to_zero_sizes_and_scalars(student):
+    """broadcast_to with size-0 dimensions and with 0-dim (scalar) tensors"""
+    gen = _gen(13)
+    cases = [
+        ((1,), (0,)),
+        ((0,), (0,)),
+        ((0,), (3, 0)),
+        ((1, 3), (0, 3)),
+        ((2, 1), (2, 0)),
+        ((), ()),
+        ((), (2, 3)),
+        ((), (0,)),
+        ((1,), (2, 1)),
+    ]
+    for dtype in DTYPES:
+        for src, shape in cases:
+            x = _randn(src, dtype, gen)
+            got = student.broadcasting.broadcast_to(x, shape)
+            expect_close(got, ref.broadcast_to(x, shape), call=("broadcast_to", (x, shape)))
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("broadcast_to")
+def test_broadcast_to_incompatible_raises(student):
+    """broadcast_to raises ValueError where torch.broadcast_to fails (size clash, -1 in a new dim)"""
+    cases = [
+        ((3,), (4,)),
+        ((3,), (1,)),
+        ((2, 3), (3, 3)),
+        ((2, 1), (4, 3, 2)),
+        ((0,), (1,)),
+        ((0,), (2,)),
+        ((3,), (-1, 3)),
+        ((3,), (-2, 3)),
+        ((1, 3), (2, -2)),
+    ]
+    for src, shape in cases:
+        x = torch.zeros(src)
+        expect_raises(ValueError, student.broadcasting.broadcast_to, x, shape,
+                      call=("broadcast_to", (x, shape)))
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("broadcast_to")
+def test_broadcast_to_fewer_dimensions_raises(student):
+    """broadcast_to raises ValueError when the target shape has fewer dimensions than x"""
+    cases = [
+        ((1, 3), (3,)),
+        ((1, 1), (1,)),
+        ((3,), ()),
+        ((1,), ()),
+        ((2, 1, 4), (1, 4)),
+    ]
+    for src, shape in cases:
+        x = torch.ones(src)
+        expect_raises(ValueError, student.broadcasting.broadcast_to, x, shape,
+                      call=("broadcast_to", (x, shape)))
+
+
+# ---------------------------------------------------------------------------------------------
+# unbroadcast: 5 points
+
+UNBROADCAST = [
+    ((2, 3), (3,)),
+    ((2, 3), (1, 3)),
+    ((2, 3), (2, 1)),
+    ((2, 3), (1,)),
+    ((2, 3), ()),
+    ((2, 3), (2, 3)),
+    ((4, 2, 3), (2, 1)),
+    ((4, 2, 3), (4, 1, 3)),
+    ((2, 3, 4, 5), (3, 1, 1)),
+    ((2, 3, 4, 5), (1, 1, 1, 1)),
+    ((1, 3), (1,)),
+    ((1, 1), (1, 1)),
+    ((), ()),
+]
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("unbroadcast")
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+def test_unbroadcast_matches_autograd(student, dtype):
+    """unbroadcast equals the gradient autograd gives an input that was broadcast (same dtype)"""
+    pairs = list(UNBROADCAST)
+    for seed in SEEDS:
+        gen = _gen(20 + seed)
+        target = _random_target(gen)
+        pairs.append((target, _random_source(gen, target)))
+    gen = _gen(27)
+    for gshape, shape in pairs:
+        grad = _randn(gshape, dtype, gen)
+        got = student.broadcasting.unbroadcast(grad, shape)
+        expect_close(got, ref.unbroadcast(grad, shape), call=("unbroadcast", (grad, shape)))
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("unbroadcast")
+def test_unbroadcast_noncontiguous_and_unchanged(student):
+    """unbroadcast works on transposed and sliced gradients and leaves them untouched"""
+    gen = _gen(31)
+    cases = [
+        (_randn((3, 4), torch.float32, gen).t(), (3,)),
+        (_randn((3, 4), torch.float64, gen).t(), (4, 1)),
+        (_randn((5, 3, 4), torch.float32, gen).transpose(0, 2), (1, 3, 5)),
+        (_randn((4, 6, 3), torch.float64, gen)[:, ::2, :], (4, 1, 3)),
+        (_randn((2, 3, 4), torch.float32, gen).permute(2, 0, 1), (3,)),
+        (_randn((6, 5), torch.float64, gen)[1:5:2, ::2], ()),
+    ]
+    for grad, shape in cases:
+        before = grad.clone()
+        res = student.broadcasting.unbroadcast.detailed(grad, shape)
+        expect_close(res.value, ref.unbroadcast(grad, shape), call=("unbroadcast", (grad, shape)))
+        expect_unchanged(before, res.args[0], call=("unbroadcast", (grad, shape)), what="grad")
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("unbroadcast")
+def test_unbroadcast_zero_sizes(student):
+    """unbroadcast with size-0 dimensions (an empty sum is 0) and list / torch.Size shapes"""
+    gen = _gen(32)
+    cases = [
+        ((0,), (1,)),
+        ((0,), (0,)),
+        ((0,), ()),
+        ((3, 0), (0,)),
+        ((0, 3), (1, 3)),
+        ((0, 3), (3,)),
+        ((2, 0, 3), (2, 1, 1)),
+        ((2, 3), [1, 3]),
+        ((2, 3), torch.Size([2, 1])),
+    ]
+    for dtype in DTYPES:
+        for gshape, shape in cases:
+            grad = _randn(gshape, dtype, gen)
+            got = student.broadcasting.unbroadcast(grad, shape)
+            expect_close(got, ref.unbroadcast(grad, shape), call=("unbroadcast", (grad, shape)))
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("unbroadcast")
+def test_unbroadcast_incompatible_raises(student):
+    """unbroadcast raises ValueError when shape does not broadcast to grad's shape"""
+    cases = [
+        ((2, 3), (2,)),
+        ((2, 3), (3, 3)),
+        ((2, 3), (4,)),
+        ((2, 3), (1, 2, 3)),
+        ((3,), (1, 3)),
+        ((), (1,)),
+        ((0,), (2,)),
+        ((2, 3), (2, 0)),
+        ((4, 2, 3), (3, 1, 1)),
+    ]
+    for gshape, shape in cases:
+        grad = torch.ones(gshape)
+        expect_raises(ValueError, student.broadcasting.unbroadcast, grad, shape,
+                      call=("unbroadcast", (grad, shape)))

@@ -1,0 +1,395 @@
+"""Hidden suite for the ``gradients`` exercise (20 points).
+
+Expected values come from ``reference/gradients.py``, where every gradient is PyTorch's own
+autograd. Inputs are float32 and float64, contiguous or not (transposed / sliced), with several
+seeds; every call is checked to leave its tensor arguments unchanged.
+
+``numerical_grad`` needs a scalar-valued callable ``f`` that lives in the worker (only data and
+worker objects cross the wire): :func:`_remote_method` makes one, the bound method ``a.dist``
+(``f(x) = ||x - a||_2``, smooth and nonlinear) or ``a.dot`` (linear, for exact float32 checks).
+Contract readings taken here (see CONTRACT.md, "How the contract is read"):
+- ``f`` is evaluated at tensors of ``x``'s dtype and shape (what "the gradient of f at x" means);
+  float32 values are checked where the central difference is exact (dyadic x, a and h), so any
+  honest float32 or float64-accumulating implementation agrees.
+- ``square_loss_grad`` on Python floats may return a Python float or a 0-dim tensor; the value is
+  checked at float64 precision.
+- A wrong tensor dtype for ``targets`` may be a ``TypeError`` or a ``ValueError``.
+- ``linear_regression_grads`` with n = 0 is not tested (the mean over no examples is undefined:
+  the hand formula gives NaN, autograd gives 0).
+- At logits around 1e3, tolerances scale with the logits (as for the losses exercise).
+"""
+
+import math
+
+import pytest
+import torch
+
+from autograder.testing import expect_close, expect_equal, expect_raises, expect_unchanged
+from reference import gradients as ref
+
+pytestmark = pytest.mark.exercise("gradients")
+
+DTYPES = (torch.float32, torch.float64)
+SEEDS = (0, 1, 2)
+_RTOL = {torch.float32: 1.3e-6, torch.float64: 1e-7}  # torch.testing.assert_close's defaults
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _gen(seed):
+    return torch.Generator().manual_seed(seed)
+
+
+def _randn(gen, *shape, dtype=torch.float64):
+    return torch.randn(tuple(shape), generator=gen, dtype=torch.float64).to(dtype)
+
+
+def _strided(t):
+    """The same values as ``t`` in a non-contiguous tensor (every other element of a wider one)."""
+    if t.dim() == 0:
+        return t.clone()
+    wide = torch.zeros(*t.shape[:-1], 2 * t.shape[-1] + 1, dtype=t.dtype)
+    wide[..., 1::2] = t
+    out = wide[..., 1::2]
+    assert torch.equal(out, t)
+    return out
+
+
+def _transposed(t):
+    """The same values as 2-D ``t``, stored column-major (t.T.contiguous().T)."""
+    out = t.T.contiguous().T
+    assert torch.equal(out, t)
+    return out
+
+
+def _checked(fn, *args, call=None):
+    """Call a student function, check no tensor argument changed, return the result."""
+    res = fn.detailed(*args)
+    for i, a in enumerate(args):
+        if isinstance(a, torch.Tensor):
+            expect_unchanged(a, res.args[i], call=call, what=f"argument {i + 1}")
+    return res.value
+
+
+def _tensors(value, n, call=None):
+    """``value`` as a list of ``n`` results (the function returns a tuple or a list)."""
+    expect_equal(isinstance(value, (tuple, list)) and len(value), n, call=call,
+                 what=f"number of returned gradients (a tuple of {n})")
+    return list(value)
+
+
+def _remote_method(student, a, name):
+    """The bound method ``a.<name>`` as an object in the student's worker, passable as ``f``."""
+    return getattr(student.tensor(a), name).ref()
+
+
+# --------------------------------------------------------------------------- square_loss_grad
+
+@pytest.mark.points(1)
+@pytest.mark.covers("square_loss_grad")
+def test_square_loss_grad_floats(student):
+    """square_loss_grad on plain Python floats gives 2 * x * (x * w - y)"""
+    for x, y, w in [(1.5, 2.0, 3.0), (0.1, 0.3, -0.7), (-2.5, 0.2, 0.0), (0.0, 1.0, 2.0), (1e3, -3.1, 0.9),
+                    (1e4 + 0.1, 1e4 + 0.101, 1.0)]:  # cancellation: needs float64 precision
+        got = student.gradients.square_loss_grad(x, y, w)
+        want = ref.square_loss_grad(x, y, w)
+        call = ("square_loss_grad", (x, y, w))
+        if isinstance(got, torch.Tensor):
+            expect_equal(tuple(got.shape), (), call=call, what="shape of the result for float inputs")
+            got = got.item()
+        expect_equal(isinstance(got, (int, float)) and not isinstance(got, bool), True, call=call,
+                     what="result is a number")
+        expect_close(torch.tensor(float(got), dtype=torch.float64), torch.tensor(want, dtype=torch.float64),
+                     call=call)
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("square_loss_grad")
+def test_square_loss_grad_tensors(student):
+    """square_loss_grad on tensors: elementwise, broadcasting, float32 and float64, empty shapes"""
+    for dt in DTYPES:
+        for seed in SEEDS:
+            g = _gen(seed)
+            cases = [
+                (_transposed(_randn(g, 3, 4, dtype=dt)), _randn(g, 3, 4, dtype=dt), _strided(_randn(g, 3, 4, dtype=dt))),
+                (_randn(g, 3, 1, dtype=dt), _randn(g, 4, dtype=dt), _randn(g, 3, 4, dtype=dt)),
+                (_strided(_randn(g, 2, 3, dtype=dt)), 0.5, -1.25),
+                (1.5, _randn(g, 5, dtype=dt), _randn(g, 5, dtype=dt)),
+                (_randn(g, 2, 1, 3, dtype=dt), _randn(g, 4, 1, dtype=dt), _randn(g, 1, dtype=dt)),
+                (_randn(g, dtype=dt), _randn(g, dtype=dt), _randn(g, dtype=dt)),
+                (_randn(g, 0, 3, dtype=dt), _randn(g, 3, dtype=dt), _randn(g, 1, 3, dtype=dt)),
+            ]
+            for x, y, w in cases:
+                call = ("square_loss_grad", (x, y, w))
+                got = _checked(student.gradients.square_loss_grad, x, y, w, call=call)
+                expect_close(got, ref.square_loss_grad(x, y, w), call=call)
+
+
+# --------------------------------------------------------------------------- numerical_grad
+
+@pytest.mark.points(2)
+@pytest.mark.covers("numerical_grad")
+def test_numerical_grad_float64(student):
+    """numerical_grad matches the central difference in float64, any shape and layout, x unchanged"""
+    for seed in SEEDS:
+        g = _gen(seed)
+        xs = [
+            _randn(g, 5),
+            _transposed(_randn(g, 3, 4)),
+            _strided(_randn(g, 2, 3, 2)),
+            _randn(g),
+            _randn(g, 0, 3),
+        ]
+        for x in xs:
+            a = _randn(g, *x.shape) + 0.5
+            f = _remote_method(student, a, "dist")
+            call = ("numerical_grad", ("f = lambda t: a.dist(t)", x))
+            res = student.gradients.numerical_grad.detailed(f, x)
+            expect_unchanged(x, res.args[1], call=call, what="x")
+            expect_close(res.value, ref.numerical_grad(lambda t: a.dist(t), x), call=call)
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("numerical_grad")
+def test_numerical_grad_float32_and_step(student):
+    """numerical_grad keeps float32 and uses the step h it is given"""
+    # float32, exact: dyadic a, x and h make every difference exact, so the result is a itself
+    for seed in SEEDS:
+        g = _gen(seed)
+        x = _strided(torch.randint(-64, 64, (6,), generator=g).to(torch.float32) / 16)
+        a = torch.randint(-64, 64, (6,), generator=g).to(torch.float32) / 8
+        f = _remote_method(student, a, "dot")
+        for h in (2.0 ** -4, 0.5):
+            call = ("numerical_grad", ("f = lambda t: a.dot(t)", x, h))
+            res = student.gradients.numerical_grad.detailed(f, x, h)
+            expect_unchanged(x, res.args[1], call=call, what="x")
+            expect_close(res.value, ref.numerical_grad(lambda t: a.dot(t), x, h), call=call)
+    # float64, a large step: the truncation error shows which h was used
+    g = _gen(7)
+    for h in (0.05, 0.3):
+        x = _randn(g, 2, 3)
+        a = _randn(g, 2, 3) + 1.0
+        f = _remote_method(student, a, "dist")
+        call = ("numerical_grad", ("f = lambda t: a.dist(t)", x, f"h={h}"))
+        got = student.gradients.numerical_grad(f, x, h=h)
+        expect_close(got, ref.numerical_grad(lambda t: a.dist(t), x, h=h), call=call)
+
+
+# --------------------------------------------------------------------------- linear_regression_grads
+
+@pytest.mark.points(2)
+@pytest.mark.covers("linear_regression_grads")
+def test_linear_regression_grads(student):
+    """linear_regression_grads gives the gradients of the mean half squared error (dw (d,), db 0-dim)"""
+    for dt in DTYPES:
+        for seed in SEEDS:
+            g = _gen(seed)
+            for n, d in ((7, 3), (1, 4), (5, 1), (4, 0)):
+                X = _transposed(_randn(g, n, d, dtype=dt)) if d else _randn(g, n, d, dtype=dt)
+                y = _strided(_randn(g, n, dtype=dt))
+                w = _randn(g, d, dtype=dt)
+                for b in (0.75, _randn(g, dtype=dt)):
+                    call = ("linear_regression_grads", (X, y, w, b))
+                    got = _checked(student.gradients.linear_regression_grads, X, y, w, b, call=call)
+                    dw, db = _tensors(got, 2, call=call)
+                    want_dw, want_db = ref.linear_regression_grads(X, y, w, b)
+                    expect_close(dw, want_dw, call=call, what="dw")
+                    expect_close(db, want_db, call=call, what="db")
+
+
+# --------------------------------------------------------------------------- linear_backward
+
+def _check_linear(student, dout, x, W, b):
+    call = ("linear_backward", (dout, x, W, b))
+    got = _checked(student.gradients.linear_backward, dout, x, W, b, call=call)
+    dx, dW, db = _tensors(got, 3, call=call)
+    want = ref.linear_backward(dout, x, W, b)
+    expect_close(dx, want[0], call=call, what="dx")
+    expect_close(dW, want[1], call=call, what="dW")
+    expect_close(db, want[2], call=call, what="db")
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("linear_backward")
+def test_linear_backward_2d(student):
+    """linear_backward on a batch x (n, in): dx, dW and db as autograd gives them"""
+    for dt in DTYPES:
+        for seed in SEEDS:
+            g = _gen(seed)
+            x = _transposed(_randn(g, 4, 3, dtype=dt))
+            W = _transposed(_randn(g, 5, 3, dtype=dt))
+            b = _strided(_randn(g, 5, dtype=dt))
+            dout = _strided(_randn(g, 4, 5, dtype=dt))
+            _check_linear(student, dout, x, W, b)
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("linear_backward")
+def test_linear_backward_leading_dims(student):
+    """linear_backward with x (..., in): no, one or several leading dims, and empty sizes"""
+    for dt in DTYPES:
+        g = _gen(3)
+        for lead, fin, fout in [((), 3, 2), ((2, 3), 3, 4), ((2, 1, 3), 2, 3), ((0,), 3, 2),
+                                ((2, 0), 3, 2), ((4,), 0, 2), ((4,), 3, 0)]:
+            x = _strided(_randn(g, *lead, fin, dtype=dt))
+            W = _randn(g, fout, fin, dtype=dt)
+            b = _randn(g, fout, dtype=dt)
+            dout = _randn(g, *lead, fout, dtype=dt)
+            _check_linear(student, dout, x, W, b)
+
+
+# --------------------------------------------------------------------------- activations
+
+def _check_activation(student, name, xs_extra):
+    fn = getattr(student.gradients, name)
+    for dt in DTYPES:
+        for seed in SEEDS:
+            g = _gen(seed)
+            xs = [_transposed(_randn(g, 4, 3, dtype=dt) * 3), _strided(_randn(g, 2, 3, 4, dtype=dt)),
+                  _randn(g, dtype=dt), _randn(g, 0, 2, dtype=dt),
+                  torch.tensor(xs_extra, dtype=dt)]
+            for x in xs:
+                dout = _randn(g, *x.shape, dtype=dt)
+                call = (name, (dout, x))
+                got = _checked(fn, dout, x, call=call)
+                expect_close(got, getattr(ref, name)(dout, x), call=call)
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("relu_backward")
+def test_relu_backward(student):
+    """relu_backward passes dout where x > 0 and gives 0 where x <= 0 (x = 0 included)"""
+    _check_activation(student, "relu_backward", [-2.0, -0.0, 0.0, 1e-30, 3.0, -1e-30, 0.0, 5.0])
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("sigmoid_backward")
+def test_sigmoid_backward(student):
+    """sigmoid_backward is dout * s * (1 - s), finite for very large |x|"""
+    _check_activation(student, "sigmoid_backward", [-1e4, -800.0, -100.0, -30.0, 0.0, 30.0, 100.0, 800.0, 1e4])
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("tanh_backward")
+def test_tanh_backward(student):
+    """tanh_backward is dout * (1 - tanh(x) ** 2), finite for very large |x|"""
+    _check_activation(student, "tanh_backward", [-1e4, -800.0, -100.0, -20.0, 0.0, 20.0, 100.0, 800.0, 1e4])
+
+
+# --------------------------------------------------------------------------- softmax cross-entropy
+
+def _check_ce(student, logits, targets, atol=None):
+    call = ("softmax_cross_entropy_backward", (logits, targets))
+    got = _checked(student.gradients.softmax_cross_entropy_backward, logits, targets, call=call)
+    rtol = None if atol is None else _RTOL[logits.dtype]
+    expect_close(got, ref.softmax_cross_entropy_backward(logits, targets), rtol=rtol, atol=atol, call=call)
+
+
+@pytest.mark.points(2)
+@pytest.mark.covers("softmax_cross_entropy_backward")
+def test_softmax_cross_entropy_backward(student):
+    """softmax_cross_entropy_backward gives (softmax(logits) - onehot) / N, as autograd"""
+    for dt in DTYPES:
+        for seed in SEEDS:
+            g = _gen(seed)
+            logits = _transposed(_randn(g, 6, 4, dtype=dt) * 2)
+            targets = _strided(torch.randint(0, 4, (6,), generator=g))
+            _check_ce(student, logits, targets)
+            logits = _randn(g, 3, 7, dtype=dt)
+            _check_ce(student, logits, torch.tensor([6, 0, 6]))
+        _check_ce(student, _randn(_gen(5), 1, 1, dtype=dt), torch.tensor([0]))
+        _check_ce(student, _randn(_gen(5), 2, 3, dtype=dt), torch.tensor([2, 2]))
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("softmax_cross_entropy_backward")
+def test_softmax_cross_entropy_backward_extremes(student):
+    """softmax_cross_entropy_backward stays finite for logits near +-1000, and works with N = 0"""
+    for dt in DTYPES:
+        eps = torch.finfo(dt).eps
+        for seed in SEEDS:
+            g = _gen(seed)
+            for offset in (1000.0, -1000.0):
+                logits = _randn(g, 5, 4, dtype=dt) * 5 + offset
+                logits[0, 1] = offset + 60.0
+                targets = torch.randint(0, 4, (5,), generator=g)
+                # the contract: tolerances near huge logits scale with the logits
+                atol = 1e-5 if dt == torch.float32 else 1e-7
+                atol += 4 * eps * float(logits.abs().max()) / logits.shape[0]
+                _check_ce(student, logits, targets, atol=atol)
+        _check_ce(student, _randn(_gen(0), 0, 5, dtype=dt), torch.zeros(0, dtype=torch.int64))
+
+
+# --------------------------------------------------------------------------- mlp_backward
+
+@pytest.mark.points(2)
+@pytest.mark.covers("mlp_backward")
+def test_mlp_backward(student):
+    """mlp_backward returns the four gradients {W1, b1, W2, b2} of the two-layer network"""
+    for dt in DTYPES:
+        for seed in SEEDS:
+            g = _gen(seed)
+            n, d, h, c = 8, 3, 5, 4
+            X = _transposed(_randn(g, n, d, dtype=dt))
+            y = _strided(torch.randint(0, c, (n,), generator=g))
+            W1 = _randn(g, h, d, dtype=dt)
+            b1 = _randn(g, h, dtype=dt)
+            W1[0] = 0.0  # hidden unit 0 has pre-activation exactly 0: relu's gradient there is 0
+            b1[0] = 0.0
+            W2 = _transposed(_randn(g, c, h, dtype=dt))
+            b2 = _strided(_randn(g, c, dtype=dt))
+            call = ("mlp_backward", (X, y, W1, b1, W2, b2))
+            got = _checked(student.gradients.mlp_backward, X, y, W1, b1, W2, b2, call=call)
+            want = ref.mlp_backward(X, y, W1, b1, W2, b2)
+            expect_equal(isinstance(got, dict) and sorted(got), sorted(want), call=call,
+                         what="keys of the returned dict")
+            for k in ("W1", "b1", "W2", "b2"):
+                expect_close(got[k], want[k], call=call, what=f"gradient of {k}")
+
+
+# --------------------------------------------------------------------------- invalid arguments
+
+@pytest.mark.points(1)
+@pytest.mark.covers("square_loss_grad", "relu_backward", "sigmoid_backward", "tanh_backward")
+def test_elementwise_shape_errors(student):
+    """square_loss_grad and the activation backwards raise ValueError for shapes that do not fit"""
+    gr = student.gradients
+    r = lambda *s: torch.ones(*s)  # noqa: E731
+    expect_raises(ValueError, gr.square_loss_grad, r(3), r(4), r(3), call=("square_loss_grad", (r(3), r(4), r(3))))
+    expect_raises(ValueError, gr.square_loss_grad, r(2, 3), 1.0, r(2), call=("square_loss_grad", (r(2, 3), 1.0, r(2))))
+    for name in ("relu_backward", "sigmoid_backward", "tanh_backward"):
+        expect_raises(ValueError, getattr(gr, name), r(3, 4), r(4, 3), call=(name, (r(3, 4), r(4, 3))))
+        expect_raises(ValueError, getattr(gr, name), r(1, 3), r(2, 3), call=(name, (r(1, 3), r(2, 3))))
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("linear_regression_grads", "linear_backward", "mlp_backward")
+def test_linear_shape_errors(student):
+    """linear_regression_grads, linear_backward and mlp_backward raise ValueError for mismatched shapes"""
+    gr = student.gradients
+    r = lambda *s: torch.ones(*s)  # noqa: E731
+    for args in [(r(5, 3), r(5), r(4), 0.0), (r(5, 3), r(4), r(3), 0.0), (r(5), r(5), r(1), 0.0),
+                 (r(5, 3), r(5), r(3), r(2))]:
+        expect_raises(ValueError, gr.linear_regression_grads, *args, call=("linear_regression_grads", args))
+    for args in [(r(4, 5), r(4, 3), r(5, 2), r(5)), (r(4, 6), r(4, 3), r(5, 3), r(5)),
+                 (r(4, 5), r(4, 3), r(5, 3), r(4)), (r(3, 5), r(4, 3), r(5, 3), r(5))]:
+        expect_raises(ValueError, gr.linear_backward, *args, call=("linear_backward", args))
+    y = torch.zeros(8, dtype=torch.int64)
+    for args in [(r(8, 3), y, r(5, 4), r(5), r(4, 5), r(4)), (r(8, 3), y, r(5, 3), r(5), r(4, 6), r(4)),
+                 (r(8, 3), y, r(5, 3), r(5), r(4, 5), r(3)), (r(8, 3), y[:7], r(5, 3), r(5), r(4, 5), r(4))]:
+        expect_raises(ValueError, gr.mlp_backward, *args, call=("mlp_backward", args))
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("softmax_cross_entropy_backward")
+def test_softmax_cross_entropy_backward_errors(student):
+    """softmax_cross_entropy_backward rejects bad targets and logits that are not (N, C)"""
+    fn = student.gradients.softmax_cross_entropy_backward
+    logits = torch.zeros(4, 3)
+    for targets in (torch.tensor([0, 1, 2]), torch.tensor([0, 1, 3, 1]), torch.tensor([[0, 1, 2, 1]])):
+        expect_raises(ValueError, fn, logits, targets, call=("softmax_cross_entropy_backward", (logits, targets)))
+    expect_raises(ValueError, fn, torch.zeros(3), torch.tensor([0]),
+                  call=("softmax_cross_entropy_backward", (torch.zeros(3), torch.tensor([0]))))
+    bad = torch.tensor([0.0, 1.0, 2.0, 1.0])
+    expect_raises((TypeError, ValueError), fn, logits, bad, call=("softmax_cross_entropy_backward", (logits, bad)),
+                  hint="targets must be int64 class indices")

@@ -1,0 +1,386 @@
+"""Hidden suite of the masked_softmax exercise (20 points).
+
+Every expected value comes from `reference/masked_softmax.py` (the book's masked softmax on
+PyTorch's own functions); every expected gradient from `torch.autograd.grad` through it.
+
+Readings of the contract taken here (see CONTRACT.md, section 5):
+- Valid lengths are tested with whole-number values only (in integer and float dtypes); scores
+  stay far above -1e6 (|score| <= ~5e4), where "weight 0 past the valid length" and "replaced by
+  -1e6 before the softmax" agree exactly. Negative lengths are not tested.
+- Invalid arguments: X of the wrong rank, valid lengths of a shape other than the ones listed,
+  and a non-tensor X. Nothing else (valid lengths given as Python lists, (batch, 1) lengths or
+  a 0-dim length are neither required nor forbidden).
+- A function through which no gradient reaches X is read as a zero gradient (a row of valid
+  length 0 may be built from constants); its values are still compared with the reference's.
+"""
+
+import pytest
+import torch
+
+from autograder.testing import expect_close, expect_raises, expect_unchanged
+from reference import masked_softmax as ref
+
+pytestmark = pytest.mark.exercise("masked_softmax")
+
+F32, F64 = torch.float32, torch.float64
+SEEDS = (0, 1, 2)
+FLOAT_IDS = ["float32", "float64"]
+LEN_DTYPES = (torch.int64, torch.int32, torch.float32, torch.float64)
+_DEFAULT_RTOL = {F32: 1.3e-6, F64: 1e-7}         # torch.testing.assert_close's defaults
+_DEFAULT_ATOL = {F32: 1e-5, F64: 1e-7}
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """The reference runs in the grader's process; with torch's default thread pool each tiny
+    torch.softmax there costs ~20 ms on this machine (0.05 ms on one thread). Restored after."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _gen(seed):
+    return torch.Generator().manual_seed(seed)
+
+
+def _randn(shape, dtype, g, scale=1.0):
+    return (torch.randn(shape, generator=g, dtype=F64) * scale).to(dtype)
+
+
+def _lengths(shape, high, g, dtype=torch.int64, extremes=True):
+    """Whole-number lengths in [0, high + 2], with a 0 and an over-long one when there is room."""
+    lens = torch.randint(0, high + 3, shape, generator=g)
+    flat = lens.view(-1)
+    if extremes and flat.numel() >= 2:
+        flat[0] = 0
+        flat[-1] = high + 2
+    return lens.to(dtype)
+
+
+def _ref_grad(X, valid_lens, grad_output):
+    Xr = X.detach().clone().requires_grad_(True)
+    out = ref.masked_softmax(Xr, valid_lens)
+    (g,) = torch.autograd.grad(out, Xr, grad_output)
+    return g
+
+
+# --------------------------------------------------------------------------- sequence_mask (5)
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("sequence_mask")
+def test_sequence_mask_values(student):
+    """sequence_mask keeps the first valid_len[i] entries of each row and writes `value` (default 0) after them"""
+    for seed, dtype in [(s, d) for s in SEEDS for d in (F32, F64)]:
+        g = _gen(seed)
+        n, maxlen = 3 + seed, 5 + seed
+        X = _randn((n, maxlen), dtype, g)
+        values = ({}, {"value": -1e6}, {"value": 7.5}, {"value": -3})   # {}: the default, 0.0
+        for i, len_dtype in enumerate(LEN_DTYPES):     # every value, every lengths dtype
+            lens = _lengths((n,), maxlen, g, len_dtype)
+            kwargs = values[(i + seed) % len(values)]
+            got = student.masked_softmax.sequence_mask(X, lens, **kwargs)
+            expect_close(got, ref.sequence_mask(X, lens, **kwargs),
+                         call=("sequence_mask", (X, lens), kwargs))
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("sequence_mask")
+def test_sequence_mask_non_contiguous(student):
+    """sequence_mask works on transposed and sliced (non-contiguous) X and valid_len"""
+    for seed in SEEDS:
+        g = _gen(seed)
+        for dtype in (F32, F64):
+            base = _randn((6, 4), dtype, g)
+            lens_base = _lengths((8,), 6, g)
+            cases = [
+                (base.T, lens_base[:4]),                     # X (4, 6) transposed
+                (base[::2, 1:], lens_base[::2][:3]),          # X (3, 3) sliced, lens strided
+                (base.T[:, ::2], lens_base[1::2]),            # X (4, 3), lens (4,) strided
+            ]
+            for X, lens in cases:
+                got = student.masked_softmax.sequence_mask(X, lens, value=-1.5)
+                expect_close(got, ref.sequence_mask(X, lens, value=-1.5),
+                             call=("sequence_mask", (X, lens), {"value": -1.5}))
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("sequence_mask")
+def test_sequence_mask_new_tensor_inputs_unchanged(student):
+    """sequence_mask leaves X and valid_len untouched and returns a new tensor, not X or a view of it"""
+    for seed in SEEDS:
+        g = _gen(seed)
+        X = _randn((4, 5), F32 if seed % 2 else F64, g)
+        for lens in (_lengths((4,), 5, g), torch.tensor([2.0, 0.0, 5.0, 1.0])):
+            X0, lens0 = X.clone(), lens.clone()
+            res = student.masked_softmax.sequence_mask.detailed(X, lens, value=-9.0)
+            expect_close(res.value, ref.sequence_mask(X0, lens0, value=-9.0),
+                         call=("sequence_mask", (X0, lens0), {"value": -9.0}))
+            expect_unchanged(X0, res.args[0], call=("sequence_mask", (X0, lens0)), what="X")
+            expect_unchanged(lens0, res.args[1], call=("sequence_mask", (X0, lens0)),
+                             what="valid_len")
+    # Nothing to mask (every length >= maxlen) is where returning X itself is tempting.
+    for X in (torch.arange(12.0).reshape(3, 4), torch.arange(12.0, dtype=F64).reshape(4, 3).T):
+        for lens in (torch.tensor([4, 9, 4]), torch.tensor([1, 0, 4])):
+            X0 = X.clone()
+            x_remote = student.tensor(X)
+            out = student.masked_softmax.sequence_mask.new(x_remote, lens)
+            expect_close(out.get(), ref.sequence_mask(X0, lens), call=("sequence_mask", (X0, lens)))
+            out.fill_(12345.0)            # writes into the result, in the worker
+            expect_unchanged(X0, x_remote.get(), call=("sequence_mask", (X0, lens)),
+                             what="X after writing into the returned tensor")
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("sequence_mask")
+def test_sequence_mask_dtype_and_edge_cases(student):
+    """sequence_mask keeps X's dtype whatever valid_len's dtype, handles empty inputs, -inf values and inf/nan scores"""
+    g = _gen(5)
+    cases = []
+    for dtype in (F32, F64):
+        for len_dtype in LEN_DTYPES:
+            other = F64 if dtype == F32 else F32
+            cases.append((_randn((3, 4), dtype, g), torch.tensor([1, 4, 0]).to(len_dtype), 2.0))
+            cases.append((_randn((3, 4), dtype, g), torch.tensor([3, 2, 6]).to(other), -1e6))
+        cases += [
+            (torch.zeros(0, 4, dtype=dtype), torch.zeros(0, dtype=torch.int64), 0.0),
+            (torch.zeros(3, 0, dtype=dtype), torch.tensor([0, 1, 2]), 0.0),
+            (torch.zeros(0, 0, dtype=dtype), torch.zeros(0), -1.0),
+            (_randn((2, 3), dtype, g), torch.tensor([1, 2]), float("-inf")),
+            (torch.tensor([[float("nan"), 1.0, float("inf")], [float("-inf"), float("nan"), 2.0]],
+                          dtype=dtype), torch.tensor([1, 0]), -5.0),
+        ]
+    for X, lens, value in cases:
+        got = student.masked_softmax.sequence_mask(X, lens, value=value)
+        expect_close(got, ref.sequence_mask(X, lens, value=value),
+                     call=("sequence_mask", (X, lens), {"value": value}))
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("sequence_mask")
+def test_sequence_mask_invalid_arguments(student):
+    """sequence_mask raises ValueError for a wrong shape and TypeError for an X that is not a tensor"""
+    X = torch.zeros(3, 4)
+    bad_shapes = [
+        (torch.zeros(4), torch.tensor([1, 2, 3, 4])),          # X 1-D
+        (torch.zeros(3, 4, 2), torch.tensor([1, 2, 3])),       # X 3-D
+        (X, torch.tensor([1, 2, 3, 4])),                       # n + 1 lengths
+        (X, torch.tensor([1, 2])),                             # n - 1 lengths
+        (X, torch.ones(3, 2, dtype=torch.int64)),              # 2-D lengths
+    ]
+    for args in bad_shapes:
+        expect_raises(ValueError, student.masked_softmax.sequence_mask, *args,
+                      call=("sequence_mask", args))
+    args = ([[1.0, 2.0], [3.0, 4.0]], torch.tensor([1, 2]))
+    expect_raises(TypeError, student.masked_softmax.sequence_mask, *args,
+                  call=("sequence_mask", args))
+
+
+# --------------------------------------------------------------------------- masked_softmax (15)
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("masked_softmax")
+def test_masked_softmax_without_lengths(student):
+    """masked_softmax with valid_lens=None is a plain softmax over the last axis"""
+    for seed in SEEDS:
+        g = _gen(seed)
+        for dtype in (F32, F64):
+            X = _randn((2 + seed, 3, 4 + seed), dtype, g, scale=3.0)
+            for args in ((X,), (X, None)):
+                got = student.masked_softmax.masked_softmax(*args)
+                expect_close(got, ref.masked_softmax(X), call=("masked_softmax", args))
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("masked_softmax")
+@pytest.mark.parametrize("dtype", [F32, F64], ids=FLOAT_IDS)
+def test_masked_softmax_one_length_per_example(student, dtype):
+    """masked_softmax with valid_lens of shape (batch,): every query of an example uses its length"""
+    for seed in SEEDS:
+        g = _gen(seed)
+        batch, nq, nk = 3 + seed, 2 + seed, 5
+        X = _randn((batch, nq, nk), dtype, g, scale=2.0)
+        for len_dtype in LEN_DTYPES:
+            lens = _lengths((batch,), nk, g, len_dtype, extremes=False).clamp(min=1)
+            got = student.masked_softmax.masked_softmax(X, lens)
+            expect_close(got, ref.masked_softmax(X, lens), call=("masked_softmax", (X, lens)))
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("masked_softmax")
+@pytest.mark.parametrize("dtype", [F32, F64], ids=FLOAT_IDS)
+def test_masked_softmax_one_length_per_query(student, dtype):
+    """masked_softmax with valid_lens of shape (batch, num_queries): each query uses its own length"""
+    for seed in SEEDS:
+        g = _gen(seed)
+        batch, nq, nk = 2 + seed, 3, 4 + seed
+        X = _randn((batch, nq, nk), dtype, g, scale=2.0)
+        for len_dtype in LEN_DTYPES:
+            lens = _lengths((batch, nq), nk, g, len_dtype, extremes=False).clamp(min=1)
+            got = student.masked_softmax.masked_softmax(X, lens)
+            expect_close(got, ref.masked_softmax(X, lens), call=("masked_softmax", (X, lens)))
+
+
+@pytest.mark.points(2)
+@pytest.mark.covers("masked_softmax")
+def test_masked_softmax_zero_and_long_lengths(student):
+    """masked_softmax: a valid length of 0 gives a uniform row (1/num_keys), one above num_keys masks nothing"""
+    for seed in SEEDS[:2]:
+        g = _gen(seed)
+        for dtype in (F32, F64):
+            X = _randn((3, 2, 4), dtype, g, scale=2.0)
+            for lens in (torch.tensor([0, 4, 9]), torch.tensor([0.0, 7.0, 2.0]),
+                         torch.tensor([[0, 1], [5, 0], [4, 100]]),
+                         torch.tensor([[0.0, 0.0], [0.0, 0.0], [0.0, 0.0]]),
+                         _lengths((3, 2), 4, g), _lengths((3,), 4, g)):
+                got = student.masked_softmax.masked_softmax(X, lens)
+                expect_close(got, ref.masked_softmax(X, lens), call=("masked_softmax", (X, lens)))
+    # A single example whose only length is 0 (a tensor whose truth value would be False).
+    X = _randn((1, 2, 3), F32, _gen(9))
+    for lens in (torch.tensor([0]), torch.tensor([[0, 0]])):
+        got = student.masked_softmax.masked_softmax(X, lens)
+        expect_close(got, ref.masked_softmax(X, lens), call=("masked_softmax", (X, lens)))
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("masked_softmax")
+def test_masked_softmax_non_contiguous(student):
+    """masked_softmax works on transposed and sliced (non-contiguous) scores and valid lengths"""
+    for seed in SEEDS[:2]:
+        g = _gen(seed)
+        for dtype in (F32, F64):
+            base = _randn((3, 5, 4), dtype, g, scale=2.0)
+            lens_1d = _lengths((6,), 5, g)
+            lens_2d = _lengths((4, 3), 5, g)                   # .T is (3, 4), non-contiguous
+            cases = [
+                (base.transpose(1, 2), lens_1d[::2]),          # X (3, 4, 5)
+                (base.transpose(1, 2), lens_2d.T),
+                (base[:, ::2, 1:], lens_1d[1::2]),             # X (3, 3, 3)
+                (base.transpose(0, 2)[:3], _lengths((5, 6), 3, g).T[::2]),  # X (3, 5, 3), lens (3, 5)
+                (base.transpose(1, 2), None),
+            ]
+            for X, lens in cases:
+                got = student.masked_softmax.masked_softmax(X, lens)
+                expect_close(got, ref.masked_softmax(X, lens), call=("masked_softmax", (X, lens)))
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("masked_softmax")
+def test_masked_softmax_leaves_inputs_unchanged(student):
+    """masked_softmax does not modify X or valid_lens (the book's in-place X[~mask] = value does)"""
+    for seed in SEEDS[:2]:
+        g = _gen(seed)
+        for dtype in (F32, F64):
+            X = _randn((2, 3, 4), dtype, g)
+            for lens in (_lengths((2,), 4, g), _lengths((2, 3), 4, g, F32), None):
+                X0 = X.clone()
+                lens0 = None if lens is None else lens.clone()
+                res = student.masked_softmax.masked_softmax.detailed(X, lens)
+                expect_close(res.value, ref.masked_softmax(X0, lens0),
+                             call=("masked_softmax", (X0, lens0)))
+                expect_unchanged(X0, res.args[0], call=("masked_softmax", (X0, lens0)), what="X")
+                if lens is not None:
+                    expect_unchanged(lens0, res.args[1], call=("masked_softmax", (X0, lens0)),
+                                     what="valid_lens")
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("masked_softmax")
+def test_masked_softmax_keeps_dtype(student):
+    """masked_softmax returns X's dtype, whatever the dtype of valid_lens"""
+    g = _gen(3)
+    for dtype in (F32, F64):
+        X = _randn((2, 3, 5), dtype, g)
+        for len_dtype in LEN_DTYPES:
+            for lens in (torch.tensor([2, 5]), torch.tensor([[1, 0, 6], [3, 2, 5]])):
+                lens = lens.to(len_dtype)
+                got = student.masked_softmax.masked_softmax(X, lens)
+                expect_close(got, ref.masked_softmax(X, lens), call=("masked_softmax", (X, lens)))
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("masked_softmax")
+def test_masked_softmax_large_scores(student):
+    """masked_softmax stays finite and accurate for large scores (hundreds to tens of thousands), float32 included"""
+    for seed in SEEDS[:2]:
+        g = _gen(seed)
+        for dtype in (F32, F64):
+            for scale in (100.0, 1e3, 1e4):
+                X = _randn((2, 3, 6), dtype, g, scale=scale)
+                # CONTRACT.md: near logits of 1e4, allowed formulas (x - logsumexp(x), ...) round
+                # the scores themselves, so the relative tolerance scales with the largest score.
+                rtol = max(_DEFAULT_RTOL[dtype], 4 * torch.finfo(dtype).eps * X.abs().max().item())
+                for lens in (None, torch.tensor([[1, 2, 3], [6, 2, 9]]) if seed else torch.tensor([4, 6])):
+                    got = student.masked_softmax.masked_softmax(X, lens)
+                    expect_close(got, ref.masked_softmax(X, lens), rtol=rtol, atol=_DEFAULT_ATOL[dtype],
+                                 call=("masked_softmax", (X, lens)))
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("masked_softmax")
+@pytest.mark.parametrize("dtype", [F32, F64], ids=FLOAT_IDS)
+def test_masked_softmax_gradients(student, dtype):
+    """Gradients flow from masked_softmax back to X as through the book's masked softmax (0 at masked keys)"""
+    for seed in SEEDS:
+        g = _gen(seed)
+        X = _randn((3, 2, 5), dtype, g, scale=2.0)
+        for lens in (None, torch.tensor([0, 3, 7]), torch.tensor([[2, 0], [5, 1], [4, 3]]),
+                     torch.tensor([1.0, 2.0, 5.0])):
+            grad_out = _randn(X.shape, dtype, g)
+            res = student.masked_softmax.masked_softmax.with_grad(X, lens, wrt=(0,),
+                                                                  grad_output=grad_out)
+            expect_close(res.value, ref.masked_softmax(X, lens), call=("masked_softmax", (X, lens)))
+            got = res.grads[0]
+            if got is None:                      # nothing reached X: read as a zero gradient
+                got = torch.zeros_like(X)
+            expect_close(got, _ref_grad(X, lens, grad_out), what="gradient w.r.t. X",
+                         call=("masked_softmax", (X, lens)))
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("masked_softmax")
+def test_masked_softmax_empty_dimensions(student):
+    """masked_softmax handles a batch, query or key dimension of size 0"""
+    cases = []
+    for dtype in (F32, F64):
+        cases += [
+            (torch.zeros(0, 3, 4, dtype=dtype), torch.zeros(0, dtype=torch.int64)),
+            (torch.zeros(0, 3, 4, dtype=dtype), torch.zeros(0, 3)),
+            (torch.zeros(2, 0, 4, dtype=dtype), torch.tensor([1, 3])),
+            (torch.zeros(2, 0, 4, dtype=dtype), torch.zeros(2, 0, dtype=torch.int64)),
+            (torch.zeros(2, 3, 0, dtype=dtype), torch.tensor([0, 2])),
+            (torch.zeros(2, 3, 0, dtype=dtype), torch.tensor([[0, 1, 0], [0, 0, 0]])),
+            (torch.zeros(2, 3, 0, dtype=dtype), None),
+            (torch.zeros(0, 0, 0, dtype=dtype), torch.zeros(0)),
+        ]
+    for X, lens in cases:
+        got = student.masked_softmax.masked_softmax(X, lens)
+        expect_close(got, ref.masked_softmax(X, lens), call=("masked_softmax", (X, lens)))
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("masked_softmax")
+def test_masked_softmax_invalid_arguments(student):
+    """masked_softmax raises ValueError for wrong shapes and TypeError for an X that is not a tensor"""
+    X = torch.zeros(2, 3, 4)
+    bad_shapes = [
+        (torch.zeros(3, 4), torch.tensor([1, 2, 3])),          # X 2-D, with lengths
+        (torch.zeros(3, 4), None),                             # X 2-D, without
+        (torch.zeros(2, 3, 4, 1), torch.tensor([1, 2])),       # X 4-D
+        (X, torch.tensor([1, 2, 3])),                          # batch + 1 lengths
+        (X, torch.tensor([1, 2, 3, 4, 5, 6])),                 # batch * num_queries, flat
+        (X, torch.ones(2, 4, dtype=torch.int64)),              # (batch, num_queries + 1)
+        (X, torch.ones(3, 3, dtype=torch.int64)),              # (batch + 1, num_queries)
+        (X, torch.ones(2, 3, 1, dtype=torch.int64)),           # 3-D lengths
+    ]
+    for args in bad_shapes:
+        expect_raises(ValueError, student.masked_softmax.masked_softmax, *args,
+                      call=("masked_softmax", args))
+    for args in (([[[1.0, 2.0]]], None), ([[[1.0, 2.0]]], torch.tensor([1]))):
+        expect_raises(TypeError, student.masked_softmax.masked_softmax, *args,
+                      call=("masked_softmax", args))

@@ -1,0 +1,475 @@
+"""Hidden suite of the sgd exercise (20 points).
+
+Every SGD scenario is played twice: on the student's optimizer, whose parameters live in the
+worker (``student.tensor``, so the same tensor objects are updated step after step), and on the
+reference (``torch.optim.SGD``) with local copies of the same tensors and gradients.
+
+Shuffling is not pinned down by the contract (only "covers every example once" and "reproducible
+with a generator"), so shuffled results are checked by their properties; ``train_linear_regression``
+is compared with the reference where the order of the examples cannot matter (one batch holding
+every example, or identical examples) and otherwise against the least-squares answer.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+
+from autograder.testing import expect_close, expect_equal, expect_raises, expect_unchanged
+from reference import sgd as ref
+
+pytestmark = pytest.mark.exercise("sgd")
+
+DTYPES = [torch.float32, torch.float64]
+KEEP = object()  # in a schedule: leave this parameter's .grad as it is before the step
+
+
+# ---------------------------------------------------------------------------------------- helpers
+def _params(dtype, seed, empty=False):
+    """A non-contiguous matrix, a vector and a 0-dim scalar (and a size-0 tensor if asked)."""
+    g = torch.Generator().manual_seed(seed)
+    ps = [torch.randn(3, 4, generator=g, dtype=dtype).t(),
+          torch.randn(5, generator=g, dtype=dtype),
+          torch.randn((), generator=g, dtype=dtype)]
+    if empty:
+        ps.append(torch.randn(0, 3, generator=g, dtype=dtype))
+    return ps
+
+
+def _grads(params, seed):
+    """Gradients shaped like ``params``; the first two are non-contiguous views."""
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for p in params:
+        if p.dim() == 2 and p.numel() and not p.is_contiguous():
+            out.append(torch.randn(p.shape[1], p.shape[0], generator=g, dtype=p.dtype).t())
+        elif p.dim() == 1 and p.numel():
+            out.append(torch.randn(2 * p.shape[0], generator=g, dtype=p.dtype)[::2])
+        else:
+            out.append(torch.randn(p.shape, generator=g, dtype=p.dtype))
+    return out
+
+
+def _schedule(params, steps, seed, keep_every=0):
+    """``steps`` lists of fresh gradients; with keep_every=k, steps 1, k + 1, 2k + 1, ... reuse the
+    gradients of the step before (the very first gradients are reused once: a momentum buffer
+    must not alias them)."""
+    sched = []
+    for s in range(steps):
+        if keep_every and s > 0 and s % keep_every == 1 % keep_every:
+            sched.append([KEEP] * len(params))
+        else:
+            sched.append(_grads(params, seed * 1000 + s))
+    return sched
+
+
+class _Run:
+    """The same SGD scenario on the student's optimizer and on the reference."""
+
+    def __init__(self, student, params, kwargs, *, requires_grad=True, container="list",
+                 lr_positional=False):
+        self.remote = [student.tensor(p, requires_grad=requires_grad) for p in params]
+        self.local = [p.detach().clone().requires_grad_(requires_grad) for p in params]
+        if container == "generator":
+            s_arg, r_arg = student.iterator(self.remote), (p for p in self.local)
+        elif container == "tuple":
+            s_arg, r_arg = tuple(self.remote), tuple(self.local)
+        else:
+            s_arg, r_arg = list(self.remote), list(self.local)
+        kwargs = dict(kwargs)
+        if lr_positional:
+            lr = kwargs.pop("lr")
+            self.opt = student.sgd.SGD.new(s_arg, lr, **kwargs)
+            self.ref = ref.SGD(r_arg, lr, **kwargs)
+        else:
+            self.opt = student.sgd.SGD.new(s_arg, **kwargs)
+            self.ref = ref.SGD(r_arg, **kwargs)
+        self.kwargs = kwargs
+        self.steps = 0
+
+    def set_grads(self, grads):
+        for r, l, g in zip(self.remote, self.local, grads):
+            if g is KEEP:
+                continue
+            r.grad.set(g)
+            l.grad = None if g is None else g.clone()
+
+    def step(self, grads=None):
+        if grads is not None:
+            self.set_grads(grads)
+        self.opt.step.call_ignoring_result()
+        self.ref.step()
+        self.steps += 1
+
+    def zero_grad(self, *args, **kwargs):
+        self.opt.zero_grad.call_ignoring_result(*args, **kwargs)
+        self.ref.zero_grad(*args, **kwargs)
+
+    def check(self, grads_too=False, hint=None):
+        for i, (r, l) in enumerate(zip(self.remote, self.local)):
+            expect_close(r.get(), l.detach(), call=("SGD", self.kwargs), hint=hint,
+                         what=f"parameter {i} after {self.steps} step(s) of SGD({self.kwargs})")
+            if grads_too:
+                got = r.grad.get()
+                if l.grad is None:
+                    expect_equal(got, None, what=f".grad of parameter {i}")
+                else:
+                    expect_close(got, l.grad, what=f".grad of parameter {i} after step() "
+                                                   "(step must not modify the gradients)")
+
+
+def _play(student, params, kwargs, steps, seed, *, keep_every=0, grads_too=False, **run_kw):
+    """``steps`` steps, then compare (after the first step too, for a clearer message)."""
+    run = _Run(student, params, kwargs, **run_kw)
+    for s, grads in enumerate(_schedule(params, steps, seed, keep_every)):
+        run.step(grads)
+        if s == 0 or s == steps - 1:
+            run.check(grads_too=grads_too)
+    return run
+
+
+def _all_combinations():
+    out = []
+    for momentum, dampening, wd, nesterov, maximize in itertools.product(
+            (0.0, 0.9), (0.0, 0.3), (0.0, 0.1), (False, True), (False, True)):
+        if nesterov and (momentum == 0 or dampening != 0):
+            continue
+        out.append(dict(lr=0.05, momentum=momentum, dampening=dampening, weight_decay=wd,
+                        nesterov=nesterov, maximize=maximize))
+    return out
+
+
+# -------------------------------------------------------------------------------------------- SGD
+@pytest.mark.points(1)
+@pytest.mark.covers("SGD")
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_sgd_plain_steps(student, dtype):
+    """SGD(params, lr): plain gradient steps on requires_grad parameters match torch.optim.SGD"""
+    for seed, lr in ((0, 0.1), (1, 1.5)):
+        _play(student, _params(dtype, seed), {"lr": lr}, steps=3, seed=seed, lr_positional=True)
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("SGD")
+def test_sgd_momentum_and_dampening(student):
+    """SGD with momentum (with and without dampening) matches torch.optim.SGD over many steps"""
+    for seed, (dtype, dampening) in enumerate(itertools.product(DTYPES, (0.0, 0.3))):
+        _play(student, _params(dtype, 10 + seed), {"lr": 0.05, "momentum": 0.9,
+                                                   "dampening": dampening},
+              steps=8, seed=10 + seed, keep_every=3)
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("SGD")
+def test_sgd_nesterov(student):
+    """SGD with Nesterov momentum matches torch.optim.SGD over many steps"""
+    for seed, (dtype, wd) in enumerate(itertools.product(DTYPES, (0.0, 0.05))):
+        _play(student, _params(dtype, 20 + seed), {"lr": 0.05, "momentum": 0.8, "nesterov": True,
+                                                   "weight_decay": wd},
+              steps=6, seed=20 + seed, keep_every=4)
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("SGD")
+def test_sgd_weight_decay_and_maximize(student):
+    """weight_decay and maximize match torch.optim.SGD, and step() leaves every .grad as it was"""
+    cases = [{"weight_decay": 0.1}, {"maximize": True}, {"weight_decay": 0.1, "maximize": True},
+             {"weight_decay": 0.1, "maximize": True, "momentum": 0.5}]
+    for seed, (dtype, case) in enumerate(itertools.product(DTYPES, cases)):
+        _play(student, _params(dtype, 30 + seed), dict(lr=0.1, **case), steps=4, seed=30 + seed,
+              keep_every=2, grads_too=True)
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("SGD")
+def test_sgd_every_option_combination(student):
+    """every valid combination of momentum, dampening, weight_decay, nesterov and maximize, many steps"""
+    for seed, kwargs in enumerate(_all_combinations()):
+        dtype = DTYPES[seed % 2]
+        _play(student, _params(dtype, 40 + seed, empty=seed % 4 == 0), kwargs, steps=5,
+              seed=40 + seed, keep_every=3)
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("SGD")
+def test_sgd_skips_parameters_without_grad(student):
+    """step() skips parameters whose .grad is None (no weight decay, no momentum buffer for them)"""
+    for dtype in DTYPES:
+        params = _params(dtype, 50)
+        run = _Run(student, params, {"lr": 0.1, "momentum": 0.9, "dampening": 0.5,
+                                     "weight_decay": 0.1})
+        for s in range(5):
+            g = _grads(params, 500 + s)
+            # parameter 0 gets a gradient only from step 3 on, parameter 1 never has one
+            run.step([g[0] if s >= 2 else None, None, g[2]])
+            run.check()
+        expect_close(run.remote[1].get(), params[1],
+                     what="a parameter whose .grad stayed None (it must not change at all)")
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("SGD")
+def test_sgd_generator_plain_tensors_same_objects(student):
+    """params may be a generator or a tuple, of leaves or plain tensors; the same tensor objects are updated"""
+    kwargs = {"lr": 0.05, "momentum": 0.9, "weight_decay": 0.01}
+    for seed, (container, requires_grad) in enumerate(
+            itertools.product(("generator", "tuple"), (True, False))):
+        dtype = DTYPES[seed % 2]
+        params = _params(dtype, 60 + seed)
+        run = _Run(student, params, kwargs, container=container, requires_grad=requires_grad)
+        for s in range(6):
+            run.step(_grads(params, 600 + 10 * seed + s))
+            run.check(hint="keep a list of the parameters (a generator can be iterated only "
+                           "once) and update each tensor in place")
+            if s == 2:
+                run.zero_grad()
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("SGD")
+def test_sgd_zero_grad(student):
+    """zero_grad() sets every .grad to None; zero_grad(set_to_none=False) fills them with zeros"""
+    for seed, dtype in enumerate(DTYPES):
+        params = _params(dtype, 70 + seed)
+        run = _Run(student, params, {"lr": 0.1, "momentum": 0.9})
+        run.step(_grads(params, 700 + seed))
+        run.zero_grad()
+        for i, r in enumerate(run.remote):
+            expect_equal(r.grad.get(), None, what=f".grad of parameter {i} after zero_grad()")
+        run.step()  # every .grad is None: nothing moves, momentum or not
+        run.check()
+        g = _grads(params, 710 + seed)
+        run.step([g[0], None, g[2]])
+        run.zero_grad(set_to_none=False)
+        run.check(grads_too=True)  # zeros where there was a gradient, None where there was none
+        run.step()  # zero gradients are gradients: momentum still moves those parameters
+        run.check(grads_too=True)
+        run.zero_grad(True)
+        for i, r in enumerate(run.remote):
+            expect_equal(r.grad.get(), None, what=f".grad of parameter {i} after zero_grad(True)")
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("SGD")
+def test_sgd_invalid_hyperparameters(student):
+    """SGD raises ValueError where torch.optim.SGD does, and accepts the valid edge values"""
+    bad = [{"lr": -0.1}, {"lr": 0.1, "momentum": -0.5}, {"lr": 0.1, "weight_decay": -1e-4},
+           {"lr": 0.1, "nesterov": True}, {"lr": 0.1, "momentum": 0.0, "nesterov": True},
+           {"lr": 0.1, "momentum": 0.9, "dampening": 0.1, "nesterov": True}]
+    for kwargs in bad:
+        p = student.tensor(torch.randn(3), requires_grad=True)
+        expect_raises(ValueError, student.sgd.SGD.new, [p], call=("SGD", kwargs), **kwargs)
+    # valid edges: lr = 0 (nothing moves), dampening without momentum, weight decay 0
+    for kwargs in ({"lr": 0.0, "momentum": 0.9}, {"lr": 0.1, "dampening": 0.5},
+                   {"lr": 0.1, "momentum": 0.9, "dampening": 1.0}):
+        _play(student, _params(torch.float64, 80), kwargs, steps=3, seed=80)
+
+
+# ------------------------------------------------------------------------------------ minibatches
+def _data(n, dtype, seed, y_int=False):
+    """X (n, 2) non-contiguous whose column 0 is the example's index; y paired with X."""
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(2, n, generator=g, dtype=dtype).t()
+    X[:, 0] = torch.arange(n, dtype=dtype)
+    if y_int:
+        y = torch.arange(n) * 7 + 3
+    else:
+        y = (torch.arange(2 * n, dtype=dtype) * 0.5 + 1)[::2]
+    return X, y
+
+
+def _ids(batches):
+    return [int(i) for xb, _ in batches for i in xb[:, 0].tolist()]
+
+
+def _pairs(got):
+    out = []
+    for item in got:
+        if not isinstance(item, (tuple, list)) or len(item) != 2:
+            expect_equal(type(item).__name__, "tuple of 2 tensors",
+                         what="each item minibatches yields (an (X_batch, y_batch) pair)")
+        out.append(tuple(item))
+    return out
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("minibatches")
+def test_minibatches_keeps_order_without_shuffle(student):
+    """shuffle=False yields consecutive batches in order, the last one possibly smaller"""
+    cases = [(10, 3), (12, 4), (5, 7), (6, 1), (1, 1), (0, 3)]
+    for k, (n, bs) in enumerate(cases):
+        dtype = DTYPES[k % 2]
+        X, y = _data(n, dtype, k, y_int=bool(k % 3 == 0))
+        gen = torch.Generator().manual_seed(k) if k % 2 else None
+        got = _pairs(student.sgd.minibatches(X, y, bs, shuffle=False, generator=gen))
+        want = list(ref.minibatches(X, y, bs, shuffle=False))
+        expect_equal(len(got), len(want), call=("minibatches", (f"n={n}", f"batch_size={bs}")),
+                     what="number of batches")
+        for (xb, yb), (xw, yw) in zip(got, want):
+            expect_close(xb, xw, what="X_batch")
+            expect_close(yb, yw, what="y_batch")
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("minibatches")
+def test_minibatches_shuffled_pass_covers_every_example_once(student):
+    """a shuffled pass yields every example exactly once, X rows still paired with their y"""
+    for k, (n, bs) in enumerate([(23, 5), (20, 4), (7, 10), (16, 3)]):
+        dtype = DTYPES[k % 2]
+        X, y = _data(n, dtype, 100 + k, y_int=bool(k % 2))
+        gen = torch.Generator().manual_seed(100 + k)
+        got = _pairs(student.sgd.minibatches(X, y, bs, shuffle=True, generator=gen))
+        sizes = [len(xb) for xb, _ in got]
+        want_sizes = [bs] * (n // bs) + ([n % bs] if n % bs else [])
+        expect_equal(sizes, want_sizes, what="batch sizes")
+        ids = _ids(got)
+        expect_equal(sorted(ids), list(range(n)), what="examples covered by one pass")
+        for xb, yb in got:
+            idx = xb[:, 0].long()
+            expect_close(xb, X[idx], what="X_batch (rows of X)")
+            expect_close(yb, y[idx], what="y_batch (paired with the rows of X_batch)")
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("minibatches")
+def test_minibatches_generator_reproducible(student):
+    """with a torch.Generator the shuffled order is reproducible, and it depends on the generator"""
+    n = 30
+    X, y = _data(n, torch.float32, 7)
+    orders = []
+    for seed in range(4):
+        a = _ids(_pairs(student.sgd.minibatches(X, y, 4, generator=torch.Generator().manual_seed(seed))))
+        b = _ids(_pairs(student.sgd.minibatches(X, y, 4, True, torch.Generator().manual_seed(seed))))
+        expect_equal(a, b, what=f"order with two generators seeded {seed}")
+        orders.append(tuple(a))
+    if len(set(orders)) == 1:
+        expect_equal("the same order for every seed", "an order drawn from the generator",
+                     what="shuffled order for seeds 0..3")
+    if all(o == tuple(range(n)) for o in orders):
+        expect_equal("examples in their original order", "a shuffled order",
+                     what="shuffle=True")
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("minibatches")
+def test_minibatches_leaves_inputs_unchanged(student):
+    """minibatches does not modify X or y, and batches keep the input dtype"""
+    for k, (dtype, shuffle) in enumerate(itertools.product(DTYPES, (True, False))):
+        g = torch.Generator().manual_seed(200 + k)
+        X = torch.randn(3, 2, 11, generator=g, dtype=dtype).permute(2, 0, 1)  # (11, 3, 2)
+        y = torch.randn(22, generator=g, dtype=dtype)[1::2]
+        res = student.sgd.minibatches.detailed(X, y, 4, shuffle=shuffle,
+                                               generator=torch.Generator().manual_seed(k))
+        expect_unchanged(X, res.args[0], what="X")
+        expect_unchanged(y, res.args[1], what="y")
+        got = _pairs(res.value)
+        want = [(X[i:i + 4], y[i:i + 4]) for i in range(0, 11, 4)]
+        for (xb, yb), (xw, yw) in zip(got, want):
+            expect_equal(xb.dtype, dtype, what="X_batch dtype")
+            expect_equal(yb.dtype, dtype, what="y_batch dtype")
+            expect_equal(tuple(xb.shape), tuple(xw.shape), what="X_batch shape")
+            expect_equal(tuple(yb.shape), tuple(yw.shape), what="y_batch shape")
+            if not shuffle:
+                expect_close(xb, xw, what="X_batch")
+                expect_close(yb, yw, what="y_batch")
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("minibatches")
+def test_minibatches_invalid_arguments(student):
+    """batch_size < 1 and len(X) != len(y) raise ValueError"""
+    X, y = _data(6, torch.float32, 3)
+    for args in ((X, y, 0), (X, y, -2), (X, y[:5], 2), (X[:4], y, 2)):
+        expect_raises(ValueError, student.sgd.minibatches, *args,
+                      call=("minibatches", (f"len(X)={len(args[0])}", f"len(y)={len(args[1])}",
+                                            f"batch_size={args[2]}")))
+
+
+# ------------------------------------------------------------------------ train_linear_regression
+def _linear_data(n, d, dtype, seed, noise=0.01):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(d, n, generator=g, dtype=dtype).t()  # non-contiguous (n, d)
+    w = torch.randn(d, generator=g, dtype=dtype) * 2
+    b = torch.tensor(4.2, dtype=dtype)
+    y = X @ w + b + noise * torch.randn(n, generator=g, dtype=dtype)
+    return X, y
+
+
+def _expect_wb(got, want, what):
+    if not isinstance(got, (tuple, list)) or len(got) != 2:
+        expect_equal(type(got).__name__, "tuple (w, b)", what=what)
+    expect_close(got[0], want[0], what=f"w ({what})")
+    expect_close(got[1], want[1], what=f"b ({what}, a 0-dim tensor)")
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("train_linear_regression")
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_train_full_batch_matches_reference(student, dtype):
+    """with one batch holding every example, training matches torch.optim.SGD with autograd"""
+    X, y = _linear_data(20, 3, dtype, 300)
+    for lr, epochs, bs in ((0.1, 5, 20), (0.05, 4, 64), (0.3, 1, 20)):
+        got = student.sgd.train_linear_regression(X, y, lr=lr, epochs=epochs, batch_size=bs)
+        want = ref.train_linear_regression(X, y, lr=lr, epochs=epochs, batch_size=bs)
+        _expect_wb(got, want, f"lr={lr}, epochs={epochs}, batch_size={bs}, 20 examples")
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("train_linear_regression")
+def test_train_defaults_partial_batch_and_zero_epochs(student):
+    """default lr/epochs/batch_size, a smaller last batch, and epochs=0 (w = 0, b = 0)"""
+    X, y = _linear_data(10, 2, torch.float32, 301)
+    _expect_wb(student.sgd.train_linear_regression(X, y), ref.train_linear_regression(X, y),
+               "default lr=0.03, epochs=3, batch_size=10, 10 examples")
+    # 25 identical examples: every batch looks the same whatever the order, so the batch sizes
+    # 10, 10, 5 and the mean over each batch decide the result
+    Xr = torch.tensor([[1.0, -2.0, 0.5]], dtype=torch.float64).repeat(25, 1)
+    yr = torch.full((25,), 3.0, dtype=torch.float64)
+    for lr, epochs in ((0.05, 4), (0.1, 2)):
+        gen = torch.Generator().manual_seed(epochs)
+        _expect_wb(student.sgd.train_linear_regression(Xr, yr, lr, epochs, 10, gen),
+                   ref.train_linear_regression(Xr, yr, lr, epochs, 10),
+                   f"lr={lr}, epochs={epochs}, batch_size=10, 25 identical examples")
+    for dtype in DTYPES:
+        X, y = _linear_data(7, 4, dtype, 302)
+        _expect_wb(student.sgd.train_linear_regression(X, y, epochs=0),
+                   ref.train_linear_regression(X, y, epochs=0), "epochs=0")
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("train_linear_regression")
+def test_train_lands_near_least_squares(student):
+    """shuffled minibatch SGD lands near the least-squares answer, reproducibly with a generator"""
+    for k, dtype in enumerate(DTYPES):
+        X, y = _linear_data(200, 3, dtype, 310 + k)
+        A = torch.cat([X, torch.ones(200, 1, dtype=dtype)], dim=1)
+        sol = torch.linalg.lstsq(A, y.unsqueeze(1)).solution.squeeze(1)
+        gen = torch.Generator().manual_seed(k)
+        got = student.sgd.train_linear_regression(X, y, 0.1, 5, 10, gen)
+        again = student.sgd.train_linear_regression(X, y, 0.1, 5, 10,
+                                                    torch.Generator().manual_seed(k))
+        # "near": within 0.01 of the least-squares coefficients (noise 0.01, 100 steps of
+        # lr 0.1; the reference stays within 0.0015 over 30 shuffles)
+        if not isinstance(got, (tuple, list)) or len(got) != 2:
+            expect_equal(type(got).__name__, "tuple (w, b)", what="result")
+        expect_close(got[0], sol[:3], rtol=0, atol=1e-2,
+                     what="w after 5 epochs on 200 low-noise examples (vs least squares)")
+        expect_close(got[1], sol[3], rtol=0, atol=1e-2,
+                     what="b after 5 epochs on 200 low-noise examples (vs least squares)")
+        _expect_wb(again, got, "a second run with a generator seeded the same way")
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("train_linear_regression")
+def test_train_leaves_inputs_unchanged(student):
+    """train_linear_regression does not modify X or y; w is (d,) and b 0-dim in the input dtype"""
+    for k, dtype in enumerate(DTYPES):
+        X, y = _linear_data(30, 3, dtype, 320 + k)
+        y = torch.stack([y, -y], dim=1)[:, 0]  # non-contiguous too
+        res = student.sgd.train_linear_regression.detailed(X, y, 0.1, 2, 30)
+        expect_unchanged(X, res.args[0], what="X")
+        expect_unchanged(y, res.args[1], what="y")
+        _expect_wb(res.value, ref.train_linear_regression(X, y, 0.1, 2, 30),
+                   "lr=0.1, epochs=2, batch_size=30, 30 examples")

@@ -1,0 +1,274 @@
+"""Grading a class: every input form, every bad input, resume after a kill, regrade, shards,
+exports and the report in a real browser. Only `broadcasting` is graded here, to keep it quick."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder.batch import grade_class, merge_gradebooks
+from autograder.client import Timeouts
+from autograder.collect import discover, parse_lms_name
+from autograder.gradebook import Gradebook
+from conftest import ROOT
+
+ONLY = ["broadcasting"]
+SOLUTION = (ROOT / "solutions" / "broadcasting.py").read_text()
+STUB = (ROOT / "assignments" / "broadcasting.py").read_text()
+TIMEOUTS = Timeouts(call=5.0, start=20.0)
+
+
+def notebook(source: str, magic: bool = True) -> str:
+    nb = nbformat.v4.new_notebook()
+    cells = [nbformat.v4.new_markdown_cell("# Broadcasting")]
+    if magic:
+        cells.append(nbformat.v4.new_code_cell("%matplotlib inline\n!pip install nothing"))
+    cells.append(nbformat.v4.new_code_cell(source))
+    test_cell = nbformat.v4.new_code_cell("assert False, 'an nbgrader test cell must not run at import'")
+    test_cell.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True, "grade_id": "t1",
+                                      "points": 1, "schema_version": 3}
+    cells.append(test_cell)
+    nb.cells = cells
+    return nbformat.writes(nb)
+
+
+def write_zip(path: Path, files: dict[str, str | bytes]) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return path
+
+
+def grade(paths, out: Path, **kwargs) -> dict:
+    summary, _ = grade_class(paths, kwargs.pop("course"), out, exercises=ONLY, jobs=2, timeouts=TIMEOUTS, **kwargs)
+    assert summary.failed == []
+    return read_grades(out)
+
+
+def read_grades(out: Path) -> dict:
+    with open(out / "grades.csv") as f:
+        return {row["student"]: row for row in csv.DictReader(f)}
+
+
+def feedback(out: Path, student: str) -> str:
+    return (out / "feedback" / f"{student}.md").read_text()
+
+
+# --------------------------------------------------------------------------- input forms
+
+
+def test_every_input_form(course, tmp_path):
+    cls = tmp_path / "class"
+    (cls / "alice").mkdir(parents=True)
+    (cls / "alice" / "broadcasting.py").write_text(SOLUTION)
+    write_zip(cls / "bob.zip", {"hw1/broadcasting.py": SOLUTION})
+    (cls / "carol.ipynb").write_text(notebook(SOLUTION))                 # named after the student
+    (cls / "dan").mkdir()
+    (cls / "dan" / "broadcasting.ipynb").write_text(notebook(SOLUTION))  # named after the exercise
+    (cls / "erin").mkdir()
+    (cls / "erin" / "broadcasting.py").write_text(STUB)
+    canvas = write_zip(tmp_path / "course-hw submissions.zip", {
+        "smithbob_340934_208490284_broadcasting.py": STUB,
+        "smithbob_340934_208490999_broadcasting-1.py": SOLUTION,           # the newer upload wins
+        "jonesann_LATE_12_77_broadcasting.py": SOLUTION,
+        "anon_x9y8_55_broadcasting.ipynb": notebook(SOLUTION),
+        "smithbob_340934_text.html": "<p>see files</p>",
+    })
+    moodle = write_zip(tmp_path / "moodle.zip", {
+        "Jane Doe_12345_assignsubmission_file/broadcasting.py": SOLUTION,
+        "Max Mustermann_777_assignsubmission_file_broadcasting.py": SOLUTION,
+    })
+    single = tmp_path / "frank" / "broadcasting.py"
+    single.parent.mkdir()
+    single.write_text(SOLUTION)
+    out = tmp_path / "out"
+    grades = grade([cls, canvas, moodle, single.parent], out, course=course)
+    expected_full = ["alice", "bob", "carol", "dan", "smithbob_340934", "jonesann_12", "anon_x9y8",
+                     "Jane_Doe_12345", "Max_Mustermann_777", "frank"]
+    for student in expected_full:
+        assert grades[student]["broadcasting"] == "20", (student, feedback(out, student))
+    assert grades["erin"]["broadcasting"] == "0"
+    assert grades["jonesann_12"]["late"] == "yes"
+    results = json.loads((out / "results" / "alice.json").read_text())
+    assert results["score"] == 20 and all({"name", "score", "max_score", "status", "output", "visibility", "tags"}
+                                          <= set(t) for t in results["tests"])
+    junit = (out / "junit.xml").read_text()
+    assert junit.count("<testsuite ") == len(grades)
+    assert (out / "report.html").is_file()
+
+
+def test_lms_names():
+    assert parse_lms_name("smithbob_LATE_340934_208490284_model.py") == ("smithbob_340934", "model.py", 208490284, True)
+    assert parse_lms_name("anon_abc_1_2_x.py") is None or parse_lms_name("anon_abc_1_2_x.py")[0].startswith("anon")
+    assert parse_lms_name("Jane Doe_12345_assignsubmission_file_sgd.py")[:2] == ("Jane_Doe_12345", "sgd.py")
+    assert parse_lms_name("alice") is None
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def test_bad_inputs_become_messages_and_the_batch_goes_on(course, tmp_path):
+    cls = tmp_path / "class"
+    cls.mkdir()
+    (cls / "corrupt.zip").write_bytes(b"PK\x03\x04 this is not really a zip")
+    subprocess.run(["zip", "-q", "-P", "secret", str(cls / "locked.zip"), "broadcasting.py"],
+                   cwd=ROOT / "solutions", check=True)
+    write_zip(cls / "slip.zip", {"../../broadcasting.py": SOLUTION, "/etc/broadcasting.py": SOLUTION})
+    write_zip(cls / "bomb.zip", {"broadcasting.py": b"#" + b"0" * (64 << 20)})
+    (cls / "linker").mkdir()
+    (cls / "linker" / "broadcasting.py").symlink_to(ROOT / "solutions" / "broadcasting.py")
+    (cls / "latin").mkdir()
+    (cls / "latin" / "broadcasting.py").write_bytes(SOLUTION.encode() + b"\n# caf\xe9\n")
+    (cls / "badjson").mkdir()
+    (cls / "badjson" / "broadcasting.ipynb").write_text("{ not json")
+    (cls / "empty").mkdir()
+    write_zip(cls / "emptyzip.zip", {})
+    (cls / "twice").mkdir()
+    (cls / "twice" / "broadcasting.py").write_text(STUB)
+    os.utime(cls / "twice" / "broadcasting.py", (1_600_000_000, 1_600_000_000))   # older than the zip
+    write_zip(cls / "twice.zip", {"broadcasting.py": SOLUTION})
+    (cls / "good").mkdir()
+    (cls / "good" / "broadcasting.py").write_text(SOLUTION)
+    out = tmp_path / "out"
+    grades = grade([cls], out, course=course)
+    assert grades["good"]["broadcasting"] == "20"
+    reasons = {
+        "corrupt": "damaged or not a zip",
+        "locked": "password-protected",
+        "slip": "outside the archive",
+        "bomb": "zip bomb",
+        "linker": "symbolic link",
+        "latin": "is not UTF-8 text",
+        "badjson": "not a valid notebook",
+        "empty": "no broadcasting.py",
+        "emptyzip": "no broadcasting.py",
+        "twice": "more than one entry",
+    }
+    for student, reason in reasons.items():
+        assert student in grades, student
+        assert grades[student]["broadcasting"] == ("20" if student in ("twice", "latin") else "0"), student
+        assert reason.lower() in feedback(out, student).lower(), (student, feedback(out, student))
+    assert "../" not in "".join(p.name for p in tmp_path.rglob("*"))
+    assert not (tmp_path / "broadcasting.py").exists()
+
+
+# --------------------------------------------------------------------------- resume, regrade, shards
+
+
+def make_class(root: Path, n: int) -> Path:
+    for i in range(n):
+        (root / f"s{i:02d}").mkdir(parents=True)
+        (root / f"s{i:02d}" / "broadcasting.py").write_text(SOLUTION if i % 3 else STUB)
+    return root
+
+
+def current_grades(path: Path) -> dict:
+    with Gradebook(path) as gb:
+        return {g.student: (g.score, [(t["name"], t["status"], t["output"]) for t in g.tests]) for g in gb.current()}
+
+
+def run_count(path: Path) -> int:
+    try:
+        with sqlite3.connect(path) as db:
+            return db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def test_a_killed_batch_resumes_to_the_same_gradebook(course, tmp_path):
+    cls = make_class(tmp_path / "class", 12)
+    reference_out = tmp_path / "uninterrupted"
+    grade([cls], reference_out, course=course)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "autograder", "grade", str(cls), "--out", str(out), "--only", *ONLY,
+           "--jobs", "1", "--course", str(ROOT)]
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while run_count(out / "gradebook.sqlite") < 3 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    partial = run_count(out / "gradebook.sqlite")
+    assert 0 < partial < 12, "the kill should land mid-way"
+    rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{partial} unchanged, skipped" in rerun.stdout
+    assert current_grades(out / "gradebook.sqlite") == current_grades(reference_out / "gradebook.sqlite")
+    assert run_count(out / "gradebook.sqlite") == 12
+
+
+def test_unchanged_submissions_are_not_regraded_unless_asked(course, tmp_path):
+    cls = make_class(tmp_path / "class", 4)
+    out = tmp_path / "out"
+    grade([cls], out, course=course)
+    summary, _ = grade_class([cls], course, out, exercises=ONLY, jobs=2, timeouts=TIMEOUTS)
+    assert (summary.graded, summary.skipped) == (0, 4)
+    summary, _ = grade_class([cls], course, out, exercises=ONLY, jobs=2, timeouts=TIMEOUTS, regrade=["s01"])
+    assert (summary.graded, summary.skipped) == (1, 3)
+    (cls / "s00" / "broadcasting.py").write_text(SOLUTION)        # s00 fixes their work
+    summary, _ = grade_class([cls], course, out, exercises=ONLY, jobs=2, timeouts=TIMEOUTS)
+    assert (summary.graded, summary.skipped) == (1, 3)
+    with Gradebook(out / "gradebook.sqlite") as gb:
+        assert len(gb.history("s01")) == 2 and len(gb.history("s00")) == 2 and len(gb.history("s02")) == 1
+        assert [h[3] for h in gb.history("s00")] == [0, 20]
+    assert read_grades(out)["s00"]["broadcasting"] == "20"
+
+
+def test_shards_cover_the_class_once_and_merge_into_one_gradebook(course, tmp_path):
+    cls = make_class(tmp_path / "class", 9)
+    whole = tmp_path / "whole"
+    grade([cls], whole, course=course)
+    shard_books = []
+    seen = []
+    for k in (1, 2, 3):
+        out = tmp_path / f"shard{k}"
+        grade_class([cls], course, out, exercises=ONLY, jobs=1, timeouts=TIMEOUTS, shard=(k, 3))
+        shard_books.append(out / "gradebook.sqlite")
+        seen += list(read_grades(out)) if (out / "grades.csv").exists() else []
+    assert sorted(seen) == sorted(read_grades(whole))
+    merged = tmp_path / "merged"
+    merge_gradebooks(shard_books, course, merged, exercises=ONLY)
+    assert current_grades(merged / "gradebook.sqlite") == current_grades(whole / "gradebook.sqlite")
+    assert read_grades(merged) == read_grades(whole)
+    assert merge_gradebooks(shard_books, course, merged, exercises=ONLY) == 0   # merging twice adds nothing
+
+
+def test_discovery_does_not_read_files_up_front(course, tmp_path):
+    cls = make_class(tmp_path / "class", 3)
+    candidates = discover([cls], course.exercises)
+    shutil.rmtree(cls / "s01")
+    entries, _ = candidates[1].load()
+    assert [c.student for c in candidates] == ["s00", "s01", "s02"] and entries == []
+
+
+# --------------------------------------------------------------------------- the report in a browser
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed")
+def test_report_renders_its_plots_in_a_real_browser(course, tmp_path):
+    from matplotlib import image
+
+    out = tmp_path / "out"
+    grade([make_class(tmp_path / "class", 6)], out, course=course)
+    shot = tmp_path / "report.png"
+    subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1400,1600",
+                    f"--screenshot={shot}", (out / "report.html").as_uri()],
+                   check=True, capture_output=True, timeout=120)
+    pixels = image.imread(str(shot))[:, :, :3]
+    bar_blue = (abs(pixels[:, :, 0] - 0x3b / 255) < 0.06) & (abs(pixels[:, :, 1] - 0x7d / 255) < 0.06) \
+        & (abs(pixels[:, :, 2] - 0xd8 / 255) < 0.06)
+    assert bar_blue.sum() > 2000, "the histogram bars are not on the rendered page"
