@@ -9,6 +9,7 @@ is skipped, so a killed batch resumes where it stopped.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -65,13 +66,37 @@ class BatchSummary:
 def _serialise(result: GradeResult) -> str:
     return json.dumps({"tests": [t.__dict__ for t in result.tests], "exercises": result.exercises,
                        "notes": result.notes, "protections": result.protections, "seconds": result.seconds,
-                       "digest": result.digest})
+                       "digest": result.digest, "unstable": result.unstable})
+
+
+def _test_result(d: dict) -> TestResult:
+    return TestResult(**{**d, "covers": tuple(d.get("covers", ()))})
 
 
 def _deserialise(text: str) -> GradeResult:
     d = json.loads(text)
-    tests = [TestResult(**{**t, "covers": tuple(t.get("covers", ()))}) for t in d["tests"]]
-    return GradeResult(tests, d["exercises"], d["notes"], d["protections"], d["seconds"], d["digest"])
+    return GradeResult([_test_result(t) for t in d["tests"]], d["exercises"], d["notes"], d["protections"],
+                       d["seconds"], d["digest"], d["unstable"])
+
+
+def module_keys(folder: Path, exercises) -> dict[str, str]:
+    """exercise -> a hash of its module and of every sibling module it imports (the results of
+    an exercise depend on nothing else of the submission). Missing modules hash as empty."""
+    sources = {ex: (folder / f"{ex}.py").read_bytes() if (folder / f"{ex}.py").is_file() else b""
+               for ex in exercises}
+    keys = {}
+    for ex, source in sources.items():
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError):
+            tree = ast.Module(body=[], type_ignores=[])
+        imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        h = hashlib.sha256(ex.encode() + b"\0" + source)
+        for sibling in sorted(imported & set(sources) - {ex}):
+            h.update(b"\0" + sibling.encode() + b"\0" + sources[sibling])
+        keys[ex] = h.hexdigest()
+    return keys
 
 
 def _grader_process(conn: socket.socket, course: Course, exercises, timeouts, zygote: Zygote) -> None:
@@ -84,7 +109,8 @@ def _grader_process(conn: socket.socket, course: Course, exercises, timeouts, zy
             try:
                 submission = Submission(Path(task["folder"]), task["found"], task["problems"], task["notes"],
                                         task["digest"])
-                answer = {"student": task["student"], "result": _serialise(grader.grade(submission))}
+                answer = {"student": task["student"],
+                          "result": _serialise(grader.grade(submission, task["exercises"]))}
             except Exception as e:  # noqa: BLE001 - reported to the main process, batch goes on
                 answer = {"student": task["student"], "error": f"{type(e).__name__}: {e}"}
             conn.sendall((json.dumps(answer) + "\n").encode())
@@ -119,7 +145,8 @@ class _Pool:
 
     def send(self, sock, task):
         self.procs[sock]["task"] = task
-        sock.sendall((json.dumps(task) + "\n").encode())
+        wanted = ("student", "folder", "found", "problems", "notes", "digest", "exercises")
+        sock.sendall((json.dumps({k: task[k] for k in wanted}) + "\n").encode())
 
     def busy(self) -> bool:
         return any(p["task"] is not None for p in self.procs.values())
@@ -180,6 +207,12 @@ def run_batch(candidates: list[Candidate], course: Course, gradebook: Gradebook,
                 while pending and task is None:
                     task = _make_task(pending.pop(0), exercises, workdir, gradebook, provenance,
                                       set(regrade), regrade_all, summary)
+                    if task is not None and not task["exercises"]:      # every exercise was cached
+                        _record(task, GradeResult([], [], digest=task["digest"]), exercises, gradebook,
+                                provenance)
+                        shutil.rmtree(task["folder"], ignore_errors=True)
+                        summary.graded += 1
+                        task = None
                     if task is None and progress:
                         progress.update(summary.graded + summary.skipped + len(summary.failed), total)
                 if task:
@@ -192,9 +225,7 @@ def run_batch(candidates: list[Candidate], course: Course, gradebook: Gradebook,
                     reason = "its grader process stopped" if answer is None else answer["error"]
                     summary.failed.append((task["student"], reason))
                 else:
-                    result = _deserialise(answer["result"])
-                    gradebook.record(task["student"], task["digest"], task["source"], result.notes,
-                                     task["late"], result, provenance)
+                    _record(task, _deserialise(answer["result"]), exercises, gradebook, provenance)
                     summary.graded += 1
                 if progress:
                     progress.update(summary.graded + summary.skipped + len(summary.failed), total,
@@ -223,9 +254,30 @@ def _make_task(candidate: Candidate, exercises, workdir, gradebook, provenance, 
         shutil.rmtree(submission.folder, ignore_errors=True)
         summary.skipped += 1
         return None
+    keys = module_keys(submission.folder, exercises)
+    cached = {} if fresh else {ex: tests for ex in exercises
+                               if (tests := gradebook.cache_get(ex, keys[ex], provenance.suite_hash)) is not None}
     return {"student": candidate.student, "folder": str(submission.folder), "found": submission.found,
             "problems": submission.problems, "notes": submission.notes, "digest": submission.digest,
-            "source": candidate.source, "late": candidate.late}
+            "source": candidate.source, "late": candidate.late, "keys": keys, "cached": cached,
+            "exercises": [ex for ex in exercises if ex not in cached]}
+
+
+def _record(task, fresh: GradeResult, exercises, gradebook: Gradebook, provenance: Provenance) -> None:
+    """Store a student's run: cached exercises and freshly graded ones, in course order; cache
+    the fresh ones whose results did not depend on timing."""
+    tests = []
+    for ex in exercises:
+        if ex in task["cached"]:
+            tests += [_test_result(t) for t in task["cached"][ex]]
+        else:
+            graded = [t for t in fresh.tests if t.exercise == ex]
+            tests += graded
+            if ex not in fresh.unstable:
+                gradebook.cache_put(ex, task["keys"][ex], provenance.suite_hash, [t.__dict__ for t in graded])
+    notes = task["notes"] + [f"{ex}: {msg}" for ex, msg in task["problems"].items()]
+    result = GradeResult(tests, list(exercises), notes, fresh.protections, fresh.seconds, task["digest"])
+    gradebook.record(task["student"], task["digest"], task["source"], notes, task["late"], result, provenance)
 
 
 class Progress:

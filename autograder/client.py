@@ -208,6 +208,7 @@ class ExerciseSession:
         try:
             header, _ = wire.decode(self.worker.receive(self.timeouts.start))
         except WorkerFailure as e:
+            self.failures += 1
             self.unavailable = f"importing {self.module_file} failed: the worker {e}"
             raise ExerciseUnavailable(self.unavailable) from None
         except wire.WireError as e:

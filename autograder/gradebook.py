@@ -2,7 +2,9 @@
 
 Tables: ``students``; ``submissions`` (one per distinct content of a student's work, by hash);
 ``runs`` (each grading of a submission, with provenance: grader version, suite hash, torch
-version); ``results`` (one row per test of a run). The latest run of a student's latest
+version); ``results`` (one row per test of a run); ``exercise_cache`` (an exercise's results for
+an exact module content under exact suites: the suites are deterministic, so a file graded once,
+an untouched stub say, need not be graded again). The latest run of a student's latest
 submission is their grade; earlier runs stay for history. Because a run and its results are
 written in one transaction, a batch killed at any moment leaves only whole runs behind, and the
 next batch picks up the students that have none for the current suites.
@@ -61,6 +63,13 @@ CREATE TABLE IF NOT EXISTS results (
     PRIMARY KEY (run, position)
 );
 CREATE INDEX IF NOT EXISTS runs_by_student ON runs(student, id);
+CREATE TABLE IF NOT EXISTS exercise_cache (
+    exercise TEXT NOT NULL,
+    module_key TEXT NOT NULL,
+    suite_hash TEXT NOT NULL,
+    tests TEXT NOT NULL,
+    PRIMARY KEY (exercise, module_key, suite_hash)
+);
 """
 
 
@@ -164,6 +173,17 @@ class Gradebook:
                                     [(cur.lastrowid, *t[1:]) for t in tests])
             added += 1
         return added
+
+    def cache_put(self, exercise: str, module_key: str, suite_hash: str, tests: list[dict]) -> None:
+        """Remember one exercise's test results for a module's exact content."""
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO exercise_cache VALUES (?,?,?,?)",
+                            (exercise, module_key, suite_hash, json.dumps(tests)))
+
+    def cache_get(self, exercise: str, module_key: str, suite_hash: str) -> list[dict] | None:
+        row = self.db.execute("SELECT tests FROM exercise_cache WHERE exercise=? AND module_key=? AND suite_hash=?",
+                              (exercise, module_key, suite_hash)).fetchone()
+        return json.loads(row[0]) if row else None
 
     # ------------------------------------------------------------------ reading
     def is_graded(self, student: str, digest: str, suite_hash: str) -> bool:

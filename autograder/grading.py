@@ -22,6 +22,15 @@ from autograder.sandbox import Limits
 from autograder.submission import Submission, SubmissionError, prepare_path
 
 
+# pytest plugins grading has no use for; some cost seconds per run (a full gc.collect() of the
+# torch heap at the end of every session, log capture around every test).
+UNUSED_PLUGINS = [arg for name in ("cacheprovider", "terminal", "stepwise", "warnings", "unraisableexception",
+                                   "threadexception", "logging", "faulthandler", "doctest", "junitxml",
+                                   "pastebin", "legacypath", "tmpdir", "monkeypatch", "recwarn", "setuponly",
+                                   "setupplan", "debugging", "nose", "python_path")
+                  for arg in ("-p", f"no:{name}")]
+
+
 class GradingError(Exception):
     """Grading could not happen at all (the course's suites are broken, the machine failed)."""
 
@@ -36,6 +45,7 @@ class GradeResult:
     protections: dict = field(default_factory=dict)
     seconds: float = 0.0
     digest: str = ""
+    unstable: list = field(default_factory=list)   # exercises whose results hung on time (timeouts, crashes)
 
     @property
     def score(self) -> float:
@@ -123,27 +133,29 @@ class Grader:
         finally:
             shutil.rmtree(submission.folder, ignore_errors=True)
 
-    def grade(self, submission: Submission) -> GradeResult:
+    def grade(self, submission: Submission, exercises: list[str] | None = None) -> GradeResult:
+        """Grade ``exercises`` (default: all of this grader's) of a prepared submission."""
         start = time.monotonic()
+        exercises = list(exercises or self.exercises)
         plugin = GradingPlugin(self.course, submission, self.zygote, self.redact, self.check_forbidden,
                                self.limits, self.timeouts)
-        suites = [str(self.course.suite(ex)) for ex in self.exercises]
+        suites = [str(self.course.suite(ex)) for ex in exercises]
         args = [*suites, "-c", os.devnull, "--rootdir", str(self.course.suite_dir), "--noconftest",
-                "--import-mode=importlib", "-p", "no:cacheprovider", "-p", "no:terminal",
-                "-p", "no:stepwise", "-p", "no:warnings"]
+                "--import-mode=importlib", "--capture=no", *UNUSED_PLUGINS]
         pytest.main(args, plugins=[plugin])
         if plugin.suite_errors:
             raise GradingError("a suite failed to load:\n" + "\n".join(plugin.suite_errors))
-        empty = [ex for ex in self.exercises if not any(t.exercise == ex for t in plugin.results)]
+        empty = [ex for ex in exercises if not any(t.exercise == ex for t in plugin.results)]
         if empty:
             raise GradingError(f"no tests ran for {', '.join(empty)}")
         protections = {}
         for s in plugin.sessions.values():
             protections.update(s.protections)
         notes = list(submission.notes)
-        notes += [f"{ex}: {msg}" for ex, msg in submission.problems.items()]
-        return GradeResult(plugin.results, self.exercises, notes, protections,
-                           time.monotonic() - start, submission.digest)
+        notes += [f"{ex}: {msg}" for ex, msg in submission.problems.items() if ex in exercises]
+        unstable = sorted(ex for ex, s in plugin.sessions.items() if s.failures)
+        return GradeResult(plugin.results, exercises, notes, protections, time.monotonic() - start,
+                           submission.digest, unstable)
 
     def close(self):
         self.zygote.close()

@@ -72,11 +72,19 @@ def folder_entries(folder: Path) -> tuple[list[Entry], list[str]]:
             rel = full.relative_to(folder).as_posix()
             st = os.lstat(full)
             if stat.S_ISLNK(st.st_mode):
-                notes.append(f"{rel} is a symbolic link and was ignored")
+                entries.append(Entry(rel, 0, _refuse(f"{rel} is a symbolic link, which is never followed; "
+                                                      "submit the file itself")))
                 continue
             if stat.S_ISREG(st.st_mode):
                 entries.append(Entry(rel, st.st_size, file_reader(full), rank=int(st.st_mtime)))
     return entries, notes
+
+
+def _refuse(message: str):
+    """A reader for an entry that must not be read (a symbolic link)."""
+    def read(cap: int) -> bytes:
+        raise SubmissionError(message)
+    return read
 
 
 def file_reader(path: Path):
@@ -108,7 +116,8 @@ def zip_entries(source) -> tuple[list[Entry], list[str]]:
         if any(p in SKIPPED_DIRS or p.startswith(".") for p in parts[:-1]):
             continue
         if stat.S_ISLNK(info.external_attr >> 16):
-            notes.append(f"{name} is a symbolic link and was ignored")
+            entries.append(Entry("/".join(parts), 0, _refuse(f"{name} is a symbolic link, which is never "
+                                                              "followed; submit the file itself")))
             continue
         try:
             stamp = int(time.mktime(info.date_time + (0, 0, -1)))

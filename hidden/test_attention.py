@@ -1,0 +1,480 @@
+"""Hidden suite for the attention exercise (20 points).
+
+Every expected value comes from ``reference/attention.py`` (the book's masked softmax and
+attention built on PyTorch) and every expected gradient from autograd through that reference.
+"""
+
+import math
+
+import pytest
+import torch
+
+from autograder.testing import (
+    expect_close,
+    expect_equal,
+    expect_raises,
+    expect_unchanged,
+)
+from reference import attention as ref
+
+pytestmark = pytest.mark.exercise("attention")
+
+DTYPES = [torch.float32, torch.float64]
+DTYPE_IDS = ["float32", "float64"]
+SEEDS = [0, 1, 2]
+VALID_KINDS = ["none", "1d-int", "2d-int", "1d-float", "2d-float"]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _randn(g, *shape, dtype=torch.float32):
+    return torch.randn(*shape, generator=g, dtype=torch.float64).to(dtype)
+
+
+def _qkv(seed, dtype, b=2, nq=3, nk=5, d=4, dv=6, layout="contiguous"):
+    """Random queries (b, nq, d), keys (b, nk, d), values (b, nk, dv).
+
+    ``layout="strided"`` gives non-contiguous tensors (transposed and sliced views).
+    """
+    g = torch.Generator().manual_seed(1000 + seed)
+    if layout == "contiguous":
+        return _randn(g, b, nq, d, dtype=dtype), _randn(g, b, nk, d, dtype=dtype), \
+            _randn(g, b, nk, dv, dtype=dtype)
+    q = _randn(g, b, d, nq, dtype=dtype).transpose(1, 2)           # transposed
+    k = _randn(g, nk, b, d, dtype=dtype).transpose(0, 1)           # transposed batch axis
+    v = _randn(g, b, 2 * nk, dv + 3, dtype=dtype)[:, ::2, 1:dv + 1]  # strided slice
+    assert not (q.is_contiguous() or k.is_contiguous() or v.is_contiguous())
+    return q, k, v
+
+
+def _valid_lens(kind, seed, b, nq, nk):
+    """Valid lengths between 1 and nk, of the given kind (None, 1-D or 2-D, int or float)."""
+    if kind == "none":
+        return None
+    g = torch.Generator().manual_seed(2000 + seed)
+    if kind.startswith("1d"):
+        lens = torch.randint(1, nk + 1, (b,), generator=g)
+    else:
+        lens = torch.randint(1, nk + 1, (b, nq), generator=g)
+    if kind.endswith("float"):
+        lens = lens.to(torch.float32)
+    return lens
+
+
+def _ref_grads(fn, args, wrt, grad_output, output_index=None, params=None):
+    """Gradients through the reference by autograd: (value, grads of args[wrt], {param: grad})."""
+    args = list(args)
+    for i in wrt:
+        args[i] = args[i].detach().clone().requires_grad_(True)
+    out = fn(*args)
+    if output_index is not None:
+        out = out[output_index]
+    params = dict(params or {})
+    inputs = [args[i] for i in wrt] + list(params.values())
+    grads = torch.autograd.grad(out, inputs, grad_output, allow_unused=True)
+    arg_grads = grads[:len(wrt)]
+    param_grads = dict(zip(params.keys(), grads[len(wrt):]))
+    return out.detach(), arg_grads, param_grads
+
+
+def _randomize(module, seed, scale=0.5):
+    """Give a reference module reproducible random weights."""
+    g = torch.Generator().manual_seed(3000 + seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float64) * scale)
+    return module
+
+
+def _twin(student, cls_name, args, kwargs, dtype, seed):
+    """A reference module with random weights and the student's module holding the same weights.
+
+    Both are in eval mode and of the given dtype. The student's ``state_dict`` keys must equal
+    the reference's.
+    """
+    ref_mod = _randomize(getattr(ref, cls_name)(*args, **kwargs), seed).to(dtype).eval()
+    obj = getattr(student.attention, cls_name).new(*args, **kwargs)
+    if dtype == torch.float64:
+        obj.double.call_ignoring_result()
+    keys = sorted(obj.state_dict().keys())
+    expect_equal(keys, sorted(ref_mod.state_dict().keys()), what="state_dict() keys",
+                 hint="name the layers exactly as in the contract (W_q, W_k, W_v, W_o, w_v) "
+                      "and give them the bias setting the contract asks for")
+    obj.load_state_dict.call_ignoring_result(
+        {k: v.detach().clone() for k, v in ref_mod.state_dict().items()})
+    obj.eval.call_ignoring_result()
+    return ref_mod, obj
+
+
+def _expect_grads(got, exp_grads, exp_param_grads=None, names=("queries", "keys", "values")):
+    for name, g_got, g_exp in zip(names, got.grads, exp_grads):
+        if g_exp is None:            # no gradient flows (e.g. from the weights to the values)
+            if g_got is None:
+                continue
+            g_exp = torch.zeros_like(g_got)
+        expect_close(g_got, g_exp, what=f"gradient w.r.t. {name}")
+    if exp_param_grads is not None:
+        expect_equal(sorted(got.param_grads.keys()), sorted(exp_param_grads.keys()),
+                     what="names of the parameters with gradients")
+        for name, g_exp in exp_param_grads.items():
+            expect_close(got.param_grads[name], g_exp, what=f"gradient w.r.t. parameter {name}")
+
+
+# --------------------------------------------------------------------------- dot_product_attention
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("dot_product_attention")
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_dot_product_attention_matches_book(student, dtype):
+    """dot_product_attention: output and weights (no mask, 1-D and 2-D valid lengths, int and float)"""
+    for seed in SEEDS[:2]:
+        for kind in VALID_KINDS:
+            q, k, v = _qkv(seed, dtype, b=2, nq=3, nk=5, d=4, dv=6)
+            vl = _valid_lens(kind, seed, 2, 3, 5)
+            out, w = student.attention.dot_product_attention(q, k, v, vl)
+            exp_out, exp_w = ref.dot_product_attention(q, k, v, vl)
+            expect_close(w, exp_w, what="attention weights")
+            expect_close(out, exp_out, what="output")
+    # called with three arguments only: valid_lens defaults to None
+    out, w = student.attention.dot_product_attention(q, k, v)
+    exp_out, exp_w = ref.dot_product_attention(q, k, v)
+    expect_close(w, exp_w, what="attention weights without valid_lens")
+    expect_close(out, exp_out, what="output without valid_lens")
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("dot_product_attention")
+def test_dot_product_attention_noncontiguous_inputs_unchanged(student):
+    """dot_product_attention: non-contiguous inputs work and are left unmodified"""
+    for dtype in DTYPES:
+        for seed in SEEDS[:2]:
+            q, k, v = _qkv(seed, dtype, b=3, nq=4, nk=5, d=3, dv=2, layout="strided")
+            lens_1d = torch.tensor([7, 2, 5, 9, 4, 1])[::2]                 # strided: 7, 5, 4
+            lens_2d = torch.tensor([[1, 5, 3], [4, 5, 3], [2, 5, 1], [5, 5, 2]]).t()  # transposed
+            for lens in (lens_1d, lens_2d):
+                res = student.attention.dot_product_attention.detailed(q, k, v, lens)
+                exp_out, exp_w = ref.dot_product_attention(q, k, v, lens)
+                out, w = res.value
+                expect_close(w, exp_w, what="attention weights")
+                expect_close(out, exp_out, what="output")
+                for name, before, after in zip(("queries", "keys", "values", "valid_lens"),
+                                               (q, k, v, lens), res.args):
+                    expect_unchanged(before, after, what=name)
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("dot_product_attention")
+def test_dot_product_attention_mask_edges(student):
+    """dot_product_attention: valid length 0 gives uniform weights, lengths >= num_keys mask nothing"""
+    for dtype in DTYPES:
+        q, k, v = _qkv(5, dtype, b=3, nq=2, nk=4, d=5, dv=3)
+        cases = [
+            torch.tensor([0, 4, 2]),                      # a whole example masked
+            torch.tensor([0.0, 100.0, 4.0]),              # float lengths, one far above nk
+            torch.tensor([[0, 1], [4, 0], [7, 3]]),       # per query, zeros and above nk
+            torch.tensor([[1.0, 0.0], [2.0, 50.0], [4.0, 4.0]]),
+        ]
+        for lens in cases:
+            out, w = student.attention.dot_product_attention(q, k, v, lens)
+            exp_out, exp_w = ref.dot_product_attention(q, k, v, lens)
+            expect_close(w, exp_w, what="attention weights")
+            expect_close(out, exp_out, what="output")
+        # a valid length of 0 for every example: uniform weights, output = mean of the values
+        out, w = student.attention.dot_product_attention(q, k, v, torch.zeros(3, dtype=torch.int64))
+        expect_close(w, torch.full((3, 2, 4), 0.25, dtype=dtype), what="uniform attention weights")
+        expect_close(out, v.mean(dim=1, keepdim=True).expand(3, 2, 3).contiguous(), what="output")
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("dot_product_attention")
+def test_dot_product_attention_large_scores(student):
+    """dot_product_attention: stays finite and exact for very large scores (stable softmax)"""
+    g = torch.Generator().manual_seed(7)
+    # integer-valued queries and keys with d = 4: every score is an exact multiple of 0.5,
+    # hundreds to thousands in magnitude
+    q = torch.randint(-40, 41, (2, 3, 4), generator=g).double() * 5
+    k = torch.randint(-40, 41, (2, 6, 4), generator=g).double()
+    v = torch.randn(2, 6, 3, generator=g, dtype=torch.float64)
+    for dtype in DTYPES:
+        for lens in (None, torch.tensor([3, 6]), torch.tensor([[0, 6, 2], [5, 1, 0]])):
+            args = (q.to(dtype), k.to(dtype), v.to(dtype), lens)
+            out, w = student.attention.dot_product_attention(*args)
+            exp_out, exp_w = ref.dot_product_attention(*args)
+            expect_close(w, exp_w, what="attention weights")
+            expect_close(out, exp_out, what="output")
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("dot_product_attention")
+def test_dot_product_attention_gradients(student):
+    """dot_product_attention: gradients w.r.t. queries, keys and values match autograd"""
+    for dtype in DTYPES:
+        for seed, lens in ((0, None), (1, torch.tensor([2, 0])),
+                           (2, torch.tensor([[1, 5, 3], [4, 0, 2]]))):
+            q, k, v = _qkv(seed, dtype, b=2, nq=3, nk=5, d=4, dv=3)
+            g = torch.Generator().manual_seed(4000 + seed)
+            for index, shape in ((0, (2, 3, 3)), (1, (2, 3, 5))):
+                grad_out = _randn(g, *shape, dtype=dtype)
+                got = student.attention.dot_product_attention.with_grad(
+                    q, k, v, lens, wrt=(0, 1, 2), grad_output=grad_out, output_index=index)
+                value, grads, _ = _ref_grads(ref.dot_product_attention, (q, k, v, lens),
+                                             (0, 1, 2), grad_out, output_index=index)
+                expect_close(got.value[index], value, what="output" if index == 0 else "weights")
+                _expect_grads(got, grads)
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("dot_product_attention")
+def test_dot_product_attention_empty(student):
+    """dot_product_attention: empty batch or no queries give empty results of the right shape"""
+    for dtype in DTYPES:
+        for b, nq, lens in ((0, 3, None), (0, 3, torch.zeros(0, dtype=torch.int64)),
+                            (2, 0, None), (2, 0, torch.tensor([1, 3])),
+                            (2, 0, torch.zeros(2, 0, dtype=torch.int64))):
+            q, k, v = _qkv(0, dtype, b=b, nq=nq, nk=3, d=2, dv=4)
+            out, w = student.attention.dot_product_attention(q, k, v, lens)
+            exp_out, exp_w = ref.dot_product_attention(q, k, v, lens)
+            expect_close(w, exp_w, what="attention weights")
+            expect_close(out, exp_out, what="output")
+
+
+# --------------------------------------------------------------------------- DotProductAttention
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("DotProductAttention")
+def test_dot_product_attention_module(student):
+    """DotProductAttention: eval-mode output, attention_weights and gradients match the book"""
+    for dtype in DTYPES:
+        ref_mod, obj = _twin(student, "DotProductAttention", (0.5,), {}, dtype, 0)
+        for seed, kind in zip(SEEDS, ("none", "1d-int", "2d-float")):
+            q, k, v = _qkv(seed, dtype, b=2, nq=3, nk=4, d=5, dv=2,
+                           layout="strided" if seed == 1 else "contiguous")
+            vl = _valid_lens(kind, seed, 2, 3, 4)
+            args = (q, k, v) if vl is None else (q, k, v, vl)   # valid_lens defaults to None
+            res = obj.forward.detailed(*args)
+            exp = ref_mod(*args)
+            expect_close(res.value, exp, what="output in eval mode")
+            expect_close(obj.attention_weights.get(), ref_mod.attention_weights,
+                         what="attention_weights")
+            for name, before, after in zip(("queries", "keys", "values"), args, res.args):
+                expect_unchanged(before, after, what=name)
+        grad_out = _randn(torch.Generator().manual_seed(9), 2, 3, 2, dtype=dtype)
+        lens = torch.tensor([[1, 4, 2], [3, 0, 4]])
+        got = obj.forward.with_grad(q, k, v, lens, wrt=(0, 1, 2), grad_output=grad_out)
+        value, grads, _ = _ref_grads(ref_mod, (q, k, v, lens), (0, 1, 2), grad_out)
+        expect_close(got.value, value, what="output")
+        _expect_grads(got, grads)
+    # a fresh module (training mode) without dropout is deterministic too
+    q, k, v = _qkv(4, torch.float32)
+    obj = student.attention.DotProductAttention.new()
+    expect_close(obj.forward(q, k, v), ref.DotProductAttention()(q, k, v),
+                 what="output of DotProductAttention() (dropout 0)")
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("DotProductAttention", "AdditiveAttention")
+@pytest.mark.parametrize("cls_name", ["DotProductAttention", "AdditiveAttention"])
+def test_dropout_acts_on_weights_in_training_mode(student, cls_name):
+    """Dropout: in training mode each attention weight is zeroed or scaled by 1/(1-p); eval mode has none"""
+    p, b, nq, nk, d = 0.5, 3, 4, 5, 3
+    args = (0.5,) if cls_name == "DotProductAttention" else (d, d, 6, 0.5)
+    dtype = torch.float32
+    ref_mod, obj = _twin(student, cls_name, args, {}, dtype, 1)
+    q, k, _ = _qkv(3, dtype, b=b, nq=nq, nk=nk, d=d, dv=1)
+    # values [I | 1]: output[..., :nk] is the (dropped-out) weight matrix, output[..., nk] its row sum
+    eye = torch.eye(nk, dtype=dtype).expand(b, nk, nk)
+    v = torch.cat([eye, torch.ones(b, nk, 1, dtype=dtype)], dim=-1)
+    lens = torch.tensor([5, 3, 4])
+    exp_w = ref_mod(q, k, v, lens)[..., :nk]                   # eval mode: the weights
+    # eval mode: no dropout at all
+    expect_close(obj.forward(q, k, v, lens), ref_mod(q, k, v, lens), what="output in eval mode")
+    obj.train.call_ignoring_result()
+    kept_total, dropped_total = 0, 0
+    for _ in range(3):
+        out = obj.forward(q, k, v, lens)
+        expect_equal(tuple(out.shape), (b, nq, nk + 1), what="output shape")
+        expect_equal(out.dtype, dtype, what="output dtype")
+        w = out[..., :nk]
+        scaled = exp_w / (1 - p)
+        kept = torch.isclose(w, scaled, rtol=1.3e-6, atol=1e-5)
+        dropped = torch.isclose(w, torch.zeros_like(w), rtol=0, atol=1e-5)
+        expect_equal(bool((kept | dropped).all()), True,
+                     what="dropout pattern (each weight either 0 or scaled by 1/(1-p))",
+                     hint="in training mode apply dropout to the attention weights before "
+                          "multiplying by the values")
+        # the dropout acts on the weights, not on the output: the last column is the row sum
+        # of the dropped-out weights
+        expect_close(out[..., nk], w.sum(-1), what="output computed from the dropped-out weights")
+        big = exp_w > 1e-3
+        kept_total += int((kept & ~dropped & big).sum())
+        dropped_total += int((dropped & ~kept & big).sum())
+    expect_equal(kept_total > 0 and dropped_total > 0, True,
+                 what="training-mode dropout (some weights dropped, some kept)")
+
+
+# --------------------------------------------------------------------------- AdditiveAttention
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("AdditiveAttention")
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_additive_attention_matches_book(student, dtype):
+    """AdditiveAttention: layers as in the contract, output and attention_weights match the book"""
+    key_size, query_size, num_hiddens = 3, 5, 7
+    ref_mod, obj = _twin(student, "AdditiveAttention", (key_size, query_size, num_hiddens),
+                         {"dropout": 0.3}, dtype, 2)
+    for seed, (b, nq, nk), kind, layout in (
+            (0, (2, 3, 4), "none", "contiguous"),
+            (1, (2, 3, 4), "1d-int", "strided"),
+            (2, (3, 1, 5), "2d-int", "contiguous"),      # one query
+            (3, (1, 4, 2), "1d-float", "strided"),       # batch of one
+            (4, (1, 1, 1), "2d-float", "contiguous")):
+        g = torch.Generator().manual_seed(5000 + seed)
+        q = _randn(g, b, nq, query_size, dtype=dtype)
+        k = _randn(g, b, nk, key_size, dtype=dtype)
+        v = _randn(g, b, nk, 4, dtype=dtype)
+        if layout == "strided":
+            q = q.transpose(0, 1).contiguous().transpose(0, 1)
+            k = _randn(g, b, key_size, nk, dtype=dtype).transpose(1, 2)
+            v = _randn(g, b, nk, 8, dtype=dtype)[..., ::2]
+        vl = _valid_lens(kind, seed, b, nq, nk)
+        args = (q, k, v) if vl is None else (q, k, v, vl)
+        res = obj.forward.detailed(*args)
+        expect_close(res.value, ref_mod(*args), what="output")
+        expect_close(obj.attention_weights.get(), ref_mod.attention_weights,
+                     what="attention_weights")
+        for name, before, after in zip(("queries", "keys", "values", "valid_lens"), args, res.args):
+            expect_unchanged(before, after, what=name)
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("AdditiveAttention")
+def test_additive_attention_gradients(student):
+    """AdditiveAttention: gradients w.r.t. inputs and W_q, W_k, w_v match autograd"""
+    for dtype in DTYPES:
+        ref_mod, obj = _twin(student, "AdditiveAttention", (2, 3, 5), {}, dtype, 3)
+        g = torch.Generator().manual_seed(6000)
+        q, k, v = _randn(g, 2, 3, 3, dtype=dtype), _randn(g, 2, 4, 2, dtype=dtype), \
+            _randn(g, 2, 4, 3, dtype=dtype)
+        lens = torch.tensor([2, 4])
+        grad_out = _randn(g, 2, 3, 3, dtype=dtype)
+        got = obj.forward.with_grad(q, k, v, lens, wrt=(0, 1, 2), grad_output=grad_out,
+                                    params=True)
+        value, grads, pgrads = _ref_grads(ref_mod, (q, k, v, lens), (0, 1, 2), grad_out,
+                                          params=dict(ref_mod.named_parameters()))
+        expect_close(got.value, value, what="output")
+        _expect_grads(got, grads, pgrads)
+
+
+# --------------------------------------------------------------------------- transpose_qkv / output
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("transpose_qkv", "transpose_output")
+def test_transpose_qkv_and_output(student):
+    """transpose_qkv / transpose_output: heads split as in the book, and back again"""
+    for dtype in DTYPES:
+        g = torch.Generator().manual_seed(11)
+        for (b, n, h, heads) in ((2, 3, 8, 2), (3, 1, 6, 3), (1, 4, 5, 5), (2, 2, 4, 1)):
+            X = _randn(g, b, n, h, dtype=dtype)
+            Xt = _randn(g, h, n, b, dtype=dtype).permute(2, 1, 0)     # non-contiguous
+            for x in (X, Xt):
+                res = student.attention.transpose_qkv.detailed(x, heads)
+                expect_close(res.value, ref.transpose_qkv(x, heads), what="transpose_qkv output")
+                expect_unchanged(x, res.args[0], what="X")
+            Y = _randn(g, b * heads, n, h // heads, dtype=dtype)
+            Yt = _randn(g, h // heads, n, b * heads, dtype=dtype).permute(2, 1, 0)
+            for y in (Y, Yt):
+                res = student.attention.transpose_output.detailed(y, heads)
+                expect_close(res.value, ref.transpose_output(y, heads),
+                             what="transpose_output output")
+                expect_unchanged(y, res.args[0], what="X")
+            back = student.attention.transpose_output(ref.transpose_qkv(X, heads), heads)
+            expect_close(back, X, what="transpose_output(transpose_qkv(X)) == X")
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("transpose_qkv", "transpose_output")
+def test_transpose_rejects_indivisible_sizes(student):
+    """transpose_qkv / transpose_output: sizes not divisible by num_heads raise ValueError"""
+    expect_raises(ValueError, student.attention.transpose_qkv, torch.zeros(2, 3, 6), 4)
+    expect_raises(ValueError, student.attention.transpose_qkv, torch.zeros(1, 2, 5), 2)
+    expect_raises(ValueError, student.attention.transpose_output, torch.zeros(5, 3, 2), 2)
+
+
+# --------------------------------------------------------------------------- MultiHeadAttention
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("MultiHeadAttention")
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_multihead_attention_matches_book(student, dtype):
+    """MultiHeadAttention: layers as in the contract; output matches the book, with and without bias"""
+    key_size, query_size, value_size = 3, 5, 4
+    for seed, (num_hiddens, heads, bias) in enumerate(((8, 2, False), (12, 4, True),
+                                                       (6, 1, False), (6, 6, True))):
+        ref_mod, obj = _twin(student, "MultiHeadAttention",
+                             (key_size, query_size, value_size, num_hiddens, heads),
+                             {"dropout": 0.25, "bias": bias}, dtype, seed)
+        for s, kind in enumerate(("none", "1d-int", "2d-float")):
+            b, nq, nk = (2, 3, 4) if s % 2 == 0 else (3, 2, 5)
+            g = torch.Generator().manual_seed(7000 + 10 * seed + s)
+            q = _randn(g, b, query_size, nq, dtype=dtype).transpose(1, 2)   # non-contiguous
+            k = _randn(g, b, nk, key_size, dtype=dtype)
+            v = _randn(g, b, nk, 2 * value_size, dtype=dtype)[..., value_size:]
+            vl = _valid_lens(kind, seed + s, b, nq, nk)
+            args = (q, k, v) if vl is None else (q, k, v, vl)
+            res = obj.forward.detailed(*args)
+            expect_close(res.value, ref_mod(*args), what="output")
+            for name, before, after in zip(("queries", "keys", "values", "valid_lens"),
+                                           args, res.args):
+                expect_unchanged(before, after, what=name)
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("MultiHeadAttention")
+def test_multihead_attention_per_head_weights(student):
+    """MultiHeadAttention: self.attention keeps one weight matrix per head; valid lengths apply to every head"""
+    for dtype in DTYPES:
+        ref_mod, obj = _twin(student, "MultiHeadAttention", (4, 4, 4, 6, 3), {}, dtype, 5)
+        g = torch.Generator().manual_seed(8000)
+        q, k, v = _randn(g, 2, 3, 4, dtype=dtype), _randn(g, 2, 5, 4, dtype=dtype), \
+            _randn(g, 2, 5, 4, dtype=dtype)
+        for lens in (torch.tensor([2, 5]), torch.tensor([[1, 3, 0], [5, 4, 2]])):
+            expect_close(obj.forward(q, k, v, lens), ref_mod(q, k, v, lens), what="output")
+            expect_close(obj.attention.attention_weights.get(), ref_mod.attention.attention_weights,
+                         what="self.attention.attention_weights (batch * num_heads, nq, nk)")
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("MultiHeadAttention")
+def test_multihead_attention_gradients(student):
+    """MultiHeadAttention: gradients w.r.t. inputs and every weight and bias match autograd"""
+    for dtype in DTYPES:
+        ref_mod, obj = _twin(student, "MultiHeadAttention", (3, 2, 4, 6, 2),
+                             {"bias": True, "dropout": 0.1}, dtype, 6)
+        g = torch.Generator().manual_seed(9000)
+        q, k, v = _randn(g, 2, 3, 2, dtype=dtype), _randn(g, 2, 4, 3, dtype=dtype), \
+            _randn(g, 2, 4, 4, dtype=dtype)
+        lens = torch.tensor([[3, 1, 4], [2, 0, 4]])
+        grad_out = _randn(g, 2, 3, 6, dtype=dtype)
+        got = obj.forward.with_grad(q, k, v, lens, wrt=(0, 1, 2), grad_output=grad_out,
+                                    params=True)
+        value, grads, pgrads = _ref_grads(ref_mod, (q, k, v, lens), (0, 1, 2), grad_out,
+                                          params=dict(ref_mod.named_parameters()))
+        expect_close(got.value, value, what="output")
+        _expect_grads(got, grads, pgrads)
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("MultiHeadAttention")
+def test_multihead_attention_rejects_indivisible_heads(student):
+    """MultiHeadAttention: num_hiddens not divisible by num_heads raises ValueError"""
+    expect_raises(ValueError, student.attention.MultiHeadAttention.new, 4, 4, 4, 10, 4)
+    expect_raises(ValueError, student.attention.MultiHeadAttention.new, 3, 3, 3, 7, 2,
+                  dropout=0.1, bias=True)
+    # a divisible size is accepted
+    student.attention.MultiHeadAttention.new(4, 4, 4, 12, 4)
