@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import nbformat
 
 SHELL_PREFIXES = ("%", "!", "?")
@@ -30,7 +32,9 @@ def notebook_to_source(text: str) -> str:
     each cell on its own, so a notebook may have them in any cell).
     """
     try:
-        nb = nbformat.reads(text, as_version=4)
+        with warnings.catch_warnings():          # duplicated cell ids etc.: tolerated, not news
+            warnings.simplefilter("ignore")
+            nb = nbformat.reads(text, as_version=4)
     except Exception as e:  # noqa: BLE001 - nbformat raises many kinds on bad input
         raise NotebookError(f"not a valid notebook ({type(e).__name__}: {str(e)[:200]})") from e
     chunks = []

@@ -182,20 +182,25 @@ def _warm_up(torch) -> None:
 
 
 def _serve(control, readable, torch_version):
-    """Answer requests on ``control``: spawn a worker, or clone this zygote for another grader."""
-    send_msg(control, {"ready": True, "pid": os.getpid(), "torch": torch_version})
-    while True:
-        try:
-            spec, _ = recv_msg(control)
-        except (EOFError, OSError, ValueError):
-            os._exit(0)
-        if spec.get("clone"):
-            copy_control = _clone(control)
-            if copy_control is not None:
-                control = copy_control
-                send_msg(control, {"ready": True, "pid": os.getpid(), "torch": torch_version})
-        else:
-            _spawn(control, spec, readable)
+    """Answer requests on ``control``: spawn a worker, or clone this zygote for another grader.
+    Exits quietly when the grader goes away."""
+    try:
+        send_msg(control, {"ready": True, "pid": os.getpid(), "torch": torch_version})
+        while True:
+            try:
+                spec, _ = recv_msg(control)
+            except (EOFError, ValueError):
+                break
+            if spec.get("clone"):
+                copy_control = _clone(control)
+                if copy_control is not None:
+                    control = copy_control
+                    send_msg(control, {"ready": True, "pid": os.getpid(), "torch": torch_version})
+            else:
+                _spawn(control, spec, readable)
+    except OSError:
+        pass
+    os._exit(0)
 
 
 def _clone(control):

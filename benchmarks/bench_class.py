@@ -1,0 +1,144 @@
+"""Issue 5: grade a generated class; compare with one fresh process per submission.
+
+    python benchmarks/bench_class.py [--students 200] [--only broadcasting] [--baseline 8]
+
+Each student gets, per exercise, one of: the solution, a correct variant, a planted bug, the
+untouched stub, a module that crashes at import, or one whose functions loop forever (1% of the
+files hang, 4% crash). Every file except the untouched stub carries a line naming its student, so no
+two students share a file and nothing is graded once for many. Reported:
+
+- `import torch` in a fresh interpreter, measured in the same run;
+- the class graded by `autograder grade CLASS --out DIR` (all cores): wall time, seconds per
+  submission, peak memory of the whole process tree;
+- the same for a class a quarter the size (peak memory must not grow with the class);
+- a sample of submissions graded the naive way, one fresh `python -m autograder grade SUB --json`
+  process each (fresh interpreter, fresh torch), as seconds per submission.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from common import ROOT, import_torch_seconds
+
+HANG = "def __getattr__(name):\n    def hang(*a, **k):\n        while True:\n            pass\n    return hang\n"
+CRASH = "raise RuntimeError('this module crashes at import')\n"
+
+
+def make_class(root: Path, students: int, exercises: list[str], seed: int = 0) -> Path:
+    rng = random.Random(seed)
+    for i in range(students):
+        folder = root / f"student{i:04d}"
+        folder.mkdir(parents=True)
+        for ex in exercises:
+            roll = rng.random()
+            if roll < 0.01:
+                text = HANG
+            elif roll < 0.05:
+                text = CRASH
+            elif roll < 0.18:
+                shutil.copy(ROOT / "assignments" / f"{ex}.py", folder / f"{ex}.py")   # untouched stub
+                continue
+            elif roll < 0.55:
+                text = rng.choice(sorted((ROOT / "tests" / "mutants" / ex).glob("*.py"))).read_text()
+            elif roll < 0.75:
+                text = rng.choice(sorted((ROOT / "tests" / "variants" / ex).glob("*.py"))).read_text()
+            else:
+                text = (ROOT / "solutions" / f"{ex}.py").read_text()
+            (folder / f"{ex}.py").write_text(f"{text}\n# submitted by student{i:04d}\n")
+    return root
+
+
+def tree_rss(pid: int) -> int:
+    """Resident memory of a process and all its descendants, in bytes."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(entry))
+            rss[int(entry)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError, IndexError):
+            continue
+    total, stack = 0, [pid]
+    while stack:
+        p = stack.pop()
+        total += rss.get(p, 0)
+        stack += children.get(p, [])
+    return total
+
+
+def run_measured(cmd: list[str]) -> tuple[float, int]:
+    """Wall seconds and peak tree RSS of a command."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peak = 0
+
+    def sample():
+        nonlocal peak
+        while proc.poll() is None:
+            peak = max(peak, tree_rss(proc.pid))
+            time.sleep(0.2)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    proc.wait()
+    sampler.join()
+    if proc.returncode:
+        raise SystemExit(f"{cmd} failed with {proc.returncode}")
+    return time.perf_counter() - start, peak
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--students", type=int, default=200)
+    parser.add_argument("--only", nargs="+", default=None, help="exercises of the assignment (default: all six)")
+    parser.add_argument("--baseline", type=int, default=8, help="submissions graded the naive way")
+    parser.add_argument("--timeout", type=float, default=3.0, help="seconds one call may take")
+    args = parser.parse_args()
+    exercises = args.only or ["broadcasting", "gradients", "sgd", "losses", "masked_softmax", "attention"]
+    _, torch_import = import_torch_seconds()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        rows = []
+        for n in (max(args.students // 4, 1), args.students):
+            cls = make_class(tmp / f"class{n}", n, exercises)
+            cmd = [sys.executable, "-m", "autograder", "grade", str(cls), "--out", str(tmp / f"out{n}"),
+                   "--timeout", str(args.timeout), "--only", *exercises]
+            wall, peak = run_measured(cmd)
+            rows.append((n, wall, peak))
+        sample = sorted((tmp / f"class{args.students}").iterdir())[: args.baseline]
+        naive = []
+        for sub in sample:
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "autograder", "grade", str(sub), "--json", str(tmp / "r.json"),
+                            "--timeout", str(args.timeout), "--only", *exercises], cwd=ROOT, check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            naive.append(time.perf_counter() - start)
+    print(f"exercises: {', '.join(exercises)}; {os.cpu_count()} cores")
+    print(f"python -c 'import torch' (fresh)         {torch_import:7.3f} s")
+    for n, wall, peak in rows:
+        print(f"class of {n:4d}: {wall:7.1f} s wall, {wall / n:6.3f} s per submission, "
+              f"peak memory {peak / 2**20:6.0f} MiB")
+    per_naive = statistics.mean(naive)
+    print(f"one fresh process per submission ({len(naive)} of them): {per_naive:6.3f} s per submission")
+    best = rows[-1][1] / rows[-1][0]
+    print(f"per submission vs import torch: {best / torch_import:.2f} (target <= 0.10); "
+          f"vs fresh process: {per_naive / best:.1f}x faster")
+
+
+if __name__ == "__main__":
+    main()

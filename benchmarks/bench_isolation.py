@@ -1,0 +1,95 @@
+"""Issue 4: what the hardened worker costs per submission, against the same suites run with the
+student's modules imported into the grading process itself (no isolation at all).
+
+    python benchmarks/bench_isolation.py [--rounds 5]
+
+Both sides grade the same submissions (solutions/ and one planted bug per exercise) in one run,
+alternating, with the same wire format; the difference is the fork from the warm zygote, the
+namespaces, Landlock, seccomp, the uid switch, and the socket between the two processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from common import ROOT
+
+from autograder import wire
+from autograder.client import ExerciseSession, ExerciseUnavailable, WorkerFailure, _student_error
+from autograder.course import instructor_course
+from autograder.grading import Grader
+from autograder.plugin import GradingPlugin
+from autograder.worker import Worker, load_module
+
+
+class InProcessSession(ExerciseSession):
+    """The same requests answered by a Worker living in the grading process (no isolation)."""
+
+    _worker_here = None
+
+    def _start(self):
+        if self._worker_here is None:
+            path = Path(self.submission_dir) / self.module_file
+            if not path.is_file():
+                raise ExerciseUnavailable(f"{self.module_file} is missing")
+            try:
+                self._worker_here = Worker(load_module(str(path), f"inproc_{self.exercise}_{id(self)}"))
+            except BaseException as e:  # noqa: BLE001
+                raise ExerciseUnavailable(f"import failed: {e}") from None
+
+    def request(self, header, values):
+        self._start()
+        answer, out = wire.decode(self._worker_here.handle(wire.encode(header, values)))
+        if not answer.get("ok"):
+            raise _student_error(answer.get("error"))
+        return answer, out
+
+    def close(self):
+        pass
+
+
+def submissions(tmp: Path) -> list[Path]:
+    subs = [ROOT / "solutions"]
+    for mutants in sorted((ROOT / "tests" / "mutants").iterdir()):
+        first = sorted(mutants.glob("*.py"))[0]
+        folder = tmp / f"{mutants.name}-{first.stem}"
+        shutil.copytree(ROOT / "solutions", folder)
+        shutil.copy(first, folder / f"{mutants.name}.py")
+        subs.append(folder)
+    return subs
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    course = instructor_course(ROOT)
+    with tempfile.TemporaryDirectory() as tmp, Grader(course) as grader:
+        subs = submissions(Path(tmp))
+        times = {"hardened": [], "in-process": []}
+        scores = {}
+        for round_ in range(args.rounds + 1):                   # round 0 warms both up, not counted
+            for mode in ("hardened", "in-process"):
+                GradingPlugin.session_class = ExerciseSession if mode == "hardened" else InProcessSession
+                start = time.perf_counter()
+                for sub in subs:
+                    scores[(mode, sub.name)] = grader.grade_path(sub).score
+                if round_:
+                    times[mode].append((time.perf_counter() - start) / len(subs))
+        GradingPlugin.session_class = ExerciseSession
+    assert all(scores[("hardened", s.name)] == scores[("in-process", s.name)] for s in subs), scores
+    hardened, inproc = statistics.median(times["hardened"]), statistics.median(times["in-process"])
+    print(f"{len(subs)} submissions x {args.rounds} rounds, all six exercises each, same scores both ways")
+    print(f"in-process (no isolation)  {inproc * 1000:8.1f} ms per submission")
+    print(f"hardened worker            {hardened * 1000:8.1f} ms per submission")
+    print(f"cost of isolation          {(hardened - inproc) * 1000:8.1f} ms per submission "
+          f"({(hardened - inproc) * 1000 / 6:.1f} ms per exercise worker)")
+
+
+if __name__ == "__main__":
+    main()

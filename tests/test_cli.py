@@ -1,0 +1,54 @@
+"""The command line: exit codes, one-line reasons, results.json, and `check` for students."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+from conftest import ROOT
+
+
+def run(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "autograder", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=600)
+
+
+def test_grade_writes_gradescope_results_for_one_exercise_file(tmp_path):
+    proc = run("grade", str(ROOT / "solutions" / "masked_softmax.py"), "--json", str(tmp_path / "r.json"))
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads((tmp_path / "r.json").read_text())
+    by_tag = {}
+    for t in data["tests"]:
+        assert set(t) >= {"name", "score", "max_score", "status", "output", "visibility", "tags"}
+        by_tag.setdefault(t["tags"][0], []).append(t)
+    assert sum(t["score"] for t in by_tag["masked_softmax"]) == 20
+    assert all(t["score"] == 0 and "missing" in t["output"] for t in by_tag["attention"])
+    assert data["score"] == 20 and data["max_score"] == 120
+
+
+def test_grade_cannot_grade_gives_one_line_and_non_zero(tmp_path):
+    proc = run("grade", str(tmp_path / "nothing-here"), "--json", str(tmp_path / "r.json"))
+    assert proc.returncode != 0 and proc.stderr.count("\n") == 1 and "does not exist" in proc.stderr
+    proc = run("grade", str(ROOT / "solutions"), "--json", str(tmp_path / "r.json"), "--only", "calculus")
+    assert proc.returncode != 0 and "unknown exercise" in proc.stderr and proc.stderr.count("\n") == 1
+    assert run("grade", str(ROOT / "solutions")).returncode != 0
+
+
+def test_check_explains_failures_and_passes_when_done(tmp_path):
+    mine = tmp_path / "mine"
+    shutil.copytree(ROOT / "assignments", mine)
+    shutil.copy(ROOT / "tests" / "mutants" / "masked_softmax" / "off_by_one_mask.py", mine / "masked_softmax.py")
+    proc = run("check", "--only", "masked_softmax", cwd=mine)
+    assert proc.returncode == 1
+    assert "✗" in proc.stdout and "expected" in proc.stdout and "Hint:" in proc.stdout
+    shutil.copy(ROOT / "solutions" / "masked_softmax.py", mine / "masked_softmax.py")
+    proc = run("check", str(mine), "--only", "masked_softmax")
+    assert proc.returncode == 0, proc.stdout
+    assert " 0 failed" in proc.stdout
+
+
+def test_check_outside_an_assignments_folder_says_where_to_run(tmp_path):
+    proc = run("check", str(tmp_path))
+    assert proc.returncode == 2 and "course.toml" in proc.stderr

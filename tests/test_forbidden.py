@@ -1,0 +1,52 @@
+"""Forbidden calls are found however they are spelled, and only where the contract says."""
+
+from __future__ import annotations
+
+from autograder.forbidden import find_forbidden
+
+RULES = {"*": ["torch.broadcast_shapes", ".expand", "torch.nn.functional.softmax"],
+         "unbroadcast": ["torch.autograd", "kw:requires_grad"]}
+NAMES = ["broadcast_shape", "broadcast_to", "unbroadcast", "can_broadcast"]
+
+
+def found(source: str) -> dict:
+    return {k: v.used for k, v in find_forbidden(source, RULES, NAMES).items()}
+
+
+def test_direct_aliased_and_imported_spellings():
+    assert found("import torch\ndef broadcast_shape(*s):\n    return torch.broadcast_shapes(*s)") == \
+        {"broadcast_shape": "torch.broadcast_shapes"}
+    assert "broadcast_shape" in found("import torch as t\ndef broadcast_shape(*s):\n    return t.broadcast_shapes(*s)")
+    assert "broadcast_shape" in found("from torch import broadcast_shapes as b\ndef broadcast_shape(*s):\n    return b(*s)")
+    assert "broadcast_shape" in found("import torch\nf = torch.broadcast_shapes\ndef broadcast_shape(*s):\n    return f(*s)")
+    assert "broadcast_shape" in found("import torch\ndef broadcast_shape(*s):\n    return getattr(torch, 'broadcast_shapes')(*s)")
+    assert "broadcast_to" in found("import torch.nn.functional as F\ndef broadcast_to(x, s):\n    return F.softmax(x)")
+    assert "broadcast_to" in found("from torch.nn import functional\ndef broadcast_to(x, s):\n    return functional.softmax(x)")
+
+
+def test_methods_keywords_and_helpers():
+    assert found("def broadcast_to(x, s):\n    return x.expand(*s)") == {"broadcast_to": ".expand(...)"}
+    assert found("def broadcast_to(x, s):\n    return getattr(x, 'expand')(*s)") == {"broadcast_to": ".expand(...)"}
+    helper = "def _h(x):\n    return x.expand(3)\ndef _g(x):\n    return _h(x)\ndef broadcast_to(x, s):\n    return _g(x)"
+    violation = find_forbidden(helper, RULES, NAMES)["broadcast_to"]
+    assert violation.via == "_h" and violation.line == 2
+    assert found("import torch\ndef unbroadcast(g, s):\n    return torch.tensor(1.0, requires_grad=True)") == \
+        {"unbroadcast": "requires_grad=..."}
+    assert found("import torch\ndef unbroadcast(g, s):\n    torch.autograd.grad(g, g)") == {"unbroadcast": "torch.autograd.grad"}
+
+
+def test_only_the_names_that_reach_a_use_lose_points():
+    src = ("import torch\ndef can_broadcast(*s):\n    return True\n"
+           "def broadcast_to(x, s):\n    return torch.autograd.grad(x, x)\n")   # autograd is allowed there
+    assert found(src) == {}
+    assert found("def broadcast_to(x, s):\n    def inner():\n        return x.expand(2)\n    return inner()") == \
+        {"broadcast_to": ".expand(...)"}
+
+
+def test_a_method_the_student_defines_is_not_the_forbidden_one():
+    src = "class Layer:\n    def expand(self, x):\n        return x\ndef broadcast_to(x, s):\n    return Layer().expand(x)"
+    assert found(src) == {}
+
+
+def test_unparseable_source_has_no_violations():
+    assert find_forbidden("def broken(:\n", RULES, NAMES) == {}
