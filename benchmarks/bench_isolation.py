@@ -44,7 +44,8 @@ class InProcessSession(ExerciseSession):
 
     def request(self, header, values):
         self._start()
-        answer, out = wire.decode(self._worker_here.handle(wire.encode(header, values)))
+        message = wire.encode(header, values)[8:]                 # without the length prefix
+        answer, out = wire.decode(self._worker_here.handle(message)[8:])
         if not answer.get("ok"):
             raise _student_error(answer.get("error"))
         return answer, out
