@@ -167,6 +167,7 @@ class Timeouts:
     call: float = 10.0          # one request
     start: float = 20.0         # fork + confine + import of the student module
     strikes: int = 2            # timeouts or crashes in one exercise before its other tests are skipped
+    submission: float = 600.0   # all the tests of one submission; later tests fail at once
 
 
 @dataclass

@@ -8,6 +8,7 @@ tests score 0.
 
 from __future__ import annotations
 
+import time
 import traceback
 from dataclasses import dataclass, field
 
@@ -70,6 +71,7 @@ class GradingPlugin:
     suite_errors: list = field(default_factory=list)
     sessions: dict = field(default_factory=dict)
     _violations: dict = field(default_factory=dict)
+    _started: float = field(default_factory=time.monotonic)
 
     # ------------------------------------------------------------------ pytest hooks
     def pytest_configure(self, config):
@@ -103,6 +105,12 @@ class GradingPlugin:
         cacheable) even where a suite draws from it without a generator."""
         torch.manual_seed(0)
 
+    def pytest_runtest_teardown(self, item, nextitem):
+        """An exercise's worker stops as soon as its last test has run (memory stays flat)."""
+        exercise = exercise_of(item)
+        if (nextitem is None or exercise_of(nextitem) != exercise) and exercise in self.sessions:
+            self.sessions[exercise].close()
+
     def pytest_sessionfinish(self, session):
         for s in self.sessions.values():
             s.close()
@@ -114,6 +122,9 @@ class GradingPlugin:
             raise RuntimeError(f"test {request.node.nodeid} has no known exercise mark")
         if exercise in self.submission.problems:
             raise ExerciseUnavailable(self.submission.problems[exercise])
+        if time.monotonic() - self._started > self.timeouts.submission:
+            raise ExerciseUnavailable(f"grading stopped: this submission used up its time budget "
+                                      f"({self.timeouts.submission:g} s)")
         violations = self.violations(exercise)
         for name in covers_of(request.node):
             if name in violations:

@@ -9,7 +9,7 @@ two students share a file and nothing is graded once for many. Reported:
 
 - `import torch` in a fresh interpreter, measured in the same run;
 - the class graded by `autograder grade CLASS --out DIR` (all cores): wall time, seconds per
-  submission, peak memory of the whole process tree;
+  submission, peak memory (PSS) of the whole process tree;
 - the same for a class a quarter the size (peak memory must not grow with the class);
 - a sample of submissions graded the naive way, one fresh `python -m autograder grade SUB --json`
   process each (fresh interpreter, fresh torch), as seconds per submission.
@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 from common import ROOT, import_torch_seconds
+from mutation import planted_bugs
 
 HANG = "def __getattr__(name):\n    def hang(*a, **k):\n        while True:\n            pass\n    return hang\n"
 CRASH = "raise RuntimeError('this module crashes at import')\n"
@@ -50,7 +51,7 @@ def make_class(root: Path, students: int, exercises: list[str], seed: int = 0) -
                 shutil.copy(ROOT / "assignments" / f"{ex}.py", folder / f"{ex}.py")   # untouched stub
                 continue
             elif roll < 0.55:
-                text = rng.choice(sorted((ROOT / "tests" / "mutants" / ex).glob("*.py"))).read_text()
+                text = rng.choice(planted_bugs(ex)).source()
             elif roll < 0.75:
                 text = rng.choice(sorted((ROOT / "tests" / "variants" / ex).glob("*.py"))).read_text()
             else:
@@ -59,24 +60,26 @@ def make_class(root: Path, students: int, exercises: list[str], seed: int = 0) -
     return root
 
 
-def tree_rss(pid: int) -> int:
-    """Resident memory of a process and all its descendants, in bytes."""
+def tree_memory(pid: int) -> int:
+    """Proportional set size (shared pages counted once, split among their sharers) of a
+    process and all its descendants, in bytes: what the process tree costs the machine."""
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            children.setdefault(int(fields[1]), []).append(int(entry))
-            rss[int(entry)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+                children.setdefault(int(f.read().rsplit(")", 1)[1].split()[1]), []).append(int(entry))
         except (OSError, ValueError, IndexError):
             continue
     total, stack = 0, [pid]
     while stack:
         p = stack.pop()
-        total += rss.get(p, 0)
+        try:
+            with open(f"/proc/{p}/smaps_rollup") as f:
+                total += next(int(line.split()[1]) for line in f if line.startswith("Pss:")) * 1024
+        except (OSError, StopIteration, ValueError):
+            pass
         stack += children.get(p, [])
     return total
 
@@ -90,7 +93,7 @@ def run_measured(cmd: list[str]) -> tuple[float, int]:
     def sample():
         nonlocal peak
         while proc.poll() is None:
-            peak = max(peak, tree_rss(proc.pid))
+            peak = max(peak, tree_memory(proc.pid))
             time.sleep(0.2)
 
     sampler = threading.Thread(target=sample)

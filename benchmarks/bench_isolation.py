@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from common import ROOT
+from mutation import planted_bugs
 
 from autograder import wire
 from autograder.client import ExerciseSession, ExerciseUnavailable, WorkerFailure, _student_error
@@ -56,11 +57,11 @@ class InProcessSession(ExerciseSession):
 
 def submissions(tmp: Path) -> list[Path]:
     subs = [ROOT / "solutions"]
-    for mutants in sorted((ROOT / "tests" / "mutants").iterdir()):
-        first = sorted(mutants.glob("*.py"))[0]
-        folder = tmp / f"{mutants.name}-{first.stem}"
+    for exercise in sorted(p.name for p in (ROOT / "tests" / "mutants").iterdir()):
+        first = planted_bugs(exercise)[0]
+        folder = tmp / f"{exercise}-{first.name}"
         shutil.copytree(ROOT / "solutions", folder)
-        shutil.copy(first, folder / f"{mutants.name}.py")
+        (folder / f"{exercise}.py").write_text(first.source())
         subs.append(folder)
     return subs
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))       # mutation.py: the planted bugs
 
 
 def timed_command(cmd: list[str], repeat: int = 3) -> float:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 from conftest import ROOT
+from mutation import planted_bugs
 
 
 def run(*args, cwd=ROOT):
@@ -39,7 +40,8 @@ def test_grade_cannot_grade_gives_one_line_and_non_zero(tmp_path):
 def test_check_explains_failures_and_passes_when_done(tmp_path):
     mine = tmp_path / "mine"
     shutil.copytree(ROOT / "assignments", mine)
-    shutil.copy(ROOT / "tests" / "mutants" / "masked_softmax" / "off_by_one_mask.py", mine / "masked_softmax.py")
+    bug = next(m for m in planted_bugs("masked_softmax") if m.name == "off_by_one_mask")
+    (mine / "masked_softmax.py").write_text(bug.source())
     proc = run("check", "--only", "masked_softmax", cwd=mine)
     assert proc.returncode == 1
     assert "✗" in proc.stdout and "expected" in proc.stdout and "Hint:" in proc.stdout

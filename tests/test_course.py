@@ -8,7 +8,6 @@ All of them are graded as one class (one batch, both cores), then checked studen
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -19,12 +18,10 @@ from autograder.gradebook import Gradebook
 from autograder.grading import Grader
 from conftest import EXERCISES, ROOT
 
-MUTANTS = sorted((ROOT / "tests" / "mutants").glob("*/*.py"))
+from mutation import planted_bugs
+
+MUTANTS = planted_bugs()
 VARIANTS = sorted((ROOT / "tests" / "variants").glob("*/*.py"))
-
-
-def _student(kind: str, path: Path) -> str:
-    return f"{kind}-{path.parent.name}-{path.stem}"
 
 
 @pytest.fixture(scope="module")
@@ -33,11 +30,14 @@ def graded(tmp_path_factory, course):
     cls = tmp_path_factory.mktemp("class")
     shutil.copytree(ROOT / "solutions", cls / "solutions")
     shutil.copytree(ROOT / "assignments", cls / "stubs")
-    for kind, files in (("mutant", MUTANTS), ("variant", VARIANTS)):
-        for path in files:
-            folder = cls / _student(kind, path)
-            shutil.copytree(ROOT / "solutions", folder)
-            shutil.copy(path, folder / f"{path.parent.name}.py")
+    for mutant in MUTANTS:
+        folder = cls / f"mutant-{mutant.exercise}-{mutant.name}"
+        shutil.copytree(ROOT / "solutions", folder)
+        (folder / f"{mutant.exercise}.py").write_text(mutant.source())
+    for path in VARIANTS:
+        folder = cls / f"variant-{path.parent.name}-{path.stem}"
+        shutil.copytree(ROOT / "solutions", folder)
+        shutil.copy(path, folder / f"{path.parent.name}.py")
     out = tmp_path_factory.mktemp("out")
     summary, _ = grade_class([cls], course, out, jobs=2, timeouts=Timeouts(call=10.0, start=20.0))
     assert summary.failed == []
@@ -76,19 +76,18 @@ def test_stubs_get_zero(graded):
 
 def test_there_are_enough_planted_bugs():
     for ex in EXERCISES:
-        assert len([m for m in MUTANTS if m.parent.name == ex]) >= 4, ex
+        assert len(planted_bugs(ex)) >= 4, ex
 
 
-@pytest.mark.parametrize("path", MUTANTS, ids=[f"{p.parent.name}/{p.stem}" for p in MUTANTS])
-def test_planted_bug_loses_points_in_its_exercise_only(graded, path):
-    scores = graded[_student("mutant", path)]
-    exercise = path.parent.name
-    assert scores[exercise][0] < scores[exercise][1], f"{path.stem} was not caught"
-    others = {ex: v for ex, v in scores.items() if ex != exercise}
-    assert full(others), f"{path.stem} changed other exercises: {others}"
+@pytest.mark.parametrize("mutant", MUTANTS, ids=[f"{m.exercise}/{m.name}" for m in MUTANTS])
+def test_planted_bug_loses_points_in_its_exercise_only(graded, mutant):
+    scores = graded[f"mutant-{mutant.exercise}-{mutant.name}"]
+    assert scores[mutant.exercise][0] < scores[mutant.exercise][1], f"not caught: {mutant.description}"
+    others = {ex: v for ex, v in scores.items() if ex != mutant.exercise}
+    assert full(others), f"{mutant.name} changed other exercises: {others}"
 
 
 @pytest.mark.parametrize("path", VARIANTS, ids=[f"{p.parent.name}/{p.stem}" for p in VARIANTS])
 def test_correct_variant_gets_full_marks(graded, path):
-    scores = graded[_student("variant", path)]
+    scores = graded[f"variant-{path.parent.name}-{path.stem}"]
     assert full(scores), scores

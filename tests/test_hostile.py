@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -157,3 +158,25 @@ def test_cli_grades_a_hostile_submission_and_exits_zero(tmp_path):
     broadcasting = [t for t in data["tests"] if t["tags"] == ["broadcasting"]]
     assert broadcasting and all(t["score"] == 0 for t in broadcasting)
     assert data["score"] == data["max_score"] - sum(t["max_score"] for t in broadcasting)
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None or os.geteuid() != 0, reason="needs unshare, run as root")
+def test_an_ordinary_user_gets_the_same_protections_and_scores(tmp_path):
+    """Run the grader inside a user namespace where it is uid 1000, not root: the worker takes the
+    unprivileged path (a user namespace of its own) and contains the same attack."""
+    _, source = hostile_source(ROOT / "tests" / "hostile" / "fork_flood.py", tmp_path, tmp_path / "c", 1)
+    folder = submission_with(tmp_path, {"broadcasting": source})
+    results = tmp_path / "results.json"
+    proc = subprocess.run(["unshare", "--user", "--map-user=1000", "--map-group=1000", sys.executable, "-m",
+                           "autograder", "grade", str(folder), "--json", str(results), "--course", str(ROOT),
+                           "--only", "broadcasting", "masked_softmax", "--timeout", "4"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(results.read_text())
+    scores = {}
+    for t in data["tests"]:
+        scores[t["tags"][0]] = scores.get(t["tags"][0], 0) + t["score"]
+    assert scores == {"broadcasting": 0, "masked_softmax": 20}
+    protections = data["extra_data"]["protections"]
+    assert protections["unprivileged uid"] == "on (started as an ordinary user)"
+    assert all(v.startswith("on") for v in protections.values()), protections
