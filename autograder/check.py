@@ -11,7 +11,7 @@ from autograder.grading import Grader
 
 def render(result, stream) -> None:
     """Per exercise, each test with ✓ or ✗ and, for a failure, what went wrong."""
-    for ex, (score, max_score) in result.by_exercise().items():
+    for ex in result.by_exercise():
         tests = [t for t in result.tests if t.exercise == ex]
         failed = [t for t in tests if t.status != "passed"]
         mark = "✓" if not failed else "✗"

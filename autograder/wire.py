@@ -234,8 +234,9 @@ class _Decoder:
 def decode(payload: bytes, make_ref=None, make_iter=None) -> tuple[dict, dict]:
     """Decode one message body into ``(header, values)``.
 
-    ``make_ref(id)`` and ``make_iter(items)`` say how ``ref`` and ``iter`` values are rebuilt;
-    without them such values are refused (the trusted side accepts neither from a worker).
+    ``make_ref(id)`` and ``make_iter(items)`` say how ``ref`` and ``iter`` values are rebuilt.
+    Refs, iterators and generators only ever travel to the worker: without these callbacks (the
+    trusted side decoding a worker's answer) all three are refused.
     """
     try:
         view = memoryview(payload)

@@ -21,7 +21,7 @@ from common import ROOT
 from mutation import planted_bugs
 
 from autograder import wire
-from autograder.client import ExerciseSession, ExerciseUnavailable, WorkerFailure, _student_error
+from autograder.client import ExerciseSession, ExerciseUnavailable, _student_error
 from autograder.course import instructor_course
 from autograder.grading import Grader
 from autograder.plugin import GradingPlugin

@@ -4,7 +4,6 @@ Every expected value comes from ``reference/attention.py`` (the book's masked so
 attention built on PyTorch) and every expected gradient from autograd through that reference.
 """
 
-import math
 
 import pytest
 import torch

@@ -19,7 +19,6 @@ Contract readings taken here (see CONTRACT.md, "How the contract is read"):
 - At logits around 1e3, tolerances scale with the logits (as for the losses exercise).
 """
 
-import math
 
 import pytest
 import torch
