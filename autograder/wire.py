@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import select
 import socket
 import struct
 import time
@@ -293,24 +294,23 @@ def recv(sock: socket.socket, deadline: float | None = None, limit: int = MAX_ME
 
 
 def _recv_exact(sock, n, deadline, on_wait) -> bytes:
+    """Read exactly ``n`` bytes. With a deadline, each read is tried without blocking first (the
+    rest of a message has usually arrived with its start) and only then waited for."""
     buf = bytearray(n)
     view, got = memoryview(buf), 0
+    flags = 0 if deadline is None else socket.MSG_DONTWAIT
     while got < n:
-        if deadline is not None:
+        try:
+            k = sock.recv_into(view[got:], n - got, flags)
+        except (BlockingIOError, InterruptedError):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise Deadline("deadline passed")
+                raise Deadline("deadline passed") from None
             if on_wait is not None:
                 on_wait(remaining)
-                sock.settimeout(0.0)
             else:
-                sock.settimeout(remaining)
-        try:
-            k = sock.recv_into(view[got:], n - got)
-        except (BlockingIOError, InterruptedError):
+                select.select([sock], [], [], remaining)
             continue
-        except TimeoutError as e:
-            raise Deadline("deadline passed") from e
         except OSError as e:
             raise Closed(str(e)) from e
         if k == 0:
