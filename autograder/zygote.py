@@ -13,6 +13,7 @@ deadlock the forked children; workers may raise the thread count themselves.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -162,6 +163,7 @@ def main(control_fd: int) -> None:
     from autograder import sandbox, worker  # noqa: F401 - loaded before any fork
 
     _warm_up(torch)
+    gc.freeze()   # workers' collections then never write to (and so copy) the zygote's pages
 
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # keepers and clones are reaped by the kernel
     _serve(socket.socket(fileno=control_fd), python_paths(), torch.__version__)
