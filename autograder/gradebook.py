@@ -193,9 +193,6 @@ class Gradebook:
             "WHERE r.student=? ORDER BY r.id DESC LIMIT 1", (student,)).fetchone()
         return row == (digest, suite_hash)
 
-    def students(self) -> list[str]:
-        return [r[0] for r in self.db.execute("SELECT DISTINCT student FROM runs ORDER BY student")]
-
     def current(self):
         """Every student's latest run, sorted by student, one at a time (memory stays flat)."""
         with closing(self.db.cursor()) as cur:

@@ -15,7 +15,7 @@ from autograder.client import StudentError, WorkerFailure
 
 __all__ = [
     "GradingFailure", "StudentError", "WorkerFailure", "expect_close", "expect_equal",
-    "expect_raises", "expect_unchanged", "expect_dtype", "expect_shape", "describe",
+    "expect_raises", "expect_unchanged", "describe",
 ]
 
 
@@ -214,19 +214,3 @@ def expect_unchanged(before, after, *, call=None, what="input", hint=None):
         _fail(f"the {what} was modified in place", call=call,
               hint=hint or "inputs must not change: compute a new tensor (avoid in-place ops like +=, "
                            "masked_fill_, x[...] = on the argument)")
-
-
-def expect_dtype(actual, dtype, *, call=None, hint=None, what="output"):
-    if type(actual) is not torch.Tensor:
-        _fail(f"the {what} should be a tensor, but it is {_kind(actual)}", call=call, hint=hint)
-    if actual.dtype != dtype:
-        _fail(f"the {what} has the wrong dtype: expected {str(dtype).replace('torch.', '')}, got "
-              f"{str(actual.dtype).replace('torch.', '')}", call=call, hint=hint)
-
-
-def expect_shape(actual, shape, *, call=None, hint=None, what="output"):
-    if type(actual) is not torch.Tensor:
-        _fail(f"the {what} should be a tensor, but it is {_kind(actual)}", call=call, hint=hint)
-    if tuple(actual.shape) != tuple(shape):
-        _fail(f"the {what} has the wrong shape: expected {tuple(shape)}, got {tuple(actual.shape)}",
-              call=call, hint=hint)
