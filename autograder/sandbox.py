@@ -155,7 +155,7 @@ def confine(report: Report, *, readable: list[str], scratch: str, limits: Limits
         pass  # already a session leader (PID 1 of a new namespace)
     _scratch_tmpfs(report, scratch, limits.scratch_bytes, uid, own_mounts)
     _close_other_fds(keep_fds)
-    _rlimits(report, limits, uid)
+    _rlimits(report, limits)
     _landlock(report, readable, scratch)
     _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     _seccomp(report)
@@ -201,7 +201,7 @@ def _close_other_fds(keep):
     os.closerange(last + 1, 1 << 16)
 
 
-def _rlimits(report, limits, uid):
+def _rlimits(report, limits):
     with open("/proc/self/statm") as f:
         mapped = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
     wanted = [
@@ -217,8 +217,6 @@ def _rlimits(report, limits, uid):
             resource.setrlimit(which, value)
         except (OSError, ValueError) as e:
             report.off(f"limit: {name}", str(e))
-    if uid is None and os.geteuid() == 0:
-        report.off("limit: processes", "not enforced for root")
     report.on("resource limits")
 
 
