@@ -22,6 +22,7 @@ from autograder.zygote import Zygote
 
 OUTPUT_KEPT = 8 << 10          # bytes of a worker's printed output kept for feedback
 OUTPUT_FLOOD = 8 << 20         # printed output beyond this kills the worker
+MAX_AHEAD = 32                 # requests sent before their answers are read, at most
 
 
 class StudentError(Exception):
@@ -99,14 +100,29 @@ class WorkerProcess:
             self.kill()
             raise WorkerFailure(reason) from None
 
-    def request(self, message: bytes, timeout: float) -> bytes:
-        try:
-            wire.send(self.sock, message)
-        except OSError:
-            reason = self.death_reason()
-            self.kill()
-            raise WorkerFailure(reason) from None
-        return self.receive(timeout)
+    def send(self, message: bytes, timeout: float) -> None:
+        """Send one request; a worker that stops reading (busy in an earlier request) for
+        ``timeout`` seconds is stopped, and its output is drained while we wait."""
+        deadline = time.monotonic() + timeout
+        view, sent = memoryview(message), 0
+        while sent < len(message):
+            try:
+                sent += self.sock.send(view[sent:], socket.MSG_DONTWAIT)
+                continue
+            except (BlockingIOError, InterruptedError):
+                pass
+            except OSError:
+                reason = self.death_reason()
+                self.kill()
+                raise WorkerFailure(reason) from None
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.kill()
+                raise WorkerFailure(f"did not take a request within {timeout:g} s (an infinite loop, or far "
+                                    "too slow); stopped")
+            ready, _, _ = select.select([self.out_fd], [self.sock], [], remaining)
+            if self.out_fd in ready:
+                self._drain(0)
 
     def death_reason(self) -> str:
         """Why the worker stopped, from the status its keeper reports."""
@@ -173,7 +189,12 @@ class Timeouts:
 @dataclass
 class ExerciseSession:
     """The worker(s) for one exercise of one submission. A crashed or timed-out worker is
-    replaced for the next request; an import failure, or ``strikes`` failures, are final."""
+    replaced for the next request; an import failure, or ``strikes`` failures, are final.
+
+    Requests either wait for their answer (``request``) or are *deferred*: sent at once, run in
+    order, their answers read (and handed to their checks) before the next answer anybody waits
+    for (``defer``, ``settle``).
+    """
 
     zygote: Zygote
     submission_dir: str            # a prepared folder holding the student's module files
@@ -188,20 +209,36 @@ class ExerciseSession:
     outputs: list = field(default_factory=list)
     last_call: str = ""
     _generation: int = 0
+    _last_id: int = 0                                   # ids of objects kept in workers
+    _deferred: list = field(default_factory=list)       # (name, check) of requests whose answers are unread
+    _pending_spawn: object = None                       # a worker asked of the zygote, not taken yet
+
+    def _module_path(self) -> str | None:
+        path = os.path.join(self.submission_dir, self.module_file)
+        if not os.path.isfile(path):
+            self.unavailable = f"{self.module_file} is missing from your submission"
+            return None
+        return path
+
+    def prepare(self) -> None:
+        """Ask the zygote for this exercise's worker now, so it starts while other tests run."""
+        if self._pending_spawn is None and self.worker is None and not self.unavailable and self._module_path():
+            self._pending_spawn = self._ask_for_worker()
+
+    def _ask_for_worker(self):
+        return self.zygote.request_spawn(self.submission_dir, self.module_file[:-3], self.limits.__dict__)
 
     def _start(self):
         if self.unavailable:
             raise ExerciseUnavailable(self.unavailable)
         if self.worker is not None and self.worker.alive:
             return
-        path = os.path.join(self.submission_dir, self.module_file)
-        if not os.path.isfile(path):
-            self.unavailable = f"{self.module_file} is missing from your submission"
+        if not self._module_path():
             raise ExerciseUnavailable(self.unavailable)
         self._retire()
+        pending, self._pending_spawn = self._pending_spawn, None
         try:
-            self.worker = WorkerProcess(*self.zygote.spawn(self.submission_dir, self.module_file[:-3],
-                                                            self.limits.__dict__))
+            self.worker = WorkerProcess(*self.zygote.take(pending or self._ask_for_worker()))
         except OSError as e:
             self.unavailable = f"the worker for {self.exercise} could not be started ({e})"
             raise ExerciseUnavailable(self.unavailable) from None
@@ -222,41 +259,117 @@ class ExerciseSession:
             self.unavailable = f"{self.module_file} could not be imported: {err.type_name}: {err.message}{where}"
             raise ExerciseUnavailable(self.unavailable)
 
+    # ------------------------------------------------------------------ requests
     def request(self, header: dict, values: dict) -> tuple[dict, dict]:
-        """Send one request; return the decoded answer or raise StudentError / WorkerFailure."""
-        self._start()
-        message = wire.encode(header, values)
-        try:
-            raw = self.worker.request(message, self.timeouts.call)
-            answer, out = wire.decode(raw)
-        except (WorkerFailure, wire.WireError) as e:
-            self.worker.kill()
-            self.failures += 1
-            if self.failures >= self.timeouts.strikes:
-                self.unavailable = (f"stopped grading {self.exercise} after {self.failures} failed calls; "
-                                    f"the last: your code {e}")
-            raise WorkerFailure(f"your code {e}") from None
-        if not answer.get("ok"):
-            raise _student_error(answer.get("error"))
-        return answer, out
+        """Send one request and return its decoded answer, or raise StudentError / WorkerFailure."""
+        return self.request_many([(header, values)])[0]
 
-    def make_remote(self, answer: dict) -> "Remote":
-        """A Remote for the object id in a worker's ``ref`` answer."""
-        ref = answer.get("ref")
-        if type(ref) is not int:
-            raise WorkerFailure("the worker did not return an object reference")
+    def request_many(self, requests: list[tuple[dict, dict]]) -> list[tuple[dict, dict]]:
+        """Send several requests at once, then read their answers (one wait, not one each).
+        Raises the first error: of a deferred request first, then of these."""
+        if len(requests) > MAX_AHEAD:
+            return self.request_many(requests[:MAX_AHEAD]) + self.request_many(requests[MAX_AHEAD:])
+        for header, values in requests:
+            self._send(header, values)
+        error = self._read_deferred()
+        answers = [self._read() for _ in requests]
+        if error is not None:
+            raise error
+        for answer, _ in answers:
+            if not answer.get("ok"):
+                raise _student_error(answer.get("error"))
+        return answers
+
+    def defer(self, header: dict, values: dict, name: str, check=None) -> None:
+        """Send a request without waiting for its answer. It runs before every later request;
+        when its answer is read, ``check(values)`` runs (if given). The first error, of the
+        request or of its check, is raised by the next request that waits, or by ``settle``."""
+        if len(self._deferred) >= MAX_AHEAD:
+            self.settle()
+        self._send(header, values)
+        self._deferred.append((name, check))
+
+    def settle(self, raise_errors: bool = True) -> None:
+        """Read the answers of deferred requests; raise the first error among them if asked."""
+        try:
+            error = self._read_deferred()
+        except WorkerFailure:
+            if raise_errors:
+                raise
+            return
+        if error is not None and raise_errors:
+            raise error
+
+    def _send(self, header, values):
+        self._start()
+        try:
+            self.worker.send(wire.encode(header, values), self.timeouts.call)
+        except WorkerFailure as e:
+            raise self._failed(e) from None
+
+    def _read(self) -> tuple[dict, dict]:
+        try:
+            return wire.decode(self.worker.receive(self.timeouts.call))
+        except (WorkerFailure, wire.WireError) as e:
+            raise self._failed(e) from None
+
+    def _read_deferred(self) -> Exception | None:
+        """Read every deferred answer and run the checks up to the first error, which is
+        returned (``last_call`` names its call)."""
+        error, current = None, self.last_call
+        while self._deferred:
+            self.last_call, check = self._deferred[0]
+            answer, out = self._read()
+            self._deferred.pop(0)
+            if error is not None:
+                continue
+            if not answer.get("ok"):
+                error, current = _student_error(answer.get("error")), self.last_call
+            elif check is not None:
+                try:
+                    check(out)
+                except (KeyboardInterrupt, SystemExit):
+                    raise
+                except BaseException as e:  # noqa: BLE001 - a failed check (or a bug in it) fails the test
+                    error, current = e, self.last_call
+        self.last_call = current
+        return error
+
+    def _failed(self, e: Exception) -> WorkerFailure:
+        self.worker.kill()
+        self._generation += 1               # objects the dead worker kept are gone
+        self._deferred.clear()
+        self.failures += 1
+        if self.failures >= self.timeouts.strikes:
+            self.unavailable = (f"stopped grading {self.exercise} after {self.failures} failed calls; "
+                                f"the last: your code {e}")
+        return WorkerFailure(f"your code {e}")
+
+    # ------------------------------------------------------------------ objects in the worker
+    def new_id(self) -> int:
+        """An id for an object the worker will keep (chosen here, so requests need not wait)."""
+        self._last_id += 1
+        return self._last_id
+
+    def make_remote(self, out: dict, ref: int) -> "Remote":
+        """A Remote for the object the worker kept as ``ref`` (``out`` is its answer)."""
+        if out.get("ref") != ref:
+            raise WorkerFailure("the worker did not keep the object it was asked to")
         return Remote(self, ref, (), self._generation)
 
     def put(self, value, requires_grad: bool = False) -> "Remote":
-        """Keep a copy of ``value`` in the worker (e.g. a parameter tensor)."""
-        return self.make_remote(self.request({"op": "put", "requires_grad": requires_grad},
-                                             {"value": _to_wire(value, self)})[1])
+        """Keep a copy of ``value`` in the worker (e.g. a parameter tensor); deferred."""
+        ref = self.new_id()
+        self.defer({"op": "put", "requires_grad": requires_grad, "keep": ref}, {"value": _to_wire(value, self)},
+                   "keeping a tensor in the worker")
+        return Remote(self, ref, (), self._generation)
 
     def generation(self) -> int:
         """Changes whenever a new worker replaces a dead one (remote objects die with it)."""
         return self._generation
 
     def _retire(self):
+        self._deferred.clear()
         if self.worker is not None:
             self.worker.close()
             self.outputs.append(bytes(self.worker.output))
@@ -268,6 +381,12 @@ class ExerciseSession:
         return b"".join(chunks).decode("utf-8", "replace")[:OUTPUT_KEPT]
 
     def close(self):
+        pending, self._pending_spawn = self._pending_spawn, None
+        if pending is not None:
+            try:
+                WorkerProcess(*self.zygote.take(pending)).close()
+            except OSError:
+                pass
         self._retire()
 
 
@@ -328,42 +447,122 @@ class Remote:
             raise WorkerFailure("an object this test made was lost when its worker was restarted")
         return {"ref": self._ref, "path": list(self._path)}
 
-    def _call(self, mode, args, kwargs, **extra):
-        self._session.last_call = self._name
+    def _call_request(self, mode, args, kwargs, **extra) -> tuple[dict, dict]:
         header = {"op": "call", "target": self._target(), "mode": mode, **extra}
         values = {"args": _to_wire(list(args), self._session), "kwargs": _to_wire(kwargs, self._session)}
         if "grad_output" in extra:
             values["grad_output"] = header.pop("grad_output")
-        return self._session.request(header, values)
+        return header, values
+
+    def _call(self, mode, args, kwargs, **extra):
+        self._session.last_call = self._name
+        return self._session.request(*self._call_request(mode, args, kwargs, **extra))
 
     def __call__(self, *args, **kwargs):
         return self._call("value", args, kwargs)[1]["value"]
 
     def detailed(self, *args, **kwargs) -> CallResult:
-        out = self._call("detailed", args, kwargs)[1]
-        return CallResult(out["value"], out.get("args", []), out.get("kwargs", {}))
+        return _call_result(self._call("detailed", args, kwargs)[1])
 
     def with_grad(self, *args, wrt=(0,), grad_output=None, output_index=None, params=False, **kwargs) -> GradResult:
-        _, out = self._call("grad", args, kwargs, wrt=list(wrt), output_index=output_index,
-                            params=bool(params), grad_output=grad_output)
-        return GradResult(out["value"], out.get("grads", []), out.get("param_grads", {}))
+        return _grad_result(self._call("grad", args, kwargs, **_grad_options(wrt, grad_output, output_index, params))[1])
+
+    def later(self, check, *args, **kwargs) -> None:
+        """``check(fn(*args, **kwargs))``, without waiting: the call is sent now and ``check``
+        runs when its answer is read, in order with the other requests (at the latest when the
+        test ends). Many such calls cost one round trip to the worker instead of one each."""
+        self._session.defer(*self._call_request("value", args, kwargs), self._name, lambda out: check(out["value"]))
+
+    def detailed_later(self, check, *args, **kwargs) -> None:
+        """``check(fn.detailed(*args, **kwargs))`` without waiting (see ``later``)."""
+        self._session.defer(*self._call_request("detailed", args, kwargs), self._name,
+                            lambda out: check(_call_result(out)))
+
+    def error_later(self, check, *args, **kwargs) -> None:
+        """``check(error)`` without waiting, where ``error`` is the StudentError the call raised,
+        or None if it returned (see ``later``)."""
+        self._session.defer(*self._call_request("error", args, kwargs), self._name,
+                            lambda out: check(None if out.get("error") is None else _student_error(out["error"])))
+
+    def with_grad_later(self, check, *args, wrt=(0,), grad_output=None, output_index=None, params=False,
+                        **kwargs) -> None:
+        """``check(fn.with_grad(*args, ...))`` without waiting (see ``later``)."""
+        self._session.defer(*self._call_request("grad", args, kwargs, **_grad_options(wrt, grad_output, output_index,
+                                                                                      params)),
+                            self._name, lambda out: check(_grad_result(out)))
 
     def new(self, *args, **kwargs) -> "Remote":
-        return self._session.make_remote(self._call("ref", args, kwargs)[1])
+        ref = self._session.new_id()
+        return self._session.make_remote(self._call("ref", args, kwargs, keep=ref)[1], ref)
 
-    def call_ignoring_result(self, *args, **kwargs) -> None:
-        self._call("ignore", args, kwargs)
+    def new_later(self, *args, **kwargs) -> "Remote":
+        """``new`` without waiting (see ``later``): the object is usable at once; an exception
+        the constructor raises fails the test at the next request that waits."""
+        ref = self._session.new_id()
+        self._session.defer(*self._call_request("ref", args, kwargs, keep=ref), self._name)
+        return Remote(self._session, ref, (), self._session.generation())
+
+    def call_later(self, *args, **kwargs) -> None:
+        """Call without waiting for the answer: the call runs before any later request, its result
+        is dropped, and an exception it raises fails the test at the next request that waits
+        (at the latest when the test ends)."""
+        self._session.defer(*self._call_request("ignore", args, kwargs), self._name)
+
+    def _get_request(self) -> tuple[dict, dict]:
+        return {"op": "get", "target": self._target()}, {}
 
     def get(self):
-        return self._session.request({"op": "get", "target": self._target()}, {})[1]["value"]
+        return self._session.request(*self._get_request())[1]["value"]
+
+    def get_later(self, check) -> None:
+        """``check(obj.get())`` without waiting (see ``later``)."""
+        self._session.defer(*self._get_request(), f"reading {self._name}", lambda out: check(out["value"]))
 
     def ref(self) -> "Remote":
         """The attribute itself as a worker object, e.g. a bound method to pass as a callable:
         ``student.tensor(a).dist.ref()`` is ``a.dist`` in the worker."""
-        return self._session.make_remote(self._session.request({"op": "ref", "target": self._target()}, {})[1])
+        ref = self._session.new_id()
+        return self._session.make_remote(
+            self._session.request({"op": "ref", "target": self._target(), "keep": ref}, {})[1], ref)
+
+    def ref_later(self) -> "Remote":
+        """``ref`` without waiting (see ``new_later``)."""
+        ref = self._session.new_id()
+        self._session.defer({"op": "ref", "target": self._target(), "keep": ref}, {}, f"reading {self._name}")
+        return Remote(self._session, ref, (), self._session.generation())
 
     def set(self, value) -> None:
-        self._session.request({"op": "set", "target": self._target()}, {"value": _to_wire(value, self._session)})
+        self._session.request(*self._set_request(value))
+
+    def set_later(self, value) -> None:
+        """``set`` without waiting for the answer (see ``call_later``)."""
+        self._session.defer(*self._set_request(value), f"setting {self._name}")
+
+    def _set_request(self, value) -> tuple[dict, dict]:
+        return {"op": "set", "target": self._target()}, {"value": _to_wire(value, self._session)}
+
+
+def fetch(*remotes: Remote) -> list:
+    """The values of several worker objects or attributes (of one exercise), in one round trip:
+    ``fetch(p, p.grad)`` is ``[p.get(), p.grad.get()]``."""
+    if not remotes:
+        return []
+    session = remotes[0]._session
+    if any(r._session is not session for r in remotes):
+        raise ValueError("fetch takes objects of one exercise")
+    return [out["value"] for _, out in session.request_many([r._get_request() for r in remotes])]
+
+
+def _call_result(out: dict) -> CallResult:
+    return CallResult(out["value"], out.get("args", []), out.get("kwargs", {}))
+
+
+def _grad_result(out: dict) -> GradResult:
+    return GradResult(out["value"], out.get("grads", []), out.get("param_grads", {}))
+
+
+def _grad_options(wrt, grad_output, output_index, params) -> dict:
+    return {"wrt": list(wrt), "output_index": output_index, "params": bool(params), "grad_output": grad_output}
 
 
 def _to_wire(v, session):

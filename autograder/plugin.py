@@ -100,10 +100,31 @@ class GradingPlugin:
             self.results.append(self._result(item, call, report))
         return report
 
+    def pytest_collection_finish(self, session):
+        """Ask for every exercise's worker at once: they start (fork, confine, import the
+        student's module) while earlier exercises are graded."""
+        for exercise in dict.fromkeys(exercise_of(item) for item in session.items):
+            if exercise in self.course.exercises and exercise not in self.submission.problems:
+                self.session(exercise).prepare()
+
     def pytest_runtest_setup(self, item):
         """Every test starts from the same global random state, so results are reproducible (and
         cacheable) even where a suite draws from it without a generator."""
-        torch.manual_seed(0)
+        torch.default_generator.manual_seed(0)   # CPU only: torch.manual_seed also seeds (and probes) accelerators
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item):
+        """A test ends only when its deferred requests have answered; an error one of them
+        raised fails the test."""
+        try:
+            result = yield
+        except BaseException:
+            for s in self.sessions.values():
+                s.settle(raise_errors=False)
+            raise
+        for s in self.sessions.values():
+            s.settle()
+        return result
 
     def pytest_runtest_teardown(self, item, nextitem):
         """An exercise's worker stops as soon as its last test has run (memory stays flat)."""

@@ -15,7 +15,7 @@ from autograder.client import StudentError, WorkerFailure
 
 __all__ = [
     "GradingFailure", "StudentError", "WorkerFailure", "expect_close", "expect_equal",
-    "expect_raises", "expect_unchanged", "describe",
+    "expect_raises", "expect_raises_later", "expect_unchanged", "describe",
 ]
 
 
@@ -96,30 +96,36 @@ def expect_close(actual, expected, *, rtol=None, atol=None, call=None, hint=None
         _fail(f"the {what} has the wrong dtype: expected {str(expected.dtype).replace('torch.', '')}, "
               f"got {str(actual.dtype).replace('torch.', '')}", call=call,
               hint=hint or "results keep the dtype of the inputs; avoid mixing in float64 constants or tensors")
-    if (rtol is None) != (atol is None):
-        rtol, atol = _tolerances(expected.dtype, rtol, atol)
-    try:
-        torch.testing.assert_close(actual, expected, rtol=rtol, atol=atol, equal_nan=True,
-                                   check_stride=False, check_device=False)
+    rtol, atol = _tolerances(expected.dtype, rtol, atol)
+    if _close(actual, expected, rtol, atol):
         return
-    except AssertionError:
-        pass
     a, e = actual.double(), expected.double()
     finite_a, finite_e = torch.isfinite(a), torch.isfinite(e)
-    if not bool((finite_a == finite_e).all()) or not bool((torch.isnan(a) == torch.isnan(e)).all()):
-        idx = _first_index(~((finite_a == finite_e) & (torch.isnan(a) == torch.isnan(e))))
+    nonfinite_off = ~(finite_a & finite_e) & ~((a == e) | (torch.isnan(a) & torch.isnan(e)))
+    if bool(nonfinite_off.any()):
+        idx = _first_index(nonfinite_off)
         _fail(f"the {what} has NaN or infinite values where the expected values do not (or the reverse)",
               call=call, hint=hint or "look for overflow (exp of large numbers) or division by zero",
               detail=f"at index {idx}: expected {e[idx].item()!r}, got {a[idx].item()!r}")
     diff = torch.where(finite_e & finite_a, (a - e).abs(), torch.zeros_like(a))
-    rt, at = _tolerances(expected.dtype, rtol, atol)
-    bad = diff > at + rt * e.abs().nan_to_num(0)
+    bad = diff > atol + rtol * e.abs().nan_to_num(0)
     n_bad, n = int(bad.sum()), bad.numel()
     worst = _first_index(diff == diff.max())
-    rel = diff[worst].item() / max(abs(e[worst].item()), 1e-300)
-    _fail(f"{n_bad} of {n} values of the {what} are off (largest difference {diff.max().item():.3g}, "
-          f"relative {rel:.3g})", call=call, hint=hint,
+    relative = f", relative {diff[worst].item() / abs(e[worst].item()):.3g}" if e[worst].item() else ""
+    _fail(f"{n_bad} of {n} values of the {what} are off (largest difference {diff.max().item():.3g}"
+          f"{relative})", call=call, hint=hint,
           detail=f"at index {worst}: expected {e[worst].item()!r}, got {a[worst].item()!r}")
+
+
+def _close(actual: torch.Tensor, expected: torch.Tensor, rtol: float, atol: float) -> bool:
+    """``torch.testing.assert_close``'s test (same shape and dtype already checked): NaN matches
+    NaN, infinities match by sign, other values ``|a - e| <= atol + rtol * |e|``."""
+    with torch.no_grad():
+        if not (expected.is_floating_point() or expected.is_complex()):
+            if rtol == 0 and atol == 0:
+                return torch.equal(actual, expected)
+            actual, expected = actual.double(), expected.double()
+        return bool(torch.isclose(actual, expected, rtol=rtol, atol=atol, equal_nan=True).all())
 
 
 def _tolerances(dtype, rtol, atol):
@@ -168,6 +174,22 @@ def expect_equal(actual, expected, *, call=None, hint=None, what="result"):
               redacted_detail=f"got {describe(actual)}" if not isinstance(expected, bool) else "")
 
 
+def _check_raised(types, exc, call, hint) -> bool:
+    """Whether ``exc`` (None: the call returned) is the expected error; fails the test if it is
+    not a StudentError at all, or one of other types. False for a grader-side exception."""
+    names = " or ".join(t.__name__ for t in types)
+    if exc is None:
+        _fail(f"expected {names}, but the call returned normally", call=call,
+              hint=hint or "check the arguments before doing any work")
+    if isinstance(exc, StudentError):
+        if any(t.__name__ in exc.type_names for t in types):
+            return True
+        if "NotImplementedError" in exc.type_names:
+            _fail("not implemented yet (it raises NotImplementedError)", call=call)
+        _fail(f"expected {names}, but it raised {exc.type_name}: {exc.message}", call=call, hint=hint)
+    return False
+
+
 class _Raises:
     def __init__(self, types, call, hint):
         self.types, self.call, self.hint = types, call, hint
@@ -176,17 +198,7 @@ class _Raises:
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        names = " or ".join(t.__name__ for t in self.types)
-        if exc is None:
-            _fail(f"expected {names}, but the call returned normally", call=self.call,
-                  hint=self.hint or "check the arguments before doing any work")
-        if isinstance(exc, StudentError):
-            if any(t.__name__ in exc.type_names for t in self.types):
-                return True
-            if "NotImplementedError" in exc.type_names:
-                _fail("not implemented yet (it raises NotImplementedError)", call=self.call)
-            _fail(f"expected {names}, but it raised {exc.type_name}: {exc.message}", call=self.call, hint=self.hint)
-        return False
+        return _check_raised(self.types, exc, self.call, self.hint)
 
 
 def expect_raises(exc_type, fn=None, *args, call=None, hint=None, **kwargs):
@@ -201,6 +213,13 @@ def expect_raises(exc_type, fn=None, *args, call=None, hint=None, **kwargs):
     with ctx:
         fn(*args, **kwargs)
     return None
+
+
+def expect_raises_later(exc_type, fn, *args, call=None, hint=None, **kwargs):
+    """``expect_raises(exc_type, fn, *args)`` without waiting for the answer: checked when it
+    arrives, in order with the test's other requests (see ``Remote.later``)."""
+    types = exc_type if isinstance(exc_type, tuple) else (exc_type,)
+    fn.error_later(lambda exc: _check_raised(types, exc, call, hint), *args, **kwargs)
 
 
 def expect_unchanged(before, after, *, call=None, what="input", hint=None):

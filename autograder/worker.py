@@ -3,7 +3,9 @@
 This code runs inside the sandbox, in the same process as student code, so nothing here is
 trusted by the grader: every answer is decoded there as data only. Requests (see
 :mod:`autograder.client`) are ``call``, ``get``, ``set``, ``put`` and ``ref``; a target names an object by
-``{"ref": id | None, "path": [attr, ...]}`` where ``ref: None`` is the student module.
+``{"ref": id | None, "path": [attr, ...]}`` where ``ref: None`` is the student module. Requests
+that keep an object (``put``, ``ref``, a call in mode ``ref``) carry the id to keep it under
+(``"keep"``), chosen by the grader, so it can send them without waiting for their answers.
 """
 
 from __future__ import annotations
@@ -38,20 +40,22 @@ class Worker:
             return self._error(e)
 
     def _error(self, e: BaseException) -> bytes:
+        try:
+            return wire.encode({"ok": False, "error": self._error_info(e)}, {})
+        except Exception:  # noqa: BLE001
+            return wire.encode({"ok": False, "error": {"type": "Exception", "mro": ["Exception"],
+                                                       "message": "unprintable", "where": []}}, {})
+
+    def _error_info(self, e: BaseException) -> dict:
         tb = traceback.extract_tb(e.__traceback__)
         student_frames = [f for f in tb if f.filename.startswith(self._student_dir())]
-        info = {
+        return {
             "type": type(e).__name__,
             "mro": [c.__name__ for c in type(e).__mro__],
             "message": _safe_str(e),
             "where": [[f.filename.rsplit("/", 1)[-1], f.lineno, f.name, f.line or ""]
                       for f in student_frames[-5:]],
         }
-        try:
-            return wire.encode({"ok": False, "error": info}, {})
-        except Exception:  # noqa: BLE001
-            return wire.encode({"ok": False, "error": {"type": "Exception", "mro": ["Exception"],
-                                                       "message": "unprintable", "where": []}}, {})
 
     def _student_dir(self) -> str:
         return (getattr(self.module, "__file__", "") or "").rsplit("/", 1)[0] + "/"
@@ -61,10 +65,12 @@ class Worker:
             raise wire.WireError(f"no worker object {i}")
         return self.objects[i]
 
-    def _keep(self, obj) -> int:
-        i = len(self.objects) + 1
+    def _keep(self, obj, header) -> dict:
+        i = header.get("keep")
+        if type(i) is not int or i in self.objects:
+            raise wire.WireError(f"cannot keep an object as {i!r}")
         self.objects[i] = obj
-        return i
+        return {"ref": i}
 
     def _resolve(self, target):
         obj = self.module if target.get("ref") is None else self._deref(target["ref"])
@@ -76,10 +82,10 @@ class Worker:
         value = values["value"]
         if isinstance(value, torch.Tensor) and header.get("requires_grad"):
             value = value.detach().clone().requires_grad_(True)
-        return {"ref": self._keep(value)}
+        return self._keep(value, header)
 
     def op_ref(self, header, values):
-        return {"ref": self._keep(self._resolve(header["target"]))}
+        return self._keep(self._resolve(header["target"]), header)
 
     def op_get(self, header, values):
         return {"value": _sendable(self._resolve(header["target"]))}
@@ -99,9 +105,15 @@ class Worker:
         mode = header.get("mode", "value")
         if mode == "grad":
             return self._call_with_grad(fn, args, kwargs, header, values)
+        if mode == "error":          # the exception the call raises, as data (None if it returns)
+            try:
+                _sendable(fn(*args, **kwargs))          # a generator runs, as in mode "value"
+            except Exception as e:  # noqa: BLE001 - SystemExit and the like stay failures
+                return {"error": self._error_info(e)}
+            return {"error": None}
         result = fn(*args, **kwargs)
         if mode == "ref":
-            return {"ref": self._keep(result)}
+            return self._keep(result, header)
         if mode == "ignore":
             return {}
         out = {"value": _sendable(result)}

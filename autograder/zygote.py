@@ -23,6 +23,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 
 PRELOADED = (
     "abc array bisect cmath collections collections.abc contextlib copy dataclasses decimal "
@@ -54,19 +55,33 @@ def send_msg(sock: socket.socket, obj: dict, fds: list[int] = ()) -> None:
 
 
 def recv_msg(sock: socket.socket, maxfds: int = 0) -> tuple[dict, list[int]]:
-    data, fds, _, _ = socket.recv_fds(sock, 1 << 20, maxfds)
-    if not data:
+    """One message (several may wait in the stream: read exactly its length prefix and body)."""
+    head, fds, _, _ = socket.recv_fds(sock, 4, maxfds)
+    data = _recv_exact(sock, 4 - len(head), head) if head else b""
+    if len(data) < 4:
         raise EOFError
-    (n,) = struct.unpack_from("<I", data)
-    while len(data) < 4 + n:
-        more = sock.recv(4 + n - len(data))
+    (n,) = struct.unpack("<I", data)
+    return json.loads(_recv_exact(sock, n, b"")), fds
+
+
+def _recv_exact(sock: socket.socket, n: int, data: bytes) -> bytes:
+    while n > 0:
+        more = sock.recv(n)
         if not more:
             raise EOFError
-        data += more
-    return json.loads(data[4:4 + n]), fds
+        data, n = data + more, n - len(more)
+    return data
 
 
 # --------------------------------------------------------------------------- the grader's handle
+
+
+@dataclass
+class PendingWorker:
+    """A worker asked of the zygote and not taken yet."""
+
+    scratch: str
+    answer: tuple | None = None
 
 
 class Zygote:
@@ -77,6 +92,7 @@ class Zygote:
     """
 
     def __init__(self, control: socket.socket | None = None):
+        self._unanswered: list[PendingWorker] = []
         if control is not None:          # a clone: the process belongs to the original zygote
             self._control, self._proc, self._ready = control, None, None
             return
@@ -103,31 +119,42 @@ class Zygote:
     def clone(self) -> "Zygote":
         """Another zygote, forked from this one, for another grader process to use."""
         self.wait_ready()
+        if self._unanswered:
+            raise RuntimeError("a zygote with workers on the way cannot be cloned")
         send_msg(self._control, {"clone": True})
         _, fds = recv_msg(self._control, maxfds=1)
         if len(fds) != 1:
             raise RuntimeError("the zygote could not be cloned")
         return Zygote(socket.socket(fileno=fds[0]))
 
-    def spawn(self, submission_dir: str, module_name: str, limits: dict):
-        """Fork a worker for ``<submission_dir>/<module_name>.py``.
-
-        Returns ``(socket, output_fd, status_fd, info, scratch)``: the worker's socket, the read
-        ends of its output and of its keeper's status pipe, ``{"pid", "pid_namespace"}``, and the
-        scratch folder made for it (the caller removes it).
-        """
+    def request_spawn(self, submission_dir: str, module_name: str, limits: dict) -> "PendingWorker":
+        """Ask for a worker for ``<submission_dir>/<module_name>.py`` without waiting for it:
+        the zygote forks it, and it imports the module, while the grader goes on. Every request
+        must be taken (``take``), in any order."""
         self.wait_ready()
         scratch = tempfile.mkdtemp(prefix="scratch-", dir=os.path.dirname(submission_dir))
-        spec = {"submission_dir": submission_dir, "module_name": module_name, "scratch": scratch,
-                "limits": limits}
-        send_msg(self._control, spec)
-        info, fds = recv_msg(self._control, maxfds=3)
+        send_msg(self._control, {"submission_dir": submission_dir, "module_name": module_name,
+                                 "scratch": scratch, "limits": limits})
+        pending = PendingWorker(scratch)
+        self._unanswered.append(pending)
+        return pending
+
+    def take(self, pending: "PendingWorker"):
+        """The worker asked for: ``(socket, output_fd, status_fd, info, scratch)``, that is the
+        worker's socket, the read ends of its output and of its keeper's status pipe,
+        ``{"pid", "pid_namespace"}``, and the scratch folder made for it (the caller removes it)."""
+        while pending.answer is None:          # the zygote answers in the order it was asked
+            try:
+                self._unanswered.pop(0).answer = recv_msg(self._control, maxfds=3)
+            except (EOFError, ValueError) as e:
+                raise OSError(f"the worker zygote stopped ({e or 'no answer'})") from None
+        info, fds = pending.answer
         if len(fds) != 3 or not info.get("pid"):
             for fd in fds:
                 os.close(fd)
-            shutil.rmtree(scratch, ignore_errors=True)
+            shutil.rmtree(pending.scratch, ignore_errors=True)
             raise OSError(info.get("error", "the worker could not be started"))
-        return socket.socket(fileno=fds[0]), fds[1], fds[2], info, scratch
+        return socket.socket(fileno=fds[0]), fds[1], fds[2], info, pending.scratch
 
     def forget(self):
         """Close this process's connection only: in a forked process that will not use it, or

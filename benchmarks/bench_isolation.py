@@ -11,6 +11,7 @@ namespaces, Landlock, seccomp, the uid switch, and the socket between the two pr
 from __future__ import annotations
 
 import argparse
+import collections
 import shutil
 import statistics
 import tempfile
@@ -21,7 +22,7 @@ from common import ROOT
 from mutation import planted_bugs
 
 from autograder import wire
-from autograder.client import ExerciseSession, ExerciseUnavailable, _student_error
+from autograder.client import ExerciseSession, ExerciseUnavailable
 from autograder.course import instructor_course
 from autograder.grading import Grader
 from autograder.plugin import GradingPlugin
@@ -33,6 +34,9 @@ class InProcessSession(ExerciseSession):
 
     _worker_here = None
 
+    def prepare(self):
+        pass
+
     def _start(self):
         if self._worker_here is None:
             path = Path(self.submission_dir) / self.module_file
@@ -42,14 +46,14 @@ class InProcessSession(ExerciseSession):
                 self._worker_here = Worker(load_module(str(path), f"inproc_{self.exercise}_{id(self)}"))
             except BaseException as e:  # noqa: BLE001
                 raise ExerciseUnavailable(f"import failed: {e}") from None
+            self._answers = collections.deque()
 
-    def request(self, header, values):
+    def _send(self, header, values):
         self._start()
-        message = wire.encode(header, values)[8:]                 # without the length prefix
-        answer, out = wire.decode(self._worker_here.handle(message)[8:])
-        if not answer.get("ok"):
-            raise _student_error(answer.get("error"))
-        return answer, out
+        self._answers.append(self._worker_here.handle(wire.encode(header, values)[8:]))  # no length prefix
+
+    def _read(self):
+        return wire.decode(self._answers.popleft()[8:])
 
     def close(self):
         pass

@@ -2,6 +2,10 @@
 
 Every expected value comes from ``reference/attention.py`` (the book's masked softmax and
 attention built on PyTorch) and every expected gradient from autograd through that reference.
+
+Calls to student code are sent without waiting (``*_later``) and checked when their answers
+arrive, in order; a test waits only to make a module (``new``) and to read the attention
+weights a forward pass stored (``get``).
 """
 
 
@@ -11,7 +15,7 @@ import torch
 from autograder.testing import (
     expect_close,
     expect_equal,
-    expect_raises,
+    expect_raises_later,
     expect_unchanged,
 )
 from reference import attention as ref
@@ -22,6 +26,7 @@ DTYPES = [torch.float32, torch.float64]
 DTYPE_IDS = ["float32", "float64"]
 SEEDS = [0, 1, 2]
 VALID_KINDS = ["none", "1d-int", "2d-int", "1d-float", "2d-float"]
+ARG_NAMES = ("queries", "keys", "values", "valid_lens")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -93,16 +98,18 @@ def _twin(student, cls_name, args, kwargs, dtype, seed):
     the reference's.
     """
     ref_mod = _randomize(getattr(ref, cls_name)(*args, **kwargs), seed).to(dtype).eval()
-    obj = getattr(student.attention, cls_name).new(*args, **kwargs)
+    obj = getattr(student.attention, cls_name).new_later(*args, **kwargs)
     if dtype == torch.float64:
-        obj.double.call_ignoring_result()
-    keys = sorted(obj.state_dict().keys())
-    expect_equal(keys, sorted(ref_mod.state_dict().keys()), what="state_dict() keys",
-                 hint="name the layers exactly as in the contract (W_q, W_k, W_v, W_o, w_v) "
-                      "and give them the bias setting the contract asks for")
-    obj.load_state_dict.call_ignoring_result(
+        obj.double.call_later()
+    ref_keys = sorted(ref_mod.state_dict().keys())
+    obj.state_dict.later(
+        lambda state: expect_equal(
+            sorted(state.keys()), ref_keys, what="state_dict() keys",
+            hint="name the layers exactly as in the contract (W_q, W_k, W_v, W_o, w_v) "
+                 "and give them the bias setting the contract asks for"))
+    obj.load_state_dict.call_later(
         {k: v.detach().clone() for k, v in ref_mod.state_dict().items()})
-    obj.eval.call_ignoring_result()
+    obj.eval.call_later()
     return ref_mod, obj
 
 
@@ -120,6 +127,90 @@ def _expect_grads(got, exp_grads, exp_param_grads=None, names=("queries", "keys"
             expect_close(got.param_grads[name], g_exp, what=f"gradient w.r.t. parameter {name}")
 
 
+def _expect_args_unchanged(names, before, after):
+    """Each tensor argument (named by ``names``, in order) holds the same values after the call."""
+    for name, b, a in zip(names, before, after):
+        expect_unchanged(b, a, what=name)
+
+
+def _close(expected, what):
+    """A check (for ``later``) that the value is close to ``expected``."""
+    return lambda value: expect_close(value, expected, what=what)
+
+
+def _dpa_later(student, args, expected=None, *, weights="attention weights", output="output",
+               unchanged=False):
+    """Send ``dot_product_attention(*args)``. When the answer arrives its (output, weights) are
+    compared with ``expected`` (default: the reference's) and, if ``unchanged``, the inputs
+    are checked to be left unmodified."""
+    exp_out, exp_w = ref.dot_product_attention(*args) if expected is None else expected
+
+    def check(res):
+        out, w = res.value
+        expect_close(w, exp_w, what=weights)
+        expect_close(out, exp_out, what=output)
+        if unchanged:
+            _expect_args_unchanged(ARG_NAMES, args, res.args)
+
+    student.attention.dot_product_attention.detailed_later(check, *args)
+
+
+def _grads_later(fn, ref_fn, args, grad_out, output_index=None, params=False):
+    """Send ``fn.with_grad(*args)`` w.r.t. queries, keys and values (and the module's
+    parameters if ``params``); when the answer arrives, compare the value and the gradients
+    with autograd through ``ref_fn``."""
+    value, grads, pgrads = _ref_grads(ref_fn, args, (0, 1, 2), grad_out, output_index=output_index,
+                                      params=dict(ref_fn.named_parameters()) if params else None)
+
+    def check(got):
+        out = got.value if output_index is None else got.value[output_index]
+        expect_close(out, value, what="weights" if output_index == 1 else "output")
+        _expect_grads(got, grads, pgrads if params else None)
+
+    fn.with_grad_later(check, *args, wrt=(0, 1, 2), grad_output=grad_out,
+                       output_index=output_index, params=params)
+
+
+def _transpose_later(student, name, x, heads):
+    """Send ``name(x, heads)`` (transpose_qkv or transpose_output); when the answer arrives,
+    compare it with the reference's and check that ``x`` was left unmodified."""
+    expected = getattr(ref, name)(x, heads)
+
+    def check(res):
+        expect_close(res.value, expected, what=f"{name} output")
+        expect_unchanged(x, res.args[0], what="X")
+
+    getattr(student.attention, name).detailed_later(check, x, heads)
+
+
+def _forward_later(obj, args, expected):
+    """Send ``obj.forward(*args)``; when the answer arrives, compare it with ``expected`` and
+    check that no tensor argument was modified."""
+    def check(res):
+        expect_close(res.value, expected, what="output")
+        _expect_args_unchanged(ARG_NAMES, args, res.args)
+
+    obj.forward.detailed_later(check, *args)
+
+
+def _forward_and_weights_later(obj, args, attr, exp, exp_weights, *, out_what, weights_what, arg_names=()):
+    """Send ``obj.forward.detailed(*args)``, then read ``attr`` (the attention weights the forward
+    pass stored); when both answers are in, compare them with ``exp`` and ``exp_weights`` and
+    check the arguments named ``arg_names`` were left unchanged."""
+    results = []
+    obj.forward.detailed_later(results.append, *args)
+    exp_weights = exp_weights.detach().clone()       # the reference module overwrites its own
+
+    def check(weights):
+        res = results[0]
+        expect_close(res.value, exp, what=out_what)
+        expect_close(weights, exp_weights, what=weights_what)
+        if arg_names:
+            _expect_args_unchanged(arg_names, args, res.args)
+
+    attr.get_later(check)
+
+
 # --------------------------------------------------------------------------- dot_product_attention
 
 
@@ -131,16 +222,10 @@ def test_dot_product_attention_matches_book(student, dtype):
     for seed in SEEDS[:2]:
         for kind in VALID_KINDS:
             q, k, v = _qkv(seed, dtype, b=2, nq=3, nk=5, d=4, dv=6)
-            vl = _valid_lens(kind, seed, 2, 3, 5)
-            out, w = student.attention.dot_product_attention(q, k, v, vl)
-            exp_out, exp_w = ref.dot_product_attention(q, k, v, vl)
-            expect_close(w, exp_w, what="attention weights")
-            expect_close(out, exp_out, what="output")
+            _dpa_later(student, (q, k, v, _valid_lens(kind, seed, 2, 3, 5)))
     # called with three arguments only: valid_lens defaults to None
-    out, w = student.attention.dot_product_attention(q, k, v)
-    exp_out, exp_w = ref.dot_product_attention(q, k, v)
-    expect_close(w, exp_w, what="attention weights without valid_lens")
-    expect_close(out, exp_out, what="output without valid_lens")
+    _dpa_later(student, (q, k, v), weights="attention weights without valid_lens",
+               output="output without valid_lens")
 
 
 @pytest.mark.points(1)
@@ -153,14 +238,7 @@ def test_dot_product_attention_noncontiguous_inputs_unchanged(student):
             lens_1d = torch.tensor([7, 2, 5, 9, 4, 1])[::2]                 # strided: 7, 5, 4
             lens_2d = torch.tensor([[1, 5, 3], [4, 5, 3], [2, 5, 1], [5, 5, 2]]).t()  # transposed
             for lens in (lens_1d, lens_2d):
-                res = student.attention.dot_product_attention.detailed(q, k, v, lens)
-                exp_out, exp_w = ref.dot_product_attention(q, k, v, lens)
-                out, w = res.value
-                expect_close(w, exp_w, what="attention weights")
-                expect_close(out, exp_out, what="output")
-                for name, before, after in zip(("queries", "keys", "values", "valid_lens"),
-                                               (q, k, v, lens), res.args):
-                    expect_unchanged(before, after, what=name)
+                _dpa_later(student, (q, k, v, lens), unchanged=True)
 
 
 @pytest.mark.points(1)
@@ -176,14 +254,12 @@ def test_dot_product_attention_mask_edges(student):
             torch.tensor([[1.0, 0.0], [2.0, 50.0], [4.0, 4.0]]),
         ]
         for lens in cases:
-            out, w = student.attention.dot_product_attention(q, k, v, lens)
-            exp_out, exp_w = ref.dot_product_attention(q, k, v, lens)
-            expect_close(w, exp_w, what="attention weights")
-            expect_close(out, exp_out, what="output")
+            _dpa_later(student, (q, k, v, lens))
         # a valid length of 0 for every example: uniform weights, output = mean of the values
-        out, w = student.attention.dot_product_attention(q, k, v, torch.zeros(3, dtype=torch.int64))
-        expect_close(w, torch.full((3, 2, 4), 0.25, dtype=dtype), what="uniform attention weights")
-        expect_close(out, v.mean(dim=1, keepdim=True).expand(3, 2, 3).contiguous(), what="output")
+        _dpa_later(student, (q, k, v, torch.zeros(3, dtype=torch.int64)),
+                   (v.mean(dim=1, keepdim=True).expand(3, 2, 3).contiguous(),
+                    torch.full((3, 2, 4), 0.25, dtype=dtype)),
+                   weights="uniform attention weights")
 
 
 @pytest.mark.points(1)
@@ -198,11 +274,7 @@ def test_dot_product_attention_large_scores(student):
     v = torch.randn(2, 6, 3, generator=g, dtype=torch.float64)
     for dtype in DTYPES:
         for lens in (None, torch.tensor([3, 6]), torch.tensor([[0, 6, 2], [5, 1, 0]])):
-            args = (q.to(dtype), k.to(dtype), v.to(dtype), lens)
-            out, w = student.attention.dot_product_attention(*args)
-            exp_out, exp_w = ref.dot_product_attention(*args)
-            expect_close(w, exp_w, what="attention weights")
-            expect_close(out, exp_out, what="output")
+            _dpa_later(student, (q.to(dtype), k.to(dtype), v.to(dtype), lens))
 
 
 @pytest.mark.points(1)
@@ -215,13 +287,8 @@ def test_dot_product_attention_gradients(student):
             q, k, v = _qkv(seed, dtype, b=2, nq=3, nk=5, d=4, dv=3)
             g = torch.Generator().manual_seed(4000 + seed)
             for index, shape in ((0, (2, 3, 3)), (1, (2, 3, 5))):
-                grad_out = _randn(g, *shape, dtype=dtype)
-                got = student.attention.dot_product_attention.with_grad(
-                    q, k, v, lens, wrt=(0, 1, 2), grad_output=grad_out, output_index=index)
-                value, grads, _ = _ref_grads(ref.dot_product_attention, (q, k, v, lens),
-                                             (0, 1, 2), grad_out, output_index=index)
-                expect_close(got.value[index], value, what="output" if index == 0 else "weights")
-                _expect_grads(got, grads)
+                _grads_later(student.attention.dot_product_attention, ref.dot_product_attention,
+                             (q, k, v, lens), _randn(g, *shape, dtype=dtype), output_index=index)
 
 
 @pytest.mark.points(1)
@@ -233,10 +300,7 @@ def test_dot_product_attention_empty(student):
                             (2, 0, None), (2, 0, torch.tensor([1, 3])),
                             (2, 0, torch.zeros(2, 0, dtype=torch.int64))):
             q, k, v = _qkv(0, dtype, b=b, nq=nq, nk=3, d=2, dv=4)
-            out, w = student.attention.dot_product_attention(q, k, v, lens)
-            exp_out, exp_w = ref.dot_product_attention(q, k, v, lens)
-            expect_close(w, exp_w, what="attention weights")
-            expect_close(out, exp_out, what="output")
+            _dpa_later(student, (q, k, v, lens))
 
 
 # --------------------------------------------------------------------------- DotProductAttention
@@ -253,24 +317,18 @@ def test_dot_product_attention_module(student):
                            layout="strided" if seed == 1 else "contiguous")
             vl = _valid_lens(kind, seed, 2, 3, 4)
             args = (q, k, v) if vl is None else (q, k, v, vl)   # valid_lens defaults to None
-            res = obj.forward.detailed(*args)
             exp = ref_mod(*args)
-            expect_close(res.value, exp, what="output in eval mode")
-            expect_close(obj.attention_weights.get(), ref_mod.attention_weights,
-                         what="attention_weights")
-            for name, before, after in zip(("queries", "keys", "values"), args, res.args):
-                expect_unchanged(before, after, what=name)
+            _forward_and_weights_later(obj, args, obj.attention_weights, exp, ref_mod.attention_weights,
+                                       out_what="output in eval mode", weights_what="attention_weights",
+                                       arg_names=ARG_NAMES[:3])
         grad_out = _randn(torch.Generator().manual_seed(9), 2, 3, 2, dtype=dtype)
         lens = torch.tensor([[1, 4, 2], [3, 0, 4]])
-        got = obj.forward.with_grad(q, k, v, lens, wrt=(0, 1, 2), grad_output=grad_out)
-        value, grads, _ = _ref_grads(ref_mod, (q, k, v, lens), (0, 1, 2), grad_out)
-        expect_close(got.value, value, what="output")
-        _expect_grads(got, grads)
+        _grads_later(obj.forward, ref_mod, (q, k, v, lens), grad_out)
     # a fresh module (training mode) without dropout is deterministic too
     q, k, v = _qkv(4, torch.float32)
-    obj = student.attention.DotProductAttention.new()
-    expect_close(obj.forward(q, k, v), ref.DotProductAttention()(q, k, v),
-                 what="output of DotProductAttention() (dropout 0)")
+    obj = student.attention.DotProductAttention.new_later()
+    obj.forward.later(_close(ref.DotProductAttention()(q, k, v),
+                             "output of DotProductAttention() (dropout 0)"), q, k, v)
 
 
 @pytest.mark.points(1)
@@ -289,11 +347,13 @@ def test_dropout_acts_on_weights_in_training_mode(student, cls_name):
     lens = torch.tensor([5, 3, 4])
     exp_w = ref_mod(q, k, v, lens)[..., :nk]                   # eval mode: the weights
     # eval mode: no dropout at all
-    expect_close(obj.forward(q, k, v, lens), ref_mod(q, k, v, lens), what="output in eval mode")
-    obj.train.call_ignoring_result()
-    kept_total, dropped_total = 0, 0
-    for _ in range(3):
-        out = obj.forward(q, k, v, lens)
+    obj.forward.later(_close(ref_mod(q, k, v, lens), "output in eval mode"), q, k, v, lens)
+    obj.train.call_later()
+    draws, counts = 3, []        # counts: (kept, dropped) of each training-mode draw so far
+
+    def check(out):
+        """One training-mode output; after the last draw, some weights must have been kept
+        and some dropped."""
         expect_equal(tuple(out.shape), (b, nq, nk + 1), what="output shape")
         expect_equal(out.dtype, dtype, what="output dtype")
         w = out[..., :nk]
@@ -308,10 +368,14 @@ def test_dropout_acts_on_weights_in_training_mode(student, cls_name):
         # of the dropped-out weights
         expect_close(out[..., nk], w.sum(-1), what="output computed from the dropped-out weights")
         big = exp_w > 1e-3
-        kept_total += int((kept & ~dropped & big).sum())
-        dropped_total += int((dropped & ~kept & big).sum())
-    expect_equal(kept_total > 0 and dropped_total > 0, True,
-                 what="training-mode dropout (some weights dropped, some kept)")
+        counts.append((int((kept & ~dropped & big).sum()), int((dropped & ~kept & big).sum())))
+        if len(counts) == draws:
+            kept_total, dropped_total = (sum(c) for c in zip(*counts))
+            expect_equal(kept_total > 0 and dropped_total > 0, True,
+                         what="training-mode dropout (some weights dropped, some kept)")
+
+    for _ in range(draws):
+        obj.forward.later(check, q, k, v, lens)
 
 
 # --------------------------------------------------------------------------- AdditiveAttention
@@ -341,12 +405,9 @@ def test_additive_attention_matches_book(student, dtype):
             v = _randn(g, b, nk, 8, dtype=dtype)[..., ::2]
         vl = _valid_lens(kind, seed, b, nq, nk)
         args = (q, k, v) if vl is None else (q, k, v, vl)
-        res = obj.forward.detailed(*args)
-        expect_close(res.value, ref_mod(*args), what="output")
-        expect_close(obj.attention_weights.get(), ref_mod.attention_weights,
-                     what="attention_weights")
-        for name, before, after in zip(("queries", "keys", "values", "valid_lens"), args, res.args):
-            expect_unchanged(before, after, what=name)
+        exp = ref_mod(*args)
+        _forward_and_weights_later(obj, args, obj.attention_weights, exp, ref_mod.attention_weights,
+                                   out_what="output", weights_what="attention_weights", arg_names=ARG_NAMES)
 
 
 @pytest.mark.points(1)
@@ -360,12 +421,7 @@ def test_additive_attention_gradients(student):
             _randn(g, 2, 4, 3, dtype=dtype)
         lens = torch.tensor([2, 4])
         grad_out = _randn(g, 2, 3, 3, dtype=dtype)
-        got = obj.forward.with_grad(q, k, v, lens, wrt=(0, 1, 2), grad_output=grad_out,
-                                    params=True)
-        value, grads, pgrads = _ref_grads(ref_mod, (q, k, v, lens), (0, 1, 2), grad_out,
-                                          params=dict(ref_mod.named_parameters()))
-        expect_close(got.value, value, what="output")
-        _expect_grads(got, grads, pgrads)
+        _grads_later(obj.forward, ref_mod, (q, k, v, lens), grad_out, params=True)
 
 
 # --------------------------------------------------------------------------- transpose_qkv / output
@@ -381,27 +437,23 @@ def test_transpose_qkv_and_output(student):
             X = _randn(g, b, n, h, dtype=dtype)
             Xt = _randn(g, h, n, b, dtype=dtype).permute(2, 1, 0)     # non-contiguous
             for x in (X, Xt):
-                res = student.attention.transpose_qkv.detailed(x, heads)
-                expect_close(res.value, ref.transpose_qkv(x, heads), what="transpose_qkv output")
-                expect_unchanged(x, res.args[0], what="X")
+                _transpose_later(student, "transpose_qkv", x, heads)
             Y = _randn(g, b * heads, n, h // heads, dtype=dtype)
             Yt = _randn(g, h // heads, n, b * heads, dtype=dtype).permute(2, 1, 0)
             for y in (Y, Yt):
-                res = student.attention.transpose_output.detailed(y, heads)
-                expect_close(res.value, ref.transpose_output(y, heads),
-                             what="transpose_output output")
-                expect_unchanged(y, res.args[0], what="X")
-            back = student.attention.transpose_output(ref.transpose_qkv(X, heads), heads)
-            expect_close(back, X, what="transpose_output(transpose_qkv(X)) == X")
+                _transpose_later(student, "transpose_output", y, heads)
+            student.attention.transpose_output.later(
+                _close(X, "transpose_output(transpose_qkv(X)) == X"),
+                ref.transpose_qkv(X, heads), heads)
 
 
 @pytest.mark.points(1)
 @pytest.mark.covers("transpose_qkv", "transpose_output")
 def test_transpose_rejects_indivisible_sizes(student):
     """transpose_qkv / transpose_output: sizes not divisible by num_heads raise ValueError"""
-    expect_raises(ValueError, student.attention.transpose_qkv, torch.zeros(2, 3, 6), 4)
-    expect_raises(ValueError, student.attention.transpose_qkv, torch.zeros(1, 2, 5), 2)
-    expect_raises(ValueError, student.attention.transpose_output, torch.zeros(5, 3, 2), 2)
+    expect_raises_later(ValueError, student.attention.transpose_qkv, torch.zeros(2, 3, 6), 4)
+    expect_raises_later(ValueError, student.attention.transpose_qkv, torch.zeros(1, 2, 5), 2)
+    expect_raises_later(ValueError, student.attention.transpose_output, torch.zeros(5, 3, 2), 2)
 
 
 # --------------------------------------------------------------------------- MultiHeadAttention
@@ -426,11 +478,7 @@ def test_multihead_attention_matches_book(student, dtype):
             v = _randn(g, b, nk, 2 * value_size, dtype=dtype)[..., value_size:]
             vl = _valid_lens(kind, seed + s, b, nq, nk)
             args = (q, k, v) if vl is None else (q, k, v, vl)
-            res = obj.forward.detailed(*args)
-            expect_close(res.value, ref_mod(*args), what="output")
-            for name, before, after in zip(("queries", "keys", "values", "valid_lens"),
-                                           args, res.args):
-                expect_unchanged(before, after, what=name)
+            _forward_later(obj, args, ref_mod(*args))
 
 
 @pytest.mark.points(1)
@@ -443,9 +491,10 @@ def test_multihead_attention_per_head_weights(student):
         q, k, v = _randn(g, 2, 3, 4, dtype=dtype), _randn(g, 2, 5, 4, dtype=dtype), \
             _randn(g, 2, 5, 4, dtype=dtype)
         for lens in (torch.tensor([2, 5]), torch.tensor([[1, 3, 0], [5, 4, 2]])):
-            expect_close(obj.forward(q, k, v, lens), ref_mod(q, k, v, lens), what="output")
-            expect_close(obj.attention.attention_weights.get(), ref_mod.attention.attention_weights,
-                         what="self.attention.attention_weights (batch * num_heads, nq, nk)")
+            exp = ref_mod(q, k, v, lens)
+            _forward_and_weights_later(obj, (q, k, v, lens), obj.attention.attention_weights, exp,
+                                       ref_mod.attention.attention_weights, out_what="output",
+                                       weights_what="self.attention.attention_weights (batch * num_heads, nq, nk)")
 
 
 @pytest.mark.points(1)
@@ -460,20 +509,15 @@ def test_multihead_attention_gradients(student):
             _randn(g, 2, 4, 4, dtype=dtype)
         lens = torch.tensor([[3, 1, 4], [2, 0, 4]])
         grad_out = _randn(g, 2, 3, 6, dtype=dtype)
-        got = obj.forward.with_grad(q, k, v, lens, wrt=(0, 1, 2), grad_output=grad_out,
-                                    params=True)
-        value, grads, pgrads = _ref_grads(ref_mod, (q, k, v, lens), (0, 1, 2), grad_out,
-                                          params=dict(ref_mod.named_parameters()))
-        expect_close(got.value, value, what="output")
-        _expect_grads(got, grads, pgrads)
+        _grads_later(obj.forward, ref_mod, (q, k, v, lens), grad_out, params=True)
 
 
 @pytest.mark.points(1)
 @pytest.mark.covers("MultiHeadAttention")
 def test_multihead_attention_rejects_indivisible_heads(student):
     """MultiHeadAttention: num_hiddens not divisible by num_heads raises ValueError"""
-    expect_raises(ValueError, student.attention.MultiHeadAttention.new, 4, 4, 4, 10, 4)
-    expect_raises(ValueError, student.attention.MultiHeadAttention.new, 3, 3, 3, 7, 2,
-                  dropout=0.1, bias=True)
+    expect_raises_later(ValueError, student.attention.MultiHeadAttention, 4, 4, 4, 10, 4)
+    expect_raises_later(ValueError, student.attention.MultiHeadAttention, 3, 3, 3, 7, 2,
+                        dropout=0.1, bias=True)
     # a divisible size is accepted
-    student.attention.MultiHeadAttention.new(4, 4, 4, 12, 4)
+    student.attention.MultiHeadAttention.call_later(4, 4, 4, 12, 4)

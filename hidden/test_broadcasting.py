@@ -13,10 +13,10 @@ import torch
 
 from autograder.testing import (
     GradingFailure,
-    StudentError,
     expect_close,
     expect_equal,
     expect_raises,
+    expect_raises_later,
     expect_unchanged,
 )
 from reference import broadcasting as ref
@@ -54,17 +54,28 @@ def _randn(shape, dtype, gen) -> torch.Tensor:
     return torch.randn(shape, generator=gen, dtype=torch.float64).to(dtype)
 
 
-def _expect_value_error(fn, *args, call=None) -> StudentError:
-    """Like ``expect_raises(ValueError, fn, *args)``, and return the student's exception."""
-    err = None
-    try:
-        fn(*args)
-    except StudentError as e:
-        err = e
-    with expect_raises(ValueError, call=call):
-        if err is not None:
-            raise err
-    return err
+# The student's calls are sent without waiting (one round trip per test, not one per call); each
+# check runs when its answer arrives, in the order the calls were sent.
+
+def _equal_later(fn, expected, *args, call):
+    """``expect_equal(fn(*args), expected, call=call)``, checked when the answer arrives."""
+    fn.later(lambda got: expect_equal(got, expected, call=call), *args)
+
+
+def _close_later(fn, expected, *args, call):
+    """``expect_close(fn(*args), expected, call=call)``, checked when the answer arrives."""
+    fn.later(lambda got: expect_close(got, expected, call=call), *args)
+
+
+def _close_and_unchanged_later(fn, expected, x, shape, *, call, what):
+    """``fn(x, shape)`` is close to ``expected`` and leaves ``x`` (named ``what``) unchanged."""
+    before = x.clone()
+
+    def check(res):
+        expect_close(res.value, expected, call=call)
+        expect_unchanged(before, res.args[0], call=call, what=what)
+
+    fn.detailed_later(check, x, shape)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -92,8 +103,8 @@ PAIRS = [
 def test_broadcast_shape_pairs(student):
     """broadcast_shape of two shapes matches torch.broadcast_shapes"""
     for shapes in PAIRS:
-        got = student.broadcasting.broadcast_shape(*shapes)
-        expect_equal(got, ref.broadcast_shape(*shapes), call=("broadcast_shape", shapes))
+        _equal_later(student.broadcasting.broadcast_shape, ref.broadcast_shape(*shapes), *shapes,
+                     call=("broadcast_shape", shapes))
 
 
 @pytest.mark.points(1)
@@ -115,8 +126,8 @@ def test_broadcast_shape_many_shapes_and_none(student):
         target = _random_target(gen)
         cases.append(tuple(_random_source(gen, target) for _ in range(_randint(gen, 3, 5))))
     for shapes in cases:
-        got = student.broadcasting.broadcast_shape(*shapes)
-        expect_equal(got, ref.broadcast_shape(*shapes), call=("broadcast_shape", shapes))
+        _equal_later(student.broadcasting.broadcast_shape, ref.broadcast_shape(*shapes), *shapes,
+                     call=("broadcast_shape", shapes))
 
 
 @pytest.mark.points(1)
@@ -130,9 +141,9 @@ def test_broadcast_shape_accepts_lists_and_sizes(student):
         (torch.Size([]), [3], (2, 1)),
     ]
     for shapes in cases:
-        got = student.broadcasting.broadcast_shape(*shapes)
         # expect_equal also checks that the result is a tuple (not a list) of ints.
-        expect_equal(got, ref.broadcast_shape(*shapes), call=("broadcast_shape", shapes))
+        _equal_later(student.broadcasting.broadcast_shape, ref.broadcast_shape(*shapes), *shapes,
+                     call=("broadcast_shape", shapes))
 
 
 @pytest.mark.points(1)
@@ -149,8 +160,8 @@ def test_broadcast_shape_zero_sizes(student):
         ((0,), ()),
     ]
     for shapes in cases:
-        got = student.broadcasting.broadcast_shape(*shapes)
-        expect_equal(got, ref.broadcast_shape(*shapes), call=("broadcast_shape", shapes))
+        _equal_later(student.broadcasting.broadcast_shape, ref.broadcast_shape(*shapes), *shapes,
+                     call=("broadcast_shape", shapes))
 
 
 INCOMPATIBLE = [
@@ -170,8 +181,8 @@ INCOMPATIBLE = [
 def test_broadcast_shape_incompatible_raises(student):
     """broadcast_shape raises ValueError for shapes that do not broadcast (0 with 2 included)"""
     for shapes in INCOMPATIBLE:
-        expect_raises(ValueError, student.broadcasting.broadcast_shape, *shapes,
-                      call=("broadcast_shape", shapes))
+        expect_raises_later(ValueError, student.broadcasting.broadcast_shape, *shapes,
+                            call=("broadcast_shape", shapes))
 
 
 # Sizes 6..9 so that a dimension index (0, 1, 2, -2) is not mistaken for a size.
@@ -183,15 +194,21 @@ _DIMENSION = re.compile(r"(?<![\w.])(-2|0|1|2)(?![\w.])|second|2nd|penultimate",
 @pytest.mark.covers("broadcast_shape")
 def test_broadcast_shape_error_names_dimension(student):
     """broadcast_shape's ValueError message names the dimension that clashes"""
-    err = _expect_value_error(student.broadcasting.broadcast_shape, *CLASH,
-                              call=("broadcast_shape", CLASH))
-    # Any honest way of naming the clashing dimension is accepted: -2 (from the right), 1 (from
-    # the left in the result or in the first shape, or 0-based from the right), 2 (1-based from
-    # the right), 0 (in the second shape), or words such as "second to last".
-    if not _DIMENSION.search(err.message or ""):
-        raise GradingFailure(
-            "the ValueError message should say which dimension clashes (e.g. 'dimension -2')"
-        )
+    def check(err):
+        """``err`` (the student's exception, None if the call returned) is a ValueError, checked
+        as expect_raises does, whose message names the dimension."""
+        with expect_raises(ValueError, call=("broadcast_shape", CLASH)):
+            if err is not None:
+                raise err
+        # Any honest way of naming the clashing dimension is accepted: -2 (from the right), 1
+        # (from the left in the result or in the first shape, or 0-based from the right), 2
+        # (1-based from the right), 0 (in the second shape), or words such as "second to last".
+        if not _DIMENSION.search(err.message or ""):
+            raise GradingFailure(
+                "the ValueError message should say which dimension clashes (e.g. 'dimension -2')"
+            )
+
+    student.broadcasting.broadcast_shape.error_later(check, *CLASH)
 
 
 @pytest.mark.points(1)
@@ -199,11 +216,11 @@ def test_broadcast_shape_error_names_dimension(student):
 def test_broadcast_shape_invalid_sizes(student):
     """broadcast_shape rejects negative sizes (ValueError) and non-integer sizes (TypeError)"""
     for shapes in [((-1,), (3,)), ((2, -3), (2, 1)), ((2, 3), (-2, 1, 1))]:
-        expect_raises(ValueError, student.broadcasting.broadcast_shape, *shapes,
-                      call=("broadcast_shape", shapes))
+        expect_raises_later(ValueError, student.broadcasting.broadcast_shape, *shapes,
+                            call=("broadcast_shape", shapes))
     for shapes in [((2.0,), (2,)), ((2, 3), (1, 1.5))]:
-        expect_raises(TypeError, student.broadcasting.broadcast_shape, *shapes,
-                      call=("broadcast_shape", shapes))
+        expect_raises_later(TypeError, student.broadcasting.broadcast_shape, *shapes,
+                            call=("broadcast_shape", shapes))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -221,9 +238,9 @@ def test_can_broadcast_cases(student):
         ([2, 1], torch.Size([3])),
     ]
     for shapes in cases:
-        got = student.broadcasting.can_broadcast(*shapes)
         # expect_equal also checks that the result is a bool (not 0/1 or a tensor).
-        expect_equal(got, ref.can_broadcast(*shapes), call=("can_broadcast", shapes))
+        _equal_later(student.broadcasting.can_broadcast, ref.can_broadcast(*shapes), *shapes,
+                     call=("can_broadcast", shapes))
 
 
 @pytest.mark.points(1)
@@ -234,8 +251,8 @@ def test_can_broadcast_random(student):
         gen = _gen(100 + seed)
         shapes = [tuple(_randint(gen, 1, 3) for _ in range(_randint(gen, 0, 3)))
                   for _ in range(_randint(gen, 2, 3))]
-        got = student.broadcasting.can_broadcast(*shapes)
-        expect_equal(got, ref.can_broadcast(*shapes), call=("can_broadcast", shapes))
+        _equal_later(student.broadcasting.can_broadcast, ref.can_broadcast(*shapes), *shapes,
+                     call=("can_broadcast", shapes))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -265,8 +282,8 @@ def test_broadcast_to_values(student):
     for dtype in DTYPES:
         for src, shape in pairs:
             x = _randn(src, dtype, gen)
-            got = student.broadcasting.broadcast_to(x, shape)
-            expect_close(got, ref.broadcast_to(x, shape), call=("broadcast_to", (x, shape)))
+            _close_later(student.broadcasting.broadcast_to, ref.broadcast_to(x, shape), x, shape,
+                         call=("broadcast_to", (x, shape)))
 
 
 @pytest.mark.points(1)
@@ -282,10 +299,8 @@ def test_broadcast_to_noncontiguous_and_unchanged(student):
         (_randn((2, 5), torch.float32, gen)[1, 1:4], (2, 3)),
     ]
     for x, shape in cases:
-        before = x.clone()
-        res = student.broadcasting.broadcast_to.detailed(x, shape)
-        expect_close(res.value, ref.broadcast_to(x, shape), call=("broadcast_to", (x, shape)))
-        expect_unchanged(before, res.args[0], call=("broadcast_to", (x, shape)), what="x")
+        _close_and_unchanged_later(student.broadcasting.broadcast_to, ref.broadcast_to(x, shape),
+                                   x, shape, call=("broadcast_to", (x, shape)), what="x")
 
 
 @pytest.mark.points(1)
@@ -303,8 +318,8 @@ def test_broadcast_to_minus_one(student):
     ]
     for src, shape in cases:
         x = _randn(src, torch.float64, gen)
-        got = student.broadcasting.broadcast_to(x, shape)
-        expect_close(got, ref.broadcast_to(x, shape), call=("broadcast_to", (x, shape)))
+        _close_later(student.broadcasting.broadcast_to, ref.broadcast_to(x, shape), x, shape,
+                     call=("broadcast_to", (x, shape)))
 
 
 @pytest.mark.points(1)
@@ -326,8 +341,8 @@ def test_broadcast_to_zero_sizes_and_scalars(student):
     for dtype in DTYPES:
         for src, shape in cases:
             x = _randn(src, dtype, gen)
-            got = student.broadcasting.broadcast_to(x, shape)
-            expect_close(got, ref.broadcast_to(x, shape), call=("broadcast_to", (x, shape)))
+            _close_later(student.broadcasting.broadcast_to, ref.broadcast_to(x, shape), x, shape,
+                         call=("broadcast_to", (x, shape)))
 
 
 @pytest.mark.points(1)
@@ -347,8 +362,8 @@ def test_broadcast_to_incompatible_raises(student):
     ]
     for src, shape in cases:
         x = torch.zeros(src)
-        expect_raises(ValueError, student.broadcasting.broadcast_to, x, shape,
-                      call=("broadcast_to", (x, shape)))
+        expect_raises_later(ValueError, student.broadcasting.broadcast_to, x, shape,
+                            call=("broadcast_to", (x, shape)))
 
 
 @pytest.mark.points(1)
@@ -364,8 +379,8 @@ def test_broadcast_to_fewer_dimensions_raises(student):
     ]
     for src, shape in cases:
         x = torch.ones(src)
-        expect_raises(ValueError, student.broadcasting.broadcast_to, x, shape,
-                      call=("broadcast_to", (x, shape)))
+        expect_raises_later(ValueError, student.broadcasting.broadcast_to, x, shape,
+                            call=("broadcast_to", (x, shape)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -401,8 +416,8 @@ def test_unbroadcast_matches_autograd(student, dtype):
     gen = _gen(27)
     for gshape, shape in pairs:
         grad = _randn(gshape, dtype, gen)
-        got = student.broadcasting.unbroadcast(grad, shape)
-        expect_close(got, ref.unbroadcast(grad, shape), call=("unbroadcast", (grad, shape)))
+        _close_later(student.broadcasting.unbroadcast, ref.unbroadcast(grad, shape), grad, shape,
+                     call=("unbroadcast", (grad, shape)))
 
 
 @pytest.mark.points(1)
@@ -419,10 +434,8 @@ def test_unbroadcast_noncontiguous_and_unchanged(student):
         (_randn((6, 5), torch.float64, gen)[1:5:2, ::2], ()),
     ]
     for grad, shape in cases:
-        before = grad.clone()
-        res = student.broadcasting.unbroadcast.detailed(grad, shape)
-        expect_close(res.value, ref.unbroadcast(grad, shape), call=("unbroadcast", (grad, shape)))
-        expect_unchanged(before, res.args[0], call=("unbroadcast", (grad, shape)), what="grad")
+        _close_and_unchanged_later(student.broadcasting.unbroadcast, ref.unbroadcast(grad, shape),
+                                   grad, shape, call=("unbroadcast", (grad, shape)), what="grad")
 
 
 @pytest.mark.points(1)
@@ -444,8 +457,8 @@ def test_unbroadcast_zero_sizes(student):
     for dtype in DTYPES:
         for gshape, shape in cases:
             grad = _randn(gshape, dtype, gen)
-            got = student.broadcasting.unbroadcast(grad, shape)
-            expect_close(got, ref.unbroadcast(grad, shape), call=("unbroadcast", (grad, shape)))
+            _close_later(student.broadcasting.unbroadcast, ref.unbroadcast(grad, shape), grad,
+                         shape, call=("unbroadcast", (grad, shape)))
 
 
 @pytest.mark.points(1)
@@ -465,5 +478,5 @@ def test_unbroadcast_incompatible_raises(student):
     ]
     for gshape, shape in cases:
         grad = torch.ones(gshape)
-        expect_raises(ValueError, student.broadcasting.unbroadcast, grad, shape,
-                      call=("unbroadcast", (grad, shape)))
+        expect_raises_later(ValueError, student.broadcasting.unbroadcast, grad, shape,
+                            call=("unbroadcast", (grad, shape)))

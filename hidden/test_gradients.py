@@ -17,13 +17,17 @@ Contract readings taken here (see CONTRACT.md, "How the contract is read"):
 - ``linear_regression_grads`` with n = 0 is not tested (the mean over no examples is undefined:
   the hand formula gives NaN, autograd gives 0).
 - At logits around 1e3, tolerances scale with the logits (as for the losses exercise).
+
+Calls to student code are sent without waiting (``*_later``): each check is built first, with the
+expected value computed here, and runs when the answer arrives, so a test's calls go to the worker
+together.
 """
 
 
 import pytest
 import torch
 
-from autograder.testing import expect_close, expect_equal, expect_raises, expect_unchanged
+from autograder.testing import expect_close, expect_equal, expect_raises_later, expect_unchanged
 from reference import gradients as ref
 
 pytestmark = pytest.mark.exercise("gradients")
@@ -61,13 +65,22 @@ def _transposed(t):
     return out
 
 
-def _checked(fn, *args, call=None):
-    """Call a student function, check no tensor argument changed, return the result."""
-    res = fn.detailed(*args)
-    for i, a in enumerate(args):
-        if isinstance(a, torch.Tensor):
-            expect_unchanged(a, res.args[i], call=call, what=f"argument {i + 1}")
-    return res.value
+def _send(fn, args, call, check_value, names=None):
+    """Send ``fn(*args)`` without waiting. When the answer arrives, check that no tensor argument
+    changed (named ``names[i]``, or "argument i+1"), then run ``check_value(result)``."""
+    def check(res):
+        for i, a in enumerate(args):
+            if isinstance(a, torch.Tensor):
+                what = names[i] if names else f"argument {i + 1}"
+                expect_unchanged(a, res.args[i], call=call, what=what)
+        check_value(res.value)
+
+    fn.detailed_later(check, *args)
+
+
+def _close(want, call, **kwargs):
+    """A check: the result is close to ``want`` (``expect_close``); binds its arguments now."""
+    return lambda got: expect_close(got, want, call=call, **kwargs)
 
 
 def _tensors(value, n, call=None):
@@ -77,22 +90,27 @@ def _tensors(value, n, call=None):
     return list(value)
 
 
+def _send_tensors(fn, args, call, wants, whats):
+    """``_send`` for a function returning a tuple of tensors: one ``expect_close`` per element,
+    ``wants[i]`` named ``whats[i]``."""
+    def check_value(got):
+        for g, want, what in zip(_tensors(got, len(wants), call=call), wants, whats):
+            expect_close(g, want, call=call, what=what)
+
+    _send(fn, args, call, check_value)
+
+
 def _remote_method(student, a, name):
     """The bound method ``a.<name>`` as an object in the student's worker, passable as ``f``."""
-    return getattr(student.tensor(a), name).ref()
+    return getattr(student.tensor(a), name).ref_later()
 
 
 # --------------------------------------------------------------------------- square_loss_grad
 
-@pytest.mark.points(1)
-@pytest.mark.covers("square_loss_grad")
-def test_square_loss_grad_floats(student):
-    """square_loss_grad on plain Python floats gives 2 * x * (x * w - y)"""
-    for x, y, w in [(1.5, 2.0, 3.0), (0.1, 0.3, -0.7), (-2.5, 0.2, 0.0), (0.0, 1.0, 2.0), (1e3, -3.1, 0.9),
-                    (1e4 + 0.1, 1e4 + 0.101, 1.0)]:  # cancellation: needs float64 precision
-        got = student.gradients.square_loss_grad(x, y, w)
-        want = ref.square_loss_grad(x, y, w)
-        call = ("square_loss_grad", (x, y, w))
+def _number_close(want, call):
+    """A check: the result is a Python number (or a 0-dim tensor) close to the float ``want``,
+    compared at float64 precision."""
+    def check(got):
         if isinstance(got, torch.Tensor):
             expect_equal(tuple(got.shape), (), call=call, what="shape of the result for float inputs")
             got = got.item()
@@ -100,6 +118,18 @@ def test_square_loss_grad_floats(student):
                      what="result is a number")
         expect_close(torch.tensor(float(got), dtype=torch.float64), torch.tensor(want, dtype=torch.float64),
                      call=call)
+
+    return check
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("square_loss_grad")
+def test_square_loss_grad_floats(student):
+    """square_loss_grad on plain Python floats gives 2 * x * (x * w - y)"""
+    for x, y, w in [(1.5, 2.0, 3.0), (0.1, 0.3, -0.7), (-2.5, 0.2, 0.0), (0.0, 1.0, 2.0), (1e3, -3.1, 0.9),
+                    (1e4 + 0.1, 1e4 + 0.101, 1.0)]:  # cancellation: needs float64 precision
+        call = ("square_loss_grad", (x, y, w))
+        student.gradients.square_loss_grad.later(_number_close(ref.square_loss_grad(x, y, w), call), x, y, w)
 
 
 @pytest.mark.points(1)
@@ -120,11 +150,13 @@ def test_square_loss_grad_tensors(student):
             ]
             for x, y, w in cases:
                 call = ("square_loss_grad", (x, y, w))
-                got = _checked(student.gradients.square_loss_grad, x, y, w, call=call)
-                expect_close(got, ref.square_loss_grad(x, y, w), call=call)
+                _send(student.gradients.square_loss_grad, (x, y, w), call, _close(ref.square_loss_grad(x, y, w), call))
 
 
 # --------------------------------------------------------------------------- numerical_grad
+
+_NUMGRAD_ARGS = ("f", "x", "h")  # names of numerical_grad's arguments, for expect_unchanged
+
 
 @pytest.mark.points(2)
 @pytest.mark.covers("numerical_grad")
@@ -143,9 +175,8 @@ def test_numerical_grad_float64(student):
             a = _randn(g, *x.shape) + 0.5
             f = _remote_method(student, a, "dist")
             call = ("numerical_grad", ("f = lambda t: a.dist(t)", x))
-            res = student.gradients.numerical_grad.detailed(f, x)
-            expect_unchanged(x, res.args[1], call=call, what="x")
-            expect_close(res.value, ref.numerical_grad(lambda t: a.dist(t), x), call=call)
+            want = ref.numerical_grad(a.dist, x)
+            _send(student.gradients.numerical_grad, (f, x), call, _close(want, call), names=_NUMGRAD_ARGS)
 
 
 @pytest.mark.points(1)
@@ -160,9 +191,8 @@ def test_numerical_grad_float32_and_step(student):
         f = _remote_method(student, a, "dot")
         for h in (2.0 ** -4, 0.5):
             call = ("numerical_grad", ("f = lambda t: a.dot(t)", x, h))
-            res = student.gradients.numerical_grad.detailed(f, x, h)
-            expect_unchanged(x, res.args[1], call=call, what="x")
-            expect_close(res.value, ref.numerical_grad(lambda t: a.dot(t), x, h), call=call)
+            want = ref.numerical_grad(a.dot, x, h)
+            _send(student.gradients.numerical_grad, (f, x, h), call, _close(want, call), names=_NUMGRAD_ARGS)
     # float64, a large step: the truncation error shows which h was used
     g = _gen(7)
     for h in (0.05, 0.3):
@@ -170,8 +200,8 @@ def test_numerical_grad_float32_and_step(student):
         a = _randn(g, 2, 3) + 1.0
         f = _remote_method(student, a, "dist")
         call = ("numerical_grad", ("f = lambda t: a.dist(t)", x, f"h={h}"))
-        got = student.gradients.numerical_grad(f, x, h=h)
-        expect_close(got, ref.numerical_grad(lambda t: a.dist(t), x, h=h), call=call)
+        want = ref.numerical_grad(a.dist, x, h=h)
+        student.gradients.numerical_grad.later(_close(want, call), f, x, h=h)
 
 
 # --------------------------------------------------------------------------- linear_regression_grads
@@ -189,23 +219,16 @@ def test_linear_regression_grads(student):
                 w = _randn(g, d, dtype=dt)
                 for b in (0.75, _randn(g, dtype=dt)):
                     call = ("linear_regression_grads", (X, y, w, b))
-                    got = _checked(student.gradients.linear_regression_grads, X, y, w, b, call=call)
-                    dw, db = _tensors(got, 2, call=call)
-                    want_dw, want_db = ref.linear_regression_grads(X, y, w, b)
-                    expect_close(dw, want_dw, call=call, what="dw")
-                    expect_close(db, want_db, call=call, what="db")
+                    _send_tensors(student.gradients.linear_regression_grads, (X, y, w, b), call,
+                                  ref.linear_regression_grads(X, y, w, b), ("dw", "db"))
 
 
 # --------------------------------------------------------------------------- linear_backward
 
 def _check_linear(student, dout, x, W, b):
-    call = ("linear_backward", (dout, x, W, b))
-    got = _checked(student.gradients.linear_backward, dout, x, W, b, call=call)
-    dx, dW, db = _tensors(got, 3, call=call)
-    want = ref.linear_backward(dout, x, W, b)
-    expect_close(dx, want[0], call=call, what="dx")
-    expect_close(dW, want[1], call=call, what="dW")
-    expect_close(db, want[2], call=call, what="db")
+    """Send linear_backward(dout, x, W, b); check dx, dW and db against autograd's."""
+    _send_tensors(student.gradients.linear_backward, (dout, x, W, b), ("linear_backward", (dout, x, W, b)),
+                  ref.linear_backward(dout, x, W, b), ("dx", "dW", "db"))
 
 
 @pytest.mark.points(1)
@@ -240,6 +263,7 @@ def test_linear_backward_leading_dims(student):
 # --------------------------------------------------------------------------- activations
 
 def _check_activation(student, name, xs_extra):
+    """Send ``name(dout, x)`` on random and on ``xs_extra`` inputs; check against autograd's."""
     fn = getattr(student.gradients, name)
     for dt in DTYPES:
         for seed in SEEDS:
@@ -250,8 +274,7 @@ def _check_activation(student, name, xs_extra):
             for x in xs:
                 dout = _randn(g, *x.shape, dtype=dt)
                 call = (name, (dout, x))
-                got = _checked(fn, dout, x, call=call)
-                expect_close(got, getattr(ref, name)(dout, x), call=call)
+                _send(fn, (dout, x), call, _close(getattr(ref, name)(dout, x), call))
 
 
 @pytest.mark.points(1)
@@ -278,10 +301,13 @@ def test_tanh_backward(student):
 # --------------------------------------------------------------------------- softmax cross-entropy
 
 def _check_ce(student, logits, targets, atol=None):
+    """Send softmax_cross_entropy_backward(logits, targets); check it against autograd's
+    (with ``atol``, and the default rtol, if given)."""
     call = ("softmax_cross_entropy_backward", (logits, targets))
-    got = _checked(student.gradients.softmax_cross_entropy_backward, logits, targets, call=call)
     rtol = None if atol is None else _RTOL[logits.dtype]
-    expect_close(got, ref.softmax_cross_entropy_backward(logits, targets), rtol=rtol, atol=atol, call=call)
+    want = ref.softmax_cross_entropy_backward(logits, targets)
+    _send(student.gradients.softmax_cross_entropy_backward, (logits, targets), call,
+          _close(want, call, rtol=rtol, atol=atol))
 
 
 @pytest.mark.points(2)
@@ -321,6 +347,20 @@ def test_softmax_cross_entropy_backward_extremes(student):
 
 # --------------------------------------------------------------------------- mlp_backward
 
+def _check_mlp(student, args):
+    """Send mlp_backward(*args); check the dict's keys and its four gradients against autograd's."""
+    call = ("mlp_backward", args)
+    want = ref.mlp_backward(*args)
+
+    def check_value(got):
+        expect_equal(isinstance(got, dict) and sorted(got), sorted(want), call=call,
+                     what="keys of the returned dict")
+        for k in ("W1", "b1", "W2", "b2"):
+            expect_close(got[k], want[k], call=call, what=f"gradient of {k}")
+
+    _send(student.gradients.mlp_backward, args, call, check_value)
+
+
 @pytest.mark.points(2)
 @pytest.mark.covers("mlp_backward")
 def test_mlp_backward(student):
@@ -337,13 +377,7 @@ def test_mlp_backward(student):
             b1[0] = 0.0
             W2 = _transposed(_randn(g, c, h, dtype=dt))
             b2 = _strided(_randn(g, c, dtype=dt))
-            call = ("mlp_backward", (X, y, W1, b1, W2, b2))
-            got = _checked(student.gradients.mlp_backward, X, y, W1, b1, W2, b2, call=call)
-            want = ref.mlp_backward(X, y, W1, b1, W2, b2)
-            expect_equal(isinstance(got, dict) and sorted(got), sorted(want), call=call,
-                         what="keys of the returned dict")
-            for k in ("W1", "b1", "W2", "b2"):
-                expect_close(got[k], want[k], call=call, what=f"gradient of {k}")
+            _check_mlp(student, (X, y, W1, b1, W2, b2))
 
 
 # --------------------------------------------------------------------------- invalid arguments
@@ -354,11 +388,13 @@ def test_elementwise_shape_errors(student):
     """square_loss_grad and the activation backwards raise ValueError for shapes that do not fit"""
     gr = student.gradients
     r = lambda *s: torch.ones(*s)  # noqa: E731
-    expect_raises(ValueError, gr.square_loss_grad, r(3), r(4), r(3), call=("square_loss_grad", (r(3), r(4), r(3))))
-    expect_raises(ValueError, gr.square_loss_grad, r(2, 3), 1.0, r(2), call=("square_loss_grad", (r(2, 3), 1.0, r(2))))
+    expect_raises_later(ValueError, gr.square_loss_grad, r(3), r(4), r(3),
+                        call=("square_loss_grad", (r(3), r(4), r(3))))
+    expect_raises_later(ValueError, gr.square_loss_grad, r(2, 3), 1.0, r(2),
+                        call=("square_loss_grad", (r(2, 3), 1.0, r(2))))
     for name in ("relu_backward", "sigmoid_backward", "tanh_backward"):
-        expect_raises(ValueError, getattr(gr, name), r(3, 4), r(4, 3), call=(name, (r(3, 4), r(4, 3))))
-        expect_raises(ValueError, getattr(gr, name), r(1, 3), r(2, 3), call=(name, (r(1, 3), r(2, 3))))
+        expect_raises_later(ValueError, getattr(gr, name), r(3, 4), r(4, 3), call=(name, (r(3, 4), r(4, 3))))
+        expect_raises_later(ValueError, getattr(gr, name), r(1, 3), r(2, 3), call=(name, (r(1, 3), r(2, 3))))
 
 
 @pytest.mark.points(1)
@@ -369,14 +405,14 @@ def test_linear_shape_errors(student):
     r = lambda *s: torch.ones(*s)  # noqa: E731
     for args in [(r(5, 3), r(5), r(4), 0.0), (r(5, 3), r(4), r(3), 0.0), (r(5), r(5), r(1), 0.0),
                  (r(5, 3), r(5), r(3), r(2))]:
-        expect_raises(ValueError, gr.linear_regression_grads, *args, call=("linear_regression_grads", args))
+        expect_raises_later(ValueError, gr.linear_regression_grads, *args, call=("linear_regression_grads", args))
     for args in [(r(4, 5), r(4, 3), r(5, 2), r(5)), (r(4, 6), r(4, 3), r(5, 3), r(5)),
                  (r(4, 5), r(4, 3), r(5, 3), r(4)), (r(3, 5), r(4, 3), r(5, 3), r(5))]:
-        expect_raises(ValueError, gr.linear_backward, *args, call=("linear_backward", args))
+        expect_raises_later(ValueError, gr.linear_backward, *args, call=("linear_backward", args))
     y = torch.zeros(8, dtype=torch.int64)
     for args in [(r(8, 3), y, r(5, 4), r(5), r(4, 5), r(4)), (r(8, 3), y, r(5, 3), r(5), r(4, 6), r(4)),
                  (r(8, 3), y, r(5, 3), r(5), r(4, 5), r(3)), (r(8, 3), y[:7], r(5, 3), r(5), r(4, 5), r(4))]:
-        expect_raises(ValueError, gr.mlp_backward, *args, call=("mlp_backward", args))
+        expect_raises_later(ValueError, gr.mlp_backward, *args, call=("mlp_backward", args))
 
 
 @pytest.mark.points(1)
@@ -386,9 +422,11 @@ def test_softmax_cross_entropy_backward_errors(student):
     fn = student.gradients.softmax_cross_entropy_backward
     logits = torch.zeros(4, 3)
     for targets in (torch.tensor([0, 1, 2]), torch.tensor([0, 1, 3, 1]), torch.tensor([[0, 1, 2, 1]])):
-        expect_raises(ValueError, fn, logits, targets, call=("softmax_cross_entropy_backward", (logits, targets)))
-    expect_raises(ValueError, fn, torch.zeros(3), torch.tensor([0]),
-                  call=("softmax_cross_entropy_backward", (torch.zeros(3), torch.tensor([0]))))
+        expect_raises_later(ValueError, fn, logits, targets,
+                            call=("softmax_cross_entropy_backward", (logits, targets)))
+    expect_raises_later(ValueError, fn, torch.zeros(3), torch.tensor([0]),
+                        call=("softmax_cross_entropy_backward", (torch.zeros(3), torch.tensor([0]))))
     bad = torch.tensor([0.0, 1.0, 2.0, 1.0])
-    expect_raises((TypeError, ValueError), fn, logits, bad, call=("softmax_cross_entropy_backward", (logits, bad)),
-                  hint="targets must be int64 class indices")
+    expect_raises_later((TypeError, ValueError), fn, logits, bad,
+                        call=("softmax_cross_entropy_backward", (logits, bad)),
+                        hint="targets must be int64 class indices")

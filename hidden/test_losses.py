@@ -16,7 +16,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from autograder.testing import GradingFailure, expect_close, expect_raises, expect_unchanged
+from autograder.testing import GradingFailure, expect_close, expect_raises_later, expect_unchanged
 from reference import losses as ref
 
 pytestmark = pytest.mark.exercise("losses")
@@ -65,18 +65,21 @@ def _scaled_atol(x: torch.Tensor) -> tuple[float, float]:
 
 def _run(fn, ref_fn, name, *args, rtol=None, atol=None, hint=None, **kwargs):
     """Call the student's ``fn`` and the reference on the same arguments; compare the results
-    and check that no tensor argument was modified."""
-    res = fn.detailed(*args, **kwargs)
+    and check that no tensor argument was modified (when the answer arrives: the calls of a
+    test go to the worker together)."""
     expected = ref_fn(*args, **kwargs)
     call = (name, args, kwargs)
-    expect_close(res.value, expected, rtol=rtol, atol=atol, call=call, hint=hint)
-    for i, a in enumerate(args):
-        if isinstance(a, torch.Tensor):
-            expect_unchanged(a, res.args[i], call=call, what=f"argument {i}")
-    for k, v in kwargs.items():
-        if isinstance(v, torch.Tensor):
-            expect_unchanged(v, res.kwargs[k], call=call, what=f"argument {k}")
-    return res.value
+
+    def check(res):
+        expect_close(res.value, expected, rtol=rtol, atol=atol, call=call, hint=hint)
+        for i, a in enumerate(args):
+            if isinstance(a, torch.Tensor):
+                expect_unchanged(a, res.args[i], call=call, what=f"argument {i}")
+        for k, v in kwargs.items():
+            if isinstance(v, torch.Tensor):
+                expect_unchanged(v, res.kwargs[k], call=call, what=f"argument {k}")
+
+    fn.detailed_later(check, *args, **kwargs)
 
 
 def _ref_grad(ref_fn, args, kwargs, grad_output=None):
@@ -96,14 +99,17 @@ def _check_grad(fn, ref_fn, name, *args, random_grad_output=False, seed=0, **kwa
         shape = ref_fn(*args, **kwargs).shape
         go = torch.randn(shape, generator=_gen(seed + 100), dtype=args[0].dtype)
     expected, g_exp = _ref_grad(ref_fn, args, kwargs, go)
-    res = fn.with_grad(*args, wrt=(0,), grad_output=go, **kwargs)
     call = (name, args, kwargs)
-    expect_close(res.value, expected, call=call, what="output")
-    if res.grads[0] is None:
-        raise GradingFailure(f"{name}: no gradient flowed back to the first argument; build the "
-                             f"result from tensor operations on it (no .item(), no torch.tensor)")
-    expect_close(res.grads[0], g_exp, call=call, what="gradient",
-                 hint="autograd through your function must give PyTorch's gradient")
+
+    def check(res):
+        expect_close(res.value, expected, call=call, what="output")
+        if res.grads[0] is None:
+            raise GradingFailure(f"{name}: no gradient flowed back to the first argument; build the "
+                                 f"result from tensor operations on it (no .item(), no torch.tensor)")
+        expect_close(res.grads[0], g_exp, call=call, what="gradient",
+                     hint="autograd through your function must give PyTorch's gradient")
+
+    fn.with_grad_later(check, *args, wrt=(0,), grad_output=go, **kwargs)
 
 
 # ---------------------------------------------------------------------------- softmax family
@@ -291,14 +297,14 @@ def test_bce_rejects_invalid_arguments(student):
     p = torch.full((3, 4), 0.5)
     y = torch.ones(3, 4)
     for red in BAD_REDUCTIONS:
-        expect_raises(ValueError, fn, p, y, reduction=red, call=("binary_cross_entropy", red),
-                      hint="reduction must be 'none', 'mean' or 'sum'")
+        expect_raises_later(ValueError, fn, p, y, reduction=red, call=("binary_cross_entropy", red),
+                            hint="reduction must be 'none', 'mean' or 'sum'")
     for bad_y in (torch.ones(3, 3), torch.ones(4, 3), torch.ones(12), torch.ones(1, 4)):
-        expect_raises(ValueError, fn, p, bad_y, call=("binary_cross_entropy", bad_y.shape),
-                      hint="targets must have exactly the shape of probs")
+        expect_raises_later(ValueError, fn, p, bad_y, call=("binary_cross_entropy", bad_y.shape),
+                            hint="targets must have exactly the shape of probs")
     for bad_p in (torch.tensor([0.5, 1.5]), torch.tensor([-0.1, 0.5])):
-        expect_raises(ValueError, fn, bad_p, torch.ones(2), call=("binary_cross_entropy", bad_p),
-                      hint="probabilities must lie in [0, 1]")
+        expect_raises_later(ValueError, fn, bad_p, torch.ones(2), call=("binary_cross_entropy", bad_p),
+                            hint="probabilities must lie in [0, 1]")
 
 
 # --------------------------------------------------------------------------- BCE with logits
@@ -410,19 +416,19 @@ def test_bce_with_logits_rejects_invalid_arguments(student):
     x = torch.zeros(3, 4)
     y = torch.ones(3, 4)
     for red in BAD_REDUCTIONS:
-        expect_raises(ValueError, fn, x, y, reduction=red,
-                      call=("binary_cross_entropy_with_logits", red),
-                      hint="reduction must be 'none', 'mean' or 'sum'")
+        expect_raises_later(ValueError, fn, x, y, reduction=red,
+                            call=("binary_cross_entropy_with_logits", red),
+                            hint="reduction must be 'none', 'mean' or 'sum'")
     for bad_y in (torch.ones(3, 3), torch.ones(4, 3), torch.ones(12), torch.ones(1, 4),
                   torch.ones(3, 1)):
-        expect_raises(ValueError, fn, x, bad_y,
-                      call=("binary_cross_entropy_with_logits", bad_y.shape),
-                      hint="targets must have exactly the shape of the logits")
+        expect_raises_later(ValueError, fn, x, bad_y,
+                            call=("binary_cross_entropy_with_logits", bad_y.shape),
+                            hint="targets must have exactly the shape of the logits")
 
 
 # ------------------------------------------------------------------------------ cross-entropy
 def _ce(fn, *args, **kwargs):
-    return _run(fn, ref.cross_entropy, "cross_entropy", *args, **kwargs)
+    _run(fn, ref.cross_entropy, "cross_entropy", *args, **kwargs)
 
 
 @pytest.mark.points(1)
@@ -575,8 +581,8 @@ def test_cross_entropy_rejects_invalid_arguments(student):
     x = torch.zeros(3, 4)
     t = torch.tensor([0, 1, 3])
     for red in BAD_REDUCTIONS:
-        expect_raises(ValueError, fn, x, t, reduction=red, call=("cross_entropy", red),
-                      hint="reduction must be 'none', 'mean' or 'sum'")
+        expect_raises_later(ValueError, fn, x, t, reduction=red, call=("cross_entropy", red),
+                            hint="reduction must be 'none', 'mean' or 'sum'")
     bad = [
         ((x, torch.tensor([0, 1])), {}, "class-index targets must have shape (N,)"),
         ((x, torch.tensor([0, 1, 2, 3])), {}, "class-index targets must have shape (N,)"),
@@ -590,5 +596,5 @@ def test_cross_entropy_rejects_invalid_arguments(student):
         ((x, t), {"label_smoothing": 1.5}, "label_smoothing must lie in [0, 1]"),
     ]
     for args, kwargs, hint in bad:
-        expect_raises(ValueError, fn, *args, call=("cross_entropy", args, kwargs), hint=hint,
-                      **kwargs)
+        expect_raises_later(ValueError, fn, *args, call=("cross_entropy", args, kwargs), hint=hint,
+                            **kwargs)

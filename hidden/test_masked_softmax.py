@@ -14,10 +14,12 @@ Readings of the contract taken here (see CONTRACT.md, section 5):
   length 0 may be built from constants); its values are still compared with the reference's.
 """
 
+import functools
+
 import pytest
 import torch
 
-from autograder.testing import expect_close, expect_raises, expect_unchanged
+from autograder.testing import expect_close, expect_raises_later, expect_unchanged
 from reference import masked_softmax as ref
 
 pytestmark = pytest.mark.exercise("masked_softmax")
@@ -58,6 +60,62 @@ def _ref_grad(X, valid_lens, grad_output):
     return g
 
 
+# Every call below is sent without waiting for its answer; its checks run when the answer is
+# read (the requests of a test run in the worker in the order sent, the first failure counts).
+
+
+def _expect_reference_later(fn, ref_fn, name, args, kwargs=None, **tolerances):
+    """Send ``fn(*args, **kwargs)``; its answer must be close to ``ref_fn``'s on the same
+    arguments (``tolerances``: expect_close's rtol and atol, when not the defaults)."""
+    kwargs = kwargs or {}
+    fn.later(functools.partial(expect_close, expected=ref_fn(*args, **kwargs), call=(name, args, kwargs),
+                               **tolerances), *args, **kwargs)
+
+
+def _sequence_mask_later(student, X, lens, **kwargs):
+    """Send ``sequence_mask(X, lens, **kwargs)``; its answer must match the reference's."""
+    _expect_reference_later(student.masked_softmax.sequence_mask, ref.sequence_mask, "sequence_mask",
+                            (X, lens), kwargs)
+
+
+def _masked_softmax_later(student, *args, **tolerances):
+    """Send ``masked_softmax(*args)``; its answer must match the reference's."""
+    _expect_reference_later(student.masked_softmax.masked_softmax, ref.masked_softmax, "masked_softmax",
+                            args, **tolerances)
+
+
+def _inputs_unchanged_later(fn, ref_fn, name, args, names, kwargs=None):
+    """Send ``fn(*args, **kwargs)``; its answer must match the reference's, and every tensor
+    argument must come back unchanged (``names[i]`` names argument i in the feedback)."""
+    kwargs = kwargs or {}
+    originals = tuple(None if a is None else a.clone() for a in args)
+    expected = ref_fn(*originals, **kwargs)
+
+    def check(res):
+        expect_close(res.value, expected, call=(name, originals, kwargs))
+        for i, what in enumerate(names):
+            if originals[i] is not None:
+                expect_unchanged(originals[i], res.args[i], call=(name, originals), what=what)
+
+    fn.detailed_later(check, *args, **kwargs)
+
+
+def _gradient_later(student, X, lens, grad_out):
+    """Send masked_softmax(X, lens) with autograd back to X from ``grad_out``; its value and the
+    gradient must match the reference's."""
+    call = ("masked_softmax", (X, lens))
+    expected, expected_grad = ref.masked_softmax(X, lens), _ref_grad(X, lens, grad_out)
+
+    def check(res):
+        expect_close(res.value, expected, call=call)
+        got = res.grads[0]
+        if got is None:                      # nothing reached X: read as a zero gradient
+            got = torch.zeros_like(X)
+        expect_close(got, expected_grad, what="gradient w.r.t. X", call=call)
+
+    student.masked_softmax.masked_softmax.with_grad_later(check, X, lens, wrt=(0,), grad_output=grad_out)
+
+
 # --------------------------------------------------------------------------- sequence_mask (5)
 
 
@@ -73,9 +131,7 @@ def test_sequence_mask_values(student):
         for i, len_dtype in enumerate(LEN_DTYPES):     # every value, every lengths dtype
             lens = _lengths((n,), maxlen, g, len_dtype)
             kwargs = values[(i + seed) % len(values)]
-            got = student.masked_softmax.sequence_mask(X, lens, **kwargs)
-            expect_close(got, ref.sequence_mask(X, lens, **kwargs),
-                         call=("sequence_mask", (X, lens), kwargs))
+            _sequence_mask_later(student, X, lens, **kwargs)
 
 
 @pytest.mark.points(1)
@@ -93,9 +149,7 @@ def test_sequence_mask_non_contiguous(student):
                 (base.T[:, ::2], lens_base[1::2]),            # X (4, 3), lens (4,) strided
             ]
             for X, lens in cases:
-                got = student.masked_softmax.sequence_mask(X, lens, value=-1.5)
-                expect_close(got, ref.sequence_mask(X, lens, value=-1.5),
-                             call=("sequence_mask", (X, lens), {"value": -1.5}))
+                _sequence_mask_later(student, X, lens, value=-1.5)
 
 
 @pytest.mark.points(1)
@@ -106,23 +160,19 @@ def test_sequence_mask_new_tensor_inputs_unchanged(student):
         g = _gen(seed)
         X = _randn((4, 5), F32 if seed % 2 else F64, g)
         for lens in (_lengths((4,), 5, g), torch.tensor([2.0, 0.0, 5.0, 1.0])):
-            X0, lens0 = X.clone(), lens.clone()
-            res = student.masked_softmax.sequence_mask.detailed(X, lens, value=-9.0)
-            expect_close(res.value, ref.sequence_mask(X0, lens0, value=-9.0),
-                         call=("sequence_mask", (X0, lens0), {"value": -9.0}))
-            expect_unchanged(X0, res.args[0], call=("sequence_mask", (X0, lens0)), what="X")
-            expect_unchanged(lens0, res.args[1], call=("sequence_mask", (X0, lens0)),
-                             what="valid_len")
+            _inputs_unchanged_later(student.masked_softmax.sequence_mask, ref.sequence_mask, "sequence_mask",
+                                    (X, lens), ("X", "valid_len"), {"value": -9.0})
     # Nothing to mask (every length >= maxlen) is where returning X itself is tempting.
     for X in (torch.arange(12.0).reshape(3, 4), torch.arange(12.0, dtype=F64).reshape(4, 3).T):
         for lens in (torch.tensor([4, 9, 4]), torch.tensor([1, 0, 4])):
             X0 = X.clone()
             x_remote = student.tensor(X)
-            out = student.masked_softmax.sequence_mask.new(x_remote, lens)
-            expect_close(out.get(), ref.sequence_mask(X0, lens), call=("sequence_mask", (X0, lens)))
-            out.fill_(12345.0)            # writes into the result, in the worker
-            expect_unchanged(X0, x_remote.get(), call=("sequence_mask", (X0, lens)),
-                             what="X after writing into the returned tensor")
+            out = student.masked_softmax.sequence_mask.new_later(x_remote, lens)
+            out.get_later(functools.partial(expect_close, expected=ref.sequence_mask(X0, lens),
+                                            call=("sequence_mask", (X0, lens))))
+            out.fill_.call_later(12345.0)            # writes into the result, in the worker
+            x_remote.get_later(functools.partial(expect_unchanged, X0, call=("sequence_mask", (X0, lens)),
+                                                 what="X after writing into the returned tensor"))
 
 
 @pytest.mark.points(1)
@@ -145,9 +195,7 @@ def test_sequence_mask_dtype_and_edge_cases(student):
                           dtype=dtype), torch.tensor([1, 0]), -5.0),
         ]
     for X, lens, value in cases:
-        got = student.masked_softmax.sequence_mask(X, lens, value=value)
-        expect_close(got, ref.sequence_mask(X, lens, value=value),
-                     call=("sequence_mask", (X, lens), {"value": value}))
+        _sequence_mask_later(student, X, lens, value=value)
 
 
 @pytest.mark.points(1)
@@ -163,11 +211,11 @@ def test_sequence_mask_invalid_arguments(student):
         (X, torch.ones(3, 2, dtype=torch.int64)),              # 2-D lengths
     ]
     for args in bad_shapes:
-        expect_raises(ValueError, student.masked_softmax.sequence_mask, *args,
-                      call=("sequence_mask", args))
+        expect_raises_later(ValueError, student.masked_softmax.sequence_mask, *args,
+                            call=("sequence_mask", args))
     args = ([[1.0, 2.0], [3.0, 4.0]], torch.tensor([1, 2]))
-    expect_raises(TypeError, student.masked_softmax.sequence_mask, *args,
-                  call=("sequence_mask", args))
+    expect_raises_later(TypeError, student.masked_softmax.sequence_mask, *args,
+                        call=("sequence_mask", args))
 
 
 # --------------------------------------------------------------------------- masked_softmax (15)
@@ -182,8 +230,7 @@ def test_masked_softmax_without_lengths(student):
         for dtype in (F32, F64):
             X = _randn((2 + seed, 3, 4 + seed), dtype, g, scale=3.0)
             for args in ((X,), (X, None)):
-                got = student.masked_softmax.masked_softmax(*args)
-                expect_close(got, ref.masked_softmax(X), call=("masked_softmax", args))
+                _masked_softmax_later(student, *args)
 
 
 @pytest.mark.points(1)
@@ -197,8 +244,7 @@ def test_masked_softmax_one_length_per_example(student, dtype):
         X = _randn((batch, nq, nk), dtype, g, scale=2.0)
         for len_dtype in LEN_DTYPES:
             lens = _lengths((batch,), nk, g, len_dtype, extremes=False).clamp(min=1)
-            got = student.masked_softmax.masked_softmax(X, lens)
-            expect_close(got, ref.masked_softmax(X, lens), call=("masked_softmax", (X, lens)))
+            _masked_softmax_later(student, X, lens)
 
 
 @pytest.mark.points(1)
@@ -212,8 +258,7 @@ def test_masked_softmax_one_length_per_query(student, dtype):
         X = _randn((batch, nq, nk), dtype, g, scale=2.0)
         for len_dtype in LEN_DTYPES:
             lens = _lengths((batch, nq), nk, g, len_dtype, extremes=False).clamp(min=1)
-            got = student.masked_softmax.masked_softmax(X, lens)
-            expect_close(got, ref.masked_softmax(X, lens), call=("masked_softmax", (X, lens)))
+            _masked_softmax_later(student, X, lens)
 
 
 @pytest.mark.points(2)
@@ -228,13 +273,11 @@ def test_masked_softmax_zero_and_long_lengths(student):
                          torch.tensor([[0, 1], [5, 0], [4, 100]]),
                          torch.tensor([[0.0, 0.0], [0.0, 0.0], [0.0, 0.0]]),
                          _lengths((3, 2), 4, g), _lengths((3,), 4, g)):
-                got = student.masked_softmax.masked_softmax(X, lens)
-                expect_close(got, ref.masked_softmax(X, lens), call=("masked_softmax", (X, lens)))
+                _masked_softmax_later(student, X, lens)
     # A single example whose only length is 0 (a tensor whose truth value would be False).
     X = _randn((1, 2, 3), F32, _gen(9))
     for lens in (torch.tensor([0]), torch.tensor([[0, 0]])):
-        got = student.masked_softmax.masked_softmax(X, lens)
-        expect_close(got, ref.masked_softmax(X, lens), call=("masked_softmax", (X, lens)))
+        _masked_softmax_later(student, X, lens)
 
 
 @pytest.mark.points(1)
@@ -255,8 +298,7 @@ def test_masked_softmax_non_contiguous(student):
                 (base.transpose(1, 2), None),
             ]
             for X, lens in cases:
-                got = student.masked_softmax.masked_softmax(X, lens)
-                expect_close(got, ref.masked_softmax(X, lens), call=("masked_softmax", (X, lens)))
+                _masked_softmax_later(student, X, lens)
 
 
 @pytest.mark.points(1)
@@ -268,15 +310,8 @@ def test_masked_softmax_leaves_inputs_unchanged(student):
         for dtype in (F32, F64):
             X = _randn((2, 3, 4), dtype, g)
             for lens in (_lengths((2,), 4, g), _lengths((2, 3), 4, g, F32), None):
-                X0 = X.clone()
-                lens0 = None if lens is None else lens.clone()
-                res = student.masked_softmax.masked_softmax.detailed(X, lens)
-                expect_close(res.value, ref.masked_softmax(X0, lens0),
-                             call=("masked_softmax", (X0, lens0)))
-                expect_unchanged(X0, res.args[0], call=("masked_softmax", (X0, lens0)), what="X")
-                if lens is not None:
-                    expect_unchanged(lens0, res.args[1], call=("masked_softmax", (X0, lens0)),
-                                     what="valid_lens")
+                _inputs_unchanged_later(student.masked_softmax.masked_softmax, ref.masked_softmax,
+                                        "masked_softmax", (X, lens), ("X", "valid_lens"))
 
 
 @pytest.mark.points(1)
@@ -289,8 +324,7 @@ def test_masked_softmax_keeps_dtype(student):
         for len_dtype in LEN_DTYPES:
             for lens in (torch.tensor([2, 5]), torch.tensor([[1, 0, 6], [3, 2, 5]])):
                 lens = lens.to(len_dtype)
-                got = student.masked_softmax.masked_softmax(X, lens)
-                expect_close(got, ref.masked_softmax(X, lens), call=("masked_softmax", (X, lens)))
+                _masked_softmax_later(student, X, lens)
 
 
 @pytest.mark.points(1)
@@ -306,9 +340,7 @@ def test_masked_softmax_large_scores(student):
                 # the scores themselves, so the relative tolerance scales with the largest score.
                 rtol = max(_DEFAULT_RTOL[dtype], 4 * torch.finfo(dtype).eps * X.abs().max().item())
                 for lens in (None, torch.tensor([[1, 2, 3], [6, 2, 9]]) if seed else torch.tensor([4, 6])):
-                    got = student.masked_softmax.masked_softmax(X, lens)
-                    expect_close(got, ref.masked_softmax(X, lens), rtol=rtol, atol=_DEFAULT_ATOL[dtype],
-                                 call=("masked_softmax", (X, lens)))
+                    _masked_softmax_later(student, X, lens, rtol=rtol, atol=_DEFAULT_ATOL[dtype])
 
 
 @pytest.mark.points(1)
@@ -321,15 +353,7 @@ def test_masked_softmax_gradients(student, dtype):
         X = _randn((3, 2, 5), dtype, g, scale=2.0)
         for lens in (None, torch.tensor([0, 3, 7]), torch.tensor([[2, 0], [5, 1], [4, 3]]),
                      torch.tensor([1.0, 2.0, 5.0])):
-            grad_out = _randn(X.shape, dtype, g)
-            res = student.masked_softmax.masked_softmax.with_grad(X, lens, wrt=(0,),
-                                                                  grad_output=grad_out)
-            expect_close(res.value, ref.masked_softmax(X, lens), call=("masked_softmax", (X, lens)))
-            got = res.grads[0]
-            if got is None:                      # nothing reached X: read as a zero gradient
-                got = torch.zeros_like(X)
-            expect_close(got, _ref_grad(X, lens, grad_out), what="gradient w.r.t. X",
-                         call=("masked_softmax", (X, lens)))
+            _gradient_later(student, X, lens, _randn(X.shape, dtype, g))
 
 
 @pytest.mark.points(1)
@@ -349,8 +373,7 @@ def test_masked_softmax_empty_dimensions(student):
             (torch.zeros(0, 0, 0, dtype=dtype), torch.zeros(0)),
         ]
     for X, lens in cases:
-        got = student.masked_softmax.masked_softmax(X, lens)
-        expect_close(got, ref.masked_softmax(X, lens), call=("masked_softmax", (X, lens)))
+        _masked_softmax_later(student, X, lens)
 
 
 @pytest.mark.points(1)
@@ -369,8 +392,8 @@ def test_masked_softmax_invalid_arguments(student):
         (X, torch.ones(2, 3, 1, dtype=torch.int64)),           # 3-D lengths
     ]
     for args in bad_shapes:
-        expect_raises(ValueError, student.masked_softmax.masked_softmax, *args,
-                      call=("masked_softmax", args))
+        expect_raises_later(ValueError, student.masked_softmax.masked_softmax, *args,
+                            call=("masked_softmax", args))
     for args in (([[[1.0, 2.0]]], None), ([[[1.0, 2.0]]], torch.tensor([1]))):
-        expect_raises(TypeError, student.masked_softmax.masked_softmax, *args,
-                      call=("masked_softmax", args))
+        expect_raises_later(TypeError, student.masked_softmax.masked_softmax, *args,
+                            call=("masked_softmax", args))

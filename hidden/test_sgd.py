@@ -12,12 +12,13 @@ every example, or identical examples) and otherwise against the least-squares an
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import pytest
 import torch
 
-from autograder.testing import expect_close, expect_equal, expect_raises, expect_unchanged
+from autograder.testing import expect_close, expect_equal, expect_raises_later, expect_unchanged
 from reference import sgd as ref
 
 pytestmark = pytest.mark.exercise("sgd")
@@ -81,10 +82,10 @@ class _Run:
         kwargs = dict(kwargs)
         if lr_positional:
             lr = kwargs.pop("lr")
-            self.opt = student.sgd.SGD.new(s_arg, lr, **kwargs)
+            self.opt = student.sgd.SGD.new_later(s_arg, lr, **kwargs)
             self.ref = ref.SGD(r_arg, lr, **kwargs)
         else:
-            self.opt = student.sgd.SGD.new(s_arg, **kwargs)
+            self.opt = student.sgd.SGD.new_later(s_arg, **kwargs)
             self.ref = ref.SGD(r_arg, **kwargs)
         self.kwargs = kwargs
         self.steps = 0
@@ -93,31 +94,33 @@ class _Run:
         for r, l, g in zip(self.remote, self.local, grads):
             if g is KEEP:
                 continue
-            r.grad.set(g)
+            r.grad.set_later(g)
             l.grad = None if g is None else g.clone()
 
     def step(self, grads=None):
         if grads is not None:
             self.set_grads(grads)
-        self.opt.step.call_ignoring_result()
+        self.opt.step.call_later()
         self.ref.step()
         self.steps += 1
 
     def zero_grad(self, *args, **kwargs):
-        self.opt.zero_grad.call_ignoring_result(*args, **kwargs)
+        self.opt.zero_grad.call_later(*args, **kwargs)
         self.ref.zero_grad(*args, **kwargs)
 
     def check(self, grads_too=False, hint=None):
+        """Compare the parameters (and their .grad) now, when the worker's answers arrive."""
         for i, (r, l) in enumerate(zip(self.remote, self.local)):
-            expect_close(r.get(), l.detach(), call=("SGD", self.kwargs), hint=hint,
-                         what=f"parameter {i} after {self.steps} step(s) of SGD({self.kwargs})")
-            if grads_too:
-                got = r.grad.get()
-                if l.grad is None:
-                    expect_equal(got, None, what=f".grad of parameter {i}")
-                else:
-                    expect_close(got, l.grad, what=f".grad of parameter {i} after step() "
-                                                   "(step must not modify the gradients)")
+            r.get_later(functools.partial(expect_close, expected=l.detach().clone(), call=("SGD", self.kwargs),
+                                          hint=hint, what=f"parameter {i} after {self.steps} step(s) of "
+                                                          f"SGD({self.kwargs})"))
+        for i, (r, l) in enumerate(zip(self.remote, self.local) if grads_too else ()):
+            if l.grad is None:
+                r.grad.get_later(functools.partial(expect_equal, expected=None, what=f".grad of parameter {i}"))
+            else:
+                r.grad.get_later(functools.partial(expect_close, expected=l.grad.clone(),
+                                                   what=f".grad of parameter {i} after step() "
+                                                        "(step must not modify the gradients)"))
 
 
 def _play(student, params, kwargs, steps, seed, *, keep_every=0, grads_too=False, **run_kw):
@@ -237,7 +240,8 @@ def test_sgd_zero_grad(student):
         run.step(_grads(params, 700 + seed))
         run.zero_grad()
         for i, r in enumerate(run.remote):
-            expect_equal(r.grad.get(), None, what=f".grad of parameter {i} after zero_grad()")
+            r.grad.get_later(functools.partial(expect_equal, expected=None,
+                                               what=f".grad of parameter {i} after zero_grad()"))
         run.step()  # every .grad is None: nothing moves, momentum or not
         run.check()
         g = _grads(params, 710 + seed)
@@ -248,7 +252,8 @@ def test_sgd_zero_grad(student):
         run.check(grads_too=True)
         run.zero_grad(True)
         for i, r in enumerate(run.remote):
-            expect_equal(r.grad.get(), None, what=f".grad of parameter {i} after zero_grad(True)")
+            r.grad.get_later(functools.partial(expect_equal, expected=None,
+                                               what=f".grad of parameter {i} after zero_grad(True)"))
 
 
 @pytest.mark.points(1)
@@ -260,7 +265,7 @@ def test_sgd_invalid_hyperparameters(student):
            {"lr": 0.1, "momentum": 0.9, "dampening": 0.1, "nesterov": True}]
     for kwargs in bad:
         p = student.tensor(torch.randn(3), requires_grad=True)
-        expect_raises(ValueError, student.sgd.SGD.new, [p], call=("SGD", kwargs), **kwargs)
+        expect_raises_later(ValueError, student.sgd.SGD, [p], call=("SGD", kwargs), **kwargs)
     # valid edges: lr = 0 (nothing moves), dampening without momentum, weight decay 0
     for kwargs in ({"lr": 0.0, "momentum": 0.9}, {"lr": 0.1, "dampening": 0.5},
                    {"lr": 0.1, "momentum": 0.9, "dampening": 1.0}):
@@ -382,9 +387,9 @@ def test_minibatches_invalid_arguments(student):
     """batch_size < 1 and len(X) != len(y) raise ValueError"""
     X, y = _data(6, torch.float32, 3)
     for args in ((X, y, 0), (X, y, -2), (X, y[:5], 2), (X[:4], y, 2)):
-        expect_raises(ValueError, student.sgd.minibatches, *args,
-                      call=("minibatches", (f"len(X)={len(args[0])}", f"len(y)={len(args[1])}",
-                                            f"batch_size={args[2]}")))
+        expect_raises_later(ValueError, student.sgd.minibatches, *args,
+                            call=("minibatches", (f"len(X)={len(args[0])}", f"len(y)={len(args[1])}",
+                                                  f"batch_size={args[2]}")))
 
 
 # ------------------------------------------------------------------------ train_linear_regression

@@ -94,7 +94,7 @@ def test_dot_product_attention_module(student):
     q, k, v = _qkv(3)
     lens = torch.tensor([3, 1])
     attn = student.attention.DotProductAttention.new(0.5)
-    attn.eval.call_ignoring_result()
+    attn.eval.call_later()
     out = attn.forward(q, k, v, lens)
     exp_out, exp_w = _expected_dpa(q, k, v, lens)
     expect_close(out, exp_out, what="output", hint="forward returns only the output; in eval mode "
@@ -113,10 +113,10 @@ def test_additive_attention(student):
     keys = sorted(attn.state_dict().keys())
     expect_equal(keys, ["W_k.weight", "W_q.weight", "w_v.weight"], what="state_dict() keys",
                  hint="three Linear layers without bias named W_k, W_q and w_v")
-    attn.load_state_dict.call_ignoring_result(
+    attn.load_state_dict.call_later(
         {"W_k.weight": W_k.weight.detach(), "W_q.weight": W_q.weight.detach(),
          "w_v.weight": w_v.weight.detach()})
-    attn.eval.call_ignoring_result()
+    attn.eval.call_later()
     g = torch.Generator().manual_seed(4)
     q, k = torch.randn(2, 1, 20, generator=g), torch.ones(2, 10, 2)
     v = torch.arange(40, dtype=torch.float32).reshape(1, 10, 4).repeat(2, 1, 1)
@@ -160,8 +160,8 @@ def test_multihead_attention(student):
     expect_equal(sorted(mha.state_dict().keys()), sorted(state), what="state_dict() keys",
                  hint="W_q, W_k, W_v, W_o as nn.Linear with bias=bias, and attention a "
                       "DotProductAttention (which has no parameters)")
-    mha.load_state_dict.call_ignoring_result(state)
-    mha.eval.call_ignoring_result()
+    mha.load_state_dict.call_later(state)
+    mha.eval.call_later()
     g = torch.Generator().manual_seed(5)
     q, k, v = torch.randn(2, 3, 3, generator=g), torch.randn(2, 4, 5, generator=g), \
         torch.randn(2, 4, 4, generator=g)

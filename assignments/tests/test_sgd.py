@@ -31,8 +31,8 @@ def _student_sgd(student, params, grads_per_step, **kwargs):
     opt = student.sgd.SGD.new(remote, **kwargs)
     for grads in grads_per_step:
         for p, g in zip(remote, grads):
-            p.grad.set(g)
-        opt.step.call_ignoring_result()
+            p.grad.set_later(g)
+        opt.step.call_later()
     return [p.get() for p in remote]
 
 
@@ -76,14 +76,14 @@ def test_sgd_skips_none_grad_and_zero_grad(student):
     a = student.tensor(torch.tensor([1.0, 2.0]), requires_grad=True)
     b = student.tensor(torch.tensor([3.0]), requires_grad=True)
     opt = student.sgd.SGD.new([a, b], lr=0.5, weight_decay=0.1)
-    a.grad.set(torch.tensor([1.0, 1.0]))
-    opt.step.call_ignoring_result()
+    a.grad.set_later(torch.tensor([1.0, 1.0]))
+    opt.step.call_later()
     expect_close(b.get(), torch.tensor([3.0]), what="a parameter with .grad None",
                  hint="skip parameters whose .grad is None (no weight decay for them either)")
-    opt.zero_grad.call_ignoring_result()
+    opt.zero_grad.call_later()
     expect_equal(a.grad.get(), None, what="a.grad after zero_grad()")
-    a.grad.set(torch.tensor([2.0, 2.0]))
-    opt.zero_grad.call_ignoring_result(set_to_none=False)
+    a.grad.set_later(torch.tensor([2.0, 2.0]))
+    opt.zero_grad.call_later(set_to_none=False)
     expect_close(a.grad.get(), torch.zeros(2), what="a.grad after zero_grad(set_to_none=False)")
 
 

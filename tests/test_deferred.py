@@ -1,0 +1,168 @@
+"""Requests that do not wait for their answers: they run in order, their errors and failed checks
+surface at the next request that waits (naming the call), and the stream of answers stays in
+step after any error. Workers asked for ahead of time start in the background and never leak."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+
+import pytest
+import torch
+
+from autograder.client import ExerciseSession, Remote, StudentError, Timeouts, WorkerFailure, fetch
+from autograder.grading import make_workdir
+from autograder.testing import GradingFailure, expect_close, expect_raises_later
+
+MODULE = '''
+import torch
+
+calls = []
+
+def log(x):
+    calls.append(x)
+    return len(calls)
+
+def fail(message):
+    raise ValueError(message)
+
+def check_positive(x):
+    if x <= 0:
+        raise ValueError("x must be positive")
+    return x
+
+def batches(n):
+    if n < 0:
+        raise ValueError("n must be >= 0")
+    yield from range(n)
+
+def hang():
+    while True:
+        pass
+
+class Box:
+    def __init__(self, v):
+        if v is None:
+            raise TypeError("no value")
+        self.v = v
+
+    def bump(self):
+        self.v = self.v + 1
+'''
+
+
+@pytest.fixture
+def module(grader, tmp_path):
+    """``(session, module)``: a hardened worker running MODULE as ``m.py``."""
+    workdir = make_workdir()
+    folder = workdir / "sub"
+    folder.mkdir()
+    (folder / "m.py").write_text(MODULE)
+    os.chmod(folder, 0o755)
+    session = ExerciseSession(grader.zygote, str(folder), "m", "m.py", timeouts=Timeouts(call=2.0, start=10.0))
+    yield session, Remote(session, None, ())
+    session.close()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_deferred_requests_run_in_order_and_answers_stay_in_step(module):
+    session, m = module
+    seen = []
+    for i in range(3 * 32 + 5):                 # more than may be in flight at once
+        m.log.later(seen.append, i)
+    box = m.Box.new_later(torch.tensor([1.0]))
+    box.bump.call_later()
+    box.v.set_later(box.v.get() * 10)            # the get waits: bump has run
+    assert m.calls.get() == list(range(3 * 32 + 5))
+    assert seen == list(range(1, 3 * 32 + 6))
+    assert fetch(box.v, m.calls)[0].tolist() == [20.0]
+
+
+def test_a_deferred_error_is_raised_at_the_next_wait_and_names_its_call(module):
+    session, m = module
+    m.fail.call_later("first")
+    m.log.call_later("runs anyway")
+    m.fail.call_later("second")
+    with pytest.raises(StudentError, match="first"):
+        m.log(1)
+    assert session.last_call == "fail"
+    assert m.calls.get() == ["runs anyway", 1]   # later requests ran; the stream is in step
+
+
+def test_a_failed_check_fails_once_and_skips_the_checks_after_it(module):
+    session, m = module
+    ran = []
+    m.log.later(lambda v: expect_close(torch.tensor(float(v)), torch.tensor(5.0), what="count"), "a")
+    m.log.later(ran.append, "b")
+    with pytest.raises(GradingFailure, match="count"):
+        session.settle()
+    assert ran == []
+    session.settle()                             # nothing left: no error twice
+    assert m.log("c") == 3
+
+
+def test_settle_without_raising_drains_everything(module):
+    session, m = module
+    m.fail.call_later("x")
+    m.log.later(lambda v: 1 / 0, "y")
+    session.settle(raise_errors=False)
+    assert m.log("z") == 2
+
+
+def test_expect_raises_later(module):
+    session, m = module
+    expect_raises_later(ValueError, m.check_positive, -1)
+    expect_raises_later(ValueError, m.batches, -1)        # a generator's error shows when it runs
+    expect_raises_later(TypeError, m.Box, None)
+    session.settle()
+    expect_raises_later(ValueError, m.check_positive, 3, call=("check_positive", (3,)))
+    with pytest.raises(GradingFailure, match="returned normally"):
+        session.settle()
+    expect_raises_later(TypeError, m.check_positive, -1)
+    with pytest.raises(GradingFailure, match="raised ValueError: x must be positive"):
+        session.settle()
+
+
+def test_a_hanging_deferred_call_is_stopped_and_objects_made_before_die_with_it(module):
+    session, m = module
+    box = m.Box.new_later(1)
+    m.hang.call_later()
+    with pytest.raises(WorkerFailure, match="did not answer"):
+        m.log(1)
+    assert session.last_call == "hang"
+    with pytest.raises(WorkerFailure, match="lost"):
+        box.v.get()
+    assert m.log(2) == 1                          # a fresh worker
+
+
+def test_workers_asked_for_ahead_start_in_the_background_and_never_leak(grader, tmp_path):
+    workdir = make_workdir()
+    folder = workdir / "sub"
+    folder.mkdir()
+    (folder / "m.py").write_text(MODULE)
+    os.chmod(folder, 0o755)
+    sessions = [ExerciseSession(grader.zygote, str(folder), "m", "m.py") for _ in range(4)]
+    for s in sessions:
+        s.prepare()
+    assert Remote(sessions[2], None, ()).log(7) == 1          # taken out of order
+    pids = [s.worker.pid for s in sessions if s.worker]
+    for s in sessions:
+        s.close()                                            # the unused ones are taken and stopped
+    assert all(s._pending_spawn is None and s.worker is None for s in sessions)
+    after = ExerciseSession(grader.zygote, str(folder), "m", "m.py")
+    assert Remote(after, None, ()).log(1) == 1                # the zygote's answers stayed in step
+    after.close()
+    deadline = time.monotonic() + 5
+    while any(_running(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_running(pid) for pid in pids)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
