@@ -56,6 +56,7 @@ class WorkerProcess:
 
     def __init__(self, sock: socket.socket, out_fd: int, status_fd: int, info: dict, scratch: str):
         self.sock, self.out_fd, self.status_fd, self.scratch = sock, out_fd, status_fd, scratch
+        self.reader = wire.Reader(sock)
         self.pid = info["pid"]
         self.pid_namespace = info.get("pid_namespace", False)
         self.output = bytearray()
@@ -91,7 +92,7 @@ class WorkerProcess:
     def receive(self, timeout: float) -> bytes:
         deadline = time.monotonic() + timeout
         try:
-            return wire.recv(self.sock, deadline, on_wait=self._drain)
+            return self.reader.recv(deadline, on_wait=self._drain)
         except wire.Deadline:
             self.kill()
             raise WorkerFailure(f"did not answer within {timeout:g} s (an infinite loop, or far too slow); stopped") from None
@@ -120,9 +121,16 @@ class WorkerProcess:
                 self.kill()
                 raise WorkerFailure(f"did not take a request within {timeout:g} s (an infinite loop, or far "
                                     "too slow); stopped")
-            ready, _, _ = select.select([self.out_fd], [self.sock], [], remaining)
+            ready, _, _ = select.select([self.out_fd, self.sock], [self.sock], [], remaining)
             if self.out_fd in ready:
                 self._drain(0)
+            if self.sock in ready:      # answers of earlier requests: buffer them, the worker goes on
+                try:
+                    self.reader.pull()
+                except wire.WireError:
+                    reason = self.death_reason()
+                    self.kill()
+                    raise WorkerFailure(reason) from None
 
     def death_reason(self) -> str:
         """Why the worker stopped, from the status its keeper reports."""

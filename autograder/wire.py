@@ -278,42 +278,76 @@ def send(sock: socket.socket, message: bytes) -> None:
     sock.sendall(message)
 
 
-def recv(sock: socket.socket, deadline: float | None = None, limit: int = MAX_MESSAGE_BYTES,
-         on_wait=None) -> bytes:
-    """Read one message body from ``sock``.
+class Reader:
+    """Reads length-prefixed messages from ``sock``, taking whatever has arrived in one system
+    call: messages sent together cost one read, not two each."""
 
-    ``deadline`` is a ``time.monotonic()`` instant; ``on_wait(timeout)`` (if given) is called
-    instead of blocking on the socket alone, so the caller can drain other descriptors; it must
-    return when ``sock`` is readable or the timeout passed.
-    """
-    head = _recv_exact(sock, 8, deadline, on_wait)
-    (length,) = struct.unpack("<Q", head)
-    if length > limit:
-        raise WireError(f"message of {length} bytes is over the limit of {limit}")
-    return _recv_exact(sock, length, deadline, on_wait)
+    CHUNK = 1 << 16
+    MAX_READ = 1 << 20
 
+    def __init__(self, sock: socket.socket, limit: int = MAX_MESSAGE_BYTES):
+        self.sock, self.limit = sock, limit
+        self._buf = bytearray()
 
-def _recv_exact(sock, n, deadline, on_wait) -> bytes:
-    """Read exactly ``n`` bytes. With a deadline, each read is tried without blocking first (the
-    rest of a message has usually arrived with its start) and only then waited for."""
-    buf = bytearray(n)
-    view, got = memoryview(buf), 0
-    flags = 0 if deadline is None else socket.MSG_DONTWAIT
-    while got < n:
+    def has_message(self) -> bool:
+        """Whether a whole message is buffered already (reading it needs no system call)."""
         try:
-            k = sock.recv_into(view[got:], n - got, flags)
+            return self._length() is not None
+        except WireError:
+            return True              # recv raises it
+
+    def recv(self, deadline: float | None = None, on_wait=None) -> bytes:
+        """One message body. ``deadline`` is a ``time.monotonic()`` instant (None: block);
+        ``on_wait(timeout)`` (if given) is called instead of blocking on the socket alone, so
+        the caller can drain other descriptors; it must return when ``sock`` is readable or the
+        timeout passed. A message over the limit is refused before its body is read."""
+        while (n := self._length()) is None:
+            self._fill(deadline, on_wait)
+        with memoryview(self._buf) as view:
+            body = bytes(view[8:8 + n])
+        del self._buf[:8 + n]
+        return body
+
+    def _length(self) -> int | None:
+        """The first message's body length, once all of it is buffered."""
+        if len(self._buf) < 8:
+            return None
+        (n,) = struct.unpack_from("<Q", self._buf)
+        if n > self.limit:
+            raise WireError(f"message of {n} bytes is over the limit of {self.limit}")
+        return n if len(self._buf) >= 8 + n else None
+
+    def pull(self) -> None:
+        """Buffer whatever has arrived, without waiting (a sender blocked on a full socket can
+        then go on)."""
+        self._read(socket.MSG_DONTWAIT, self.MAX_READ)
+
+    def _fill(self, deadline, on_wait) -> None:
+        have = len(self._buf)
+        missing = 8 - have if have < 8 else 8 + struct.unpack_from("<Q", self._buf)[0] - have
+        size = min(max(self.CHUNK, missing), self.MAX_READ)
+        if deadline is None:
+            self._read(0, size)
+            return
+        if self._read(socket.MSG_DONTWAIT, size):
+            return
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise Deadline("deadline passed")
+        if on_wait is not None:
+            on_wait(remaining)
+        else:
+            select.select([self.sock], [], [], remaining)
+
+    def _read(self, flags: int, size: int) -> bool:
+        """One read into the buffer; False if nothing was there (or a signal came first)."""
+        try:
+            chunk = self.sock.recv(size, flags)
         except (BlockingIOError, InterruptedError):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise Deadline("deadline passed") from None
-            if on_wait is not None:
-                on_wait(remaining)
-            else:
-                select.select([sock], [], [], remaining)
-            continue
+            return False
         except OSError as e:
             raise Closed(str(e)) from e
-        if k == 0:
+        if not chunk:
             raise Closed("connection closed")
-        got += k
-    return bytes(buf)
+        self._buf += chunk
+        return True

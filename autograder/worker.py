@@ -213,10 +213,10 @@ def serve(sock, module_path: str, module_name: str, hello: dict) -> None:
             "message": _safe_str(e), "where": where}}, {}))
         return
     wire.send(sock, wire.encode({**hello, "ok": True}, {}))
-    worker = Worker(module)
+    worker, reader = Worker(module), wire.Reader(sock)
     while True:
         try:
-            payload = wire.recv(sock)
+            payload = reader.recv()
         except wire.WireError:
             return
         answer = worker.handle(payload)

@@ -37,6 +37,9 @@ def batches(n):
         raise ValueError("n must be >= 0")
     yield from range(n)
 
+def ident(x):
+    return x
+
 def hang():
     while True:
         pass
@@ -77,6 +80,17 @@ def test_deferred_requests_run_in_order_and_answers_stay_in_step(module):
     assert m.calls.get() == list(range(3 * 32 + 5))
     assert seen == list(range(1, 3 * 32 + 6))
     assert fetch(box.v, m.calls)[0].tolist() == [20.0]
+
+
+def test_large_requests_and_answers_in_flight_do_not_deadlock(module):
+    """Requests and answers of 1 MiB each, many in flight: both socket buffers fill up unless the
+    grader takes in answers while it waits to send."""
+    session, m = module
+    got = []
+    for i in range(12):
+        m.ident.later(lambda v: got.append(int(v[0])), torch.full((1 << 17,), float(i), dtype=torch.float64))
+    session.settle()
+    assert got == list(range(12))
 
 
 def test_a_deferred_error_is_raised_at_the_next_wait_and_names_its_call(module):

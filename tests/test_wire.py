@@ -101,6 +101,6 @@ def test_oversized_messages_are_refused_before_reading():
     a, b = socket.socketpair()
     a.sendall(struct.pack("<Q", wire.MAX_MESSAGE_BYTES + 1))
     with pytest.raises(wire.WireError, match="over the limit"):
-        wire.recv(b)
+        wire.Reader(b).recv()
     a.close()
     b.close()
