@@ -28,9 +28,10 @@ MAX_AHEAD = 32                 # requests sent before their answers are read, at
 class StudentError(Exception):
     """Student code raised an exception (it arrives as data: names and a message)."""
 
-    def __init__(self, type_name: str, type_names: list[str], message: str, where: list):
+    def __init__(self, type_name: str, type_names: list[str], message: str, where: list, deferred: bool = False):
         super().__init__(f"{type_name}: {message}")
         self.type_name, self.type_names, self.message, self.where = type_name, type_names, message, where
+        self.deferred = deferred      # raised by an earlier request sent without waiting, not by this call
 
     def location(self) -> str:
         """``file.py, line N, in fn: code`` of the innermost student frame, if any."""
@@ -218,6 +219,7 @@ class ExerciseSession:
     last_call: str = ""
     _generation: int = 0
     _last_id: int = 0                                   # ids of objects kept in workers
+    _batch: int = 0                                     # bumped after each failure of a deferred request
     _deferred: list = field(default_factory=list)       # (name, check) of requests whose answers are unread
     _pending_spawn: object = None                       # a worker asked of the zygote, not taken yet
 
@@ -291,10 +293,11 @@ class ExerciseSession:
     def defer(self, header: dict, values: dict, name: str, check=None) -> None:
         """Send a request without waiting for its answer. It runs before every later request;
         when its answer is read, ``check(values)`` runs (if given). The first error, of the
-        request or of its check, is raised by the next request that waits, or by ``settle``."""
+        request or of its check, is raised by the next request that waits, or by ``settle``;
+        once a deferred request fails, the worker skips what was sent after it, up to then."""
         if len(self._deferred) >= MAX_AHEAD:
             self.settle()
-        self._send(header, values)
+        self._send({**header, "deferred": True}, values)
         self._deferred.append((name, check))
 
     def settle(self, raise_errors: bool = True) -> None:
@@ -311,7 +314,7 @@ class ExerciseSession:
     def _send(self, header, values):
         self._start()
         try:
-            self.worker.send(wire.encode(header, values), self.timeouts.call)
+            self.worker.send(wire.encode({**header, "batch": self._batch}, values), self.timeouts.call)
         except WorkerFailure as e:
             raise self._failed(e) from None
 
@@ -332,7 +335,7 @@ class ExerciseSession:
             if error is not None:
                 continue
             if not answer.get("ok"):
-                error, current = _student_error(answer.get("error")), self.last_call
+                error, current = _student_error(answer.get("error"), deferred=True), self.last_call
             elif check is not None:
                 try:
                     check(out)
@@ -341,6 +344,8 @@ class ExerciseSession:
                 except BaseException as e:  # noqa: BLE001 - a failed check (or a bug in it) fails the test
                     error, current = e, self.last_call
         self.last_call = current
+        if error is not None:
+            self._batch += 1                  # requests sent from now on run again
         return error
 
     def _failed(self, e: Exception) -> WorkerFailure:
@@ -398,14 +403,14 @@ class ExerciseSession:
         self._retire()
 
 
-def _student_error(info) -> StudentError:
+def _student_error(info, deferred: bool = False) -> StudentError:
     if not isinstance(info, dict):
-        return StudentError("Exception", ["Exception"], "unknown error", [])
+        return StudentError("Exception", ["Exception"], "unknown error", [], deferred)
     names = [str(n) for n in info.get("mro", [])] if isinstance(info.get("mro"), list) else []
     where = info.get("where") if isinstance(info.get("where"), list) else []
     where = [w for w in where if isinstance(w, list) and len(w) == 4]
     return StudentError(str(info.get("type", "Exception"))[:200], names or ["Exception"],
-                        str(info.get("message", ""))[:2000], where)
+                        str(info.get("message", ""))[:2000], where, deferred)
 
 
 # --------------------------------------------------------------------------- remote proxies

@@ -77,6 +77,9 @@ class GradingPlugin:
     def pytest_configure(self, config):
         for text in MARKERS.values():
             config.addinivalue_line("markers", text)
+        # pytest's own report of a failure is never shown (feedback is made from the exception);
+        # its default style re-parses every source file of the traceback, seconds per submission
+        config.option.tbstyle = "native"
 
     def pytest_collection_modifyitems(self, items):
         """Number the cases of each parametrized test, so hidden ids (which may show inputs)

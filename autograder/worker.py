@@ -26,17 +26,26 @@ class Worker:
     def __init__(self, module: types.ModuleType):
         self.module = module
         self.objects: dict[int, object] = {}
+        self.failed_batch = None      # the batch whose deferred request failed: its others are skipped
 
     # ------------------------------------------------------------------ requests
     def handle(self, payload: bytes) -> bytes:
+        """One request, one answer. Requests carry the grader's ``batch`` number; once a
+        deferred one fails, the rest of its batch is answered "skipped" without running (the
+        grader reports the first failure only)."""
+        header = {}
         try:
             header, values = wire.decode(payload, make_ref=self._deref, make_iter=iter)
+            if header.get("batch") is not None and header.get("batch") == self.failed_batch:
+                return wire.encode({"ok": False, "skipped": True}, {})
             op = header.get("op")
             answer = getattr(self, "op_" + str(op), None)
             if answer is None:
                 raise wire.WireError(f"unknown request {op!r}")
             return wire.encode({"ok": True}, answer(header, values), contiguous=True)
         except BaseException as e:  # noqa: BLE001 - every student failure (SystemExit too) is data
+            if header.get("deferred"):
+                self.failed_batch = header.get("batch")
             return self._error(e)
 
     def _error(self, e: BaseException) -> bytes:

@@ -13,7 +13,7 @@ import torch
 
 from autograder.client import ExerciseSession, Remote, StudentError, Timeouts, WorkerFailure, fetch
 from autograder.grading import make_workdir
-from autograder.testing import GradingFailure, expect_close, expect_raises_later
+from autograder.testing import GradingFailure, expect_close, expect_raises, expect_raises_later
 
 MODULE = '''
 import torch
@@ -96,12 +96,31 @@ def test_large_requests_and_answers_in_flight_do_not_deadlock(module):
 def test_a_deferred_error_is_raised_at_the_next_wait_and_names_its_call(module):
     session, m = module
     m.fail.call_later("first")
-    m.log.call_later("runs anyway")
+    m.log.call_later("skipped")
     m.fail.call_later("second")
     with pytest.raises(StudentError, match="first"):
         m.log(1)
     assert session.last_call == "fail"
-    assert m.calls.get() == ["runs anyway", 1]   # later requests ran; the stream is in step
+    assert m.log(2) == 1                         # the stream is in step
+
+
+def test_after_a_deferred_failure_the_rest_is_skipped_until_it_is_reported(module):
+    session, m = module
+    m.fail.call_later("first")
+    for i in range(5):
+        m.log.call_later(i)                      # not run: the test fails at "first" anyway
+    with pytest.raises(StudentError, match="first"):
+        m.calls.get()
+    assert m.calls.get() == []                   # reported: requests run again
+    m.log.call_later("after")
+    assert m.calls.get() == ["after"]
+
+
+def test_a_deferred_error_never_passes_for_the_error_a_later_call_expects(module):
+    session, m = module
+    m.fail.call_later("an earlier call failed")
+    with pytest.raises(StudentError, match="an earlier call failed"):
+        expect_raises(ValueError, m.check_positive, 3)    # check_positive(3) returns: not the ValueError
 
 
 def test_a_failed_check_fails_once_and_skips_the_checks_after_it(module):
@@ -121,7 +140,7 @@ def test_settle_without_raising_drains_everything(module):
     m.fail.call_later("x")
     m.log.later(lambda v: 1 / 0, "y")
     session.settle(raise_errors=False)
-    assert m.log("z") == 2
+    assert m.log("z") == 1                       # "y" came after the failure: skipped
 
 
 def test_expect_raises_later(module):
