@@ -222,7 +222,7 @@ class _Decoder:
         if not ok:
             raise WireError("bad tensor spec")
         span = _storage_span(shape, stride)
-        itemsize = torch.empty((), dtype=dtype).element_size()
+        itemsize = dtype.itemsize
         data = self.buffers[buf]
         if len(data) != span * itemsize:
             raise WireError("tensor data does not match its shape")
