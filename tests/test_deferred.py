@@ -56,17 +56,22 @@ class Box:
 
 
 @pytest.fixture
-def module(grader, tmp_path):
-    """``(session, module)``: a hardened worker running MODULE as ``m.py``."""
+def folder():
+    """A prepared submission folder holding MODULE as ``m.py``."""
     workdir = make_workdir()
-    folder = workdir / "sub"
-    folder.mkdir()
-    (folder / "m.py").write_text(MODULE)
-    os.chmod(folder, 0o755)
-    session = ExerciseSession(grader.zygote, str(folder), "m", "m.py", timeouts=Timeouts(call=2.0, start=10.0))
+    (workdir / "sub").mkdir()
+    (workdir / "sub" / "m.py").write_text(MODULE)
+    os.chmod(workdir / "sub", 0o755)
+    yield str(workdir / "sub")
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def module(grader, folder):
+    """``(session, module)``: a hardened worker running MODULE as ``m.py``."""
+    session = ExerciseSession(grader.zygote, folder, "m", "m.py", timeouts=Timeouts(call=2.0, start=10.0))
     yield session, Remote(session, None, ())
     session.close()
-    shutil.rmtree(workdir, ignore_errors=True)
 
 
 def test_deferred_requests_run_in_order_and_answers_stay_in_step(module):
@@ -169,13 +174,8 @@ def test_a_hanging_deferred_call_is_stopped_and_objects_made_before_die_with_it(
     assert m.log(2) == 1                          # a fresh worker
 
 
-def test_workers_asked_for_ahead_start_in_the_background_and_never_leak(grader, tmp_path):
-    workdir = make_workdir()
-    folder = workdir / "sub"
-    folder.mkdir()
-    (folder / "m.py").write_text(MODULE)
-    os.chmod(folder, 0o755)
-    sessions = [ExerciseSession(grader.zygote, str(folder), "m", "m.py") for _ in range(4)]
+def test_workers_asked_for_ahead_start_in_the_background_and_never_leak(grader, folder):
+    sessions = [ExerciseSession(grader.zygote, folder, "m", "m.py") for _ in range(4)]
     for s in sessions:
         s.prepare()
     assert Remote(sessions[2], None, ()).log(7) == 1          # taken out of order
@@ -183,14 +183,13 @@ def test_workers_asked_for_ahead_start_in_the_background_and_never_leak(grader, 
     for s in sessions:
         s.close()                                            # the unused ones are taken and stopped
     assert all(s._pending_spawn is None and s.worker is None for s in sessions)
-    after = ExerciseSession(grader.zygote, str(folder), "m", "m.py")
+    after = ExerciseSession(grader.zygote, folder, "m", "m.py")
     assert Remote(after, None, ()).log(1) == 1                # the zygote's answers stayed in step
     after.close()
     deadline = time.monotonic() + 5
     while any(_running(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(_running(pid) for pid in pids)
-    shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _running(pid: int) -> bool:
