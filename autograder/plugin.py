@@ -77,8 +77,8 @@ class GradingPlugin:
     def pytest_configure(self, config):
         for text in MARKERS.values():
             config.addinivalue_line("markers", text)
-        # pytest's own report of a failure is never shown (feedback is made from the exception);
-        # its default style re-parses every source file of the traceback, seconds per submission
+        # pytest's default report of a failure re-parses every source file of its traceback
+        # (seconds per failing submission); a suite that fails to load still gets a traceback
         config.option.tbstyle = "native"
 
     def pytest_collection_modifyitems(self, items):
@@ -105,7 +105,9 @@ class GradingPlugin:
 
     def pytest_collection_finish(self, session):
         """Ask for every exercise's worker at once: they start (fork, confine, import the
-        student's module) while earlier exercises are graded."""
+        student's module) while earlier exercises are graded. A test's failure report is not
+        formatted by pytest from here on: feedback is made from the exception itself."""
+        session.config.option.tbstyle = "no"
         for exercise in dict.fromkeys(exercise_of(item) for item in session.items):
             if exercise in self.course.exercises and exercise not in self.submission.problems:
                 self.session(exercise).prepare()
