@@ -116,7 +116,9 @@ class Worker:
             return self._call_with_grad(fn, args, kwargs, header, values)
         if mode == "error":          # the exception the call raises, as data (None if it returns)
             try:
-                _sendable(fn(*args, **kwargs))          # a generator runs, as in mode "value"
+                result = fn(*args, **kwargs)
+                if _is_iterator(result):
+                    _sendable(result)                   # a generator runs, as in mode "value"
             except Exception as e:  # noqa: BLE001 - SystemExit and the like stay failures
                 return {"error": self._error_info(e)}
             return {"error": None}
@@ -162,8 +164,7 @@ def _sendable(v, depth=0):
         raise TypeError("result is nested too deeply")
     if isinstance(v, torch.Tensor):
         return v
-    if isinstance(v, (types.GeneratorType, map, filter, zip, enumerate)) or (
-            hasattr(v, "__next__") and hasattr(v, "__iter__") and not isinstance(v, (str, bytes))):
+    if _is_iterator(v):
         items = []
         for item in v:
             items.append(_sendable(item, depth + 1))
@@ -179,6 +180,11 @@ def _sendable(v, depth=0):
     if v is None or isinstance(v, (bool, int, float, str, torch.Size, torch.dtype)):
         return v
     raise TypeError(f"returned an object of type {type(v).__name__}, which the grader cannot read")
+
+
+def _is_iterator(v) -> bool:
+    return isinstance(v, (types.GeneratorType, map, filter, zip, enumerate)) or (
+        hasattr(v, "__next__") and hasattr(v, "__iter__") and not isinstance(v, (str, bytes)))
 
 
 def _sendable_arg(v):

@@ -160,6 +160,9 @@ def test_expect_raises_later(module):
     expect_raises_later(TypeError, m.check_positive, -1)
     with pytest.raises(GradingFailure, match="raised ValueError: x must be positive"):
         session.settle()
+    expect_raises_later(TypeError, m.Box, 1)             # an object the grader cannot read: still "returned"
+    with pytest.raises(GradingFailure, match="returned normally"):
+        session.settle()
 
 
 def test_a_hanging_deferred_call_is_stopped_and_objects_made_before_die_with_it(module):
