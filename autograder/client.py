@@ -97,10 +97,11 @@ class WorkerProcess:
         except wire.Deadline:
             self.kill()
             raise WorkerFailure(f"did not answer within {timeout:g} s (an infinite loop, or far too slow); stopped") from None
+        except wire.Closed:
+            raise self._died() from None
         except wire.WireError as e:
-            reason = self.death_reason() if isinstance(e, wire.Closed) else f"sent a malformed answer ({e})"
             self.kill()
-            raise WorkerFailure(reason) from None
+            raise WorkerFailure(f"sent a malformed answer ({e})") from None
 
     def send(self, message: bytes, timeout: float) -> None:
         """Send one request; a worker that stops reading (busy in an earlier request) for
@@ -114,9 +115,7 @@ class WorkerProcess:
             except (BlockingIOError, InterruptedError):
                 pass
             except OSError:
-                reason = self.death_reason()
-                self.kill()
-                raise WorkerFailure(reason) from None
+                raise self._died() from None
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 self.kill()
@@ -128,10 +127,14 @@ class WorkerProcess:
             if self.sock in ready:      # answers of earlier requests: buffer them, the worker goes on
                 try:
                     self.reader.pull()
-                except wire.WireError:
-                    reason = self.death_reason()
-                    self.kill()
-                    raise WorkerFailure(reason) from None
+                except wire.Closed:
+                    raise self._died() from None
+
+    def _died(self) -> WorkerFailure:
+        """The failure to raise when the worker's socket closed: why it stopped."""
+        reason = self.death_reason()
+        self.kill()
+        return WorkerFailure(reason)
 
     def death_reason(self) -> str:
         """Why the worker stopped, from the status its keeper reports."""
@@ -271,24 +274,16 @@ class ExerciseSession:
 
     # ------------------------------------------------------------------ requests
     def request(self, header: dict, values: dict) -> tuple[dict, dict]:
-        """Send one request and return its decoded answer, or raise StudentError / WorkerFailure."""
-        return self.request_many([(header, values)])[0]
-
-    def request_many(self, requests: list[tuple[dict, dict]]) -> list[tuple[dict, dict]]:
-        """Send several requests at once, then read their answers (one wait, not one each).
-        Raises the first error: of a deferred request first, then of these."""
-        if len(requests) > MAX_AHEAD:
-            return self.request_many(requests[:MAX_AHEAD]) + self.request_many(requests[MAX_AHEAD:])
-        for header, values in requests:
-            self._send(header, values)
+        """Send one request and return its decoded answer, or raise StudentError / WorkerFailure.
+        The answers of deferred requests are read first; their first error is raised instead."""
+        self._send(header, values)
         error = self._read_deferred()
-        answers = [self._read() for _ in requests]
+        answer, out = self._read()
         if error is not None:
             raise error
-        for answer, _ in answers:
-            if not answer.get("ok"):
-                raise _student_error(answer.get("error"))
-        return answers
+        if not answer.get("ok"):
+            raise _student_error(answer.get("error"))
+        return answer, out
 
     def defer(self, header: dict, values: dict, name: str, check=None) -> None:
         """Send a request without waiting for its answer. It runs before every later request;
@@ -364,18 +359,25 @@ class ExerciseSession:
         self._last_id += 1
         return self._last_id
 
-    def make_remote(self, out: dict, ref: int) -> "Remote":
-        """A Remote for the object the worker kept as ``ref`` (``out`` is its answer)."""
-        if out.get("ref") != ref:
+    def keep(self, header: dict, values: dict) -> "Remote":
+        """Send a request that makes an object the worker keeps (``put``, ``ref``, a call in
+        mode ``ref``); wait for it and return the object."""
+        ref = self.new_id()
+        if self.request({**header, "keep": ref}, values)[1].get("ref") != ref:
             raise WorkerFailure("the worker did not keep the object it was asked to")
+        return Remote(self, ref, (), self._generation)
+
+    def keep_later(self, header: dict, values: dict, name: str) -> "Remote":
+        """``keep`` without waiting: the object is usable at once; an error making it fails the
+        test at the next request that waits."""
+        ref = self.new_id()
+        self.defer({**header, "keep": ref}, values, name)
         return Remote(self, ref, (), self._generation)
 
     def put(self, value, requires_grad: bool = False) -> "Remote":
         """Keep a copy of ``value`` in the worker (e.g. a parameter tensor); deferred."""
-        ref = self.new_id()
-        self.defer({"op": "put", "requires_grad": requires_grad, "keep": ref}, {"value": _to_wire(value, self)},
-                   "keeping a tensor in the worker")
-        return Remote(self, ref, (), self._generation)
+        return self.keep_later({"op": "put", "requires_grad": requires_grad}, {"value": _to_wire(value, self)},
+                               "keeping a tensor in the worker")
 
     def generation(self) -> int:
         """Changes whenever a new worker replaces a dead one (remote objects die with it)."""
@@ -505,15 +507,13 @@ class Remote:
                             self._name, lambda out: check(_grad_result(out)))
 
     def new(self, *args, **kwargs) -> "Remote":
-        ref = self._session.new_id()
-        return self._session.make_remote(self._call("ref", args, kwargs, keep=ref)[1], ref)
+        self._session.last_call = self._name
+        return self._session.keep(*self._call_request("ref", args, kwargs))
 
     def new_later(self, *args, **kwargs) -> "Remote":
         """``new`` without waiting (see ``later``): the object is usable at once; an exception
         the constructor raises fails the test at the next request that waits."""
-        ref = self._session.new_id()
-        self._session.defer(*self._call_request("ref", args, kwargs, keep=ref), self._name)
-        return Remote(self._session, ref, (), self._session.generation())
+        return self._session.keep_later(*self._call_request("ref", args, kwargs), self._name)
 
     def call_later(self, *args, **kwargs) -> None:
         """Call without waiting for the answer: the call runs before any later request, its result
@@ -521,28 +521,22 @@ class Remote:
         (at the latest when the test ends)."""
         self._session.defer(*self._call_request("ignore", args, kwargs), self._name)
 
-    def _get_request(self) -> tuple[dict, dict]:
-        return {"op": "get", "target": self._target()}, {}
-
     def get(self):
-        return self._session.request(*self._get_request())[1]["value"]
+        return self._session.request({"op": "get", "target": self._target()}, {})[1]["value"]
 
     def get_later(self, check) -> None:
         """``check(obj.get())`` without waiting (see ``later``)."""
-        self._session.defer(*self._get_request(), f"reading {self._name}", lambda out: check(out["value"]))
+        self._session.defer({"op": "get", "target": self._target()}, {}, f"reading {self._name}",
+                            lambda out: check(out["value"]))
 
     def ref(self) -> "Remote":
         """The attribute itself as a worker object, e.g. a bound method to pass as a callable:
         ``student.tensor(a).dist.ref()`` is ``a.dist`` in the worker."""
-        ref = self._session.new_id()
-        return self._session.make_remote(
-            self._session.request({"op": "ref", "target": self._target(), "keep": ref}, {})[1], ref)
+        return self._session.keep({"op": "ref", "target": self._target()}, {})
 
     def ref_later(self) -> "Remote":
         """``ref`` without waiting (see ``new_later``)."""
-        ref = self._session.new_id()
-        self._session.defer({"op": "ref", "target": self._target(), "keep": ref}, {}, f"reading {self._name}")
-        return Remote(self._session, ref, (), self._session.generation())
+        return self._session.keep_later({"op": "ref", "target": self._target()}, {}, f"reading {self._name}")
 
     def set(self, value) -> None:
         self._session.request(*self._set_request(value))
@@ -553,17 +547,6 @@ class Remote:
 
     def _set_request(self, value) -> tuple[dict, dict]:
         return {"op": "set", "target": self._target()}, {"value": _to_wire(value, self._session)}
-
-
-def fetch(*remotes: Remote) -> list:
-    """The values of several worker objects or attributes (of one exercise), in one round trip:
-    ``fetch(p, p.grad)`` is ``[p.get(), p.grad.get()]``."""
-    if not remotes:
-        return []
-    session = remotes[0]._session
-    if any(r._session is not session for r in remotes):
-        raise ValueError("fetch takes objects of one exercise")
-    return [out["value"] for _, out in session.request_many([r._get_request() for r in remotes])]
 
 
 def _call_result(out: dict) -> CallResult:
