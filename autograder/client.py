@@ -130,6 +130,15 @@ class WorkerProcess:
                 except wire.Closed:
                     raise self._died() from None
 
+    def has_answer(self) -> bool:
+        """Whether an answer has arrived (reading it will not wait)."""
+        if not self.reader.has_message():
+            try:
+                self.reader.pull()
+            except wire.Closed:
+                return True          # reading reports why
+        return self.reader.has_message()
+
     def _died(self) -> WorkerFailure:
         """The failure to raise when the worker's socket closed: why it stopped."""
         reason = self.death_reason()
@@ -288,17 +297,21 @@ class ExerciseSession:
     def defer(self, header: dict, values: dict, name: str, check=None) -> None:
         """Send a request without waiting for its answer. It runs before every later request;
         when its answer is read, ``check(values)`` runs (if given). The first error, of the
-        request or of its check, is raised by the next request that waits, or by ``settle``;
-        once a deferred request fails, the worker skips what was sent after it, up to then."""
+        request or of its check, is raised by the next request that waits, or by ``settle``,
+        or sooner by a ``defer`` that finds it has arrived; once a deferred request fails, the
+        worker skips what was sent after it, up to then."""
         if len(self._deferred) >= MAX_AHEAD:
             self.settle()
+        elif self._deferred and self.worker.has_answer():
+            self.settle(arrived_only=True)    # a failure among them ends the test now
         self._send({**header, "deferred": True}, values)
         self._deferred.append((name, check))
 
-    def settle(self, raise_errors: bool = True) -> None:
-        """Read the answers of deferred requests; raise the first error among them if asked."""
+    def settle(self, raise_errors: bool = True, arrived_only: bool = False) -> None:
+        """Read the answers of deferred requests (with ``arrived_only``, those that have arrived,
+        or all of them once one failed); raise the first error among them if asked."""
         try:
-            error = self._read_deferred()
+            error = self._read_deferred(arrived_only)
         except WorkerFailure:
             if raise_errors:
                 raise
@@ -319,11 +332,12 @@ class ExerciseSession:
         except (WorkerFailure, wire.WireError) as e:
             raise self._failed(e) from None
 
-    def _read_deferred(self) -> Exception | None:
-        """Read every deferred answer and run the checks up to the first error, which is
-        returned (``last_call`` names its call)."""
+    def _read_deferred(self, arrived_only: bool = False) -> Exception | None:
+        """Read every deferred answer (with ``arrived_only``: those already arrived, unless one
+        failed) and run the checks up to the first error, which is returned (``last_call``
+        names its call)."""
         error, current = None, self.last_call
-        while self._deferred:
+        while self._deferred and (error is not None or not arrived_only or self.worker.has_answer()):
             self.last_call, check = self._deferred[0]
             answer, out = self._read()
             self._deferred.pop(0)

@@ -77,8 +77,8 @@ class GradingPlugin:
     def pytest_configure(self, config):
         for text in MARKERS.values():
             config.addinivalue_line("markers", text)
-        # pytest's default report of a failure re-parses every source file of its traceback
-        # (seconds per failing submission); a suite that fails to load still gets a traceback
+        # a suite that fails to load is reported with a plain traceback (pytest's default style
+        # re-parses every source file in it)
         config.option.tbstyle = "native"
 
     def pytest_collection_modifyitems(self, items):
@@ -96,18 +96,26 @@ class GradingPlugin:
         if report.failed:
             self.suite_errors.append(f"{report.nodeid}: {report.longreprtext[-3000:]}")
 
-    @pytest.hookimpl(wrapper=True)
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_makereport(self, item, call):
-        report = yield
+        """The report of a test phase, made here rather than by pytest, whose report of a failure
+        formats a traceback by re-reading every source file in it (milliseconds a test, seconds
+        a failing submission); feedback is made from the exception itself."""
+        if call.excinfo is None:
+            outcome, longrepr = "passed", None
+        elif isinstance(call.excinfo.value, pytest.skip.Exception):
+            outcome, longrepr = "skipped", (str(item.path), 0, str(call.excinfo.value))
+        else:
+            outcome, longrepr = "failed", call.excinfo.exconly()
+        report = pytest.TestReport(item.nodeid, item.location, {}, outcome, longrepr, call.when,
+                                   duration=call.duration, start=call.start, stop=call.stop)
         if report.when == "call" or (report.when == "setup" and not report.passed):
             self.results.append(self._result(item, call, report))
         return report
 
     def pytest_collection_finish(self, session):
         """Ask for every exercise's worker at once: they start (fork, confine, import the
-        student's module) while earlier exercises are graded. A test's failure report is not
-        formatted by pytest from here on: feedback is made from the exception itself."""
-        session.config.option.tbstyle = "no"
+        student's module) while earlier exercises are graded."""
         for exercise in dict.fromkeys(exercise_of(item) for item in session.items):
             if exercise in self.course.exercises and exercise not in self.submission.problems:
                 self.session(exercise).prepare()

@@ -1,6 +1,6 @@
 """Requests that do not wait for their answers: they run in order, their errors and failed checks
-surface at the next request that waits (naming the call), and the stream of answers stays in
-step after any error. Workers asked for ahead of time start in the background and never leak."""
+surface at the next request that waits at the latest (naming the call), and the stream of
+answers stays in step after any error. Workers asked for ahead of time start in the background and never leak."""
 
 from __future__ import annotations
 
@@ -100,10 +100,10 @@ def test_large_requests_and_answers_in_flight_do_not_deadlock(module):
 
 def test_a_deferred_error_is_raised_at_the_next_wait_and_names_its_call(module):
     session, m = module
-    m.fail.call_later("first")
-    m.log.call_later("skipped")
-    m.fail.call_later("second")
-    with pytest.raises(StudentError, match="first"):
+    with pytest.raises(StudentError, match="first"):     # at a later send if it arrived by then
+        m.fail.call_later("first")
+        m.log.call_later("skipped")
+        m.fail.call_later("second")
         m.log(1)
     assert session.last_call == "fail"
     assert m.log(2) == 1                         # the stream is in step
@@ -111,14 +111,26 @@ def test_a_deferred_error_is_raised_at_the_next_wait_and_names_its_call(module):
 
 def test_after_a_deferred_failure_the_rest_is_skipped_until_it_is_reported(module):
     session, m = module
-    m.fail.call_later("first")
-    for i in range(5):
-        m.log.call_later(i)                      # not run: the test fails at "first" anyway
     with pytest.raises(StudentError, match="first"):
+        m.fail.call_later("first")
+        for i in range(5):
+            m.log.call_later(i)                  # not run: the test fails at "first" anyway
         m.calls.get()
     assert m.calls.get() == []                   # reported: requests run again
     m.log.call_later("after")
     assert m.calls.get() == ["after"]
+
+
+def test_a_failure_that_has_arrived_stops_the_test_at_its_next_request(module):
+    session, m = module
+    m.fail.call_later("first")
+    deadline = time.monotonic() + 5
+    while not session.worker.has_answer() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with pytest.raises(StudentError, match="first"):
+        m.log.call_later("not sent")
+    assert session.last_call == "fail"
+    assert m.calls.get() == []
 
 
 def test_a_deferred_error_never_passes_for_the_error_a_later_call_expects(module):
@@ -131,9 +143,9 @@ def test_a_deferred_error_never_passes_for_the_error_a_later_call_expects(module
 def test_a_failed_check_fails_once_and_skips_the_checks_after_it(module):
     session, m = module
     ran = []
-    m.log.later(lambda v: expect_close(torch.tensor(float(v)), torch.tensor(5.0), what="count"), "a")
-    m.log.later(ran.append, "b")
     with pytest.raises(GradingFailure, match="count"):
+        m.log.later(lambda v: expect_close(torch.tensor(float(v)), torch.tensor(5.0), what="count"), "a")
+        m.log.later(ran.append, "b")
         session.settle()
     assert ran == []
     session.settle()                             # nothing left: no error twice
@@ -143,7 +155,10 @@ def test_a_failed_check_fails_once_and_skips_the_checks_after_it(module):
 def test_settle_without_raising_drains_everything(module):
     session, m = module
     m.fail.call_later("x")
-    m.log.later(lambda v: 1 / 0, "y")
+    try:
+        m.log.later(lambda v: 1 / 0, "y")
+    except StudentError:
+        pass                                     # "x" had failed already: "y" was not sent
     session.settle(raise_errors=False)
     assert m.log("z") == 1                       # "y" came after the failure: skipped
 
