@@ -58,6 +58,8 @@ class WorkerProcess:
     def __init__(self, sock: socket.socket, out_fd: int, status_fd: int, info: dict, scratch: str):
         self.sock, self.out_fd, self.status_fd, self.scratch = sock, out_fd, status_fd, scratch
         self.reader = wire.Reader(sock)
+        self._answers = select.poll()
+        self._answers.register(sock, select.POLLIN)
         self.pid = info["pid"]
         self.pid_namespace = info.get("pid_namespace", False)
         self.output = bytearray()
@@ -132,11 +134,14 @@ class WorkerProcess:
 
     def has_answer(self) -> bool:
         """Whether an answer has arrived (reading it will not wait)."""
-        if not self.reader.has_message():
-            try:
-                self.reader.pull()
-            except wire.Closed:
-                return True          # reading reports why
+        if self.reader.has_message():
+            return True
+        if not self._answers.poll(0):
+            return False
+        try:
+            self.reader.pull(wire.Reader.CHUNK)
+        except wire.Closed:
+            return True              # reading it reports why
         return self.reader.has_message()
 
     def _died(self) -> WorkerFailure:

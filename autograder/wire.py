@@ -317,10 +317,10 @@ class Reader:
             raise WireError(f"message of {n} bytes is over the limit of {self.limit}")
         return n if len(self._buf) >= 8 + n else None
 
-    def pull(self) -> None:
-        """Buffer whatever has arrived, without waiting (a sender blocked on a full socket can
-        then go on)."""
-        self._read(socket.MSG_DONTWAIT, self.MAX_READ)
+    def pull(self, size: int = MAX_READ) -> None:
+        """Buffer what has arrived (up to ``size`` bytes), without waiting (a sender blocked on
+        a full socket can then go on)."""
+        self._read(socket.MSG_DONTWAIT, size)
 
     def _fill(self, deadline, on_wait) -> None:
         have = len(self._buf)
