@@ -307,7 +307,7 @@ class ExerciseSession:
         worker skips what was sent after it, up to then."""
         if len(self._deferred) >= MAX_AHEAD:
             self.settle()
-        elif self._deferred and self.worker.has_answer():
+        elif self._deferred and self._answer_arrived():
             self.settle(arrived_only=True)    # a failure among them ends the test now
         self._send({**header, "deferred": True}, values)
         self._deferred.append((name, check))
@@ -337,12 +337,15 @@ class ExerciseSession:
         except (WorkerFailure, wire.WireError) as e:
             raise self._failed(e) from None
 
+    def _answer_arrived(self) -> bool:
+        return self.worker.has_answer()
+
     def _read_deferred(self, arrived_only: bool = False) -> Exception | None:
         """Read every deferred answer (with ``arrived_only``: those already arrived, unless one
         failed) and run the checks up to the first error, which is returned (``last_call``
         names its call)."""
         error, current = None, self.last_call
-        while self._deferred and (error is not None or not arrived_only or self.worker.has_answer()):
+        while self._deferred and (error is not None or not arrived_only or self._answer_arrived()):
             self.last_call, check = self._deferred[0]
             answer, out = self._read()
             self._deferred.pop(0)

@@ -41,6 +41,11 @@ DTYPES = {
 }
 DTYPE_NAMES = {v: k for k, v in DTYPES.items()}
 
+# made once: json.dumps/json.loads build an encoder (or sniff the encoding) on every call.
+# Encoded trees are built afresh by _Encoder (depth-capped), so they hold no cycles to check for.
+_JSON_OUT = json.JSONEncoder(allow_nan=False, check_circular=False, separators=(",", ":"))
+_JSON_IN = json.JSONDecoder()
+
 
 class WireError(Exception):
     """A message that is malformed, too large, or holds a value that cannot be sent."""
@@ -112,26 +117,36 @@ class _Encoder:
 
     def tensor(self, t: torch.Tensor) -> int:
         with torch._C.DisableTorchFunctionSubclass():
-            t = t.detach()
-            if t.device.type != "cpu":
+            if t.requires_grad:
+                t = t.detach()
+            if not t.is_cpu:
                 t = t.cpu()
             if t.dtype not in DTYPE_NAMES:
                 raise WireError(f"a tensor of dtype {t.dtype} cannot be sent")
-            if self.strict_tensors or t.is_conj() or t.is_neg():
-                t = t.resolve_conj().resolve_neg().contiguous()
+            if t.is_conj() or t.is_neg():
+                t = t.resolve_conj().resolve_neg()
+            if self.strict_tensors:
+                t = t.contiguous()
             shape, stride = list(t.shape), list(t.stride())
-            span = _storage_span(shape, stride)
-            region = torch.as_strided(t, (span,), (1,), t.storage_offset()).contiguous()
-            data = region.view(torch.uint8).numpy().tobytes() if span else b""
+            if t.is_contiguous():        # its storage span is its elements, in order
+                data = _raw_bytes(t)
+            else:                        # the storage it spans, so the strides survive
+                span = _storage_span(shape, stride)
+                data = _raw_bytes(torch.as_strided(t, (span,), (1,), t.storage_offset())) if span else b""
         self.buffers.append(data)
         self.tensors.append({"dtype": DTYPE_NAMES[t.dtype], "shape": shape, "stride": stride,
                              "buffer": len(self.buffers) - 1})
         return len(self.tensors) - 1
 
 
+def _raw_bytes(t: torch.Tensor) -> bytes:
+    """The elements of ``t`` in row-major order, as bytes."""
+    return (t.view(torch.int16) if t.dtype == torch.bfloat16 else t).numpy().tobytes()
+
+
 def _storage_span(shape, stride) -> int:
     """Number of storage elements a tensor with this shape and stride reaches (from offset 0)."""
-    if any(s == 0 for s in shape):
+    if 0 in shape:
         return 0
     return 1 + sum((s - 1) * st for s, st in zip(shape, stride))
 
@@ -147,7 +162,7 @@ def encode(header: dict, values: dict, contiguous: bool = False) -> bytes:
     body["values"] = {k: enc.value(v) for k, v in values.items()}
     body["tensors"] = enc.tensors
     body["buffers"] = [len(b) for b in enc.buffers]
-    head = json.dumps(body, allow_nan=False).encode()
+    head = _JSON_OUT.encode(body).encode()
     payload = b"".join([struct.pack("<I", len(head)), head, *enc.buffers])
     return struct.pack("<Q", len(payload)) + payload
 
@@ -228,8 +243,7 @@ class _Decoder:
             raise WireError("tensor data does not match its shape")
         if span == 0:
             return torch.empty(shape, dtype=dtype)
-        flat = torch.frombuffer(bytearray(data), dtype=torch.uint8).view(dtype)
-        return torch.as_strided(flat, shape, stride)
+        return torch.frombuffer(bytearray(data), dtype=dtype).as_strided(shape, stride)
 
 
 def decode(payload: bytes, make_ref=None, make_iter=None) -> tuple[dict, dict]:
@@ -246,7 +260,7 @@ def decode(payload: bytes, make_ref=None, make_iter=None) -> tuple[dict, dict]:
         (head_len,) = struct.unpack_from("<I", view, 0)
         if 4 + head_len > len(view):
             raise WireError("truncated message header")
-        body = json.loads(bytes(view[4:4 + head_len]))
+        body = _JSON_IN.decode(str(view[4:4 + head_len], "utf-8"))
         if not isinstance(body, dict):
             raise WireError("bad message header")
         sizes = body.get("buffers", [])
