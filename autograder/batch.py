@@ -100,20 +100,37 @@ def module_keys(folder: Path, exercises) -> dict[str, str]:
 
 
 def _grader_process(conn: socket.socket, course: Course, exercises, timeouts, zygote: Zygote) -> None:
-    """Loop in a forked grader: read a task line, grade, answer with a result line."""
+    """Loop in a forked grader: read task lines, grade them one after another in one pytest
+    session, answer each with a result line."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     reader = conn.makefile("r")
-    with Grader(course, exercises=exercises, timeouts=timeouts, zygote=zygote) as grader:
+    student = {}
+
+    def answer(payload: dict) -> None:
+        conn.sendall((json.dumps({"student": student["id"], **payload}) + "\n").encode())
+
+    def tasks():
         for line in reader:
             task = json.loads(line)
+            student["id"] = task["student"]
             try:
                 submission = Submission(Path(task["folder"]), task["found"], task["problems"], task["notes"],
                                         task["digest"])
-                answer = {"student": task["student"],
-                          "result": _serialise(grader.grade(submission, task["exercises"]))}
             except Exception as e:  # noqa: BLE001 - reported to the main process, batch goes on
-                answer = {"student": task["student"], "error": f"{type(e).__name__}: {e}"}
-            conn.sendall((json.dumps(answer) + "\n").encode())
+                answer({"error": f"{type(e).__name__}: {e}"})
+                continue
+            yield submission, task["exercises"]
+
+    def on_result(task, outcome) -> None:
+        try:
+            if isinstance(outcome, Exception):
+                raise outcome
+            answer({"result": _serialise(outcome)})
+        except Exception as e:  # noqa: BLE001 - reported to the main process, batch goes on
+            answer({"error": f"{type(e).__name__}: {e}"})
+
+    with Grader(course, exercises=exercises, timeouts=timeouts, zygote=zygote) as grader:
+        grader.grade_each(tasks(), on_result)
 
 
 class _Pool:

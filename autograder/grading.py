@@ -17,7 +17,7 @@ from autograder import __version__
 from autograder.client import Timeouts
 from autograder.zygote import Zygote
 from autograder.course import Course
-from autograder.plugin import GradingPlugin, TestResult
+from autograder.plugin import GradingPlugin, GradingTask, TestResult
 from autograder.sandbox import Limits
 from autograder.submission import Submission, SubmissionError, prepare_path
 
@@ -85,6 +85,15 @@ class GradeResult:
         }
 
 
+def _forget_modules_under(folder: Path) -> None:
+    """Drop the modules loaded from ``folder`` (the suites): a suite whose import failed stays
+    half-executed in ``sys.modules``, and the next session would grade with it."""
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if file and Path(file).resolve().is_relative_to(folder.resolve()):
+            del sys.modules[name]
+
+
 def make_workdir() -> Path:
     """A folder for prepared submissions and worker scratch: workers may enter their own
     subfolder (mode 711), never list the others."""
@@ -135,27 +144,56 @@ class Grader:
 
     def grade(self, submission: Submission, exercises: list[str] | None = None) -> GradeResult:
         """Grade ``exercises`` (default: all of this grader's) of a prepared submission."""
-        start = time.monotonic()
-        exercises = list(exercises or self.exercises)
-        plugin = GradingPlugin(self.course, submission, self.zygote, self.redact, self.check_forbidden,
+        graded = []
+        self.grade_each([(submission, exercises)], lambda task, outcome: graded.append(outcome))
+        if isinstance(graded[0], Exception):
+            raise graded[0]
+        return graded[0]
+
+    def grade_each(self, tasks, on_result) -> None:
+        """Grade each ``(submission, exercises)`` of ``tasks`` (an iterable read one task at a
+        time) in one pytest session, so the suites are collected once for all of them; after
+        each, ``on_result(task, outcome)`` gets its GradeResult, or the GradingError that stopped
+        it (a broken suite stops every task)."""
+        tasks = (GradingTask(sub, list(exercises or self.exercises)) for sub, exercises in tasks)
+        state = {"start": time.monotonic()}
+
+        def on_done(task, error):
+            outcome = self._result(plugin, task, time.monotonic() - state["start"], error)
+            on_result((task.submission, task.exercises), outcome)
+            state["start"] = time.monotonic()
+
+        plugin = GradingPlugin(self.course, self.zygote, self.redact, tasks, on_done, self.check_forbidden,
                                self.limits, self.timeouts)
-        suites = [str(self.course.suite(ex)) for ex in exercises]
+        suites = [str(self.course.suite(ex)) for ex in self.exercises]
         args = [*suites, "-c", os.devnull, "--rootdir", str(self.course.suite_dir), "--noconftest",
                 "--import-mode=importlib", "--capture=no", *UNUSED_PLUGINS]
-        pytest.main(args, plugins=[plugin])
+        code = pytest.main(args, plugins=[plugin])
         if plugin.suite_errors:
-            raise GradingError("a suite failed to load:\n" + "\n".join(plugin.suite_errors))
-        empty = [ex for ex in exercises if not any(t.exercise == ex for t in plugin.results)]
-        if empty:
-            raise GradingError(f"no tests ran for {', '.join(empty)}")
+            _forget_modules_under(self.course.suite_dir)
+            error = GradingError("a suite failed to load:\n" + "\n".join(plugin.suite_errors))
+        else:
+            error = GradingError(f"pytest stopped before grading (exit code {int(code)})")
+        for task in tasks:                 # the tasks the session did not reach
+            on_result((task.submission, task.exercises), error)
+
+    def _result(self, plugin: GradingPlugin, task: GradingTask, seconds: float,
+                error: Exception | None) -> GradeResult | GradingError:
+        """What grading ``task`` gave: the result, or why there is none."""
+        if error is not None:
+            return GradingError(f"grading stopped: {type(error).__name__}: {error}")
+        missing = [ex for ex in task.exercises if not any(t.exercise == ex for t in plugin.results)]
+        if missing:
+            return GradingError(f"no tests ran for {', '.join(missing)}")
         protections = {}
         for s in plugin.sessions.values():
             protections.update(s.protections)
+        submission = task.submission
         notes = list(submission.notes)
-        notes += [f"{ex}: {msg}" for ex, msg in submission.problems.items() if ex in exercises]
+        notes += [f"{ex}: {msg}" for ex, msg in submission.problems.items() if ex in task.exercises]
         unstable = sorted(ex for ex, s in plugin.sessions.items() if s.failures)
-        return GradeResult(plugin.results, exercises, notes, protections, time.monotonic() - start,
-                           submission.digest, unstable)
+        return GradeResult(plugin.results, task.exercises, notes, protections, seconds, submission.digest,
+                           unstable)
 
     def close(self):
         self.zygote.close()

@@ -59,19 +59,47 @@ class _Forbidden(Exception):
 
 
 @dataclass
-class GradingPlugin:
-    course: Course
+class GradingTask:
+    """One submission to grade, and the exercises of it to grade."""
+
     submission: Submission
+    exercises: list
+
+
+@dataclass
+class GradingPlugin:
+    """Grades ``tasks`` one after another in one pytest session: the suites are collected once,
+    then each submission runs the tests of its exercises. ``on_done(task, error)`` is called
+    after each (``error``: what stopped it being graded, or None), while ``results`` and
+    ``sessions`` hold what that submission got."""
+
+    course: Course
     zygote: object
     redact: bool                                  # hidden suites: no inputs, expected values or prints
+    tasks: object = ()                            # an iterable of GradingTask, read as it is graded
+    on_done: object = None
     check_forbidden: bool = True                  # off only to validate suites with the reference
     limits: Limits = field(default_factory=Limits)
     timeouts: Timeouts = field(default_factory=Timeouts)
-    results: list = field(default_factory=list)
     suite_errors: list = field(default_factory=list)
+    submission: Submission | None = None          # the submission being graded, and what it got so far
+    results: list = field(default_factory=list)
     sessions: dict = field(default_factory=dict)
     _violations: dict = field(default_factory=dict)
-    _started: float = field(default_factory=time.monotonic)
+    _started: float = 0.0
+
+    def begin(self, submission: Submission, exercises) -> None:
+        """Start grading ``submission``: its workers are asked for at once, so they start (fork,
+        confine, import the student's module) while earlier exercises are graded."""
+        self.submission, self.results, self.sessions, self._violations = submission, [], {}, {}
+        self._started = time.monotonic()
+        for exercise in exercises:
+            if exercise in self.course.exercises and exercise not in submission.problems:
+                self.session(exercise).prepare()
+
+    def end(self) -> None:
+        for s in self.sessions.values():
+            s.close()
 
     # ------------------------------------------------------------------ pytest hooks
     def pytest_configure(self, config):
@@ -113,12 +141,26 @@ class GradingPlugin:
             self.results.append(self._result(item, call, report))
         return report
 
-    def pytest_collection_finish(self, session):
-        """Ask for every exercise's worker at once: they start (fork, confine, import the
-        student's module) while earlier exercises are graded."""
-        for exercise in dict.fromkeys(exercise_of(item) for item in session.items):
-            if exercise in self.course.exercises and exercise not in self.submission.problems:
-                self.session(exercise).prepare()
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session):
+        """Each task in turn: its exercises' tests, in suite order, through pytest's own test
+        protocol (fixtures, hooks, reports), with every fixture torn down between tasks."""
+        if self.suite_errors:
+            return True
+        for task in self.tasks:
+            items = [item for item in session.items if exercise_of(item) in task.exercises]
+            error = None
+            try:
+                self.begin(task.submission, task.exercises)
+                for i, item in enumerate(items):
+                    nextitem = items[i + 1] if i + 1 < len(items) else None
+                    item.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+            except Exception as e:  # noqa: BLE001 - this submission cannot be graded; the next can
+                error = e
+            finally:
+                self.end()
+            self.on_done(task, error)
+        return True
 
     def pytest_runtest_setup(self, item):
         """Every test starts from the same global random state, so results are reproducible (and
@@ -146,8 +188,7 @@ class GradingPlugin:
             self.sessions[exercise].close()
 
     def pytest_sessionfinish(self, session):
-        for s in self.sessions.values():
-            s.close()
+        self.end()
 
     @pytest.fixture
     def student(self, request):

@@ -21,10 +21,13 @@ def test_a_suite_that_fails_to_load_names_its_file_and_line(tmp_path, grader, mo
     suite = course_root / "hidden" / "test_broadcasting.py"
     suite.write_text(suite.read_text() + "\nundefined_helper()\n")
     course = instructor_course(course_root)
-    with Grader(course, exercises=["broadcasting"], timeouts=Timeouts(call=4.0, start=10.0)) as g, \
-            pytest.raises(GradingError) as err:
-        g.grade_path(ROOT / "solutions")
+    with Grader(course, exercises=["broadcasting"], timeouts=Timeouts(call=4.0, start=10.0)) as g:
+        with pytest.raises(GradingError) as err:
+            g.grade_path(ROOT / "solutions")
+        outcomes = []
+        g.grade_each([(g.prepare(ROOT / "solutions"), None)] * 2, lambda task, outcome: outcomes.append(outcome))
     monkeypatch.undo()
+    assert len(outcomes) == 2 and all(isinstance(o, GradingError) for o in outcomes)   # every queued task told
     message = str(err.value)
     assert "a suite failed to load" in message and "test_broadcasting.py" in message
     assert "NameError" in message and "undefined_helper" in message and "line" in message

@@ -1,0 +1,36 @@
+"""One pytest session grades a whole queue of submissions (the suites are collected once), and
+each gets exactly what it would get graded alone."""
+
+from __future__ import annotations
+
+from autograder.grading import GradeResult, GradingError
+from conftest import EXERCISES, ROOT, submission_with
+from mutation import planted_bugs
+
+
+def _feedback(result: GradeResult):
+    return [(t.nodeid, t.score, t.status, t.output) for t in result.tests]
+
+
+def test_one_session_grades_each_submission_as_if_alone(grader, tmp_path):
+    buggy = submission_with(tmp_path, {ex: planted_bugs(ex)[0].source() for ex in EXERCISES})
+    folders = [ROOT / "solutions", buggy, ROOT / "assignments"]
+    alone = []
+    for folder in folders:
+        submission = grader.prepare(folder)
+        alone.append(grader.grade(submission))
+    queue = [(grader.prepare(folder), None) for folder in folders]
+    together = []
+    grader.grade_each(queue, lambda task, outcome: together.append(outcome))
+    assert [r.score for r in together] == [r.score for r in alone]
+    assert alone[0].score == alone[0].max_score and alone[2].score == 0 and 0 < alone[1].score < alone[1].max_score
+    assert [_feedback(r) for r in together] == [_feedback(r) for r in alone]
+
+
+def test_a_task_that_cannot_be_graded_does_not_stop_the_next(grader):
+    queue = [(grader.prepare(ROOT / "solutions"), ["no_such_exercise"]),
+             (grader.prepare(ROOT / "solutions"), ["broadcasting"])]
+    outcomes = []
+    grader.grade_each(queue, lambda task, outcome: outcomes.append(outcome))
+    assert isinstance(outcomes[0], GradingError) and "no_such_exercise" in str(outcomes[0])
+    assert outcomes[1].by_exercise() == {"broadcasting": (20.0, 20.0)}
