@@ -2,9 +2,10 @@
 
 The main process finds the students, prepares each submission just before it is graded, and is
 the only writer of the gradebook. ``jobs`` grader processes are forked from it (before it ran
-any torch op), each with a clone of the warm zygote; they grade one student at a time and send
-the result back as JSON. A student whose latest run is of the same content under the same suites
-is skipped, so a killed batch resumes where it stopped.
+any torch op), each with a clone of the warm zygote; each grades one student at a time, all in
+one pytest session (the suites are collected once), and sends each result back as JSON. A
+student whose latest run is of the same content under the same suites is skipped, so a killed
+batch resumes where it stopped.
 """
 
 from __future__ import annotations
