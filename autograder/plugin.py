@@ -157,6 +157,10 @@ class GradingPlugin:
                     item.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
             except Exception as e:  # noqa: BLE001 - this submission cannot be graded; the next can
                 error = e
+                try:
+                    session._setupstate.teardown_exact(None)   # what it left set up, for the next
+                except Exception:  # noqa: BLE001
+                    pass
             finally:
                 self.end()
             self.on_done(task, error)

@@ -4,6 +4,7 @@ each gets exactly what it would get graded alone."""
 from __future__ import annotations
 
 from autograder.grading import GradeResult, GradingError
+from autograder.plugin import GradingPlugin
 from conftest import EXERCISES, ROOT, submission_with
 from mutation import planted_bugs
 
@@ -34,3 +35,20 @@ def test_a_task_that_cannot_be_graded_does_not_stop_the_next(grader):
     grader.grade_each(queue, lambda task, outcome: outcomes.append(outcome))
     assert isinstance(outcomes[0], GradingError) and "no_such_exercise" in str(outcomes[0])
     assert outcomes[1].by_exercise() == {"broadcasting": (20.0, 20.0)}
+
+
+def test_a_task_whose_grading_breaks_leaves_nothing_behind_for_the_next(grader, monkeypatch):
+    finished = []
+
+    def grader_bug(self, nodeid, location):
+        finished.append(nodeid)
+        if len(finished) == 1:
+            raise RuntimeError("a bug in the grader")
+
+    monkeypatch.setattr(GradingPlugin, "pytest_runtest_logfinish", grader_bug, raising=False)
+    queue = [(grader.prepare(ROOT / "solutions"), ["broadcasting"]),     # stops with its suite set up
+             (grader.prepare(ROOT / "solutions"), ["gradients"])]
+    outcomes = []
+    grader.grade_each(queue, lambda task, outcome: outcomes.append(outcome))
+    assert isinstance(outcomes[0], GradingError) and "a bug in the grader" in str(outcomes[0])
+    assert outcomes[1].by_exercise() == {"gradients": (20.0, 20.0)}
