@@ -1,6 +1,7 @@
 """Requests that do not wait for their answers: they run in order, their errors and failed checks
 surface at the next request that waits at the latest (naming the call), and the stream of
-answers stays in step after any error. Workers asked for ahead of time start in the background and never leak."""
+answers stays in step after any error. Workers asked for ahead of time start in the background
+and never leak."""
 
 from __future__ import annotations
 
