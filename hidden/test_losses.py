@@ -25,6 +25,9 @@ DTYPES = (torch.float32, torch.float64)
 SEEDS = (0, 1, 2)
 REDUCTIONS = ("none", "mean", "sum")
 BAD_REDUCTIONS = ("avg", "MEAN", "", "elementwise_mean")
+# weights that do not broadcast to a (3, 4) input: a wrong last size, a wrong first size, and
+# an extra leading dimension (PyTorch refuses all three)
+BAD_WEIGHTS_3_4 = (torch.ones(5), torch.ones(2, 1), torch.ones(2, 3, 4))
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -292,7 +295,7 @@ def test_bce_gradient(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("binary_cross_entropy")
 def test_bce_rejects_invalid_arguments(student):
-    """binary_cross_entropy raises ValueError for an unknown reduction, mismatched shapes and probabilities outside [0, 1]"""
+    """binary_cross_entropy raises ValueError for an unknown reduction, mismatched shapes, probabilities outside [0, 1] and a weight that does not broadcast to the shape"""
     fn = student.losses.binary_cross_entropy
     p = torch.full((3, 4), 0.5)
     y = torch.ones(3, 4)
@@ -305,6 +308,10 @@ def test_bce_rejects_invalid_arguments(student):
     for bad_p in (torch.tensor([0.5, 1.5]), torch.tensor([-0.1, 0.5])):
         expect_raises_later(ValueError, fn, bad_p, torch.ones(2), call=("binary_cross_entropy", bad_p),
                             hint="probabilities must lie in [0, 1]")
+    for bad_w in BAD_WEIGHTS_3_4:
+        expect_raises_later(ValueError, fn, p, y, weight=bad_w,
+                            call=("binary_cross_entropy", (p.shape, y.shape), {"weight": bad_w.shape}),
+                            hint="weight must broadcast to the shape of probs (no extra dimensions)")
 
 
 # --------------------------------------------------------------------------- BCE with logits
@@ -411,7 +418,7 @@ def test_bce_with_logits_gradient(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("binary_cross_entropy_with_logits")
 def test_bce_with_logits_rejects_invalid_arguments(student):
-    """binary_cross_entropy_with_logits raises ValueError for an unknown reduction and for targets shaped unlike the logits"""
+    """binary_cross_entropy_with_logits raises ValueError for an unknown reduction, targets shaped unlike the logits, and a weight or pos_weight that does not broadcast to the shape"""
     fn = student.losses.binary_cross_entropy_with_logits
     x = torch.zeros(3, 4)
     y = torch.ones(3, 4)
@@ -424,6 +431,13 @@ def test_bce_with_logits_rejects_invalid_arguments(student):
         expect_raises_later(ValueError, fn, x, bad_y,
                             call=("binary_cross_entropy_with_logits", bad_y.shape),
                             hint="targets must have exactly the shape of the logits")
+    for name in ("weight", "pos_weight"):
+        for bad_w in BAD_WEIGHTS_3_4:
+            expect_raises_later(ValueError, fn, x, y, **{name: bad_w},
+                                call=("binary_cross_entropy_with_logits", (x.shape, y.shape),
+                                      {name: bad_w.shape}),
+                                hint=f"{name} must broadcast to the shape of the logits "
+                                     "(no extra dimensions)")
 
 
 # ------------------------------------------------------------------------------ cross-entropy

@@ -29,16 +29,21 @@ def log_softmax(x, dim=-1):
     return z - torch.log(torch.sum(torch.exp(z), dim=dim, keepdim=True))
 
 
+def _check_broadcasts(t, x, what):
+    if t is None:
+        return
+    try:
+        torch.broadcast_shapes(t.shape, x.shape) == x.shape or 1 / 0
+    except (RuntimeError, ZeroDivisionError):
+        raise ValueError(f"{what} does not broadcast to the input") from None
+
+
 def binary_cross_entropy(probs, targets, weight=None, reduction="mean"):
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be one of {sorted(REDUCTIONS)}")
     if targets.size() != probs.size():
         raise ValueError(f"target size {tuple(targets.size())} != input size {tuple(probs.size())}")
-    if weight is not None:
-        try:
-            torch.broadcast_shapes(weight.shape, probs.shape) == probs.shape or 1 / 0
-        except (RuntimeError, ZeroDivisionError):
-            raise ValueError("weight does not broadcast to the input") from None
+    _check_broadcasts(weight, probs, "weight")
     if probs.numel() and (probs.min() < 0 or probs.max() > 1):
         raise ValueError("input probabilities must be between 0 and 1")
     floor = torch.tensor(-100.0)
@@ -53,6 +58,8 @@ def binary_cross_entropy_with_logits(logits, targets, weight=None, pos_weight=No
         raise ValueError(f"reduction must be one of {sorted(REDUCTIONS)}")
     if targets.size() != logits.size():
         raise ValueError(f"target size {tuple(targets.size())} != input size {tuple(logits.size())}")
+    _check_broadcasts(weight, logits, "weight")
+    _check_broadcasts(pos_weight, logits, "pos_weight")
     # -log(sigmoid(x)) = softplus(-x); -log(1 - sigmoid(x)) = softplus(x)
     pos = F.softplus(-logits)
     if pos_weight is not None:

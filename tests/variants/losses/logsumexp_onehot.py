@@ -56,6 +56,12 @@ def binary_cross_entropy_with_logits(logits, targets, weight=None, pos_weight=No
     _reduction(reduction)
     if logits.shape != targets.shape:
         raise LossArgumentError("logits and targets must have the same shape")
+    for name, t in (("weight", weight), ("pos_weight", pos_weight)):
+        if t is not None:
+            try:
+                t.expand_as(logits)
+            except RuntimeError:
+                raise LossArgumentError(f"{name} does not broadcast to logits") from None
     pw = 1.0 if pos_weight is None else pos_weight
     loss = -(pw * targets * F.logsigmoid(logits) + (1 - targets) * F.logsigmoid(-logits))
     if weight is not None:

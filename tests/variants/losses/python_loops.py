@@ -62,14 +62,16 @@ def _finish(losses, shape, reduction, denominator, like):
     return total / denominator
 
 
+def _check_broadcasts(t, x, what):
+    if t is not None and (t.dim() > x.dim() or any(a not in (b, 1) for a, b in zip(t.shape[::-1], x.shape[::-1]))):
+        raise ValueError(f"{what} must broadcast to the shape of the input")
+
+
 def binary_cross_entropy(probs, targets, weight=None, reduction="mean"):
     _check_reduction(reduction)
     if probs.shape != targets.shape:
         raise ValueError("targets must have the shape of probs")
-    if weight is not None:
-        w = weight
-        if w.dim() > probs.dim() or any(a not in (b, 1) for a, b in zip(w.shape[::-1], probs.shape[::-1])):
-            raise ValueError("weight must broadcast to the shape of probs")
+    _check_broadcasts(weight, probs, "weight")
     for p in probs.reshape(-1).tolist():
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"probability {p} is outside [0, 1]")
@@ -87,6 +89,8 @@ def binary_cross_entropy_with_logits(logits, targets, weight=None, pos_weight=No
     _check_reduction(reduction)
     if logits.shape != targets.shape:
         raise ValueError("targets must have the shape of logits")
+    _check_broadcasts(weight, logits, "weight")
+    _check_broadcasts(pos_weight, logits, "pos_weight")
     zeros = torch.zeros_like(logits)
     w = None if weight is None else (weight + zeros).reshape(-1)
     pw = None if pos_weight is None else (pos_weight + zeros).reshape(-1)
