@@ -215,7 +215,7 @@ def test_broadcast_shape_error_names_dimension(student):
 @pytest.mark.covers("broadcast_shape")
 def test_broadcast_shape_invalid_sizes(student):
     """broadcast_shape rejects negative sizes (ValueError) and non-integer sizes (TypeError)"""
-    for shapes in [((-1,), (3,)), ((2, -3), (2, 1)), ((2, 3), (-2, 1, 1))]:
+    for shapes in [((-1,), (3,)), ((2, -3), (2, 1)), ((2, 3), (-2, 1, 1)), ((-1,), (1,)), ((4, -1),)]:
         expect_raises_later(ValueError, student.broadcasting.broadcast_shape, *shapes,
                             call=("broadcast_shape", shapes))
     for shapes in [((2.0,), (2,)), ((2, 3), (1, 1.5))]:
@@ -236,6 +236,8 @@ def test_can_broadcast_cases(student):
         ((0,), (0,)),
         ((1, 2, 1), (3, 1, 1), (1, 1, 4)),
         ([2, 1], torch.Size([3])),
+        ((-1,), (1,)),                  # a negative size: broadcast_shape raises ValueError
+        ((2.0,), (2,)),                 # a float size: broadcast_shape raises TypeError
     ]
     for shapes in cases:
         # expect_equal also checks that the result is a bool (not 0/1 or a tensor).
