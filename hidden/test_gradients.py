@@ -182,7 +182,7 @@ def test_numerical_grad_float64(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("numerical_grad")
 def test_numerical_grad_float32_and_step(student):
-    """numerical_grad keeps float32 and uses the step h it is given"""
+    """numerical_grad keeps float32, uses the step h it is given, and raises ValueError for h <= 0"""
     # float32, exact: dyadic a, x and h make every difference exact, so the result is a itself
     for seed in SEEDS:
         g = _gen(seed)
@@ -202,6 +202,10 @@ def test_numerical_grad_float32_and_step(student):
         call = ("numerical_grad", ("f = lambda t: a.dist(t)", x, f"h={h}"))
         want = ref.numerical_grad(a.dist, x, h=h)
         student.gradients.numerical_grad.later(_close(want, call), f, x, h=h)
+    for h in (0.0, -1e-3):
+        expect_raises_later(ValueError, student.gradients.numerical_grad, f, x, h=h,
+                            call=("numerical_grad", ("f", x, f"h={h}")),
+                            hint="a step h <= 0 cannot give a gradient: raise ValueError")
 
 
 # --------------------------------------------------------------------------- linear_regression_grads
