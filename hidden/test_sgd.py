@@ -28,14 +28,17 @@ KEEP = object()  # in a schedule: leave this parameter's .grad as it is before t
 
 
 # ---------------------------------------------------------------------------------------- helpers
-def _params(dtype, seed, empty=False):
-    """A non-contiguous matrix, a vector and a 0-dim scalar (and a size-0 tensor if asked)."""
+def _params(dtype, seed, empty=False, twin=False):
+    """A non-contiguous matrix, a vector and a 0-dim scalar (and a size-0 tensor if asked, and a
+    second vector shaped like the first: state is per parameter, not per shape)."""
     g = torch.Generator().manual_seed(seed)
     ps = [torch.randn(3, 4, generator=g, dtype=dtype).t(),
           torch.randn(5, generator=g, dtype=dtype),
           torch.randn((), generator=g, dtype=dtype)]
     if empty:
         ps.append(torch.randn(0, 3, generator=g, dtype=dtype))
+    if twin:
+        ps.append(torch.randn(5, generator=g, dtype=dtype))
     return ps
 
 
@@ -159,7 +162,7 @@ def test_sgd_plain_steps(student, dtype):
 def test_sgd_momentum_and_dampening(student):
     """SGD with momentum (with and without dampening) matches torch.optim.SGD over many steps"""
     for seed, (dtype, dampening) in enumerate(itertools.product(DTYPES, (0.0, 0.3))):
-        _play(student, _params(dtype, 10 + seed), {"lr": 0.05, "momentum": 0.9,
+        _play(student, _params(dtype, 10 + seed, twin=True), {"lr": 0.05, "momentum": 0.9,
                                                    "dampening": dampening},
               steps=8, seed=10 + seed, keep_every=3)
 
@@ -169,7 +172,7 @@ def test_sgd_momentum_and_dampening(student):
 def test_sgd_nesterov(student):
     """SGD with Nesterov momentum matches torch.optim.SGD over many steps"""
     for seed, (dtype, wd) in enumerate(itertools.product(DTYPES, (0.0, 0.05))):
-        _play(student, _params(dtype, 20 + seed), {"lr": 0.05, "momentum": 0.8, "nesterov": True,
+        _play(student, _params(dtype, 20 + seed, twin=True), {"lr": 0.05, "momentum": 0.8, "nesterov": True,
                                                    "weight_decay": wd},
               steps=6, seed=20 + seed, keep_every=4)
 
