@@ -162,8 +162,8 @@ def test_sgd_plain_steps(student, dtype):
 def test_sgd_momentum_and_dampening(student):
     """SGD with momentum (with and without dampening) matches torch.optim.SGD over many steps"""
     for seed, (dtype, dampening) in enumerate(itertools.product(DTYPES, (0.0, 0.3))):
-        _play(student, _params(dtype, 10 + seed, twin=True), {"lr": 0.05, "momentum": 0.9,
-                                                   "dampening": dampening},
+        _play(student, _params(dtype, 10 + seed, twin=True),
+              {"lr": 0.05, "momentum": 0.9, "dampening": dampening},
               steps=8, seed=10 + seed, keep_every=3)
 
 
@@ -172,8 +172,8 @@ def test_sgd_momentum_and_dampening(student):
 def test_sgd_nesterov(student):
     """SGD with Nesterov momentum matches torch.optim.SGD over many steps"""
     for seed, (dtype, wd) in enumerate(itertools.product(DTYPES, (0.0, 0.05))):
-        _play(student, _params(dtype, 20 + seed, twin=True), {"lr": 0.05, "momentum": 0.8, "nesterov": True,
-                                                   "weight_decay": wd},
+        _play(student, _params(dtype, 20 + seed, twin=True),
+              {"lr": 0.05, "momentum": 0.8, "nesterov": True, "weight_decay": wd},
               steps=6, seed=20 + seed, keep_every=4)
 
 
