@@ -156,12 +156,9 @@ class Grader:
         each, ``on_result(task, outcome)`` gets its GradeResult, or the GradingError that stopped
         it (a broken suite stops every task)."""
         tasks = (GradingTask(sub, list(exercises or self.exercises)) for sub, exercises in tasks)
-        state = {"start": time.monotonic()}
 
         def on_done(task, error):
-            outcome = self._result(plugin, task, time.monotonic() - state["start"], error)
-            on_result((task.submission, task.exercises), outcome)
-            state["start"] = time.monotonic()
+            on_result((task.submission, task.exercises), self._result(plugin, task, error))
 
         plugin = GradingPlugin(self.course, self.zygote, self.redact, tasks, on_done, self.check_forbidden,
                                self.limits, self.timeouts)
@@ -177,7 +174,7 @@ class Grader:
         for task in tasks:                 # the tasks the session did not reach
             on_result((task.submission, task.exercises), error)
 
-    def _result(self, plugin: GradingPlugin, task: GradingTask, seconds: float,
+    def _result(self, plugin: GradingPlugin, task: GradingTask,
                 error: Exception | None) -> GradeResult | GradingError:
         """What grading ``task`` gave: the result, or why there is none."""
         if error is not None:
@@ -192,8 +189,8 @@ class Grader:
         notes = list(submission.notes)
         notes += [f"{ex}: {msg}" for ex, msg in submission.problems.items() if ex in task.exercises]
         unstable = sorted(ex for ex, s in plugin.sessions.items() if s.failures)
-        return GradeResult(plugin.results, task.exercises, notes, protections, seconds, submission.digest,
-                           unstable)
+        return GradeResult(plugin.results, task.exercises, notes, protections, time.monotonic() - plugin.started,
+                           submission.digest, unstable)
 
     def close(self):
         self.zygote.close()

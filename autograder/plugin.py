@@ -86,13 +86,13 @@ class GradingPlugin:
     results: list = field(default_factory=list)
     sessions: dict = field(default_factory=dict)
     _violations: dict = field(default_factory=dict)
-    _started: float = 0.0
+    started: float = 0.0                          # time.monotonic() when this submission began
 
     def begin(self, submission: Submission, exercises) -> None:
         """Start grading ``submission``: its workers are asked for at once, so they start (fork,
         confine, import the student's module) while earlier exercises are graded."""
         self.submission, self.results, self.sessions, self._violations = submission, [], {}, {}
-        self._started = time.monotonic()
+        self.started = time.monotonic()
         for exercise in exercises:
             if exercise in self.course.exercises and exercise not in submission.problems:
                 self.session(exercise).prepare()
@@ -147,8 +147,9 @@ class GradingPlugin:
         protocol (fixtures, hooks, reports), with every fixture torn down between tasks."""
         if self.suite_errors:
             return True
+        exercise_items = [(exercise_of(item), item) for item in session.items]
         for task in self.tasks:
-            items = [item for item in session.items if exercise_of(item) in task.exercises]
+            items = [item for exercise, item in exercise_items if exercise in task.exercises]
             error = None
             try:
                 self.begin(task.submission, task.exercises)
@@ -191,9 +192,6 @@ class GradingPlugin:
         if (nextitem is None or exercise_of(nextitem) != exercise) and exercise in self.sessions:
             self.sessions[exercise].close()
 
-    def pytest_sessionfinish(self, session):
-        self.end()
-
     @pytest.fixture
     def student(self, request):
         exercise = exercise_of(request.node)
@@ -201,7 +199,7 @@ class GradingPlugin:
             raise RuntimeError(f"test {request.node.nodeid} has no known exercise mark")
         if exercise in self.submission.problems:
             raise ExerciseUnavailable(self.submission.problems[exercise])
-        if time.monotonic() - self._started > self.timeouts.submission:
+        if time.monotonic() - self.started > self.timeouts.submission:
             raise ExerciseUnavailable(f"grading stopped: this submission used up its time budget "
                                       f"({self.timeouts.submission:g} s)")
         violations = self.violations(exercise)
