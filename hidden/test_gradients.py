@@ -182,7 +182,7 @@ def test_numerical_grad_float64(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("numerical_grad")
 def test_numerical_grad_float32_and_step(student):
-    """numerical_grad keeps float32, uses the step h it is given, and raises ValueError for h <= 0"""
+    """numerical_grad keeps float32, uses the step h it is given (1e-5 if none), and raises ValueError for h <= 0"""
     # float32, exact: dyadic a, x and h make every difference exact, so the result is a itself
     for seed in SEEDS:
         g = _gen(seed)
@@ -202,6 +202,14 @@ def test_numerical_grad_float32_and_step(student):
         call = ("numerical_grad", ("f = lambda t: a.dist(t)", x, f"h={h}"))
         want = ref.numerical_grad(a.dist, x, h=h)
         student.gradients.numerical_grad.later(_close(want, call), f, x, h=h)
+    # the default step: x sits 0.5e-5 from the kink of |x - a|, so h = 1e-5 straddles it and gives a
+    # slope of 0.5 there, where a smaller step gives 1 and a larger one 0.25
+    a_kink = _randn(g, 3)
+    x_kink = a_kink + torch.tensor([0.5e-5, 0.0, -0.5e-5], dtype=torch.float64)
+    call = ("numerical_grad", ("f = lambda t: a.dist(t)", x_kink))
+    student.gradients.numerical_grad.later(_close(ref.numerical_grad(a_kink.dist, x_kink), call,
+                                                  hint="the default step is h=1e-5"),
+                                           _remote_method(student, a_kink, "dist"), x_kink)
     for h in (0.0, -1e-3):
         expect_raises_later(ValueError, student.gradients.numerical_grad, f, x, h=h,
                             call=("numerical_grad", ("f", x, f"h={h}")),
@@ -262,6 +270,10 @@ def test_linear_backward_leading_dims(student):
             b = _randn(g, fout, dtype=dt)
             dout = _randn(g, *lead, fout, dtype=dt)
             _check_linear(student, dout, x, W, b)
+        # leading dims that cannot be merged without a copy (x.view would fail here)
+        x = _randn(g, 3, 2, 4, dtype=dt).transpose(0, 1)
+        dout = _randn(g, 3, 2, 5, dtype=dt).transpose(0, 1)
+        _check_linear(student, dout, x, _randn(g, 5, 4, dtype=dt), _randn(g, 5, dtype=dt))
 
 
 # --------------------------------------------------------------------------- activations
@@ -346,6 +358,9 @@ def test_softmax_cross_entropy_backward_extremes(student):
                 atol = 1e-5 if dt == torch.float32 else 1e-7
                 atol += 4 * eps * float(logits.abs().max()) / logits.shape[0]
                 _check_ce(student, logits, targets, atol=atol)
+        # logits 800 apart in one row: exp of their spread overflows, whatever is subtracted first
+        logits = torch.tensor([[-400.0, 0.0, 400.0], [1.0, -2.0, 0.5]], dtype=dt)
+        _check_ce(student, logits, torch.tensor([0, 2]))
         _check_ce(student, _randn(_gen(0), 0, 5, dtype=dt), torch.zeros(0, dtype=torch.int64))
 
 
@@ -382,6 +397,9 @@ def test_mlp_backward(student):
             W2 = _transposed(_randn(g, c, h, dtype=dt))
             b2 = _strided(_randn(g, c, dtype=dt))
             _check_mlp(student, (X, y, W1, b1, W2, b2))
+        g = _gen(9)  # a single class is allowed (every gradient of W2 and b2 is then 0)
+        _check_mlp(student, (_randn(g, 4, 3, dtype=dt), torch.zeros(4, dtype=torch.int64), _randn(g, 2, 3, dtype=dt),
+                             _randn(g, 2, dtype=dt), _randn(g, 1, 2, dtype=dt), _randn(g, 1, dtype=dt)))
 
 
 # --------------------------------------------------------------------------- invalid arguments
@@ -411,7 +429,8 @@ def test_linear_shape_errors(student):
                  (r(5, 3), r(5), r(3), r(2))]:
         expect_raises_later(ValueError, gr.linear_regression_grads, *args, call=("linear_regression_grads", args))
     for args in [(r(4, 5), r(4, 3), r(5, 2), r(5)), (r(4, 6), r(4, 3), r(5, 3), r(5)),
-                 (r(4, 5), r(4, 3), r(5, 3), r(4)), (r(3, 5), r(4, 3), r(5, 3), r(5))]:
+                 (r(4, 5), r(4, 3), r(5, 3), r(4)), (r(3, 5), r(4, 3), r(5, 3), r(5)),
+                 (r(5), r(()), r(5, 3), r(5))]:
         expect_raises_later(ValueError, gr.linear_backward, *args, call=("linear_backward", args))
     y = torch.zeros(8, dtype=torch.int64)
     for args in [(r(8, 3), y, r(5, 4), r(5), r(4, 5), r(4)), (r(8, 3), y, r(5, 3), r(5), r(4, 6), r(4)),
@@ -425,7 +444,8 @@ def test_softmax_cross_entropy_backward_errors(student):
     """softmax_cross_entropy_backward rejects bad targets and logits that are not (N, C)"""
     fn = student.gradients.softmax_cross_entropy_backward
     logits = torch.zeros(4, 3)
-    for targets in (torch.tensor([0, 1, 2]), torch.tensor([0, 1, 3, 1]), torch.tensor([[0, 1, 2, 1]])):
+    for targets in (torch.tensor([0, 1, 2]), torch.tensor([0, 1, 3, 1]), torch.tensor([[0, 1, 2, 1]]),
+                    torch.tensor([0, -1, 2, 1])):
         expect_raises_later(ValueError, fn, logits, targets,
                             call=("softmax_cross_entropy_backward", (logits, targets)))
     expect_raises_later(ValueError, fn, torch.zeros(3), torch.tensor([0]),
