@@ -590,7 +590,7 @@ def test_cross_entropy_gradient(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("cross_entropy")
 def test_cross_entropy_rejects_invalid_arguments(student):
-    """cross_entropy raises ValueError for an unknown reduction, targets of the wrong shape, class indices out of range, a weight of the wrong length and label_smoothing above 1"""
+    """cross_entropy raises ValueError for an unknown reduction, targets of the wrong shape, class indices out of range, a weight of the wrong length and label_smoothing outside [0, 1]"""
     fn = student.losses.cross_entropy
     x = torch.zeros(3, 4)
     t = torch.tensor([0, 1, 3])
@@ -608,6 +608,7 @@ def test_cross_entropy_rejects_invalid_arguments(student):
         ((x, t), {"weight": torch.ones(3)}, "weight must hold one value per class"),
         ((x, t), {"weight": torch.ones(5)}, "weight must hold one value per class"),
         ((x, t), {"label_smoothing": 1.5}, "label_smoothing must lie in [0, 1]"),
+        ((x, t), {"label_smoothing": -0.1}, "label_smoothing must lie in [0, 1]"),
     ]
     for args, kwargs, hint in bad:
         expect_raises_later(ValueError, fn, *args, call=("cross_entropy", args, kwargs), hint=hint,
