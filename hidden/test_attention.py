@@ -335,7 +335,7 @@ def test_dot_product_attention_module(student):
 @pytest.mark.covers("DotProductAttention", "AdditiveAttention")
 @pytest.mark.parametrize("cls_name", ["DotProductAttention", "AdditiveAttention"])
 def test_dropout_acts_on_weights_in_training_mode(student, cls_name):
-    """Dropout: in training mode each attention weight is zeroed or scaled by 1/(1-p); eval mode has none"""
+    """Dropout: in training mode each attention weight is zeroed or scaled by 1/(1-p); eval mode, and the default dropout of 0, have none"""
     p, b, nq, nk, d = 0.5, 3, 4, 5, 3
     args = (0.5,) if cls_name == "DotProductAttention" else (d, d, 6, 0.5)
     dtype = torch.float32
@@ -376,6 +376,12 @@ def test_dropout_acts_on_weights_in_training_mode(student, cls_name):
 
     for _ in range(draws):
         obj.forward.later(check, q, k, v, lens)
+    # without a dropout argument the module has none (dropout=0.0): training mode changes nothing
+    default_args = () if cls_name == "DotProductAttention" else (d, d, 6)
+    ref_mod, obj = _twin(student, cls_name, default_args, {}, dtype, 2)
+    obj.train.call_later()
+    obj.forward.later(_close(ref_mod(q, k, v, lens), f"output of {cls_name}{default_args} in training mode "
+                                                     "(the default dropout is 0)"), q, k, v, lens)
 
 
 # --------------------------------------------------------------------------- AdditiveAttention
@@ -484,7 +490,7 @@ def test_multihead_attention_matches_book(student, dtype):
 @pytest.mark.points(1)
 @pytest.mark.covers("MultiHeadAttention")
 def test_multihead_attention_per_head_weights(student):
-    """MultiHeadAttention: self.attention keeps one weight matrix per head; valid lengths apply to every head"""
+    """MultiHeadAttention: self.attention keeps one weight matrix per head; valid lengths apply to every head; the default dropout is 0"""
     for dtype in DTYPES:
         ref_mod, obj = _twin(student, "MultiHeadAttention", (4, 4, 4, 6, 3), {}, dtype, 5)
         g = torch.Generator().manual_seed(8000)
@@ -495,6 +501,10 @@ def test_multihead_attention_per_head_weights(student):
             _forward_and_weights_later(obj, (q, k, v, lens), obj.attention.attention_weights, exp,
                                        ref_mod.attention.attention_weights, out_what="output",
                                        weights_what="self.attention.attention_weights (batch * num_heads, nq, nk)")
+        obj.train.call_later()   # made without a dropout argument: dropout 0, training mode changes nothing
+        obj.forward.later(_close(ref_mod(q, k, v, lens), "output in training mode of a MultiHeadAttention "
+                                                         "made without a dropout argument (the default is 0)"),
+                          q, k, v, lens)
 
 
 @pytest.mark.points(1)
