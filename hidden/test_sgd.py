@@ -440,6 +440,10 @@ def test_train_defaults_partial_batch_and_zero_epochs(student):
         _expect_wb(student.sgd.train_linear_regression(Xr, yr, lr, epochs, 10, gen),
                    ref.train_linear_regression(Xr, yr, lr, epochs, 10),
                    f"lr={lr}, epochs={epochs}, batch_size=10, 25 identical examples")
+    # 11 identical examples and the defaults: batches of 10 and 1 (a default batch_size above 10
+    # would take one step an epoch)
+    _expect_wb(student.sgd.train_linear_regression(Xr[:11], yr[:11]), ref.train_linear_regression(Xr[:11], yr[:11]),
+               "default lr=0.03, epochs=3, batch_size=10, 11 identical examples")
     for dtype in DTYPES:
         X, y = _linear_data(7, 4, dtype, 302)
         _expect_wb(student.sgd.train_linear_regression(X, y, epochs=0),
