@@ -380,8 +380,8 @@ def test_dropout_acts_on_weights_in_training_mode(student, cls_name):
     default_args = () if cls_name == "DotProductAttention" else (d, d, 6)
     ref_mod, obj = _twin(student, cls_name, default_args, {}, dtype, 2)
     obj.train.call_later()
-    obj.forward.later(_close(ref_mod(q, k, v, lens), f"output of {cls_name}{default_args} in training mode "
-                                                     "(the default dropout is 0)"), q, k, v, lens)
+    obj.forward.later(_close(ref_mod(q, k, v, lens), f"training-mode output of {cls_name}{default_args} "
+                                                     "(no dropout argument: the default dropout is 0)"), q, k, v, lens)
 
 
 # --------------------------------------------------------------------------- AdditiveAttention
@@ -502,8 +502,8 @@ def test_multihead_attention_per_head_weights(student):
                                        ref_mod.attention.attention_weights, out_what="output",
                                        weights_what="self.attention.attention_weights (batch * num_heads, nq, nk)")
         obj.train.call_later()   # made without a dropout argument: dropout 0, training mode changes nothing
-        obj.forward.later(_close(ref_mod(q, k, v, lens), "output in training mode of a MultiHeadAttention "
-                                                         "made without a dropout argument (the default is 0)"),
+        obj.forward.later(_close(ref_mod(q, k, v, lens), "training-mode output of MultiHeadAttention(4, 4, 4, 6, 3) "
+                                                         "(no dropout argument: the default dropout is 0)"),
                           q, k, v, lens)
 
 
