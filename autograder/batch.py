@@ -21,6 +21,7 @@ import socket
 import sys
 import time
 import zlib
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -353,13 +354,14 @@ def merge_gradebooks(sources: list[Path], course: Course, out: Path, exercises=N
     from autograder.exports import write_exports
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    target_path = out / "gradebook.sqlite"
     added = 0
-    with Gradebook(out / "gradebook.sqlite") as target:
-        for src in sources:
-            if Path(src).resolve() == target.path.resolve():
-                continue
-            with Gradebook(src) as other:
-                added += target.merge_from(other)
+    with ExitStack() as stack:
+        others = [stack.enter_context(Gradebook(src)) for src in sources     # all refused before any write
+                  if Path(src).resolve() != target_path.resolve()]
+        out.mkdir(parents=True, exist_ok=True)
+        target = stack.enter_context(Gradebook(target_path))
+        for other in others:
+            added += target.merge_from(other)
         write_exports(target, out, course, list(exercises or course.exercises))
     return added

@@ -24,7 +24,7 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--allow-forbidden", action="store_true",
                    help="do not zero functions that use forbidden calls (to check the suites with reference/)")
     g.add_argument("--gradebook", type=Path, metavar="FILE", help="SQLite gradebook (default: DIR/gradebook.sqlite)")
-    g.add_argument("--jobs", type=int, default=0, help="grader processes (default: one per core)")
+    g.add_argument("--jobs", type=_jobs, default=0, help="grader processes (default: one per core)")
     g.add_argument("--shard", type=_shard, metavar="K/N", help="grade only slice K of N (deterministic by student)")
     g.add_argument("--regrade", nargs="+", default=[], metavar="STUDENT", help="grade these students again")
     g.add_argument("--regrade-all", action="store_true", help="grade every student again")
@@ -38,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="run the public tests on your own copy of the assignments")
     c.add_argument("folder", nargs="?", type=Path, default=Path("."), help="your assignments folder (default: .)")
     c.add_argument("--only", nargs="+", metavar="EXERCISE", help="check only these exercises")
-    c.add_argument("--timeout", type=float, default=10.0, help="seconds one call may take (default 10)")
+    c.add_argument("--timeout", type=_seconds, default=10.0, help="seconds one call may take (default 10)")
     return p
 
 
@@ -46,7 +46,27 @@ def _common(p):
     p.add_argument("--course", type=Path, help="the course folder (default: $AUTOGRADER_COURSE, the current "
                                                "folder, or the checkout this package came from)")
     p.add_argument("--only", nargs="+", metavar="EXERCISE", help="grade only these exercises")
-    p.add_argument("--timeout", type=float, default=10.0, help="seconds one call may take (default 10)")
+    p.add_argument("--timeout", type=_seconds, default=10.0, help="seconds one call may take (default 10)")
+
+
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError("must be a positive number of seconds")
+    return seconds
+
+
+def _jobs(text: str) -> int:
+    try:
+        jobs = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if jobs < 0:
+        raise argparse.ArgumentTypeError("must be 0 (one per core) or more")
+    return jobs
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -61,11 +81,16 @@ def _shard(text: str) -> tuple[int, int]:
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
+    problem = _argument_problem(args)
+    if problem:
+        print(f"autograder: {problem}", file=sys.stderr)
+        return 2
     from autograder.zygote import Zygote     # no torch yet: the zygote's import runs beside ours
 
     zygote = Zygote() if args.command != "merge" else None
     from autograder.client import Timeouts
     from autograder.course import CourseError
+    from autograder.gradebook import GradebookError
     from autograder.grading import GradingError
 
     try:
@@ -74,8 +99,10 @@ def main(argv=None) -> int:
         timeouts = Timeouts(call=args.timeout)
         if args.command == "check":
             return _check(args, timeouts, zygote)
+        if args.out is not None:
+            return _grade_class(args, timeouts, zygote)
         return _grade(args, timeouts, zygote)
-    except (CourseError, GradingError) as e:
+    except (CourseError, GradebookError, GradingError) as e:
         print(f"autograder: {str(e).splitlines()[0]}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -86,27 +113,41 @@ def main(argv=None) -> int:
             zygote.close()
 
 
+def _argument_problem(args) -> str | None:
+    """What is wrong with the paths given, found before anything starts (no torch, no zygote)."""
+    if args.command == "merge":
+        inputs, out = [p for p in args.gradebooks if not p.is_file()], args.out
+    elif args.command == "grade":
+        inputs, out = [p for p in args.paths if not p.exists()], args.out
+    else:
+        return None
+    if inputs:
+        return f"{inputs[0]} does not exist"
+    if out is not None:
+        return f"--out {out} is a file; give a folder for the results" if out.exists() and not out.is_dir() else None
+    if args.command == "merge":
+        return None
+    if args.json is None:
+        return "say where results go: --json FILE (one submission) or --out DIR (a class)"
+    if len(args.paths) != 1:
+        return "--json grades one submission; use --out DIR for several"
+    if args.json.is_dir():
+        return f"--json {args.json} is a folder; give the file to write"
+    try:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        return f"cannot write {args.json}: {e.strerror}"
+    return None
+
+
 def _grade(args, timeouts, zygote) -> int:
     from autograder.course import instructor_course
     from autograder.grading import Grader
 
-    if args.out is None and args.json is None:
-        print("autograder: say where results go: --json FILE (one submission) or --out DIR (a class)",
-              file=sys.stderr)
-        return 2
-    if args.out is not None:
-        return _grade_class(args, timeouts, zygote)
-    if len(args.paths) != 1:
-        print("autograder: --json grades one submission; use --out DIR for several", file=sys.stderr)
-        return 2
-    if not args.paths[0].exists():
-        print(f"autograder: {args.paths[0]} does not exist", file=sys.stderr)
-        return 2
     course = instructor_course(args.course)
     with Grader(course, exercises=args.only, timeouts=timeouts, zygote=zygote,
                 check_forbidden=not args.allow_forbidden) as grader:
         result = grader.grade_path(args.paths[0])
-    args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result.gradescope(), indent=2))
     print(result.summary())
     return 0
@@ -116,10 +157,6 @@ def _grade_class(args, timeouts, zygote) -> int:
     from autograder.batch import Progress, grade_class
     from autograder.course import instructor_course
 
-    missing = [p for p in args.paths if not p.exists()]
-    if missing:
-        print(f"autograder: {missing[0]} does not exist", file=sys.stderr)
-        return 2
     course = instructor_course(args.course)
     summary, students = grade_class(
         args.paths, course, args.out, gradebook_path=args.gradebook, exercises=args.only, jobs=args.jobs,
@@ -138,10 +175,6 @@ def _merge(args) -> int:
     from autograder.batch import merge_gradebooks
     from autograder.course import instructor_course
 
-    missing = [p for p in args.gradebooks if not p.is_file()]
-    if missing:
-        print(f"autograder: {missing[0]} does not exist", file=sys.stderr)
-        return 2
     added = merge_gradebooks(args.gradebooks, instructor_course(args.course), args.out)
     print(f"Merged {added} runs into {args.out}/gradebook.sqlite and wrote the exports")
     return 0

@@ -98,14 +98,33 @@ class StudentGrade:
     tests: list          # dicts: name, nodeid, exercise, score, max_score, status, output, visibility, seconds, internal
 
 
+class GradebookError(Exception):
+    """A gradebook file that cannot be opened, or a file that is not a gradebook."""
+
+
 class Gradebook:
     def __init__(self, path: Path):
+        """Open the gradebook at ``path``, making it if there is no file there; a file that is not
+        an SQLite database, or a database of something else, is refused (and left untouched)."""
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, timeout=60)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
-        self.db.executescript(SCHEMA)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path, timeout=60)
+        except (OSError, sqlite3.Error) as e:
+            raise GradebookError(f"cannot open {self.path} as a gradebook: {e}") from None
+        try:
+            tables = {row[0] for row in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if tables and "runs" not in tables:
+                raise GradebookError(f"{self.path} is an SQLite database of something else, not a gradebook")
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.executescript(SCHEMA)
+        except sqlite3.Error as e:
+            self.db.close()
+            raise GradebookError(f"{self.path} is not a gradebook (an SQLite database): {e}") from None
+        except GradebookError:
+            self.db.close()
+            raise
 
     def close(self):
         self.db.close()

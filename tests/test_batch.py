@@ -21,7 +21,7 @@ import pytest
 from autograder.batch import grade_class, merge_gradebooks
 from autograder.client import Timeouts
 from autograder.collect import discover, parse_lms_name
-from autograder.gradebook import Gradebook
+from autograder.gradebook import Gradebook, GradebookError
 from conftest import ROOT
 
 ONLY = ["broadcasting"]
@@ -243,6 +243,19 @@ def test_shards_cover_the_class_once_and_merge_into_one_gradebook(course, tmp_pa
     assert current_grades(merged / "gradebook.sqlite") == current_grades(whole / "gradebook.sqlite")
     assert read_grades(merged) == read_grades(whole)
     assert merge_gradebooks(shard_books, course, merged, exercises=ONLY) == 0   # merging twice adds nothing
+
+
+def test_a_file_that_is_not_a_gradebook_is_refused_and_left_as_it_was(tmp_path):
+    other = tmp_path / "other.sqlite"
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE attendance (student TEXT)")
+    before = other.read_bytes()
+    text = tmp_path / "notes.txt"
+    text.write_text("not a database")
+    for path, reason in ((other, "of something else"), (text, "not a gradebook"), (tmp_path, "cannot open")):
+        with pytest.raises(GradebookError, match=reason):
+            Gradebook(path)
+    assert other.read_bytes() == before and text.read_text() == "not a database"
 
 
 def test_discovery_does_not_read_files_up_front(course, tmp_path):

@@ -37,6 +37,32 @@ def test_grade_cannot_grade_gives_one_line_and_non_zero(tmp_path):
     assert run("grade", str(ROOT / "solutions")).returncode != 0
 
 
+def test_bad_options_and_output_places_give_one_line_before_any_grading(tmp_path):
+    """A typo must not cost a class run (a timeout of 0 would give everybody 0) or end in a traceback
+    after the grading is done."""
+    sub, not_a_gradebook = str(ROOT / "solutions"), tmp_path / "notes.txt"
+    not_a_gradebook.write_text("these are not grades")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    cases = [
+        (("grade", sub, "--json", str(tmp_path / "r.json"), "--timeout", "0"), "positive number of seconds"),
+        (("grade", sub, "--json", str(tmp_path / "r.json"), "--timeout", "soon"), "not a number of seconds"),
+        (("grade", sub, "--out", str(tmp_path / "o"), "--jobs", "-1"), "0 (one per core) or more"),
+        (("grade", sub, "--json", str(folder)), "is a folder"),
+        (("grade", sub, "--json", str(not_a_gradebook / "r.json")), "cannot write"),
+        (("grade", sub, "--out", str(not_a_gradebook)), "is a file"),
+        (("grade", sub, "--out", str(tmp_path / "o"), "--gradebook", str(not_a_gradebook)), "not a gradebook"),
+        (("merge", str(not_a_gradebook), "--out", str(tmp_path / "m")), "not a gradebook"),
+        (("merge", str(not_a_gradebook), "--out", str(not_a_gradebook)), "is a file"),
+    ]
+    for args, reason in cases:
+        proc = run(*args)
+        assert proc.returncode == 2 and reason in proc.stderr and "Traceback" not in proc.stderr, (args, proc.stderr)
+        assert "Graded" not in proc.stdout, args
+    assert not_a_gradebook.read_text() == "these are not grades"
+    assert not (tmp_path / "r.json").exists() and not (tmp_path / "m").exists()
+
+
 def test_check_explains_failures_and_passes_when_done(tmp_path):
     mine = tmp_path / "mine"
     shutil.copytree(ROOT / "assignments", mine)
