@@ -29,7 +29,7 @@ from autograder import __version__
 from autograder.collect import Candidate, discover
 from autograder.course import Course
 from autograder.gradebook import Gradebook, Provenance
-from autograder.grading import GradeResult, Grader, make_workdir
+from autograder.grading import GradeResult, Grader, GradingError, make_workdir
 from autograder.plugin import TestResult
 from autograder.submission import Submission, SubmissionError, prepare
 from autograder.zygote import Zygote
@@ -338,7 +338,15 @@ def grade_class(paths, course: Course, out: Path, *, gradebook_path: Path | None
     from autograder.exports import write_exports
 
     exercises = list(exercises or course.exercises)
-    candidates = [c for c in discover(paths, course.exercises) if in_shard(c.student, shard)]
+    found = discover(paths, course.exercises)
+    if not found:
+        raise GradingError(f"no submissions in {', '.join(str(p) for p in paths)}: a class is a folder or .zip "
+                           "holding one folder, .zip, .py or .ipynb per student (or an LMS download)")
+    unknown = sorted(set(regrade) - {c.student for c in found})
+    if unknown:
+        raise GradingError(f"cannot regrade {unknown[0]}: no such student among the {len(found)} found "
+                           f"(e.g. {found[0].student})")
+    candidates = [c for c in found if in_shard(c.student, shard)]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with Gradebook(gradebook_path or out / "gradebook.sqlite") as gradebook:

@@ -22,6 +22,7 @@ from autograder.batch import grade_class, merge_gradebooks
 from autograder.client import Timeouts
 from autograder.collect import discover, parse_lms_name
 from autograder.gradebook import Gradebook, GradebookError
+from autograder.grading import GradingError
 from conftest import ROOT
 
 ONLY = ["broadcasting"]
@@ -243,6 +244,16 @@ def test_shards_cover_the_class_once_and_merge_into_one_gradebook(course, tmp_pa
     assert current_grades(merged / "gradebook.sqlite") == current_grades(whole / "gradebook.sqlite")
     assert read_grades(merged) == read_grades(whole)
     assert merge_gradebooks(shard_books, course, merged, exercises=ONLY) == 0   # merging twice adds nothing
+
+
+def test_an_empty_class_or_an_unknown_student_to_regrade_is_an_error_before_grading(course, tmp_path):
+    (tmp_path / "class").mkdir()
+    with pytest.raises(GradingError, match="no submissions in"):
+        grade_class([tmp_path / "class"], course, tmp_path / "out", exercises=ONLY)
+    (tmp_path / "class" / "s01").mkdir()
+    with pytest.raises(GradingError, match="cannot regrade s1O: no such student"):
+        grade_class([tmp_path / "class"], course, tmp_path / "out", exercises=ONLY, regrade=["s1O"])
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_file_that_is_not_a_gradebook_is_refused_and_left_as_it_was(tmp_path):
