@@ -7,6 +7,7 @@ read is capped, so zip-slip, zip bombs and links to other files cannot reach bey
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import os
 import stat
@@ -162,19 +163,48 @@ def entries_of(path: Path) -> tuple[list[Entry], list[str]]:
 
 
 def pick_modules(entries: list[Entry], exercises) -> tuple[dict, list[str]]:
-    """exercise id -> the entry holding it: ``<id>.py`` preferred over ``<id>.ipynb``, then the
-    shallowest, then the newest (highest rank)."""
+    """exercise id -> the entry holding it. Of several files named ``<id>.py`` (or ``<id>.ipynb``)
+    the shallowest, then the newest (highest rank), stands for its kind. When both kinds are
+    there, the ``.py`` is graded unless the notebook implements more functions: a student who
+    works in a notebook beside the untouched stub gets the notebook graded. Both cases are noted."""
     chosen, notes = {}, []
     for ex in exercises:
+        best = []
         for suffix in (".py", ".ipynb"):
             matches = sorted((e for e in entries if e.module_name == ex + suffix),
                              key=lambda e: (e.path.count("/"), -e.rank, e.path))
             if matches:
-                chosen[ex] = matches[0]
+                best.append(matches[0])
                 if len(matches) > 1:
                     notes.append(f"several files named {ex}{suffix}; graded {matches[0].path}")
-                break
+        if len(best) == 2:
+            module, notebook = best
+            chosen[ex] = notebook if implemented_functions(notebook) > implemented_functions(module) else module
+            notes.append(f"both {module.path} and {notebook.path} are in your submission; graded "
+                         f"{chosen[ex].path}, which implements more functions (keep only one to choose yourself)")
+        elif best:
+            chosen[ex] = best[0]
     return chosen, notes
+
+
+def implemented_functions(entry: Entry) -> int:
+    """How many functions (methods included) in the entry's source do not end by raising
+    NotImplementedError, as a stub's do; 0 for a file that cannot be read or parsed."""
+    try:
+        tree = ast.parse(module_source(entry)[0])
+    except (SubmissionError, SyntaxError, ValueError):
+        return 0
+    return sum(isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not _is_stub(node.body)
+               for node in ast.walk(tree))
+
+
+def _is_stub(body: list) -> bool:
+    """A function body that always ends by raising NotImplementedError (whatever comes before)."""
+    last = body[-1]
+    if not isinstance(last, ast.Raise) or last.exc is None:
+        return False
+    exc = last.exc.func if isinstance(last.exc, ast.Call) else last.exc
+    return isinstance(exc, ast.Name) and exc.id == "NotImplementedError"
 
 
 def module_source(entry: Entry) -> tuple[bytes, str | None]:
