@@ -35,6 +35,11 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--out", type=Path, required=True, metavar="DIR")
     m.add_argument("--course", type=Path, help="the course folder")
 
+    r = sub.add_parser("release", help="write the student bundle: stubs (or notebooks), public tests, course.toml")
+    r.add_argument("--out", type=Path, required=True, metavar="DIR", help="a new or empty folder for the bundle")
+    r.add_argument("--notebooks", action="store_true", help="one Jupyter notebook per exercise instead of its .py stub")
+    r.add_argument("--course", type=Path, help="the course folder")
+
     c = sub.add_parser("check", help="run the public tests on your own copy of the assignments")
     c.add_argument("folder", nargs="?", type=Path, default=Path("."), help="your assignments folder (default: .)")
     c.add_argument("--only", nargs="+", metavar="EXERCISE", help="check only these exercises")
@@ -85,6 +90,8 @@ def main(argv=None) -> int:
     if problem:
         print(f"autograder: {problem}", file=sys.stderr)
         return 2
+    if args.command == "release":
+        return _release(args)
     from autograder.zygote import Zygote     # no torch yet: the zygote's import runs beside ours
 
     zygote = Zygote() if args.command != "merge" else None
@@ -168,6 +175,20 @@ def _grade_class(args, timeouts, zygote) -> int:
           f"feedback/, junit.xml, {(args.gradebook or args.out / 'gradebook.sqlite').name})")
     for student, reason in summary.failed:
         print(f"  not graded: {student}: {reason}", file=sys.stderr)
+    return 0
+
+
+def _release(args) -> int:
+    from autograder.course import CourseError, instructor_course
+    from autograder.release import ReleaseError, release
+
+    try:
+        written = release(instructor_course(args.course), args.out, notebooks=args.notebooks)
+    except (CourseError, ReleaseError) as e:
+        print(f"autograder: {e}", file=sys.stderr)
+        return 2
+    kind = "notebooks" if args.notebooks else "stubs"
+    print(f"Wrote the student bundle to {args.out}/ ({len(written)} files: {kind}, tests/, course.toml)")
     return 0
 
 
