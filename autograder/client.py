@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 
 from autograder import wire
+from autograder.notebook import NotebookModule
 from autograder.sandbox import Limits
 from autograder.zygote import Zygote
 
@@ -33,12 +34,14 @@ class StudentError(Exception):
         self.type_name, self.type_names, self.message, self.where = type_name, type_names, message, where
         self.deferred = deferred      # raised by an earlier request sent without waiting, not by this call
 
-    def location(self) -> str:
-        """``file.py, line N, in fn: code`` of the innermost student frame, if any."""
+    def location(self, locate=None) -> str:
+        """``file.py, line N, in fn: code`` of the innermost student frame, if any; ``locate(file,
+        line)`` may name the place otherwise (a notebook's cell), or return None."""
         if not self.where:
             return ""
         file, line, fn, code = self.where[-1]
-        return f"{file}, line {line}, in {fn}" + (f": {code.strip()}" if code else "")
+        place = (locate(file, line) if locate else None) or f"{file}, line {line}"
+        return f"{place}, in {fn}" + (f": {code.strip()}" if code else "")
 
 
 class WorkerFailure(Exception):
@@ -234,6 +237,7 @@ class ExerciseSession:
     protections: dict = field(default_factory=dict)
     outputs: list = field(default_factory=list)
     last_call: str = ""
+    notebook: NotebookModule | None = None              # set when the module was made from a notebook
     _generation: int = 0
     _last_id: int = 0                                   # ids of objects kept in workers
     _batch: int = 0                                     # bumped after each failure of a deferred request
@@ -274,17 +278,24 @@ class ExerciseSession:
             header, _ = wire.decode(self.worker.receive(self.timeouts.start))
         except WorkerFailure as e:
             self.failures += 1
-            self.unavailable = f"importing {self.module_file} failed: the worker {e}"
+            self.unavailable = f"importing {self._student_file()} failed: the worker {e}"
             raise ExerciseUnavailable(self.unavailable) from None
         except wire.WireError as e:
-            self.unavailable = f"importing {self.module_file} failed: malformed answer ({e})"
+            self.unavailable = f"importing {self._student_file()} failed: malformed answer ({e})"
             raise ExerciseUnavailable(self.unavailable) from None
         self.protections = header.get("protections", {}) if isinstance(header.get("protections"), dict) else {}
         if not header.get("ok"):
             err = _student_error(header.get("error"))
-            where = f" ({err.location()})" if err.location() else ""
-            self.unavailable = f"{self.module_file} could not be imported: {err.type_name}: {err.message}{where}"
+            where = f" ({err.location(self.locate)})" if err.location() else ""
+            self.unavailable = f"{self._student_file()} could not be imported: {err.type_name}: {err.message}{where}"
             raise ExerciseUnavailable(self.unavailable)
+
+    def _student_file(self) -> str:
+        return self.notebook.notebook if self.notebook else self.module_file
+
+    def locate(self, file: str, line: int) -> str | None:
+        """Where a line of the student's module is, for the student: a notebook's cell; else None."""
+        return self.notebook.locate(file, line) if self.notebook else None
 
     # ------------------------------------------------------------------ requests
     def request(self, header: dict, values: dict) -> tuple[dict, dict]:

@@ -26,8 +26,10 @@ class Violation:
     line: int
     via: str | None    # the helper it was found in, when not the function itself
 
-    def message(self) -> str:
-        where = f" (in helper `{self.via}`, line {self.line})" if self.via else f" (line {self.line})"
+    def message(self, locate=None) -> str:
+        """What the student reads; ``locate(line)`` may name the line otherwise (a notebook's cell)."""
+        line = (locate(self.line) if locate else None) or f"line {self.line}"
+        where = f" (in helper `{self.via}`, {line})" if self.via else f" ({line})"
         return (f"`{self.name}` uses `{self.used}`{where}, which this exercise forbids: "
                 f"it does the work you are asked to write by hand")
 

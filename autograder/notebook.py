@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import warnings
+from dataclasses import dataclass
 
 import nbformat
 
 SHELL_PREFIXES = ("%", "!", "?")
+CELL_MARKER = "# cell {}"
+CELL_LINE = re.compile(r"# cell (\d+)")
 
 
 class NotebookError(Exception):
@@ -28,8 +32,11 @@ def _without_shell_line(line: str) -> str:
 def notebook_to_source(text: str) -> str:
     """Code cells joined in order; IPython magics, shell lines and nbgrader test cells left out.
 
-    ``from __future__`` imports move to the top, where a module needs them (IPython compiles
-    each cell on its own, so a notebook may have them in any cell).
+    Each cell's code follows a ``# cell N`` line (N counts every cell of the notebook, from 1), and
+    keeps its own line numbering (a magic or shell line becomes ``pass``), so a line of the module
+    can be told as a cell and a line of it (:func:`cell_of_line`). ``from __future__`` imports
+    move to the top, where a module needs them (IPython compiles each cell on its own, so a
+    notebook may have them in any cell), leaving a blank line behind.
     """
     try:
         with warnings.catch_warnings():          # duplicated cell ids etc.: tolerated, not news
@@ -38,7 +45,7 @@ def notebook_to_source(text: str) -> str:
     except Exception as e:  # noqa: BLE001 - nbformat raises many kinds on bad input
         raise NotebookError(f"not a valid notebook ({type(e).__name__}: {str(e)[:200]})") from e
     chunks = []
-    for cell in nb.get("cells", []):
+    for number, cell in enumerate(nb.get("cells", []), 1):
         if cell.get("cell_type") != "code" or is_nbgrader_test_cell(cell):
             continue
         source = cell.get("source", "")
@@ -46,8 +53,34 @@ def notebook_to_source(text: str) -> str:
             source = "".join(source)
         if source.lstrip().startswith("%%"):
             continue
-        chunks.append("\n".join(_without_shell_line(line) for line in source.splitlines()))
+        chunks.append(CELL_MARKER.format(number) + "\n"
+                      + "\n".join(_without_shell_line(line) for line in source.splitlines()))
     body = "\n\n".join(chunks).splitlines()
     future = list(dict.fromkeys(line for line in body if line.startswith("from __future__ import")))
-    rest = [line for line in body if not line.startswith("from __future__ import")]
+    rest = ["" if line.startswith("from __future__ import") else line for line in body]
     return "\n".join(future + rest) + "\n"
+
+
+def cell_of_line(source: str, line: int) -> tuple[int, int] | None:
+    """(cell number, line within the cell) of line ``line`` (from 1) of a module made by
+    :func:`notebook_to_source`; None for a line before the first cell."""
+    lines = source.splitlines()
+    for i in range(min(line, len(lines) + 1) - 2, -1, -1):
+        match = CELL_LINE.fullmatch(lines[i])
+        if match:
+            return int(match.group(1)), line - 1 - i
+    return None
+
+
+@dataclass(frozen=True)
+class NotebookModule:
+    """A module made by :func:`notebook_to_source`, and how to name its places to the student."""
+
+    notebook: str          # the notebook's file name, as the student knows it
+    module_file: str       # the module's file name, as tracebacks give it
+    source: str            # the module's source
+
+    def locate(self, file: str, line: int) -> str | None:
+        """A line of the module as "notebook, cell N, line M"; None for any other place."""
+        cell = cell_of_line(self.source, line) if file == self.module_file else None
+        return f"{self.notebook}, cell {cell[0]}, line {cell[1]}" if cell else None

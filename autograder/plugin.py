@@ -18,6 +18,7 @@ import torch
 from autograder.client import ExerciseSession, ExerciseUnavailable, Student, StudentError, Timeouts, WorkerFailure
 from autograder.course import Course
 from autograder.forbidden import find_forbidden
+from autograder.notebook import NotebookModule
 from autograder.sandbox import Limits
 from autograder.submission import Submission
 from autograder.testing import GradingFailure
@@ -205,7 +206,8 @@ class GradingPlugin:
         violations = self.violations(exercise)
         for name in covers_of(request.node):
             if name in violations:
-                raise _Forbidden(violations[name].message())
+                session, module_file = self.session(exercise), self.course.exercises[exercise].module_file
+                raise _Forbidden(violations[name].message(lambda line: session.locate(module_file, line)))
         return Student(self.session, exercise, self.course.exercises)
 
     # ------------------------------------------------------------------ helpers
@@ -213,9 +215,13 @@ class GradingPlugin:
 
     def session(self, exercise: str) -> ExerciseSession:
         if exercise not in self.sessions:
-            self.sessions[exercise] = self.session_class(
-                self.zygote, str(self.submission.folder), exercise,
-                self.course.exercises[exercise].module_file, self.limits, self.timeouts)
+            module_file = self.course.exercises[exercise].module_file
+            self.sessions[exercise] = session = self.session_class(
+                self.zygote, str(self.submission.folder), exercise, module_file, self.limits, self.timeouts)
+            came_from = self.submission.found.get(exercise, "")
+            if came_from.lower().endswith(".ipynb"):          # tell lines as the notebook's cells
+                session.notebook = NotebookModule(came_from.rsplit("/", 1)[-1], module_file,
+                                                  (self.submission.folder / module_file).read_text())
         return self.sessions[exercise]
 
     def violations(self, exercise: str) -> dict:
@@ -255,7 +261,7 @@ class GradingPlugin:
             if "NotImplementedError" in exc.type_names:
                 text = f"{fn} is not implemented yet (it raises NotImplementedError)."
             else:
-                where = f"\n  at {exc.location()}" if exc.location() else ""
+                where = f"\n  at {exc.location(session.locate if session else None)}" if exc.location() else ""
                 text = f"{fn} raised {exc.type_name}: {exc.message}{where}"
         elif isinstance(exc, ExerciseUnavailable):
             text = str(exc)

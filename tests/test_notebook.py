@@ -3,10 +3,12 @@ a stub, the notebook a student worked in is the one graded."""
 
 from __future__ import annotations
 
+import copy
+
 import nbformat
 import pytest
 
-from autograder.notebook import NotebookError, notebook_to_source
+from autograder.notebook import NotebookError, cell_of_line, notebook_to_source
 from autograder.submission import prepare_path
 from conftest import ROOT
 
@@ -36,7 +38,8 @@ def test_nbgrader_test_cells_are_left_out_and_solution_cells_kept():
     test.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True, "grade_id": "t", "points": 1}
     answer = nbformat.v4.new_code_cell("x = 1")
     answer.metadata["nbgrader"] = {"grade": False, "solution": True, "locked": False, "grade_id": "a"}
-    source = notebook_to_source(nb(answer, test, answer))
+    again = nbformat.v4.new_code_cell("x = 1", metadata=copy.deepcopy(answer.metadata))
+    source = notebook_to_source(nb(answer, test, again))
     assert "assert False" not in source and source.count("x = 1") == 2
 
 
@@ -58,3 +61,36 @@ def test_the_file_that_implements_more_is_graded_when_a_py_and_a_notebook_stand_
         graded_source = (sub.folder / "sgd.py").read_text()
         assert ("raise NotImplementedError" in graded_source) == (py == notebook)   # the solution, unless none
         assert any("both sgd.py and sgd.ipynb" in note and f"graded {graded}" in note for note in sub.notes)
+
+
+def test_each_line_of_the_module_is_told_as_its_cell_and_line():
+    source = notebook_to_source(nb(
+        nbformat.v4.new_markdown_cell("# title"),
+        nbformat.v4.new_code_cell("import torch\n%matplotlib inline\nx = 1"),
+        nbformat.v4.new_code_cell("%%bash\necho skipped"),
+        nbformat.v4.new_code_cell("from __future__ import annotations\ndef f():\n    return y"),
+    ))
+    lines = source.splitlines()
+    assert cell_of_line(source, lines.index("x = 1") + 1) == (2, 3)          # the magic kept its line
+    assert cell_of_line(source, lines.index("    return y") + 1) == (4, 3)   # the future import too
+    assert cell_of_line(source, 1) is None
+
+
+def test_feedback_names_the_notebook_cell_of_an_error_a_failed_import_and_a_forbidden_call(grader, tmp_path):
+    code = nbformat.v4.new_code_cell
+    books = {
+        "masked_softmax": [code("import torch"), code("def sequence_mask(X, valid_len, value=0.0):\n"
+                                                      "    return X[:, :, 0]")],
+        "gradients": [nbformat.v4.new_markdown_cell("setup"), code("x = 1\nimport d2l")],
+        "broadcasting": [code("import torch"), code("def broadcast_shape(*shapes):\n"
+                                                    "    return tuple(torch.broadcast_shapes(*shapes))")],
+    }
+    for exercise, cells in books.items():
+        (tmp_path / f"{exercise}.ipynb").write_text(nb(*cells))
+    result = grader.grade_path(tmp_path)
+    outputs = {ex: " ".join(t.output for t in result.tests if t.exercise == ex) for ex in books}
+    assert "at masked_softmax.ipynb, cell 2, line 2, in sequence_mask" in outputs["masked_softmax"]
+    assert "gradients.ipynb could not be imported" in outputs["gradients"]
+    assert "(gradients.ipynb, cell 2, line 2, in <module>" in outputs["gradients"]
+    assert "`broadcast_shape` uses `torch.broadcast_shapes` (broadcasting.ipynb, cell 2, line 2)" \
+        in outputs["broadcasting"]
