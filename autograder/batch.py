@@ -32,6 +32,7 @@ from autograder.gradebook import Gradebook, Provenance
 from autograder.grading import GradeResult, Grader, GradingError, make_workdir
 from autograder.plugin import TestResult
 from autograder.submission import Submission, SubmissionError, prepare
+from autograder.syntax import parse_module
 from autograder.zygote import Zygote
 
 
@@ -88,10 +89,7 @@ def module_keys(folder: Path, exercises) -> dict[str, str]:
                for ex in exercises}
     keys = {}
     for ex, source in sources.items():
-        try:
-            tree = ast.parse(source)
-        except (SyntaxError, ValueError):
-            tree = ast.Module(body=[], type_ignores=[])
+        tree = parse_module(source) or ast.Module(body=[], type_ignores=[])
         imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
         h = hashlib.sha256(ex.encode() + b"\0" + source)

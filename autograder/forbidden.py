@@ -18,6 +18,10 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
+from autograder.syntax import parse_module
+
+UNCHECKABLE = "(code nested too deeply to check)"
+
 
 @dataclass(frozen=True)
 class Violation:
@@ -28,6 +32,9 @@ class Violation:
 
     def message(self, locate=None) -> str:
         """What the student reads; ``locate(line)`` may name the line otherwise (a notebook's cell)."""
+        if self.used == UNCHECKABLE:
+            return (f"`{self.name}` cannot be checked for forbidden calls: its module nests code too deeply "
+                    "to be read; write it more plainly")
         line = (locate(self.line) if locate else None) or f"line {self.line}"
         where = f" (in helper `{self.via}`, {line})" if self.via else f" ({line})"
         return (f"`{self.name}` uses `{self.used}`{where}, which this exercise forbids: "
@@ -163,12 +170,19 @@ def find_forbidden(source: bytes | str, rules: dict[str, list[str]], names: list
     """For each contract name whose code reaches a forbidden use, the first such use.
 
     ``rules`` maps ``"*"`` and contract names to rule lists. A file that does not parse has no
-    violations here (it fails to import instead).
+    violations here (it fails to import instead); one that parses but nests too deeply to be
+    scanned counts against every name.
     """
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    tree = parse_module(source)
+    if tree is None:
         return {}
+    try:
+        return _scan(tree, rules, names)
+    except RecursionError:     # parsed, yet too deep for the visitors: nothing of it can be vouched for
+        return {name: Violation(name, UNCHECKABLE, 1, None) for name in names}
+
+
+def _scan(tree: ast.Module, rules: dict[str, list[str]], names: list[str]) -> dict[str, Violation]:
     alias_finder = _Aliases()
     alias_finder.visit(tree)
     aliases = alias_finder.names

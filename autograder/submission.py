@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.notebook import NotebookError, notebook_to_source
+from autograder.syntax import parse_module
 
 MAX_SOURCE_BYTES = 1 << 20          # one .py module
 MAX_NOTEBOOK_BYTES = 32 << 20       # one .ipynb (outputs and images included)
@@ -191,10 +192,10 @@ def implemented_functions(entry: Entry) -> int:
     """How many functions (methods included) in the entry's source do not end by raising
     NotImplementedError, as a stub's do; 0 for a file that cannot be read or parsed."""
     try:
-        tree = ast.parse(module_source(entry)[0])
-    except (SubmissionError, SyntaxError, ValueError):
+        tree = parse_module(module_source(entry)[0])
+    except SubmissionError:
         return 0
-    return sum(isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not _is_stub(node.body)
+    return 0 if tree is None else sum(isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not _is_stub(node.body)
                for node in ast.walk(tree))
 
 

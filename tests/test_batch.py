@@ -142,6 +142,10 @@ def test_bad_inputs_become_messages_and_the_batch_goes_on(course, tmp_path):
     write_zip(cls / "twice.zip", {"broadcasting.py": SOLUTION})
     (cls / "good").mkdir()
     (cls / "good" / "broadcasting.py").write_text(SOLUTION)
+    (cls / "deep").mkdir()      # deeper than Python's parser goes: RecursionError, not SyntaxError
+    (cls / "deep" / "broadcasting.py").write_text("x = a" + ".b" * 100_000)
+    (cls / "deepscan").mkdir()  # parses and imports, but too deep for the forbidden-call scan
+    (cls / "deepscan" / "broadcasting.py").write_text(SOLUTION + "\ndef _deep(x):\n    return x" + "[0]" * 700)
     out = tmp_path / "out"
     grades = grade([cls], out, course=course)
     assert grades["good"]["broadcasting"] == "20"
@@ -156,6 +160,8 @@ def test_bad_inputs_become_messages_and_the_batch_goes_on(course, tmp_path):
         "empty": "no broadcasting.py",
         "emptyzip": "no broadcasting.py",
         "twice": "more than one entry",
+        "deep": "could not be imported: RecursionError",
+        "deepscan": "cannot be checked for forbidden calls",
     }
     for student, reason in reasons.items():
         assert student in grades, student
