@@ -195,8 +195,9 @@ def implemented_functions(entry: Entry) -> int:
         tree = parse_module(module_source(entry)[0])
     except SubmissionError:
         return 0
-    return 0 if tree is None else sum(isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not _is_stub(node.body)
-               for node in ast.walk(tree))
+    functions = [n for n in ast.walk(tree)
+                 if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))] if tree is not None else []
+    return sum(not _is_stub(f.body) for f in functions)
 
 
 def _is_stub(body: list) -> bool:
