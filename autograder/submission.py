@@ -180,9 +180,11 @@ def pick_modules(entries: list[Entry], exercises) -> tuple[dict, list[str]]:
                     notes.append(f"several files named {ex}{suffix}; graded {matches[0].path}")
         if len(best) == 2:
             module, notebook = best
-            chosen[ex] = notebook if implemented_functions(notebook) > implemented_functions(module) else module
-            notes.append(f"both {module.path} and {notebook.path} are in your submission; graded "
-                         f"{chosen[ex].path}, which implements more functions (keep only one to choose yourself)")
+            more = implemented_functions(notebook) > implemented_functions(module)
+            chosen[ex] = notebook if more else module
+            why = "it implements more functions" if more else "the notebook does not implement more functions"
+            notes.append(f"both {module.path} and {notebook.path} are in your submission; graded {chosen[ex].path} "
+                         f"because {why} (keep only one to choose yourself)")
         elif best:
             chosen[ex] = best[0]
     return chosen, notes
