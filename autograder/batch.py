@@ -264,7 +264,9 @@ def _make_task(candidate: Candidate, exercises, workdir, gradebook, provenance, 
     except SubmissionError as e:
         submission = prepare([], exercises, workdir, notes + [str(e)])
     if not submission.found and not submission.problems:
-        reason = "; ".join(submission.notes) or "no exercise files were found"
+        names = sorted(e.path for e in entries)
+        held = f"it holds {', '.join(names[:5])}{', ...' if len(names) > 5 else ''}" if names else "it is empty"
+        reason = "; ".join(submission.notes) or f"no exercise files were found: {held}"
         submission.problems = {ex: f"no {ex}.py or {ex}.ipynb in your submission ({reason})" for ex in exercises}
     fresh = regrade_all or candidate.student in regrade
     if not fresh and gradebook.is_graded(candidate.student, submission.digest, provenance.suite_hash):

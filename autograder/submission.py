@@ -126,7 +126,10 @@ def zip_entries(source) -> tuple[list[Entry], list[str]]:
         except (OverflowError, ValueError):
             stamp = 0
         entries.append(Entry("/".join(parts), info.file_size, _zip_reader(zf, info), rank=stamp))
-    return entries, notes
+    last = {e.path: e for e in entries}          # a name stored twice: the later copy supersedes, as in unzip
+    repeated = sorted({e.path for e in entries if last[e.path] is not e})
+    notes += [f"the zip holds {path} more than once; the last copy was taken" for path in repeated]
+    return [e for e in entries if last[e.path] is e], notes
 
 
 def _zip_reader(zf: zipfile.ZipFile, info: zipfile.ZipInfo):

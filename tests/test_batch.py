@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -136,6 +137,11 @@ def test_bad_inputs_become_messages_and_the_batch_goes_on(course, tmp_path):
     (cls / "badjson" / "broadcasting.ipynb").write_text("{ not json")
     (cls / "empty").mkdir()
     write_zip(cls / "emptyzip.zip", {})
+    write_zip(cls / "zipped.zip", {"homework.zip": b"PK", "readme.txt": b"my homework is in the zip"})
+    with zipfile.ZipFile(cls / "appended.zip", "w") as zf, warnings.catch_warnings():
+        warnings.simplefilter("ignore")                     # "Duplicate name": the point of this zip
+        zf.writestr("broadcasting.py", STUB)
+        zf.writestr("broadcasting.py", SOLUTION)            # added later: it supersedes the first
     (cls / "twice").mkdir()
     (cls / "twice" / "broadcasting.py").write_text(STUB)
     os.utime(cls / "twice" / "broadcasting.py", (1_600_000_000, 1_600_000_000))   # older than the zip
@@ -158,14 +164,16 @@ def test_bad_inputs_become_messages_and_the_batch_goes_on(course, tmp_path):
         "latin": "is not UTF-8 text",
         "badjson": "not a valid notebook",
         "empty": "no broadcasting.py",
-        "emptyzip": "no broadcasting.py",
+        "emptyzip": "it is empty",
+        "zipped": "it holds homework.zip, readme.txt",
+        "appended": "the last copy was taken",
         "twice": "more than one entry",
         "deep": "could not be imported: RecursionError",
         "deepscan": "cannot be checked for forbidden calls",
     }
     for student, reason in reasons.items():
         assert student in grades, student
-        assert grades[student]["broadcasting"] == ("20" if student in ("twice", "latin") else "0"), student
+        assert grades[student]["broadcasting"] == ("20" if student in ("twice", "latin", "appended") else "0"), student
         assert reason.lower() in feedback(out, student).lower(), (student, feedback(out, student))
     assert "../" not in "".join(p.name for p in tmp_path.rglob("*"))
     assert not (tmp_path / "broadcasting.py").exists()
