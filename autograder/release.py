@@ -28,7 +28,13 @@ def release(course: Course, out: Path, notebooks: bool = False) -> list[Path]:
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ReleaseError(f"{out} is not an empty folder; give a new one for the bundle")
-    source = course.root / "assignments"
+    try:
+        return _write_bundle(course.root / "assignments", course, out, notebooks)
+    except OSError as e:
+        raise ReleaseError(f"cannot write the bundle: {e}") from None
+
+
+def _write_bundle(source: Path, course: Course, out: Path, notebooks: bool) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     (out / "tests").mkdir()
     written = [out / COURSE_FILE]
