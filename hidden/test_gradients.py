@@ -202,8 +202,8 @@ def test_numerical_grad_float32_and_step(student):
         call = ("numerical_grad", ("f = lambda t: a.dist(t)", x, f"h={h}"))
         want = ref.numerical_grad(a.dist, x, h=h)
         student.gradients.numerical_grad.later(_close(want, call), f, x, h=h)
-    # the default step: x sits 0.5e-5 from the kink of |x - a|, so h = 1e-5 straddles it and gives a
-    # slope of 0.5 there, where a smaller step gives 1 and a larger one 0.25
+    # the default step: x sits 0.5e-5 from the kink of |x - a|, where the central difference depends on
+    # the step (about 0.44 with h = 1e-5, 0.70 with 1e-6, 0.24 with 2e-5)
     a_kink = _randn(g, 3)
     x_kink = a_kink + torch.tensor([0.5e-5, 0.0, -0.5e-5], dtype=torch.float64)
     call = ("numerical_grad", ("f = lambda t: a.dist(t)", x_kink))
@@ -358,7 +358,7 @@ def test_softmax_cross_entropy_backward_extremes(student):
                 atol = 1e-5 if dt == torch.float32 else 1e-7
                 atol += 4 * eps * float(logits.abs().max()) / logits.shape[0]
                 _check_ce(student, logits, targets, atol=atol)
-        # logits 800 apart in one row: exp of their spread overflows, whatever is subtracted first
+        # logits 800 apart in one row: exp overflows unless the row's maximum is subtracted first
         logits = torch.tensor([[-400.0, 0.0, 400.0], [1.0, -2.0, 0.5]], dtype=dt)
         _check_ce(student, logits, torch.tensor([0, 2]))
         _check_ce(student, _randn(_gen(0), 0, 5, dtype=dt), torch.zeros(0, dtype=torch.int64))
@@ -397,7 +397,7 @@ def test_mlp_backward(student):
             W2 = _transposed(_randn(g, c, h, dtype=dt))
             b2 = _strided(_randn(g, c, dtype=dt))
             _check_mlp(student, (X, y, W1, b1, W2, b2))
-        g = _gen(9)  # a single class is allowed (every gradient of W2 and b2 is then 0)
+        g = _gen(9)  # a single class is allowed (every gradient is then 0)
         _check_mlp(student, (_randn(g, 4, 3, dtype=dt), torch.zeros(4, dtype=torch.int64), _randn(g, 2, 3, dtype=dt),
                              _randn(g, 2, dtype=dt), _randn(g, 1, 2, dtype=dt), _randn(g, 1, dtype=dt)))
 
