@@ -20,7 +20,9 @@ from dataclasses import dataclass
 
 from autograder.syntax import parse_module
 
-UNCHECKABLE = "(code nested too deeply to check)"
+UNCHECKABLE = "(code too convoluted to check)"
+MAX_ALIAS_PARTS = 12      # a forbidden name has a handful of parts: longer ones only come from alias cycles
+MAX_ALIAS_VALUES = 32     # honest code binds a name to a few dotted values, never dozens
 
 
 @dataclass(frozen=True)
@@ -33,8 +35,8 @@ class Violation:
     def message(self, locate=None) -> str:
         """What the student reads; ``locate(line)`` may name the line otherwise (a notebook's cell)."""
         if self.used == UNCHECKABLE:
-            return (f"`{self.name}` cannot be checked for forbidden calls: its module nests code too deeply "
-                    "to be read; write it more plainly")
+            return (f"`{self.name}` cannot be checked for forbidden calls: its module nests code too deeply, "
+                    "or gives one name too many values, to be read; write it more plainly")
         line = (locate(self.line) if locate else None) or f"line {self.line}"
         where = f" (in helper `{self.via}`, {line})" if self.via else f" ({line})"
         return (f"`{self.name}` uses `{self.used}`{where}, which this exercise forbids: "
@@ -48,20 +50,24 @@ class _Use:
     line: int
 
 
+class _TooConvoluted(Exception):
+    """The module cannot be read for forbidden calls (aliasing beyond the caps)."""
+
+
 class _Aliases(ast.NodeVisitor):
-    """Every import and simple alias assignment in the file: local name -> dotted name."""
+    """Every import in the file: local name -> the dotted names it may stand for."""
 
     def __init__(self):
-        self.names: dict[str, str] = {}
+        self.names: dict[str, set[str]] = {}
         self.star_modules: list[str] = []
 
     def visit_Import(self, node):
         for a in node.names:
             if a.asname:
-                self.names[a.asname] = a.name
+                self.names.setdefault(a.asname, set()).add(a.name)
             else:
                 top = a.name.split(".")[0]
-                self.names[top] = top
+                self.names.setdefault(top, set()).add(top)
 
     def visit_ImportFrom(self, node):
         if node.level or not node.module:
@@ -70,22 +76,34 @@ class _Aliases(ast.NodeVisitor):
             if a.name == "*":
                 self.star_modules.append(node.module)
             else:
-                self.names[a.asname or a.name] = f"{node.module}.{a.name}"
+                self.names.setdefault(a.asname or a.name, set()).add(f"{node.module}.{a.name}")
 
 
-def _dotted(node, aliases: dict[str, str]) -> str | None:
-    """The dotted name an expression stands for (``F.softmax`` -> ``torch.nn.functional.softmax``)."""
+def _getattr_call(node) -> bool:
+    """``getattr(x, "name", ...)`` with a constant name."""
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr" \
+        and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str)
+
+
+def _dotted(node, aliases: dict[str, set[str]]) -> list[str]:
+    """The dotted names an expression may stand for (``F.softmax`` -> ``torch.nn.functional.softmax``)."""
     parts = []
     while isinstance(node, ast.Attribute):
         parts.append(node.attr)
         node = node.value
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr" \
-            and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str):
-        base = _dotted(node.args[0], aliases)
-        return ".".join([base, node.args[1].value] + parts[::-1]) if base else None
+    suffix = parts[::-1]
+    if _getattr_call(node):
+        return [".".join([base, node.args[1].value] + suffix) for base in _dotted(node.args[0], aliases)]
     if not isinstance(node, ast.Name) or node.id not in aliases:
-        return None
-    return ".".join([aliases[node.id]] + parts[::-1])
+        return []
+    return [".".join([alias] + suffix) for alias in sorted(aliases[node.id])]
+
+
+def _base_name(node) -> str | None:
+    """The name a dotted expression starts from (``a`` in ``getattr(a.b, "c").d``)."""
+    while isinstance(node, ast.Attribute) or _getattr_call(node):
+        node = node.value if isinstance(node, ast.Attribute) else node.args[0]
+    return node.id if isinstance(node, ast.Name) else None
 
 
 class _Uses(ast.NodeVisitor):
@@ -98,16 +116,14 @@ class _Uses(ast.NodeVisitor):
 
     def visit_Name(self, node):
         self.refs.add(node.id)
-        d = _dotted(node, self.aliases)
-        if d:
+        for d in _dotted(node, self.aliases):
             self.uses.append(_Use("dotted", d, node.lineno))
         for m in self.star_modules:
             self.uses.append(_Use("dotted", f"{m}.{node.id}", node.lineno))
 
     def visit_Attribute(self, node):
         self.uses.append(_Use("attr", node.attr, node.lineno))
-        d = _dotted(node, self.aliases)
-        if d:
+        for d in _dotted(node, self.aliases):
             self.uses.append(_Use("dotted", d, node.lineno))
         self.generic_visit(node)
 
@@ -116,8 +132,7 @@ class _Uses(ast.NodeVisitor):
                 and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) \
                 and isinstance(node.args[1].value, str):
             self.uses.append(_Use("attr", node.args[1].value, node.lineno))
-            d = _dotted(node, self.aliases)
-            if d:
+            for d in _dotted(node, self.aliases):
                 self.uses.append(_Use("dotted", d, node.lineno))
         for kw in node.keywords:
             if kw.arg:
@@ -145,17 +160,29 @@ def _own_method_names(tree: ast.Module) -> set[str]:
             for n in c.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
 
 
-def _assigned_aliases(tree: ast.Module, aliases: dict[str, str]) -> None:
-    """``f = torch.broadcast_shapes`` anywhere makes ``f`` an alias (repeated to a fixed point)."""
-    changed = True
-    while changed:
-        changed = False
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-                d = _dotted(node.value, aliases)
-                if d and aliases.get(node.targets[0].id) != d:
-                    aliases[node.targets[0].id] = d
-                    changed = True
+def _assigned_aliases(tree: ast.Module, aliases: dict[str, set[str]]) -> None:
+    """``f = torch.broadcast_shapes`` anywhere makes ``f`` stand for ``torch.broadcast_shapes`` too
+    (a name given several values stands for each), through chains of such assignments in any
+    order. An assignment is looked at again only when the name it starts from gains a value, so
+    the time grows with the file, not its square; dotted names of more than MAX_ALIAS_PARTS parts
+    are dropped (so cycles like ``a = b.x; b = a.y`` end), and a name given more than
+    MAX_ALIAS_VALUES values raises _TooConvoluted."""
+    by_base: dict[str, list[tuple[str, ast.expr]]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            base = _base_name(node.value)
+            if base is not None:
+                by_base.setdefault(base, []).append((node.targets[0].id, node.value))
+    work = list(aliases)
+    while work:
+        for name, value in by_base.get(work.pop(), ()):
+            known = aliases.setdefault(name, set())
+            gained = {d for d in _dotted(value, aliases) if d.count(".") < MAX_ALIAS_PARTS} - known
+            if gained:
+                known |= gained
+                if len(known) > MAX_ALIAS_VALUES:
+                    raise _TooConvoluted(name)
+                work.append(name)
 
 
 def _matches(use: _Use, rule: str, own_methods: set[str]) -> bool:
@@ -170,16 +197,16 @@ def find_forbidden(source: bytes | str, rules: dict[str, list[str]], names: list
     """For each contract name whose code reaches a forbidden use, the first such use.
 
     ``rules`` maps ``"*"`` and contract names to rule lists. A file that does not parse has no
-    violations here (it fails to import instead); one that parses but nests too deeply to be
-    scanned counts against every name.
+    violations here (it fails to import instead); one that parses but is too convoluted to be
+    scanned (deep nesting, a name given dozens of values) counts against every name.
     """
     tree = parse_module(source)
     if tree is None:
         return {}
     try:
         return _scan(tree, rules, names)
-    except RecursionError:     # parsed, yet too deep for the visitors: nothing of it can be vouched for
-        return {name: Violation(name, UNCHECKABLE, 1, None) for name in names}
+    except (RecursionError, _TooConvoluted):    # parsed, yet beyond what the scan follows: nothing of it
+        return {name: Violation(name, UNCHECKABLE, 1, None) for name in names}     # can be vouched for
 
 
 def _scan(tree: ast.Module, rules: dict[str, list[str]], names: list[str]) -> dict[str, Violation]:

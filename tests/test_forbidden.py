@@ -50,3 +50,30 @@ def test_a_method_the_student_defines_is_not_the_forbidden_one():
 
 def test_unparseable_source_has_no_violations():
     assert find_forbidden("def broken(:\n", RULES, NAMES) == {}
+
+
+def test_a_name_given_several_values_stands_for_each_and_cycles_end():
+    """Rebinding a name used to loop forever in the grader (each pass flipped it between values)."""
+    honest = "import torch\nact = torch.relu\nact = torch.tanh\ndef broadcast_shape(*s):\n    return act(s)"
+    assert found(honest) == {}
+    hidden = "import torch\nf = torch.relu\nf = torch.broadcast_shapes\ndef broadcast_shape(*s):\n    return f(*s)"
+    assert found(hidden) == {"broadcast_shape": "torch.broadcast_shapes"}
+    cycle = "import torch as t\nb = a.y\na = b.x\na = t\ndef broadcast_shape(*s):\n    return a.broadcast_shapes(*s)"
+    assert found(cycle) == {"broadcast_shape": "torch.broadcast_shapes"}
+
+
+def test_a_long_alias_chain_in_reverse_order_is_followed_in_one_sweep():
+    """A chain written backwards took one pass over the file per link: minutes for a few
+    thousand lines, which one student could use to stall a class run."""
+    n = 3000
+    chain = "\n".join(f"a{i} = a{i + 1}" for i in range(n))
+    src = f"import torch\n{chain}\na{n} = torch\ndef broadcast_shape(*s):\n    return a0.broadcast_shapes(*s)"
+    assert found(src) == {"broadcast_shape": "torch.broadcast_shapes"}
+
+
+def test_a_name_given_dozens_of_values_cannot_be_checked_and_scores_zero():
+    values = "\n".join(f"f = torch.op{i}" for i in range(40))
+    src = f"import torch\n{values}\nf = torch.broadcast_shapes\ndef broadcast_shape(*s):\n    return f(*s)"
+    violations = find_forbidden(src, RULES, NAMES)
+    assert set(violations) == set(NAMES)
+    assert "cannot be checked for forbidden calls" in violations["broadcast_shape"].message()
