@@ -23,6 +23,7 @@ from autograder.syntax import parse_module
 UNCHECKABLE = "(code too convoluted to check)"
 MAX_ALIAS_PARTS = 12      # a forbidden name has a handful of parts: longer ones only come from alias cycles
 MAX_ALIAS_VALUES = 32     # honest code binds a name to a few dotted values, never dozens
+MAX_STAR_IMPORTS = 4      # each makes every bare name a possible use: honest code has one or two
 
 
 @dataclass(frozen=True)
@@ -35,8 +36,9 @@ class Violation:
     def message(self, locate=None) -> str:
         """What the student reads; ``locate(line)`` may name the line otherwise (a notebook's cell)."""
         if self.used == UNCHECKABLE:
-            return (f"`{self.name}` cannot be checked for forbidden calls: its module nests code too deeply, "
-                    "or gives one name too many values, to be read; write it more plainly")
+            return (f"`{self.name}` cannot be checked for forbidden calls: its module is too convoluted to read "
+                    "(code nested hundreds deep, a name given dozens of values, or many star imports); "
+                    "write it more plainly")
         line = (locate(self.line) if locate else None) or f"line {self.line}"
         where = f" (in helper `{self.via}`, {line})" if self.via else f" ({line})"
         return (f"`{self.name}` uses `{self.used}`{where}, which this exercise forbids: "
@@ -59,7 +61,7 @@ class _Aliases(ast.NodeVisitor):
 
     def __init__(self):
         self.names: dict[str, set[str]] = {}
-        self.star_modules: list[str] = []
+        self.star_modules: dict[str, None] = {}      # in order, each once (a repeated import adds nothing)
 
     def visit_Import(self, node):
         for a in node.names:
@@ -74,7 +76,7 @@ class _Aliases(ast.NodeVisitor):
             return
         for a in node.names:
             if a.name == "*":
-                self.star_modules.append(node.module)
+                self.star_modules[node.module] = None
             else:
                 self.names.setdefault(a.asname or a.name, set()).add(f"{node.module}.{a.name}")
 
@@ -198,7 +200,7 @@ def find_forbidden(source: bytes | str, rules: dict[str, list[str]], names: list
 
     ``rules`` maps ``"*"`` and contract names to rule lists. A file that does not parse has no
     violations here (it fails to import instead); one that parses but is too convoluted to be
-    scanned (deep nesting, a name given dozens of values) counts against every name.
+    scanned (deep nesting, a name given dozens of values, many star imports) counts against every name.
     """
     tree = parse_module(source)
     if tree is None:
@@ -212,6 +214,8 @@ def find_forbidden(source: bytes | str, rules: dict[str, list[str]], names: list
 def _scan(tree: ast.Module, rules: dict[str, list[str]], names: list[str]) -> dict[str, Violation]:
     alias_finder = _Aliases()
     alias_finder.visit(tree)
+    if len(alias_finder.star_modules) > MAX_STAR_IMPORTS:
+        raise _TooConvoluted("star imports")
     aliases = alias_finder.names
     _assigned_aliases(tree, aliases)
     defs = _definitions(tree)

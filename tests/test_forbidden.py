@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from autograder.forbidden import find_forbidden
+from autograder.forbidden import UNCHECKABLE, find_forbidden
 
 RULES = {"*": ["torch.broadcast_shapes", ".expand", "torch.nn.functional.softmax"],
          "unbroadcast": ["torch.autograd", "kw:requires_grad"]}
@@ -77,3 +77,11 @@ def test_a_name_given_dozens_of_values_cannot_be_checked_and_scores_zero():
     violations = find_forbidden(src, RULES, NAMES)
     assert set(violations) == set(NAMES)
     assert "cannot be checked for forbidden calls" in violations["broadcast_shape"].message()
+
+
+def test_many_star_imports_cannot_be_checked_and_repeats_count_once():
+    """Each star import made every bare name a possible use: thousands of them stalled the scan."""
+    body = "def broadcast_shape(*s):\n    return broadcast_shapes(*s)"
+    assert found("from torch import *\n" * 2000 + body) == {"broadcast_shape": "torch.broadcast_shapes"}
+    many = "".join(f"from m{i} import *\n" for i in range(5))
+    assert found(many + body) == {name: UNCHECKABLE for name in NAMES}
