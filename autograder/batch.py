@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder import __version__
+from autograder.client import Timeouts
 from autograder.collect import Candidate, discover
 from autograder.course import Course
 from autograder.gradebook import Gradebook, Provenance
@@ -134,34 +135,43 @@ def _grader_process(conn: socket.socket, course: Course, exercises, timeouts, zy
 
 
 class _Pool:
-    """``jobs`` forked grader processes fed one task at a time."""
+    """``jobs`` forked grader processes fed one task at a time.
+
+    Student code cannot stall a grader process (the worker's deadlines bound it), so one that
+    spends longer than ``timeouts.stall`` on one student, or dies, has met a fault of its own: it
+    is stopped, the student is reported as not graded, and a new grader process takes its place.
+    """
 
     def __init__(self, jobs, course, exercises, timeouts, zygote: Zygote):
+        self.course, self.exercises, self.timeouts, self.zygote = course, exercises, timeouts or Timeouts(), zygote
         self.procs = {}
         for _ in range(jobs):
-            clone = zygote.clone()
-            main_end, child_end = socket.socketpair()
-            pid = os.fork()
-            if pid == 0:
-                for sock in [main_end, *self.procs]:   # others' ends: EOF must reach their graders
-                    sock.close()
-                zygote.forget()
-                code = 0
-                try:
-                    _grader_process(child_end, course, exercises, timeouts, clone)
-                except BaseException:  # noqa: BLE001
-                    code = 1
-                finally:
-                    os._exit(code)
-            child_end.close()
-            clone.forget()
-            self.procs[main_end] = {"pid": pid, "task": None, "buffer": b""}
+            self._spawn()
+
+    def _spawn(self):
+        clone = self.zygote.clone()
+        main_end, child_end = socket.socketpair()
+        pid = os.fork()
+        if pid == 0:
+            for sock in [main_end, *self.procs]:   # others' ends: EOF must reach their graders
+                sock.close()
+            self.zygote.forget()
+            code = 0
+            try:
+                _grader_process(child_end, self.course, self.exercises, self.timeouts, clone)
+            except BaseException:  # noqa: BLE001
+                code = 1
+            finally:
+                os._exit(code)
+        child_end.close()
+        clone.forget()
+        self.procs[main_end] = {"pid": pid, "task": None, "buffer": b"", "since": 0.0}
 
     def idle(self):
         return [s for s, p in self.procs.items() if p["task"] is None]
 
     def send(self, sock, task):
-        self.procs[sock]["task"] = task
+        self.procs[sock].update(task=task, since=time.monotonic())
         wanted = ("student", "folder", "found", "problems", "notes", "digest", "exercises")
         sock.sendall((json.dumps({k: task[k] for k in wanted}) + "\n").encode())
 
@@ -169,7 +179,8 @@ class _Pool:
         return any(p["task"] is not None for p in self.procs.values())
 
     def wait(self, timeout=1.0):
-        """Finished (task, answer) pairs; a grader process that died gives answer None."""
+        """Finished (task, answer) pairs; a grader process that died or stalled gives an answer
+        with the reason as its error, and is replaced."""
         busy = [s for s, p in self.procs.items() if p["task"] is not None]
         ready, _, _ = select.select(busy, [], [], timeout)
         done = []
@@ -177,16 +188,32 @@ class _Pool:
             p = self.procs[sock]
             chunk = sock.recv(1 << 20)
             if not chunk:
-                done.append((p["task"], None))
-                del self.procs[sock]
-                sock.close()
+                done.append((p["task"], {"error": "its grader process stopped"}))
+                self._replace(sock)
                 continue
             p["buffer"] += chunk
             while b"\n" in p["buffer"]:
                 line, p["buffer"] = p["buffer"].split(b"\n", 1)
                 done.append((p["task"], json.loads(line)))
                 p["task"] = None
+        now = time.monotonic()
+        for sock, p in list(self.procs.items()):
+            if p["task"] is not None and now - p["since"] > self.timeouts.stall:
+                done.append((p["task"], {"error": f"grading took longer than {self.timeouts.stall:g} s and was "
+                                                  "stopped (a fault of the grader, not of the submission)"}))
+                self._replace(sock)
         return done
+
+    def _replace(self, sock):
+        """Stop the grader process behind ``sock`` and start another in its place."""
+        p = self.procs.pop(sock)
+        sock.close()
+        try:
+            os.kill(p["pid"], signal.SIGKILL)
+            os.waitpid(p["pid"], 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+        self._spawn()
 
     def close(self):
         for sock, p in self.procs.items():
@@ -234,13 +261,10 @@ def run_batch(candidates: list[Candidate], course: Course, gradebook: Gradebook,
                         progress.update(summary.graded + summary.skipped + len(summary.failed), total)
                 if task:
                     pool.send(sock, task)
-            if not pool.procs:
-                raise RuntimeError("every grader process stopped")
             for task, answer in pool.wait():
                 shutil.rmtree(task["folder"], ignore_errors=True)
-                if answer is None or "error" in answer:
-                    reason = "its grader process stopped" if answer is None else answer["error"]
-                    summary.failed.append((task["student"], reason))
+                if "error" in answer:
+                    summary.failed.append((task["student"], answer["error"]))
                 else:
                     _record(task, _deserialise(answer["result"]), exercises, gradebook, provenance)
                     summary.graded += 1

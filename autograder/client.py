@@ -213,6 +213,7 @@ class Timeouts:
     start: float = 20.0         # fork + confine + import of the student module
     strikes: int = 2            # timeouts or crashes in one exercise before its other tests are skipped
     submission: float = 600.0   # all the tests of one submission; later tests fail at once
+    stall: float = 1800.0       # one student in a class run, after which its grader process is presumed stuck
 
 
 @dataclass

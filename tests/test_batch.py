@@ -22,6 +22,7 @@ import pytest
 from autograder.batch import grade_class, merge_gradebooks
 from autograder.client import Timeouts
 from autograder.collect import discover, parse_lms_name
+from autograder.course import instructor_course
 from autograder.gradebook import Gradebook, GradebookError
 from autograder.grading import GradingError
 from conftest import ROOT
@@ -268,6 +269,41 @@ def test_an_empty_class_or_an_unknown_student_to_regrade_is_an_error_before_grad
     with pytest.raises(GradingError, match="cannot regrade s1O: no such student"):
         grade_class([tmp_path / "class"], course, tmp_path / "out", exercises=ONLY, regrade=["s1O"])
     assert not (tmp_path / "out").exists()
+
+
+STALLING_TEST = """
+
+@pytest.mark.points(1)
+def test_a_fault_of_the_grader(student):
+    if student.broadcasting.can_broadcast((1,), (1,)) == "stall":    # never, for honest code
+        while True:                                                 # the trusted side spins
+            pass
+"""
+
+
+def test_a_stuck_grader_process_is_replaced_and_the_others_are_graded(tmp_path, monkeypatch):
+    """A fault on the trusted side (student code is bounded by the worker's deadlines) costs one
+    student, reported as not graded, not the rest of the class."""
+    monkeypatch.delitem(sys.modules, "test_broadcasting", raising=False)   # suites stay imported between runs
+    root = tmp_path / "course"
+    for part in ("assignments", "hidden", "reference"):
+        shutil.copytree(ROOT / part, root / part)
+    suite = root / "hidden" / "test_broadcasting.py"
+    suite.write_text(suite.read_text() + STALLING_TEST)
+    cls = tmp_path / "class"
+    for student, source in (("a_stuck", SOLUTION.replace("def can_broadcast(*shapes) -> bool:",
+                                                          "def can_broadcast(*shapes):\n    return 'stall'\n\n\n"
+                                                          "def _old_can_broadcast(*shapes) -> bool:")),
+                            ("b_good", SOLUTION), ("c_good", SOLUTION)):
+        (cls / student).mkdir(parents=True)
+        (cls / student / "broadcasting.py").write_text(source)
+    summary, _ = grade_class([cls], instructor_course(root), tmp_path / "out", exercises=ONLY, jobs=1,
+                             timeouts=Timeouts(call=5.0, start=20.0, stall=8.0))
+    monkeypatch.undo()
+    assert [student for student, _ in summary.failed] == ["a_stuck"]
+    assert "took longer than 8 s" in summary.failed[0][1]
+    grades = read_grades(tmp_path / "out")
+    assert grades["b_good"]["broadcasting"] == grades["c_good"]["broadcasting"] == "21"
 
 
 def test_a_file_that_is_not_a_gradebook_is_refused_and_left_as_it_was(tmp_path):
