@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from autograder import wire
 from autograder.notebook import NotebookModule
 from autograder.sandbox import Limits
+from autograder.text import plain_text
 from autograder.zygote import Zygote
 
 OUTPUT_KEPT = 8 << 10          # bytes of a worker's printed output kept for feedback
@@ -442,11 +443,12 @@ class ExerciseSession:
 def _student_error(info, deferred: bool = False) -> StudentError:
     if not isinstance(info, dict):
         return StudentError("Exception", ["Exception"], "unknown error", [], deferred)
-    names = [str(n) for n in info.get("mro", [])] if isinstance(info.get("mro"), list) else []
+    names = [plain_text(str(n)) for n in info.get("mro", [])] if isinstance(info.get("mro"), list) else []
     where = info.get("where") if isinstance(info.get("where"), list) else []
-    where = [w for w in where if isinstance(w, list) and len(w) == 4]
-    return StudentError(str(info.get("type", "Exception"))[:200], names or ["Exception"],
-                        str(info.get("message", ""))[:2000], where, deferred)
+    where = [[plain_text(str(part)) if isinstance(part, str) else part for part in w]
+             for w in where if isinstance(w, list) and len(w) == 4]
+    return StudentError(plain_text(str(info.get("type", "Exception"))[:200]), names or ["Exception"],
+                        plain_text(str(info.get("message", ""))[:2000]), where, deferred)
 
 
 # --------------------------------------------------------------------------- remote proxies

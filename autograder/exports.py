@@ -19,6 +19,7 @@ from autograder.gradebook import Gradebook, StudentGrade
 from autograder.grading import GradeResult
 from autograder.plugin import TestResult
 from autograder.report import ClassStats, write_report
+from autograder.text import plain_text
 
 TEST_FIELDS = ("name", "nodeid", "exercise", "score", "max_score", "status", "output", "visibility", "seconds",
                "internal")
@@ -55,8 +56,9 @@ def _junit_suite(student: str, result: GradeResult) -> str:
         if t.status == "passed":
             parts.append(head + "/>")
         else:
-            first = (t.output.splitlines() or ["failed"])[0]
-            parts.append(f"{head}>\n      <failure message={quoteattr(first)}>{escape(t.output)}</failure>\n"
+            output = plain_text(t.output)
+            first = (output.splitlines() or ["failed"])[0]
+            parts.append(f"{head}>\n      <failure message={quoteattr(first)}>{escape(output)}</failure>\n"
                          "    </testcase>")
     parts.append("  </testsuite>")
     return "\n".join(parts)

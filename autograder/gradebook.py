@@ -19,6 +19,8 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
+from autograder.text import plain_text
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS students (
     id TEXT PRIMARY KEY
@@ -140,15 +142,16 @@ class Gradebook:
                provenance: Provenance) -> int:
         """Store one graded submission (a GradeResult-like object) in one transaction."""
         now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        notes_json = json.dumps([plain_text(n) for n in notes])
         with self.db:
             self.db.execute("INSERT OR IGNORE INTO students(id) VALUES (?)", (student,))
             self.db.execute(
                 "INSERT OR IGNORE INTO submissions(student, digest, source, notes, late, received) "
-                "VALUES (?, ?, ?, ?, ?, ?)", (student, digest, source, json.dumps(notes), int(late), now))
+                "VALUES (?, ?, ?, ?, ?, ?)", (student, digest, plain_text(source), notes_json, int(late), now))
             (sub_id,) = self.db.execute("SELECT id FROM submissions WHERE student=? AND digest=?",
                                         (student, digest)).fetchone()
             self.db.execute("UPDATE submissions SET notes=?, source=?, late=? WHERE id=?",
-                            (json.dumps(notes), source, int(late), sub_id))
+                            (notes_json, plain_text(source), int(late), sub_id))
             cur = self.db.execute(
                 "INSERT INTO runs(submission, student, graded_at, seconds, grader_version, suite_hash, "
                 "torch_version, seeds, protections, score, max_score) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -158,8 +161,9 @@ class Gradebook:
             run = cur.lastrowid
             self.db.executemany(
                 "INSERT INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                [(run, i, t.nodeid, t.name, t.exercise, t.score, t.max_score, t.status, t.output,
-                  t.visibility, t.seconds, t.internal) for i, t in enumerate(result.tests)])
+                [(run, i, t.nodeid, t.name, t.exercise, t.score, t.max_score, t.status,
+                  plain_text(t.output), t.visibility, t.seconds, plain_text(t.internal))
+                 for i, t in enumerate(result.tests)])
         return run
 
     def merge_from(self, other: "Gradebook") -> int:

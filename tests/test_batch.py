@@ -15,6 +15,7 @@ import time
 import warnings
 import zipfile
 from pathlib import Path
+from xml.etree import ElementTree
 
 import nbformat
 import pytest
@@ -151,6 +152,10 @@ def test_bad_inputs_become_messages_and_the_batch_goes_on(course, tmp_path):
     (cls / "good" / "broadcasting.py").write_text(SOLUTION)
     (cls / "deep").mkdir()      # deeper than Python's parser goes: RecursionError, not SyntaxError
     (cls / "deep" / "broadcasting.py").write_text("x = a" + ".b" * 100_000)
+    (cls / "garbled").mkdir()   # a message with a lone surrogate (SQLite cannot store it) and control characters
+    (cls / "garbled" / "broadcasting.py").write_text(SOLUTION.replace(
+        "def broadcast_shape(*shapes) -> tuple[int, ...]:",
+        "def broadcast_shape(*shapes):\n    raise ValueError('odd \\ud800 \\x01 \\x1b[2J text')\n\n\ndef _unused(*shapes):"))
     (cls / "deepscan").mkdir()  # parses and imports, but too deep for the forbidden-call scan
     (cls / "deepscan" / "broadcasting.py").write_text(SOLUTION + "\ndef _deep(x):\n    return x" + "[0]" * 700)
     out = tmp_path / "out"
@@ -171,11 +176,19 @@ def test_bad_inputs_become_messages_and_the_batch_goes_on(course, tmp_path):
         "twice": "more than one entry",
         "deep": "could not be imported: RecursionError",
         "deepscan": "cannot be checked for forbidden calls",
+        "garbled": "raised ValueError: odd \\ud800 \ufffd \ufffd[2J text",
     }
     for student, reason in reasons.items():
         assert student in grades, student
-        assert grades[student]["broadcasting"] == ("20" if student in ("twice", "latin", "appended") else "0"), student
+        score = float(grades[student]["broadcasting"])
+        if student in ("twice", "latin", "appended"):
+            assert score == 20, student
+        elif student == "garbled":                    # only broadcast_shape raises
+            assert 0 < score < 20, student
+        else:
+            assert score == 0, student
         assert reason.lower() in feedback(out, student).lower(), (student, feedback(out, student))
+    ElementTree.parse(out / "junit.xml")                   # every tool can read it
     assert "../" not in "".join(p.name for p in tmp_path.rglob("*"))
     assert not (tmp_path / "broadcasting.py").exists()
 

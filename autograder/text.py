@@ -1,0 +1,16 @@
+"""Text from untrusted places made safe for every sink: files, SQLite, terminals, XML."""
+
+from __future__ import annotations
+
+import re
+
+_CONTROL = re.compile("[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+
+
+def plain_text(text: str) -> str:
+    """``text`` (a student's exception message, say, or a file name that is not UTF-8) with lone
+    surrogates written as ``\\udcxx`` escapes and control characters other than tab and newlines
+    replaced by U+FFFD. Surrogates cannot be encoded, so a class run would stop where the text
+    is stored; control characters make junit.xml unreadable and can drive the terminal of the
+    instructor who reads the feedback."""
+    return _CONTROL.sub("\ufffd", text.encode("utf-8", "backslashreplace").decode("utf-8"))
