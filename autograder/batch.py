@@ -34,6 +34,7 @@ from autograder.grading import GradeResult, Grader, GradingError, make_workdir
 from autograder.plugin import TestResult
 from autograder.submission import Submission, SubmissionError, prepare
 from autograder.syntax import parse_module
+from autograder.text import plain_text
 from autograder.zygote import Zygote
 
 
@@ -249,8 +250,13 @@ def run_batch(candidates: list[Candidate], course: Course, gradebook: Gradebook,
             for sock in pool.idle():
                 task = None
                 while pending and task is None:
-                    task = _make_task(pending.pop(0), exercises, workdir, gradebook, provenance,
-                                      set(regrade), regrade_all, summary)
+                    candidate = pending.pop(0)
+                    try:
+                        task = _make_task(candidate, exercises, workdir, gradebook, provenance, set(regrade),
+                                          regrade_all, summary)
+                    except Exception as e:  # noqa: BLE001 - a fault reading one student's files spares the rest
+                        summary.failed.append((candidate.student, f"its files could not be read ({type(e).__name__}: "
+                                                                  f"{plain_text(str(e))[:300]})"))
                     if task is not None and not task["exercises"]:      # every exercise was cached
                         _record(task, GradeResult([], [], digest=task["digest"]), exercises, gradebook,
                                 provenance)

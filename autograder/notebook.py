@@ -19,8 +19,9 @@ class NotebookError(Exception):
 
 def is_nbgrader_test_cell(cell) -> bool:
     """nbgrader's autograder-test cells (graded, not a solution) hold the course's own asserts."""
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    return bool(meta.get("grade")) and not meta.get("solution")
+    metadata = cell.get("metadata")
+    meta = metadata.get("nbgrader") if isinstance(metadata, dict) else None
+    return isinstance(meta, dict) and bool(meta.get("grade")) and not meta.get("solution")
 
 
 def _without_shell_line(line: str) -> str:
@@ -44,13 +45,18 @@ def notebook_to_source(text: str) -> str:
             nb = nbformat.reads(text, as_version=4)
     except Exception as e:  # noqa: BLE001 - nbformat raises many kinds on bad input
         raise NotebookError(f"not a valid notebook ({type(e).__name__}: {str(e)[:200]})") from e
+    cells = nb.get("cells", [])
+    if not isinstance(cells, list):
+        raise NotebookError("not a valid notebook (its cells are not a list)")
     chunks = []
-    for number, cell in enumerate(nb.get("cells", []), 1):
-        if cell.get("cell_type") != "code" or is_nbgrader_test_cell(cell):
+    for number, cell in enumerate(cells, 1):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code" or is_nbgrader_test_cell(cell):
             continue
         source = cell.get("source", "")
-        if isinstance(source, list):
+        if isinstance(source, list) and all(isinstance(part, str) for part in source):
             source = "".join(source)
+        if not isinstance(source, str):
+            raise NotebookError(f"not a valid notebook (the source of cell {number} is not text)")
         if source.lstrip().startswith("%%"):
             continue
         chunks.append(CELL_MARKER.format(number) + "\n"

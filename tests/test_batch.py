@@ -22,7 +22,7 @@ import pytest
 
 from autograder.batch import grade_class, merge_gradebooks
 from autograder.client import Timeouts
-from autograder.collect import discover, parse_lms_name
+from autograder.collect import Candidate, discover, parse_lms_name
 from autograder.course import instructor_course
 from autograder.gradebook import Gradebook, GradebookError
 from autograder.grading import GradingError
@@ -317,6 +317,21 @@ def test_a_stuck_grader_process_is_replaced_and_the_others_are_graded(tmp_path, 
     assert "took longer than 8 s" in summary.failed[0][1]
     grades = read_grades(tmp_path / "out")
     assert grades["b_good"]["broadcasting"] == grades["c_good"]["broadcasting"] == "21"
+
+
+def test_a_fault_reading_one_students_files_spares_the_rest(course, tmp_path, monkeypatch):
+    cls = make_class(tmp_path / "class", 3)
+    load = Candidate.load
+
+    def faulty_load(candidate):
+        if candidate.student == "s01":
+            raise RuntimeError("a fault of the grader")
+        return load(candidate)
+
+    monkeypatch.setattr(Candidate, "load", faulty_load)
+    summary, _ = grade_class([cls], course, tmp_path / "out", exercises=ONLY, jobs=1, timeouts=TIMEOUTS)
+    assert summary.failed == [("s01", "its files could not be read (RuntimeError: a fault of the grader)")]
+    assert summary.graded == 2 and set(read_grades(tmp_path / "out")) == {"s00", "s02"}
 
 
 def test_a_file_that_is_not_a_gradebook_is_refused_and_left_as_it_was(tmp_path):

@@ -4,6 +4,7 @@ a stub, the notebook a student worked in is the one graded."""
 from __future__ import annotations
 
 import copy
+import json
 
 import nbformat
 import pytest
@@ -43,10 +44,26 @@ def test_nbgrader_test_cells_are_left_out_and_solution_cells_kept():
     assert "assert False" not in source and source.count("x = 1") == 2
 
 
-@pytest.mark.parametrize("text", ["{ not json", "[]", '{"cells": 3}', ""])
+def _cells(*cells) -> str:
+    return json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": list(cells)})
+
+
+def _code(source, metadata=None) -> dict:
+    return {"cell_type": "code", "source": source, "metadata": {} if metadata is None else metadata,
+            "outputs": [], "execution_count": None}
+
+
+@pytest.mark.parametrize("text", ["{ not json", "[]", '{"cells": 3}', "", _cells(_code(5)),
+                                  _cells(_code(["x = 1", 7])), _cells("not a cell", _code("x = 1"))])
 def test_invalid_notebooks_raise_a_clear_error(text):
+    """Anything else that goes wrong reading a notebook stopped a whole class run."""
     with pytest.raises(NotebookError, match="not a valid notebook"):
         notebook_to_source(text)
+
+
+def test_odd_nbgrader_metadata_is_tolerated():
+    source = notebook_to_source(_cells(_code("x = 1", {"nbgrader": "oops"}), _code("y = 2", {"nbgrader": None})))
+    assert "x = 1" in source and "y = 2" in source
 
 
 def test_the_file_that_implements_more_is_graded_when_a_py_and_a_notebook_stand_for_one_module(tmp_path):
