@@ -81,9 +81,10 @@ class _Aliases(ast.NodeVisitor):
                 self.names.setdefault(a.asname or a.name, set()).add(f"{node.module}.{a.name}")
 
 
-def _getattr_call(node) -> bool:
-    """``getattr(x, "name", ...)`` with a constant name."""
-    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr" \
+def _getattr_call(node, functions=("getattr",)) -> bool:
+    """``getattr(x, "name", ...)`` (or another of ``functions``, such as ``hasattr``) with a
+    constant name."""
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in functions \
         and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str)
 
 
@@ -130,9 +131,7 @@ class _Uses(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_Call(self, node):
-        if isinstance(node.func, ast.Name) and node.func.id in ("getattr", "setattr", "hasattr") \
-                and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) \
-                and isinstance(node.args[1].value, str):
+        if _getattr_call(node, ("getattr", "setattr", "hasattr")):
             self.uses.append(_Use("attr", node.args[1].value, node.lineno))
             for d in _dotted(node, self.aliases):
                 self.uses.append(_Use("dotted", d, node.lineno))

@@ -200,9 +200,9 @@ def implemented_functions(entry: Entry) -> int:
         tree = parse_module(module_source(entry)[0])
     except SubmissionError:
         return 0
-    functions = [n for n in ast.walk(tree)
-                 if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))] if tree is not None else []
-    return sum(not _is_stub(f.body) for f in functions)
+    if tree is None:
+        return 0
+    return sum(not _is_stub(n.body) for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))
 
 
 def _is_stub(body: list) -> bool:
