@@ -199,7 +199,8 @@ def test_bad_inputs_become_messages_and_the_batch_goes_on(course, tmp_path):
 def make_class(root: Path, n: int) -> Path:
     for i in range(n):
         (root / f"s{i:02d}").mkdir(parents=True)
-        (root / f"s{i:02d}" / "broadcasting.py").write_text(SOLUTION if i % 3 else STUB)
+        # a line of its own in each file, so each is graded (none is a cached copy of another)
+        (root / f"s{i:02d}" / "broadcasting.py").write_text(f"{SOLUTION if i % 3 else STUB}\n# s{i:02d}\n")
     return root
 
 
