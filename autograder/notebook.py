@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import nbformat
 
+from autograder.text import plain_text
+
 SHELL_PREFIXES = ("%", "!", "?")
 CELL_MARKER = "# cell {}"
 CELL_LINE = re.compile(r"# cell (\d+)")
@@ -17,11 +19,25 @@ class NotebookError(Exception):
     """The file is not a readable notebook."""
 
 
-def is_nbgrader_test_cell(cell) -> bool:
-    """nbgrader's autograder-test cells (graded, not a solution) hold the course's own asserts."""
+def _nbgrader_metadata(cell) -> dict:
+    """The cell's nbgrader metadata ({} if it has none, or not as a dict)."""
     metadata = cell.get("metadata")
     meta = metadata.get("nbgrader") if isinstance(metadata, dict) else None
-    return isinstance(meta, dict) and bool(meta.get("grade")) and not meta.get("solution")
+    return meta if isinstance(meta, dict) else {}
+
+
+def is_nbgrader_test_cell(cell) -> bool:
+    """nbgrader's autograder-test cells (graded, not a solution) hold the course's own asserts."""
+    meta = _nbgrader_metadata(cell)
+    return bool(meta.get("grade")) and not meta.get("solution")
+
+
+def solution_grade_id(cell) -> str | None:
+    """The ``grade_id`` of an nbgrader solution cell; None for any other cell."""
+    meta = _nbgrader_metadata(cell)
+    if meta.get("solution") and isinstance(meta.get("grade_id"), str):
+        return plain_text(meta["grade_id"][:100])
+    return None
 
 
 def _without_shell_line(line: str) -> str:
@@ -31,7 +47,14 @@ def _without_shell_line(line: str) -> str:
 
 
 def notebook_to_source(text: str) -> str:
-    """Code cells joined in order; IPython magics, shell lines and nbgrader test cells left out.
+    """The module source of a notebook (see :func:`read_notebook`)."""
+    return read_notebook(text)[0]
+
+
+def read_notebook(text: str) -> tuple[str, list[str]]:
+    """``(source, notes)``: the code cells joined in order, IPython magics, shell lines and
+    nbgrader test cells left out; and what the student should know about the cells (an nbgrader
+    solution cell that appears more than once: each copy runs, so the last one's code counts).
 
     Each cell's code follows a ``# cell N`` line (N counts every cell of the notebook, from 1), and
     keeps its own line numbering (a magic or shell line becomes ``pass``), so a line of the module
@@ -48,10 +71,13 @@ def notebook_to_source(text: str) -> str:
     cells = nb.get("cells", [])
     if not isinstance(cells, list):
         raise NotebookError("not a valid notebook (its cells are not a list)")
-    chunks = []
+    chunks, solution_cells = [], {}
     for number, cell in enumerate(cells, 1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code" or is_nbgrader_test_cell(cell):
             continue
+        grade_id = solution_grade_id(cell)
+        if grade_id is not None:
+            solution_cells.setdefault(grade_id, []).append(number)
         source = cell.get("source", "")
         if isinstance(source, list) and all(isinstance(part, str) for part in source):
             source = "".join(source)
@@ -64,7 +90,10 @@ def notebook_to_source(text: str) -> str:
     body = "\n\n".join(chunks).splitlines()
     future = list(dict.fromkeys(line for line in body if line.startswith("from __future__ import")))
     rest = ["" if line.startswith("from __future__ import") else line for line in body]
-    return "\n".join(future + rest) + "\n"
+    notes = [f"the solution cell {grade_id!r} is in the notebook {len(numbers)} times (cells "
+             f"{', '.join(map(str, numbers))}); the copies run in order, so cell {numbers[-1]} is what counts"
+             for grade_id, numbers in solution_cells.items() if len(numbers) > 1]
+    return "\n".join(future + rest) + "\n", notes
 
 
 def cell_of_line(source: str, line: int) -> tuple[int, int] | None:

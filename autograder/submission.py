@@ -17,7 +17,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.notebook import NotebookError, notebook_to_source
+from autograder.notebook import NotebookError, read_notebook
 from autograder.syntax import parse_module
 
 MAX_SOURCE_BYTES = 1 << 20          # one .py module
@@ -214,15 +214,16 @@ def _is_stub(body: list) -> bool:
     return isinstance(exc, ast.Name) and exc.id == "NotImplementedError"
 
 
-def module_source(entry: Entry) -> tuple[bytes, str | None]:
-    """The module source of an entry as UTF-8 (notebooks converted), and a note for the student
-    if it had to be repaired; raises SubmissionError."""
+def module_source(entry: Entry) -> tuple[bytes, list[str]]:
+    """The module source of an entry as UTF-8 (notebooks converted), and notes for the student
+    (a file that had to be repaired, a notebook's repeated solution cells); raises SubmissionError."""
     if entry.name.lower().endswith(".ipynb"):
         raw = entry.read(MAX_NOTEBOOK_BYTES)
         if len(raw) > MAX_NOTEBOOK_BYTES:
             raise SubmissionError(f"{entry.path} is larger than {MAX_NOTEBOOK_BYTES >> 20} MiB")
         try:
-            return notebook_to_source(raw.decode("utf-8")).encode(), None
+            source, notes = read_notebook(raw.decode("utf-8"))
+            return source.encode(), [f"{entry.path}: {note}" for note in notes]
         except UnicodeDecodeError:
             raise SubmissionError(f"{entry.path} is not UTF-8 text, so it is not a notebook") from None
         except NotebookError as e:
@@ -235,8 +236,8 @@ def module_source(entry: Entry) -> tuple[bytes, str | None]:
     except UnicodeDecodeError as e:
         note = (f"{entry.path} is not UTF-8 text (byte {raw[e.start]:#x} at offset {e.start}); it was read as "
                 "Windows-1252. Save your files as UTF-8.")
-        return raw.decode("cp1252", errors="replace").encode("utf-8"), note
-    return raw, None
+        return raw.decode("cp1252", errors="replace").encode("utf-8"), [note]
+    return raw, []
 
 
 def prepare(entries: list[Entry], exercises, workdir: Path, notes=()) -> Submission:
@@ -249,12 +250,11 @@ def prepare(entries: list[Entry], exercises, workdir: Path, notes=()) -> Submiss
     digest = hashlib.sha256()
     for ex, entry in sorted(chosen.items()):
         try:
-            source, note = module_source(entry)
+            source, notes = module_source(entry)
         except SubmissionError as e:
             sub.problems[ex] = str(e)
             continue
-        if note:
-            sub.notes.append(note)
+        sub.notes += notes
         target = folder / f"{ex}.py"
         target.write_bytes(source)
         os.chmod(target, 0o644)

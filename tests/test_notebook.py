@@ -44,6 +44,20 @@ def test_nbgrader_test_cells_are_left_out_and_solution_cells_kept():
     assert "assert False" not in source and source.count("x = 1") == 2
 
 
+def test_a_repeated_solution_cell_runs_each_copy_and_a_note_says_which_counts(tmp_path):
+    meta = {"nbgrader": {"grade": False, "solution": True, "locked": False, "grade_id": "sgd-SGD"}}
+    first = nbformat.v4.new_code_cell("def minibatches():\n    return 1", metadata=copy.deepcopy(meta))
+    scratch = nbformat.v4.new_code_cell("print('trying')")
+    copied = nbformat.v4.new_code_cell("def minibatches():\n    return 2", metadata=copy.deepcopy(meta))
+    (tmp_path / "sgd.ipynb").write_text(nb(first, scratch, copied))
+    sub = prepare_path(tmp_path / "sgd.ipynb", ["sgd"], tmp_path)
+    namespace = {}
+    exec((sub.folder / "sgd.py").read_text(), namespace)
+    assert namespace["minibatches"]() == 2          # as when the notebook runs top to bottom
+    assert sub.notes == ["sgd.ipynb: the solution cell 'sgd-SGD' is in the notebook 2 times (cells 1, 3); "
+                         "the copies run in order, so cell 3 is what counts"]
+
+
 def _cells(*cells) -> str:
     return json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": list(cells)})
 
