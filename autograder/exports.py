@@ -32,6 +32,8 @@ def grade_result(grade: StudentGrade, exercises) -> GradeResult:
 
 def feedback_markdown(student: str, result: GradeResult, titles: dict) -> str:
     lines = [f"# Feedback for {student}", "", f"**Score: {result.score:g} / {result.max_score:g}**", ""]
+    if result.notes:            # first: they say which files were graded, and why
+        lines += ["## Notes on your files", ""] + [f"- {n}" for n in result.notes] + [""]
     for ex, (score, max_score) in result.by_exercise().items():
         lines += [f"## {titles.get(ex, ex)} ({ex}): {score:g} / {max_score:g}", ""]
         for t in (t for t in result.tests if t.exercise == ex):
@@ -41,8 +43,6 @@ def feedback_markdown(student: str, result: GradeResult, titles: dict) -> str:
                 lines.append(f"- ✗ {t.name} (0/{t.max_score:g})")
                 lines += [f"    {line}" for line in t.output.splitlines()]
         lines.append("")
-    if result.notes:
-        lines += ["## Notes", ""] + [f"- {n}" for n in result.notes] + [""]
     return "\n".join(lines)
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import warnings
 from dataclasses import dataclass
 
 import nbformat
 
-from autograder.text import plain_text
+from autograder.syntax import parse_module
 
 SHELL_PREFIXES = ("%", "!", "?")
 CELL_MARKER = "# cell {}"
@@ -19,25 +20,18 @@ class NotebookError(Exception):
     """The file is not a readable notebook."""
 
 
-def _nbgrader_metadata(cell) -> dict:
-    """The cell's nbgrader metadata ({} if it has none, or not as a dict)."""
-    metadata = cell.get("metadata")
-    meta = metadata.get("nbgrader") if isinstance(metadata, dict) else None
-    return meta if isinstance(meta, dict) else {}
-
-
 def is_nbgrader_test_cell(cell) -> bool:
     """nbgrader's autograder-test cells (graded, not a solution) hold the course's own asserts."""
-    meta = _nbgrader_metadata(cell)
-    return bool(meta.get("grade")) and not meta.get("solution")
+    metadata = cell.get("metadata")
+    meta = metadata.get("nbgrader") if isinstance(metadata, dict) else None
+    return isinstance(meta, dict) and bool(meta.get("grade")) and not meta.get("solution")
 
 
-def solution_grade_id(cell) -> str | None:
-    """The ``grade_id`` of an nbgrader solution cell; None for any other cell."""
-    meta = _nbgrader_metadata(cell)
-    if meta.get("solution") and isinstance(meta.get("grade_id"), str):
-        return plain_text(meta["grade_id"][:100])
-    return None
+def _top_level_definitions(code: str) -> list[str]:
+    """Names of the functions and classes a cell defines at its top level (none if it does not parse)."""
+    tree = parse_module(code)
+    defs = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+    return list(dict.fromkeys(node.name for node in tree.body if isinstance(node, defs))) if tree else []
 
 
 def _without_shell_line(line: str) -> str:
@@ -53,8 +47,9 @@ def notebook_to_source(text: str) -> str:
 
 def read_notebook(text: str) -> tuple[str, list[str]]:
     """``(source, notes)``: the code cells joined in order, IPython magics, shell lines and
-    nbgrader test cells left out; and what the student should know about the cells (an nbgrader
-    solution cell that appears more than once: each copy runs, so the last one's code counts).
+    nbgrader test cells left out; and what the student should know about the cells: a function
+    or class defined in more than one cell (a copied cell, or a stub cell left below the cell
+    the student worked in) is the last cell's, as when the notebook runs from top to bottom.
 
     Each cell's code follows a ``# cell N`` line (N counts every cell of the notebook, from 1), and
     keeps its own line numbering (a magic or shell line becomes ``pass``), so a line of the module
@@ -71,13 +66,10 @@ def read_notebook(text: str) -> tuple[str, list[str]]:
     cells = nb.get("cells", [])
     if not isinstance(cells, list):
         raise NotebookError("not a valid notebook (its cells are not a list)")
-    chunks, solution_cells = [], {}
+    chunks, defined_in = [], {}
     for number, cell in enumerate(cells, 1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code" or is_nbgrader_test_cell(cell):
             continue
-        grade_id = solution_grade_id(cell)
-        if grade_id is not None:
-            solution_cells.setdefault(grade_id, []).append(number)
         source = cell.get("source", "")
         if isinstance(source, list) and all(isinstance(part, str) for part in source):
             source = "".join(source)
@@ -85,14 +77,16 @@ def read_notebook(text: str) -> tuple[str, list[str]]:
             raise NotebookError(f"not a valid notebook (the source of cell {number} is not text)")
         if source.lstrip().startswith("%%"):
             continue
-        chunks.append(CELL_MARKER.format(number) + "\n"
-                      + "\n".join(_without_shell_line(line) for line in source.splitlines()))
+        code = "\n".join(_without_shell_line(line) for line in source.splitlines())
+        for name in _top_level_definitions(code):
+            defined_in.setdefault(name, []).append(number)
+        chunks.append(CELL_MARKER.format(number) + "\n" + code)
     body = "\n\n".join(chunks).splitlines()
     future = list(dict.fromkeys(line for line in body if line.startswith("from __future__ import")))
     rest = ["" if line.startswith("from __future__ import") else line for line in body]
-    notes = [f"the solution cell {grade_id!r} is in the notebook {len(numbers)} times (cells "
-             f"{', '.join(map(str, numbers))}); the copies run in order, so cell {numbers[-1]} is what counts"
-             for grade_id, numbers in solution_cells.items() if len(numbers) > 1]
+    notes = [f"{name} is defined in cells {', '.join(map(str, numbers[:-1]))} and {numbers[-1]}; the notebook "
+             f"runs from top to bottom, so the {name} of cell {numbers[-1]} is graded"
+             for name, numbers in defined_in.items() if len(numbers) > 1]
     return "\n".join(future + rest) + "\n", notes
 
 

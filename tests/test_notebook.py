@@ -44,18 +44,19 @@ def test_nbgrader_test_cells_are_left_out_and_solution_cells_kept():
     assert "assert False" not in source and source.count("x = 1") == 2
 
 
-def test_a_repeated_solution_cell_runs_each_copy_and_a_note_says_which_counts(tmp_path):
-    meta = {"nbgrader": {"grade": False, "solution": True, "locked": False, "grade_id": "sgd-SGD"}}
-    first = nbformat.v4.new_code_cell("def minibatches():\n    return 1", metadata=copy.deepcopy(meta))
-    scratch = nbformat.v4.new_code_cell("print('trying')")
+def test_a_function_defined_in_several_cells_is_the_last_ones_and_a_note_says_so(tmp_path):
+    """A student who writes SGD in a new cell and leaves the stub's cell below it is graded on the
+    stub, as when the notebook runs top to bottom; the note tells them why."""
+    meta = {"nbgrader": {"grade": False, "solution": True, "locked": False, "grade_id": "sgd-minibatches"}}
+    mine = nbformat.v4.new_code_cell("def minibatches():\n    return 1\n\nclass SGD:\n    pass")
+    scratch = nbformat.v4.new_code_cell("print('trying')\ndef broken(:")
+    stub = nbformat.v4.new_code_cell("def minibatches():\n    raise NotImplementedError", metadata=meta)
     copied = nbformat.v4.new_code_cell("def minibatches():\n    return 2", metadata=copy.deepcopy(meta))
-    (tmp_path / "sgd.ipynb").write_text(nb(first, scratch, copied))
+    (tmp_path / "sgd.ipynb").write_text(nb(mine, scratch, stub, copied))
     sub = prepare_path(tmp_path / "sgd.ipynb", ["sgd"], tmp_path)
-    namespace = {}
-    exec((sub.folder / "sgd.py").read_text(), namespace)
-    assert namespace["minibatches"]() == 2          # as when the notebook runs top to bottom
-    assert sub.notes == ["sgd.ipynb: the solution cell 'sgd-SGD' is in the notebook 2 times (cells 1, 3); "
-                         "the copies run in order, so cell 3 is what counts"]
+    assert sub.notes == ["sgd.ipynb: minibatches is defined in cells 1, 3 and 4; the notebook runs from top to "
+                         "bottom, so the minibatches of cell 4 is graded"]
+
 
 
 def _cells(*cells) -> str:
