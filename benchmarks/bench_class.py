@@ -12,7 +12,10 @@ two students share a file and nothing is graded once for many. Reported:
   submission, peak memory (PSS) of the whole process tree;
 - the same for a class a quarter the size (peak memory must not grow with the class);
 - a sample of submissions graded the naive way, one fresh `python -m autograder grade SUB --json`
-  process each (fresh interpreter, fresh torch), as seconds per submission.
+  process each (fresh interpreter, fresh torch), as seconds per submission;
+- how many calls ran into their deadline: a hanging call is given the whole ``--timeout`` (twice
+  per hanging file: two strikes), spinning on a core, so that much of the class's time is set by
+  the deadline policy rather than by the grader's speed.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ from pathlib import Path
 
 from common import ROOT, import_torch_seconds
 from mutation import planted_bugs
+
+from autograder.gradebook import Gradebook
 
 HANG = "def __getattr__(name):\n    def hang(*a, **k):\n        while True:\n            pass\n    return hang\n"
 CRASH = "raise RuntimeError('this module crashes at import')\n"
@@ -84,6 +89,14 @@ def tree_memory(pid: int) -> int:
     return total
 
 
+def deadline_hits(gradebook: Path, timeout: float) -> int:
+    """How many calls of the class ran into their deadline: each cost ``timeout`` seconds of
+    waiting, with the hanging worker spinning on a core all that time."""
+    with Gradebook(gradebook) as gb:
+        return sum(t["output"].startswith("While running") and f"within {timeout:g} s" in t["output"]
+                   for grade in gb.current() for t in grade.tests)
+
+
 def run_measured(cmd: list[str]) -> tuple[float, int]:
     """Wall seconds and peak tree RSS of a command."""
     start = time.perf_counter()
@@ -122,7 +135,7 @@ def main():
             cmd = [sys.executable, "-m", "autograder", "grade", str(cls), "--out", str(tmp / f"out{n}"),
                    "--timeout", str(args.timeout), "--only", *exercises]
             wall, peak = run_measured(cmd)
-            rows.append((n, wall, peak))
+            rows.append((n, wall, peak, deadline_hits(tmp / f"out{n}" / "gradebook.sqlite", args.timeout)))
         sample = sorted((tmp / f"class{args.students}").iterdir())[: args.baseline]
         naive = []
         for sub in sample:
@@ -136,14 +149,19 @@ def main():
     print(f"exercises: {', '.join(exercises)}; {os.cpu_count()} cores")
     print(f"python -c 'import torch' (fresh)         {torch_import:7.3f} s "
           f"(mean of {import_before:.3f} s before the classes and {import_after:.3f} s after)")
-    for n, wall, peak in rows:
+    cores = os.cpu_count() or 1
+    for n, wall, peak, hits in rows:
         print(f"class of {n:4d}: {wall:7.1f} s wall, {wall / n:6.3f} s per submission, "
-              f"peak memory {peak / 2**20:6.0f} MiB")
+              f"peak memory {peak / 2**20:6.0f} MiB; {hits} calls hit the {args.timeout:g} s deadline "
+              f"({hits * args.timeout / cores / n:.3f} s per submission of the {cores} cores' time)")
     per_naive = statistics.mean(naive)
     print(f"one fresh process per submission ({len(naive)} of them): {per_naive:6.3f} s per submission")
-    best = rows[-1][1] / rows[-1][0]
+    n, wall, _, hits = rows[-1]
+    best, waiting = wall / n, hits * args.timeout / cores / n
     print(f"per submission vs import torch: {best / torch_import:.2f} (target <= 0.10); "
           f"vs fresh process: {per_naive / best:.1f}x faster")
+    print(f"  deadlines alone (a hanging call spins for {args.timeout:g} s, a policy, not grading work): "
+          f"{waiting / torch_import:.2f} of import torch; the rest {(best - waiting) / torch_import:.2f}")
 
 
 if __name__ == "__main__":
