@@ -130,6 +130,11 @@ def _softmax_matches(fn, ref_fn, name):
         x = torch.randn((3, 4), generator=_gen(k), dtype=dtype)
         _run(fn, ref_fn, name, _noncontig(x))  # default dim=-1
         _run(fn, ref_fn, name, x.T, 0)  # dim passed positionally
+        if dtype == torch.float64:
+            # the default dim on a 3-D input is -1 (not the book's 1); values near 1e3 are not
+            # float32 numbers (rounding them costs ~3e-5), so computing in float32 inside shows
+            x3 = torch.randn((2, 3, 4), generator=_gen(k), dtype=dtype) + 1e3
+            _run(fn, ref_fn, name, x3)
 
 
 def _softmax_extremes(fn, ref_fn, name):
@@ -467,6 +472,11 @@ def test_cross_entropy_class_indices(student):
         for red in REDUCTIONS:
             _ce(fn, big, tb, reduction=red, rtol=rtol, atol=atol,
                 hint="compute log-probabilities stably (subtract the max / use logsumexp)")
+        if dtype == torch.float64:
+            # float64 logits that float32 cannot hold (~3e-5 rounding near 1e3): a loss computed
+            # in float32 inside and cast back is off
+            xo = torch.randn((5, 4), generator=_gen(d), dtype=dtype) + 1e3
+            _ce(fn, xo, torch.tensor([0, 3, 1, 2, 1]), reduction="none")
 
 
 @pytest.mark.points(1)
@@ -490,6 +500,10 @@ def test_cross_entropy_weight_ignore_index_and_empty(student):
             _ce(fn, *args, reduction="mean", **kw)
             _ce(fn, *args, reduction=_rot(("none", "sum"), i + d), **kw)
         _ce(fn, x.T.contiguous().T, _noncontig(t), _noncontig(w))
+        if dtype == torch.float64:
+            # every argument positional, in the contract's order: (logits, targets, weight,
+            # ignore_index, reduction, label_smoothing)
+            _ce(fn, x, t.clamp(min=0), w, 2, "none", 0.1)
         x = torch.randn((3, 4), dtype=dtype)
         for red in REDUCTIONS:
             _ce(fn, x, torch.full((3,), -100), reduction=red,
@@ -505,7 +519,7 @@ def test_cross_entropy_weight_ignore_index_and_empty(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("cross_entropy")
 def test_cross_entropy_higher_dimensional(student):
-    """cross_entropy takes logits (N, C, d1, ..., dk) with class-index targets (N, d1, ..., dk) or class probabilities shaped like the logits"""
+    """cross_entropy takes logits (N, C, d1, ..., dk) with class-index targets (N, d1, ..., dk) or class probabilities shaped like the logits, label smoothing included"""
     fn = student.losses.cross_entropy
     for d, dtype in enumerate(DTYPES):
         shapes = ((2, 3, 4), (2, 4, 3, 2), (1, 3, 2, 1, 2))
@@ -519,8 +533,11 @@ def test_cross_entropy_higher_dimensional(student):
             w = torch.rand((c,), generator=g, dtype=dtype) + 0.2
             p = torch.rand(shape, generator=g, dtype=dtype)
             p = p / p.sum(1, keepdim=True)
+            # label smoothing spreads eps over the C classes of dim 1 (not the last dimension)
+            smoothed = (t, {"weight": w, "label_smoothing": 0.2}) if k == d else \
+                (p, {"label_smoothing": 0.3})
             for i, (tgt, kw) in enumerate(((t, {}), (t, {"weight": w}), (p, {}),
-                                           (p, {"weight": w}))):
+                                           (p, {"weight": w}), smoothed)):
                 _ce(fn, x, tgt, reduction=_rot(REDUCTIONS, i + k + d), **kw)
             # channels-last memory layout (non-contiguous) for logits and targets
             xl = x.movedim(1, -1).contiguous().movedim(-1, 1)
@@ -590,7 +607,7 @@ def test_cross_entropy_gradient(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("cross_entropy")
 def test_cross_entropy_rejects_invalid_arguments(student):
-    """cross_entropy raises ValueError for an unknown reduction, targets of the wrong shape, class indices out of range, a weight of the wrong length and label_smoothing outside [0, 1]"""
+    """cross_entropy raises ValueError for an unknown reduction, targets of the wrong shape, class indices out of range, a weight of the wrong length and label_smoothing outside [0, 1], with class indices or probabilities"""
     fn = student.losses.cross_entropy
     x = torch.zeros(3, 4)
     t = torch.tensor([0, 1, 3])
@@ -609,6 +626,11 @@ def test_cross_entropy_rejects_invalid_arguments(student):
         ((x, t), {"weight": torch.ones(5)}, "weight must hold one value per class"),
         ((x, t), {"label_smoothing": 1.5}, "label_smoothing must lie in [0, 1]"),
         ((x, t), {"label_smoothing": -0.1}, "label_smoothing must lie in [0, 1]"),
+        # the same checks hold for class-probability targets
+        ((x, torch.full((3, 4), 0.25)), {"reduction": "avg"},
+         "reduction must be 'none', 'mean' or 'sum'"),
+        ((x, torch.full((3, 4), 0.25)), {"label_smoothing": 1.5},
+         "label_smoothing must lie in [0, 1]"),
     ]
     for args, kwargs, hint in bad:
         expect_raises_later(ValueError, fn, *args, call=("cross_entropy", args, kwargs), hint=hint,
