@@ -139,10 +139,11 @@ def _close(expected, what):
 
 
 def _dpa_later(student, args, expected=None, *, weights="attention weights", output="output",
-               unchanged=False):
-    """Send ``dot_product_attention(*args)``. When the answer arrives its (output, weights) are
-    compared with ``expected`` (default: the reference's) and, if ``unchanged``, the inputs
-    are checked to be left unmodified."""
+               unchanged=False, keyword=False):
+    """Send ``dot_product_attention(*args)`` (with ``keyword``, the fourth argument is passed as
+    ``valid_lens=``). When the answer arrives its (output, weights) are compared with
+    ``expected`` (default: the reference's) and, if ``unchanged``, the inputs are checked to be
+    left unmodified."""
     exp_out, exp_w = ref.dot_product_attention(*args) if expected is None else expected
 
     def check(res):
@@ -150,9 +151,13 @@ def _dpa_later(student, args, expected=None, *, weights="attention weights", out
         expect_close(w, exp_w, what=weights)
         expect_close(out, exp_out, what=output)
         if unchanged:
-            _expect_args_unchanged(ARG_NAMES, args, res.args)
+            after = list(res.args) + ([res.kwargs["valid_lens"]] if keyword else [])
+            _expect_args_unchanged(ARG_NAMES, args, after)
 
-    student.attention.dot_product_attention.detailed_later(check, *args)
+    if keyword:
+        student.attention.dot_product_attention.detailed_later(check, *args[:3], valid_lens=args[3])
+    else:
+        student.attention.dot_product_attention.detailed_later(check, *args)
 
 
 def _grads_later(fn, ref_fn, args, grad_out, output_index=None, params=False):
@@ -183,22 +188,38 @@ def _transpose_later(student, name, x, heads):
     getattr(student.attention, name).detailed_later(check, x, heads)
 
 
-def _forward_later(obj, args, expected):
+def _forward_detailed_later(obj, check, args, keyword):
+    """Send ``obj.forward.detailed(*args)``; with ``keyword`` the fourth argument goes as
+    ``valid_lens=`` (the contract's name). ``check`` receives the result, its ``args`` holding
+    all the arguments in order either way."""
+    if not keyword:
+        obj.forward.detailed_later(check, *args)
+        return
+
+    def positional(res):
+        res.args = list(res.args) + [res.kwargs["valid_lens"]]
+        check(res)
+
+    obj.forward.detailed_later(positional, *args[:3], valid_lens=args[3])
+
+
+def _forward_later(obj, args, expected, keyword=False):
     """Send ``obj.forward(*args)``; when the answer arrives, compare it with ``expected`` and
     check that no tensor argument was modified."""
     def check(res):
         expect_close(res.value, expected, what="output")
         _expect_args_unchanged(ARG_NAMES, args, res.args)
 
-    obj.forward.detailed_later(check, *args)
+    _forward_detailed_later(obj, check, args, keyword)
 
 
-def _forward_and_weights_later(obj, args, attr, exp, exp_weights, *, out_what, weights_what, arg_names=()):
+def _forward_and_weights_later(obj, args, attr, exp, exp_weights, *, out_what, weights_what, arg_names=(),
+                               keyword=False):
     """Send ``obj.forward.detailed(*args)``, then read ``attr`` (the attention weights the forward
     pass stored); when both answers are in, compare them with ``exp`` and ``exp_weights`` and
     check the arguments named ``arg_names`` were left unchanged."""
     results = []
-    obj.forward.detailed_later(results.append, *args)
+    _forward_detailed_later(obj, results.append, args, keyword)
     exp_weights = exp_weights.detach().clone()       # the reference module overwrites its own
 
     def check(weights):
@@ -222,7 +243,8 @@ def test_dot_product_attention_matches_book(student, dtype):
     for seed in SEEDS[:2]:
         for kind in VALID_KINDS:
             q, k, v = _qkv(seed, dtype, b=2, nq=3, nk=5, d=4, dv=6)
-            _dpa_later(student, (q, k, v, _valid_lens(kind, seed, 2, 3, 5)))
+            # the second seed passes valid_lens by keyword (the contract's parameter name)
+            _dpa_later(student, (q, k, v, _valid_lens(kind, seed, 2, 3, 5)), keyword=seed == 1)
     # called with three arguments only: valid_lens defaults to None
     _dpa_later(student, (q, k, v), weights="attention weights without valid_lens",
                output="output without valid_lens")
@@ -318,9 +340,10 @@ def test_dot_product_attention_module(student):
             vl = _valid_lens(kind, seed, 2, 3, 4)
             args = (q, k, v) if vl is None else (q, k, v, vl)   # valid_lens defaults to None
             exp = ref_mod(*args)
+            # the last case passes valid_lens by keyword (the contract's parameter name)
             _forward_and_weights_later(obj, args, obj.attention_weights, exp, ref_mod.attention_weights,
                                        out_what="output in eval mode", weights_what="attention_weights",
-                                       arg_names=ARG_NAMES[:3])
+                                       arg_names=ARG_NAMES[:3], keyword=seed == 2)
         grad_out = _randn(torch.Generator().manual_seed(9), 2, 3, 2, dtype=dtype)
         lens = torch.tensor([[1, 4, 2], [3, 0, 4]])
         _grads_later(obj.forward, ref_mod, (q, k, v, lens), grad_out)
@@ -335,16 +358,25 @@ def test_dot_product_attention_module(student):
 @pytest.mark.covers("DotProductAttention", "AdditiveAttention")
 @pytest.mark.parametrize("cls_name", ["DotProductAttention", "AdditiveAttention"])
 def test_dropout_acts_on_weights_in_training_mode(student, cls_name):
-    """Dropout: in training mode each attention weight is zeroed or scaled by 1/(1-p); eval mode, and the default dropout of 0, have none"""
-    p, b, nq, nk, d = 0.5, 3, 4, 5, 3
-    args = (0.5,) if cls_name == "DotProductAttention" else (d, d, 6, 0.5)
+    """Dropout: in training mode each attention weight is zeroed with probability p or scaled by 1/(1-p); eval mode, and the default dropout of 0, have none"""
+    # p is not 0.5, so that reading p as the keep probability, or scaling by 1/p, shows
+    p, b, nq, nk, d = 0.2, 3, 4, 5, 3
+    args = (p,) if cls_name == "DotProductAttention" else (d, d, 6, p)
     dtype = torch.float32
     ref_mod, obj = _twin(student, cls_name, args, {}, dtype, 1)
+    # a second module, made without a dropout argument, before the first one is used: each
+    # module keeps its own dropout (none is shared between instances)
+    default_args = () if cls_name == "DotProductAttention" else (d, d, 6)
+    ref_default, obj_default = _twin(student, cls_name, default_args, {}, dtype, 2)
     q, k, _ = _qkv(3, dtype, b=b, nq=nq, nk=nk, d=d, dv=1)
     # values [I | 1]: output[..., :nk] is the (dropped-out) weight matrix, output[..., nk] its row sum
     eye = torch.eye(nk, dtype=dtype).expand(b, nk, nk)
     v = torch.cat([eye, torch.ones(b, nk, 1, dtype=dtype)], dim=-1)
     lens = torch.tensor([5, 3, 4])
+    # without a dropout argument the module has none (dropout=0.0): training mode changes nothing
+    obj_default.train.call_later()
+    obj_default.forward.later(_close(ref_default(q, k, v, lens), f"training-mode output of {cls_name}{default_args} "
+                                                                 "(no dropout argument: the default dropout is 0)"), q, k, v, lens)
     exp_w = ref_mod(q, k, v, lens)[..., :nk]                   # eval mode: the weights
     # eval mode: no dropout at all
     obj.forward.later(_close(ref_mod(q, k, v, lens), "output in eval mode"), q, k, v, lens)
@@ -353,7 +385,7 @@ def test_dropout_acts_on_weights_in_training_mode(student, cls_name):
 
     def check(out):
         """One training-mode output; after the last draw, some weights must have been kept
-        and some dropped."""
+        and some dropped, about a fraction p of them dropped."""
         expect_equal(tuple(out.shape), (b, nq, nk + 1), what="output shape")
         expect_equal(out.dtype, dtype, what="output dtype")
         w = out[..., :nk]
@@ -373,15 +405,15 @@ def test_dropout_acts_on_weights_in_training_mode(student, cls_name):
             kept_total, dropped_total = (sum(c) for c in zip(*counts))
             expect_equal(kept_total > 0 and dropped_total > 0, True,
                          what="training-mode dropout (some weights dropped, some kept)")
+            # 144 weights above 1e-3 over the draws, each kept with probability 1 - p = 0.8:
+            # fewer than half kept is 9 standard deviations off (p read as the keep probability)
+            expect_equal(kept_total > (kept_total + dropped_total) / 2, True,
+                         what="fraction of weights kept by training-mode dropout (about 1 - p)",
+                         hint="dropout zeroes each weight with probability p and keeps it with "
+                              "probability 1 - p")
 
     for _ in range(draws):
         obj.forward.later(check, q, k, v, lens)
-    # without a dropout argument the module has none (dropout=0.0): training mode changes nothing
-    default_args = () if cls_name == "DotProductAttention" else (d, d, 6)
-    ref_mod, obj = _twin(student, cls_name, default_args, {}, dtype, 2)
-    obj.train.call_later()
-    obj.forward.later(_close(ref_mod(q, k, v, lens), f"training-mode output of {cls_name}{default_args} "
-                                                     "(no dropout argument: the default dropout is 0)"), q, k, v, lens)
 
 
 # --------------------------------------------------------------------------- AdditiveAttention
@@ -412,14 +444,16 @@ def test_additive_attention_matches_book(student, dtype):
         vl = _valid_lens(kind, seed, b, nq, nk)
         args = (q, k, v) if vl is None else (q, k, v, vl)
         exp = ref_mod(*args)
+        # the last case passes valid_lens by keyword (the contract's parameter name)
         _forward_and_weights_later(obj, args, obj.attention_weights, exp, ref_mod.attention_weights,
-                                   out_what="output", weights_what="attention_weights", arg_names=ARG_NAMES)
+                                   out_what="output", weights_what="attention_weights", arg_names=ARG_NAMES,
+                                   keyword=seed == 4)
 
 
 @pytest.mark.points(1)
 @pytest.mark.covers("AdditiveAttention")
 def test_additive_attention_gradients(student):
-    """AdditiveAttention: gradients w.r.t. inputs and W_q, W_k, w_v match autograd"""
+    """AdditiveAttention: gradients w.r.t. inputs and W_q, W_k, w_v match autograd, valid lengths of 0 (uniform weights) included"""
     for dtype in DTYPES:
         ref_mod, obj = _twin(student, "AdditiveAttention", (2, 3, 5), {}, dtype, 3)
         g = torch.Generator().manual_seed(6000)
@@ -428,6 +462,9 @@ def test_additive_attention_gradients(student):
         lens = torch.tensor([2, 4])
         grad_out = _randn(g, 2, 3, 3, dtype=dtype)
         _grads_later(obj.forward, ref_mod, (q, k, v, lens), grad_out, params=True)
+        # per-query lengths of 0 (uniform weights, as the book's -1e6 mask gives) and above nk
+        _grads_later(obj.forward, ref_mod, (q, k, v, torch.tensor([[0, 2, 1], [4, 0, 9]])), grad_out,
+                     params=True)
 
 
 # --------------------------------------------------------------------------- transpose_qkv / output
@@ -469,7 +506,7 @@ def test_transpose_rejects_indivisible_sizes(student):
 @pytest.mark.covers("MultiHeadAttention")
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 def test_multihead_attention_matches_book(student, dtype):
-    """MultiHeadAttention: layers as in the contract; output matches the book, with and without bias"""
+    """MultiHeadAttention: layers as in the contract; output matches the book, with and without bias; its dropout acts in training mode"""
     key_size, query_size, value_size = 3, 5, 4
     for seed, (num_hiddens, heads, bias) in enumerate(((8, 2, False), (12, 4, True),
                                                        (6, 1, False), (6, 6, True))):
@@ -484,7 +521,22 @@ def test_multihead_attention_matches_book(student, dtype):
             v = _randn(g, b, nk, 2 * value_size, dtype=dtype)[..., value_size:]
             vl = _valid_lens(kind, seed + s, b, nq, nk)
             args = (q, k, v) if vl is None else (q, k, v, vl)
-            _forward_later(obj, args, ref_mod(*args))
+            _forward_later(obj, args, ref_mod(*args), keyword=s == 2 and seed % 2 == 1)
+    # the last module has dropout 0.25 (passed on to its attention): in training mode about a
+    # quarter of its 90 nonzero attention weights are dropped, so the output is not the
+    # eval-mode one (all kept: probability 0.75 ** 90, about 6e-12)
+    eval_out = ref_mod(*args)
+    obj.train.call_later()
+
+    def dropped_out(out):
+        expect_equal(tuple(out.shape), tuple(eval_out.shape), what="training-mode output shape")
+        expect_equal(bool(torch.allclose(out, eval_out)), False,
+                     what="training-mode output of MultiHeadAttention(..., dropout=0.25) (it equals "
+                          "the eval-mode one: no dropout)",
+                     hint="pass dropout on to the DotProductAttention: it drops attention weights "
+                          "in training mode")
+
+    obj.forward.later(dropped_out, *args)
 
 
 @pytest.mark.points(1)
