@@ -177,6 +177,14 @@ def test_numerical_grad_float64(student):
             call = ("numerical_grad", ("f = lambda t: a.dist(t)", x))
             want = ref.numerical_grad(a.dist, x)
             _send(student.gradients.numerical_grad, (f, x), call, _close(want, call), names=_NUMGRAD_ARGS)
+    # a gradient of about 1e39, beyond float32's range (about 3.4e38): finite in float64
+    x = _randn(_gen(4), 4)
+    a = torch.tensor([1.0, -2.0, 0.5, 3.0], dtype=torch.float64) * 2.0 ** 130
+    call = ("numerical_grad", ("f = lambda t: a.dot(t)", x))
+    student.gradients.numerical_grad.later(_close(ref.numerical_grad(a.dot, x), call,
+                                                  hint="compute the gradient in x's dtype (a float32 buffer "
+                                                       "overflows here)"),
+                                           _remote_method(student, a, "dot"), x)
 
 
 @pytest.mark.points(1)
@@ -383,7 +391,7 @@ def _check_mlp(student, args):
 @pytest.mark.points(2)
 @pytest.mark.covers("mlp_backward")
 def test_mlp_backward(student):
-    """mlp_backward returns the four gradients {W1, b1, W2, b2} of the two-layer network"""
+    """mlp_backward returns the four gradients {W1, b1, W2, b2} of the two-layer network, output logits near 1000 too"""
     for dt in DTYPES:
         for seed in SEEDS:
             g = _gen(seed)
@@ -400,6 +408,10 @@ def test_mlp_backward(student):
         g = _gen(9)  # a single class is allowed (every gradient is then 0)
         _check_mlp(student, (_randn(g, 4, 3, dtype=dt), torch.zeros(4, dtype=torch.int64), _randn(g, 2, 3, dtype=dt),
                              _randn(g, 2, dtype=dt), _randn(g, 1, 2, dtype=dt), _randn(g, 1, dtype=dt)))
+    # output logits near 1000 (a large b2): exp overflows unless each row's maximum is subtracted first
+    g = _gen(11)
+    _check_mlp(student, (_randn(g, 6, 3), torch.randint(0, 4, (6,), generator=g), _randn(g, 5, 3), _randn(g, 5),
+                         _randn(g, 4, 5), _randn(g, 4) + 1000.0))
 
 
 # --------------------------------------------------------------------------- invalid arguments
@@ -422,20 +434,25 @@ def test_elementwise_shape_errors(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("linear_regression_grads", "linear_backward", "mlp_backward")
 def test_linear_shape_errors(student):
-    """linear_regression_grads, linear_backward and mlp_backward raise ValueError for mismatched shapes"""
+    """linear_regression_grads, linear_backward and mlp_backward raise ValueError for bad shapes or class indices"""
     gr = student.gradients
     r = lambda *s: torch.ones(*s)  # noqa: E731
     for args in [(r(5, 3), r(5), r(4), 0.0), (r(5, 3), r(4), r(3), 0.0), (r(5), r(5), r(1), 0.0),
-                 (r(5, 3), r(5), r(3), r(2))]:
+                 (r(5, 3), r(5), r(3), r(2)), (r(5, 3), r(5, 1), r(3), 0.0), (r(5, 3), r(5), r(3, 1), 0.0)]:
         expect_raises_later(ValueError, gr.linear_regression_grads, *args, call=("linear_regression_grads", args))
     for args in [(r(4, 5), r(4, 3), r(5, 2), r(5)), (r(4, 6), r(4, 3), r(5, 3), r(5)),
                  (r(4, 5), r(4, 3), r(5, 3), r(4)), (r(3, 5), r(4, 3), r(5, 3), r(5)),
-                 (r(5), r(()), r(5, 3), r(5))]:
+                 (r(5), r(()), r(5, 3), r(5)), (r(4, 5), r(4, 3), r(5, 3), r(5, 1))]:
         expect_raises_later(ValueError, gr.linear_backward, *args, call=("linear_backward", args))
     y = torch.zeros(8, dtype=torch.int64)
     for args in [(r(8, 3), y, r(5, 4), r(5), r(4, 5), r(4)), (r(8, 3), y, r(5, 3), r(5), r(4, 6), r(4)),
-                 (r(8, 3), y, r(5, 3), r(5), r(4, 5), r(3)), (r(8, 3), y[:7], r(5, 3), r(5), r(4, 5), r(4))]:
+                 (r(8, 3), y, r(5, 3), r(5), r(4, 5), r(3)), (r(8, 3), y[:7], r(5, 3), r(5), r(4, 5), r(4)),
+                 (r(8, 3), y, r(5, 3), r(1), r(4, 5), r(4))]:
         expect_raises_later(ValueError, gr.mlp_backward, *args, call=("mlp_backward", args))
+    for bad in (4, -1):  # class indices must lie in [0, C) with C = 4
+        args = (r(8, 3), torch.tensor([0, 1, 2, 3, bad, 0, 1, 2]), r(5, 3), r(5), r(4, 5), r(4))
+        expect_raises_later(ValueError, gr.mlp_backward, *args, call=("mlp_backward", args),
+                            hint="y must hold class indices in [0, C)")
 
 
 @pytest.mark.points(1)
