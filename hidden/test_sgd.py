@@ -25,6 +25,7 @@ pytestmark = pytest.mark.exercise("sgd")
 
 DTYPES = [torch.float32, torch.float64]
 KEEP = object()  # in a schedule: leave this parameter's .grad as it is before the step
+HYPER = ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize")  # SGD's order after params
 
 
 # ---------------------------------------------------------------------------------------- helpers
@@ -73,7 +74,7 @@ class _Run:
     """The same SGD scenario on the student's optimizer and on the reference."""
 
     def __init__(self, student, params, kwargs, *, requires_grad=True, container="list",
-                 lr_positional=False):
+                 lr_positional=False, all_positional=False):
         self.remote = [student.tensor(p, requires_grad=requires_grad) for p in params]
         self.local = [p.detach().clone().requires_grad_(requires_grad) for p in params]
         if container == "generator":
@@ -83,7 +84,14 @@ class _Run:
         else:
             s_arg, r_arg = list(self.remote), list(self.local)
         kwargs = dict(kwargs)
-        if lr_positional:
+        self.how = ""
+        if all_positional:  # every hyper-parameter by position, in the contract's order
+            args = [kwargs[k] for k in HYPER]
+            self.opt = student.sgd.SGD.new_later(s_arg, *args)
+            self.ref = ref.SGD(r_arg, *args)
+            self.how = (" (all passed by position: SGD(params, lr, momentum, dampening, weight_decay, nesterov, "
+                        "maximize))")
+        elif lr_positional:
             lr = kwargs.pop("lr")
             self.opt = student.sgd.SGD.new_later(s_arg, lr, **kwargs)
             self.ref = ref.SGD(r_arg, lr, **kwargs)
@@ -116,7 +124,7 @@ class _Run:
         for i, (r, l) in enumerate(zip(self.remote, self.local)):
             r.get_later(functools.partial(expect_close, expected=l.detach().clone(), call=("SGD", self.kwargs),
                                           hint=hint, what=f"parameter {i} after {self.steps} step(s) of "
-                                                          f"SGD({self.kwargs})"))
+                                                          f"SGD({self.kwargs}){self.how}"))
         for i, (r, l) in enumerate(zip(self.remote, self.local) if grads_too else ()):
             if l.grad is None:
                 r.grad.get_later(functools.partial(expect_equal, expected=None, what=f".grad of parameter {i}"))
@@ -191,11 +199,11 @@ def test_sgd_weight_decay_and_maximize(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("SGD")
 def test_sgd_every_option_combination(student):
-    """every valid combination of momentum, dampening, weight_decay, nesterov and maximize, many steps"""
+    """every valid combination of momentum, dampening, weight_decay, nesterov and maximize, some passed by position"""
     for seed, kwargs in enumerate(_all_combinations()):
         dtype = DTYPES[seed % 2]
         _play(student, _params(dtype, 40 + seed, empty=seed % 4 == 0), kwargs, steps=5,
-              seed=40 + seed, keep_every=3)
+              seed=40 + seed, keep_every=3, all_positional=seed % 3 == 1)
 
 
 @pytest.mark.points(1)
@@ -460,8 +468,8 @@ def test_train_lands_near_least_squares(student):
         sol = torch.linalg.lstsq(A, y.unsqueeze(1)).solution.squeeze(1)
         gen = torch.Generator().manual_seed(k)
         got = student.sgd.train_linear_regression(X, y, 0.1, 5, 10, gen)
-        again = student.sgd.train_linear_regression(X, y, 0.1, 5, 10,
-                                                    torch.Generator().manual_seed(k))
+        again = student.sgd.train_linear_regression(X, y, lr=0.1, epochs=5, batch_size=10,
+                                                    generator=torch.Generator().manual_seed(k))
         # "near": within 0.01 of the least-squares coefficients (noise 0.01, 100 steps of
         # lr 0.1; the reference stays within 0.0015 over 30 shuffles)
         if not isinstance(got, (tuple, list)) or len(got) != 2:
