@@ -25,6 +25,7 @@ pytestmark = pytest.mark.exercise("broadcasting")
 
 DTYPES = (torch.float32, torch.float64)
 SEEDS = (0, 1, 2, 3)
+F64_HINT = "float64 inputs must stay float64 throughout (a float32 copy or accumulator loses range and precision)"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -62,9 +63,9 @@ def _equal_later(fn, expected, *args, call):
     fn.later(lambda got: expect_equal(got, expected, call=call), *args)
 
 
-def _close_later(fn, expected, *args, call):
-    """``expect_close(fn(*args), expected, call=call)``, checked when the answer arrives."""
-    fn.later(lambda got: expect_close(got, expected, call=call), *args)
+def _close_later(fn, expected, *args, call, hint=None, **kwargs):
+    """``expect_close(fn(*args, **kwargs), expected, call=call)``, checked when the answer arrives."""
+    fn.later(lambda got: expect_close(got, expected, call=call, hint=hint), *args, **kwargs)
 
 
 def _close_and_unchanged_later(fn, expected, x, shape, *, call, what):
@@ -139,6 +140,7 @@ def test_broadcast_shape_accepts_lists_and_sizes(student):
         (torch.Size([4, 1, 3]), (2, 1)),
         ([5, 4], torch.Size([1])),
         (torch.Size([]), [3], (2, 1)),
+        ([4, 1],),                      # a single list still comes back as a tuple
     ]
     for shapes in cases:
         # expect_equal also checks that the result is a tuple (not a list) of ints.
@@ -274,7 +276,7 @@ BROADCAST_TO = [
 @pytest.mark.points(1)
 @pytest.mark.covers("broadcast_to")
 def test_broadcast_to_values(student):
-    """broadcast_to gives the shape, values and dtype (float32 and float64) of torch.broadcast_to"""
+    """broadcast_to gives the shape, values and dtype of torch.broadcast_to (float32, float64; tuple, list or torch.Size shape)"""
     pairs = list(BROADCAST_TO)
     for seed in SEEDS:
         gen = _gen(seed)
@@ -286,6 +288,17 @@ def test_broadcast_to_values(student):
             x = _randn(src, dtype, gen)
             _close_later(student.broadcasting.broadcast_to, ref.broadcast_to(x, shape), x, shape,
                          call=("broadcast_to", (x, shape)))
+    x = _randn((2, 1), torch.float32, gen)
+    for shape in ([3, 2, 4], torch.Size([2, 5])):
+        _close_later(student.broadcasting.broadcast_to, ref.broadcast_to(x, shape), x, shape,
+                     call=("broadcast_to", (x, shape)))
+    # float64 values that float32 cannot hold (1e40 would become inf).
+    big = torch.tensor([[1e40], [-2.5]], dtype=torch.float64)
+    _close_later(student.broadcasting.broadcast_to, ref.broadcast_to(big, (3, 2, 2)), big, (3, 2, 2),
+                 call=("broadcast_to", (big, (3, 2, 2))), hint=F64_HINT)
+    # The contract's parameter names: broadcast_to(x, shape).
+    _close_later(student.broadcasting.broadcast_to, ref.broadcast_to(x, (3, 2, 2)), x=x, shape=(3, 2, 2),
+                 call=("broadcast_to", (), {"x": x, "shape": (3, 2, 2)}))
 
 
 @pytest.mark.points(1)
@@ -420,6 +433,11 @@ def test_unbroadcast_matches_autograd(student, dtype):
         grad = _randn(gshape, dtype, gen)
         _close_later(student.broadcasting.unbroadcast, ref.unbroadcast(grad, shape), grad, shape,
                      call=("unbroadcast", (grad, shape)))
+    if dtype == torch.float64:
+        # Sums that cancel (1e8 + 1 - 1e8) and a value float32 cannot hold: float64 all the way.
+        grad = torch.tensor([[1e8, 1e40], [1.0, 2.0], [-1e8, 3.0]], dtype=dtype)
+        _close_later(student.broadcasting.unbroadcast, ref.unbroadcast(grad, (2,)), grad, (2,),
+                     call=("unbroadcast", (grad, (2,))), hint=F64_HINT)
 
 
 @pytest.mark.points(1)
@@ -443,7 +461,7 @@ def test_unbroadcast_noncontiguous_and_unchanged(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("unbroadcast")
 def test_unbroadcast_zero_sizes(student):
-    """unbroadcast with size-0 dimensions (an empty sum is 0) and list / torch.Size shapes"""
+    """unbroadcast with size-0 dimensions (an empty sum is 0), list / torch.Size shapes and keyword arguments"""
     gen = _gen(32)
     cases = [
         ((0,), (1,)),
@@ -461,6 +479,10 @@ def test_unbroadcast_zero_sizes(student):
             grad = _randn(gshape, dtype, gen)
             _close_later(student.broadcasting.unbroadcast, ref.unbroadcast(grad, shape), grad,
                          shape, call=("unbroadcast", (grad, shape)))
+    # The contract's parameter names: unbroadcast(grad, shape).
+    grad = _randn((4, 2, 3), torch.float64, gen)
+    _close_later(student.broadcasting.unbroadcast, ref.unbroadcast(grad, (2, 1)), grad=grad, shape=(2, 1),
+                 call=("unbroadcast", (), {"grad": grad, "shape": (2, 1)}))
 
 
 @pytest.mark.points(1)
