@@ -5,7 +5,8 @@ PyTorch's own functions); every expected gradient from `torch.autograd.grad` thr
 
 Readings of the contract taken here (see CONTRACT.md, section 5):
 - Valid lengths are tested with whole-number values only (in integer and float dtypes); scores
-  stay far above -1e6 (|score| <= ~5e4), where "weight 0 past the valid length" and "replaced by
+  stay far above -1e6 (|score| <= ~5e4, or float64 scores near -3e5, which tell -1e6 from a
+  milder mask value such as -1e5), where "weight 0 past the valid length" and "replaced by
   -1e6 before the softmax" agree exactly. Negative lengths are not tested.
 - Invalid arguments: X of the wrong rank, valid lengths of a shape other than the ones listed,
   and a non-tensor X. Nothing else (valid lengths given as Python lists, (batch, 1) lengths or
@@ -132,6 +133,11 @@ def test_sequence_mask_values(student):
             lens = _lengths((n,), maxlen, g, len_dtype)
             kwargs = values[(i + seed) % len(values)]
             _sequence_mask_later(student, X, lens, **kwargs)
+        if dtype == F64:    # value by position, and every argument by the contract's name
+            _expect_reference_later(student.masked_softmax.sequence_mask, ref.sequence_mask,
+                                    "sequence_mask", (X, lens, 2.5))
+            _expect_reference_later(student.masked_softmax.sequence_mask, ref.sequence_mask,
+                                    "sequence_mask", (), {"X": X, "valid_len": lens, "value": 2.5})
 
 
 @pytest.mark.points(1)
@@ -196,6 +202,10 @@ def test_sequence_mask_dtype_and_edge_cases(student):
         ]
     for X, lens, value in cases:
         _sequence_mask_later(student, X, lens, value=value)
+    # float64 scores that float32 cannot hold (1e40 would become inf).
+    X, lens = torch.tensor([[1e40, 2.0], [-1e40, 1e-3]], dtype=F64), torch.tensor([1, 2])
+    _expect_reference_later(student.masked_softmax.sequence_mask, ref.sequence_mask, "sequence_mask", (X, lens),
+                            hint="float64 inputs must stay float64 throughout (a float32 copy loses range and precision)")
 
 
 @pytest.mark.points(1)
@@ -259,6 +269,8 @@ def test_masked_softmax_one_length_per_query(student, dtype):
         for len_dtype in LEN_DTYPES:
             lens = _lengths((batch, nq), nk, g, len_dtype, extremes=False).clamp(min=1)
             _masked_softmax_later(student, X, lens)
+        _expect_reference_later(student.masked_softmax.masked_softmax, ref.masked_softmax, "masked_softmax",
+                                (X,), {"valid_lens": lens})
 
 
 @pytest.mark.points(2)
@@ -330,7 +342,7 @@ def test_masked_softmax_keeps_dtype(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("masked_softmax")
 def test_masked_softmax_large_scores(student):
-    """masked_softmax stays finite and accurate for large scores (hundreds to tens of thousands), float32 included"""
+    """masked_softmax stays finite and accurate for large scores (hundreds to tens of thousands, float32 included, and near -3e5)"""
     for seed in SEEDS[:2]:
         g = _gen(seed)
         for dtype in (F32, F64):
@@ -341,6 +353,12 @@ def test_masked_softmax_large_scores(student):
                 rtol = max(_DEFAULT_RTOL[dtype], 4 * torch.finfo(dtype).eps * X.abs().max().item())
                 for lens in (None, torch.tensor([[1, 2, 3], [6, 2, 9]]) if seed else torch.tensor([4, 6])):
                     _masked_softmax_later(student, X, lens, rtol=rtol, atol=_DEFAULT_ATOL[dtype])
+    # Scores near -3e5 are still far above -1e6, so padding keys keep weight 0: a milder mask
+    # value (-1e4, -1e5) would give them the weight instead.
+    X = _randn((2, 3, 6), F64, _gen(4)) - 3e5
+    rtol = max(_DEFAULT_RTOL[F64], 4 * torch.finfo(F64).eps * X.abs().max().item())
+    for lens in (torch.tensor([2, 5]), torch.tensor([[1, 3, 6], [0, 4, 2]])):
+        _masked_softmax_later(student, X, lens, rtol=rtol, atol=_DEFAULT_ATOL[F64])
 
 
 @pytest.mark.points(1)
@@ -389,6 +407,7 @@ def test_masked_softmax_invalid_arguments(student):
         (X, torch.tensor([1, 2, 3, 4, 5, 6])),                 # batch * num_queries, flat
         (X, torch.ones(2, 4, dtype=torch.int64)),              # (batch, num_queries + 1)
         (X, torch.ones(3, 3, dtype=torch.int64)),              # (batch + 1, num_queries)
+        (X, torch.ones(3, 2, dtype=torch.int64)),              # (num_queries, batch): transposed
         (X, torch.ones(2, 3, 1, dtype=torch.int64)),           # 3-D lengths
     ]
     for args in bad_shapes:
