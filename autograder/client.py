@@ -45,6 +45,15 @@ class StudentError(Exception):
         return f"{place}, in {fn}" + (f": {code.strip()}" if code else "")
 
 
+class ForbiddenCall(Exception):
+    """Student code called something the exercise forbids, seen while it ran (a call whose name
+    was made at run time: ``getattr(torch, "soft" + "max")``, ``eval(...)``)."""
+
+    def __init__(self, used: str, names: list[str], line: int, deferred: bool = False):
+        super().__init__(f"forbidden call: {used}")
+        self.used, self.names, self.line, self.deferred = used, names, line, deferred
+
+
 class WorkerFailure(Exception):
     """The worker gave no usable answer: timeout, crash, output flood or garbage."""
 
@@ -240,6 +249,7 @@ class ExerciseSession:
     outputs: list = field(default_factory=list)
     last_call: str = ""
     notebook: NotebookModule | None = None              # set when the module was made from a notebook
+    watch: dict | None = None                           # {"rules", "names"}: forbidden calls to watch for
     _generation: int = 0
     _last_id: int = 0                                   # ids of objects kept in workers
     _batch: int = 0                                     # bumped after each failure of a deferred request
@@ -259,7 +269,8 @@ class ExerciseSession:
             self._pending_spawn = self._ask_for_worker()
 
     def _ask_for_worker(self):
-        return self.zygote.request_spawn(self.submission_dir, self.module_file[:-3], self.limits.__dict__)
+        return self.zygote.request_spawn(self.submission_dir, self.module_file[:-3], self.limits.__dict__,
+                                         self.watch)
 
     def _start(self):
         if self.unavailable:
@@ -299,6 +310,10 @@ class ExerciseSession:
         """Where a line of the student's module is, for the student: a notebook's cell; else None."""
         return self.notebook.locate(file, line) if self.notebook else None
 
+    def locate_line(self, line: int) -> str | None:
+        """``locate`` for a line of this exercise's module."""
+        return self.locate(self.module_file, line)
+
     # ------------------------------------------------------------------ requests
     def request(self, header: dict, values: dict) -> tuple[dict, dict]:
         """Send one request and return its decoded answer, or raise StudentError / WorkerFailure.
@@ -309,7 +324,7 @@ class ExerciseSession:
         if error is not None:
             raise error
         if not answer.get("ok"):
-            raise _student_error(answer.get("error"))
+            raise _failure(answer)
         return answer, out
 
     def defer(self, header: dict, values: dict, name: str, check=None) -> None:
@@ -365,7 +380,7 @@ class ExerciseSession:
             if error is not None:
                 continue
             if not answer.get("ok"):
-                error, current = _student_error(answer.get("error"), deferred=True), self.last_call
+                error, current = _failure(answer, deferred=True), self.last_call
             elif check is not None:
                 try:
                     check(out)
@@ -438,6 +453,17 @@ class ExerciseSession:
             except OSError:
                 pass
         self._retire()
+
+
+def _failure(answer: dict, deferred: bool = False) -> StudentError | ForbiddenCall:
+    """The exception for a worker's answer that is not ``ok``."""
+    info = answer.get("forbidden")
+    if not isinstance(info, dict):
+        return _student_error(answer.get("error"), deferred)
+    names = info.get("names") if isinstance(info.get("names"), list) else []
+    line = info.get("line") if type(info.get("line")) is int and info["line"] > 0 else 0
+    return ForbiddenCall(plain_text(str(info.get("used", "a forbidden call"))[:200]),
+                         [plain_text(str(n))[:100] for n in names[:50]], line, deferred)
 
 
 def _student_error(info, deferred: bool = False) -> StudentError:

@@ -10,7 +10,8 @@ A rule is one of (see ``assignments/course.toml``):
 - ``"kw:requires_grad"``: a call passing that keyword.
 
 A use counts against a contract name when its code reaches it: the function or class itself,
-and the module-level functions, classes and assignments it refers to, transitively.
+and the module-level functions, classes and assignments it refers to, transitively. A call whose
+name is made at run time is caught while the code runs, by :mod:`autograder.forbidden_watch`.
 """
 
 from __future__ import annotations

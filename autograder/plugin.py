@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 import pytest
 import torch
 
-from autograder.client import ExerciseSession, ExerciseUnavailable, Student, StudentError, Timeouts, WorkerFailure
+from autograder.client import (ExerciseSession, ExerciseUnavailable, ForbiddenCall, Student, StudentError, Timeouts,
+                               WorkerFailure)
 from autograder.course import Course
-from autograder.forbidden import find_forbidden
+from autograder.forbidden import Violation, find_forbidden
 from autograder.notebook import NotebookModule
 from autograder.sandbox import Limits
 from autograder.submission import Submission
@@ -101,6 +102,18 @@ class GradingPlugin:
     def end(self) -> None:
         for s in self.sessions.values():
             s.close()
+        self._zero_forbidden()
+
+    def _zero_forbidden(self) -> None:
+        """A forbidden call seen while a function ran scores 0 for that function, like one found
+        in its source: its tests that passed before the call was seen fail too."""
+        for t in self.results:
+            violation = next((self._violations.get(t.exercise, {})[n] for n in t.covers
+                              if n in self._violations.get(t.exercise, {})), None)
+            if violation is not None and t.status == "passed":
+                session = self.sessions.get(t.exercise)
+                t.score, t.status = 0.0, "failed"
+                t.output = violation.message(session.locate_line if session else None)
 
     # ------------------------------------------------------------------ pytest hooks
     def pytest_configure(self, config):
@@ -139,6 +152,8 @@ class GradingPlugin:
         report = pytest.TestReport(item.nodeid, item.location, {}, outcome, longrepr, call.when,
                                    duration=call.duration, start=call.start, stop=call.stop)
         if report.when == "call" or (report.when == "setup" and not report.passed):
+            if call.excinfo is not None and isinstance(call.excinfo.value, ForbiddenCall):
+                self._note_forbidden(exercise_of(item), call.excinfo.value)
             self.results.append(self._result(item, call, report))
         return report
 
@@ -206,8 +221,7 @@ class GradingPlugin:
         violations = self.violations(exercise)
         for name in covers_of(request.node):
             if name in violations:
-                session, module_file = self.session(exercise), self.course.exercises[exercise].module_file
-                raise _Forbidden(violations[name].message(lambda line: session.locate(module_file, line)))
+                raise _Forbidden(violations[name].message(self.session(exercise).locate_line))
         return Student(self.session, exercise, self.course.exercises)
 
     # ------------------------------------------------------------------ helpers
@@ -215,14 +229,23 @@ class GradingPlugin:
 
     def session(self, exercise: str) -> ExerciseSession:
         if exercise not in self.sessions:
-            module_file = self.course.exercises[exercise].module_file
+            ex = self.course.exercises[exercise]
+            module_file = ex.module_file
+            watch = {"rules": ex.forbidden, "names": list(ex.names)} if self.check_forbidden else None
             self.sessions[exercise] = session = self.session_class(
-                self.zygote, str(self.submission.folder), exercise, module_file, self.limits, self.timeouts)
+                self.zygote, str(self.submission.folder), exercise, module_file, self.limits, self.timeouts,
+                watch=watch)
             came_from = self.submission.found.get(exercise, "")
             if came_from.lower().endswith(".ipynb"):          # tell lines as the notebook's cells
                 session.notebook = NotebookModule(came_from.rsplit("/", 1)[-1], module_file,
                                                   (self.submission.folder / module_file).read_text())
         return self.sessions[exercise]
+
+    def _note_forbidden(self, exercise: str, call: ForbiddenCall) -> None:
+        """Remember a forbidden call seen at run time against each function it was made in."""
+        known = self.violations(exercise)
+        for name in call.names:
+            known.setdefault(name, Violation(name, call.used, call.line, None))
 
     def violations(self, exercise: str) -> dict:
         if not self.check_forbidden:
@@ -257,6 +280,9 @@ class GradingPlugin:
             text = exc.redacted if self.redact else exc.public
         elif isinstance(exc, _Forbidden):
             text = exc.message
+        elif isinstance(exc, ForbiddenCall):
+            name = exc.names[0] if exc.names else (session.last_call if session else "your code")
+            text = Violation(name, exc.used, exc.line, None).message(session.locate_line if session else None)
         elif isinstance(exc, StudentError):
             if "NotImplementedError" in exc.type_names:
                 text = f"{fn} is not implemented yet (it raises NotImplementedError)."

@@ -18,13 +18,15 @@ import types
 import torch
 
 from autograder import wire
+from autograder.forbidden_watch import ForbiddenWatch
 
 MAX_ITER_ITEMS = 100_000
 
 
 class Worker:
-    def __init__(self, module: types.ModuleType):
+    def __init__(self, module: types.ModuleType, watch: ForbiddenWatch | None = None):
         self.module = module
+        self.watch = watch            # forbidden calls made while a request runs
         self.objects: dict[int, object] = {}
         self.failed_batch = None      # the batch whose deferred request failed: its others are skipped
 
@@ -42,11 +44,28 @@ class Worker:
             answer = getattr(self, "op_" + str(op), None)
             if answer is None:
                 raise wire.WireError(f"unknown request {op!r}")
-            return wire.encode({"ok": True}, answer(header, values), contiguous=True)
+            out = self._watched(answer, header, values)
+            return self._forbidden(header) or wire.encode({"ok": True}, out, contiguous=True)
         except BaseException as e:  # noqa: BLE001 - every student failure (SystemExit too) is data
             if header.get("deferred"):
                 self.failed_batch = header.get("batch")
-            return self._error(e)
+            return self._forbidden(header) or self._error(e)
+
+    def _watched(self, answer, header, values):
+        if self.watch is None:
+            return answer(header, values)
+        with self.watch.watching():
+            return answer(header, values)
+
+    def _forbidden(self, header) -> bytes | None:
+        """The answer for a request that made a forbidden call (whatever else it did), or None."""
+        noted = self.watch.take() if self.watch is not None else []
+        if not noted:
+            return None
+        if header.get("deferred"):
+            self.failed_batch = header.get("batch")
+        names = sorted({n for note in noted for n in note["names"]})
+        return wire.encode({"ok": False, "forbidden": {**noted[0], "names": names}}, {})
 
     def _error(self, e: BaseException) -> bytes:
         try:
@@ -212,9 +231,11 @@ def load_module(path: str, name: str) -> types.ModuleType:
     return module
 
 
-def serve(sock, module_path: str, module_name: str, hello: dict) -> None:
+def serve(sock, module_path: str, module_name: str, hello: dict, watch: dict | None = None) -> None:
     """Import the module, report how that went (with ``hello``), then answer requests until the
-    socket closes."""
+    socket closes. ``watch`` (``{"rules", "names"}``, the exercise's forbidden calls) is put in
+    place before the import."""
+    watcher = ForbiddenWatch(watch["rules"], watch["names"], module_path) if watch else None
     try:
         module = load_module(module_path, module_name)
     except BaseException as e:  # noqa: BLE001 - SystemExit at import included
@@ -228,7 +249,7 @@ def serve(sock, module_path: str, module_name: str, hello: dict) -> None:
             "message": _safe_str(e), "where": where}}, {}))
         return
     wire.send(sock, wire.encode({**hello, "ok": True}, {}))
-    worker, reader = Worker(module), wire.Reader(sock)
+    worker, reader = Worker(module, watcher), wire.Reader(sock)
     while True:
         try:
             payload = reader.recv()

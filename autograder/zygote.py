@@ -128,14 +128,16 @@ class Zygote:
             raise RuntimeError("the zygote could not be cloned")
         return Zygote(socket.socket(fileno=fds[0]))
 
-    def request_spawn(self, submission_dir: str, module_name: str, limits: dict) -> "PendingWorker":
+    def request_spawn(self, submission_dir: str, module_name: str, limits: dict,
+                      watch: dict | None = None) -> "PendingWorker":
         """Ask for a worker for ``<submission_dir>/<module_name>.py`` without waiting for it:
-        the zygote forks it, and it imports the module, while the grader goes on. Every request
-        must be taken (``take``), in any order."""
+        the zygote forks it, and it imports the module, while the grader goes on. ``watch``
+        (``{"rules", "names"}``) are the forbidden calls it watches for. Every request must be
+        taken (``take``), in any order."""
         self.wait_ready()
         scratch = tempfile.mkdtemp(prefix="scratch-", dir=os.path.dirname(submission_dir))
         send_msg(self._control, {"submission_dir": submission_dir, "module_name": module_name,
-                                 "scratch": scratch, "limits": limits})
+                                 "scratch": scratch, "limits": limits, "watch": watch})
         pending = PendingWorker(scratch)
         self._unanswered.append(pending)
         return pending
@@ -370,7 +372,7 @@ def _worker(spec, readable, sock, out_write, report, entered, uid):
         os.path.realpath(p).startswith(r) for r in readable if r not in ("/proc", "/sys/devices/system/cpu"))]
     sys.argv = ["worker"]
     worker.serve(sock, os.path.join(submission, spec["module_name"] + ".py"), spec["module_name"],
-                 hello={"protections": dict(report)})
+                 hello={"protections": dict(report)}, watch=spec.get("watch"))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,171 @@
+"""Forbidden calls spelled at run time, caught while student code runs (the worker's side).
+
+:mod:`autograder.forbidden` reads the student's syntax tree, so it finds every call written out,
+however aliased; it cannot see one whose name is made at run time: ``getattr(torch, "soft" +
+"max")``, ``eval("torch.softmax")``, ``vars(F)["cross_entropy"]``. Before the student's module is
+imported, the worker puts a wrapper in place of each forbidden binding of torch:
+
+- a dotted rule naming a function (``torch.softmax``, ``torch.nn.functional.cross_entropy``):
+  that attribute of its module;
+- a dotted rule naming a class (``torch.nn.CrossEntropyLoss``): its ``__init__``;
+- a dotted rule naming a public module (``torch.optim``, ``torch.autograd``): the functions and
+  classes defined in it, except those its parent package also exports under the same name
+  (``torch.no_grad`` is ``torch.autograd.no_grad``, and it is allowed). Private modules
+  (``torch._C``) are left to the syntax check;
+- an attribute rule (``.softmax``, ``.expand``): that method of ``torch.Tensor``, and the function
+  of that name in ``torch`` and ``torch.nn.functional``.
+
+A wrapper notes a call only while a request runs and only when its caller is student code (not
+torch's own code: ``torch.distributions`` may call ``F.softmax``; the grader's own calls are not
+counted either), and only against the contract names whose code is on the stack and which the
+rule applies to. Keyword and property rules (``kw:requires_grad``, ``.requires_grad``) stay with
+the syntax check: using what they unlock takes a call watched here (``backward``, ``grad``).
+
+This runs beside student code, so it is not trusted: a note can only cost the student points. A
+student who puts the original back is noted too (every binding is checked after each request).
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import sys
+import types
+from contextlib import contextmanager
+
+import torch
+
+LIBRARY = (os.path.dirname(torch.__file__) + os.sep, os.path.dirname(os.path.abspath(__file__)) + os.sep)
+ALL = "*"
+
+
+class ForbiddenWatch:
+    """The wrappers for one exercise's rules (``{"*" | name: [rule, ...]}``), its contract
+    ``names``, and the student's module file (whose frames say which name made a call)."""
+
+    def __init__(self, rules: dict, names, module_file: str):
+        self.names = set(names)
+        self.module_file = module_file
+        self.student_dir = os.path.dirname(module_file) + os.sep
+        self.active = False
+        self.noted: list[dict] = []
+        self._owners: dict[str, set] = {}          # what is watched -> the names its rules apply to
+        self._bindings: list[tuple] = []           # (owner object, attribute, wrapper, shown name)
+        for owner, rule_list in rules.items():
+            for rule in rule_list:
+                for shown, target, attr, original in _targets(rule):
+                    self._watch(target, attr, original, shown, owner)
+
+    # ------------------------------------------------------------------ installing
+    def _watch(self, target, attr: str, original, shown: str, owner: str) -> None:
+        if isinstance(original, type):            # a class: watch its construction
+            target, attr, original = original, "__init__", original.__init__
+        for t, a, _, first in self._bindings:     # one binding reached by two rules
+            if t is target and a == attr:
+                self._owners[first].add(owner)
+                return
+        wrapper = self._wrapper(original, shown)
+        try:
+            setattr(target, attr, wrapper)
+        except (AttributeError, TypeError):       # an immutable type: the syntax check covers it
+            return
+        self._owners.setdefault(shown, set()).add(owner)
+        self._bindings.append((target, attr, wrapper, shown))
+
+    def _wrapper(self, original, shown: str):
+        watch = self
+
+        def watched(*args, **kwargs):
+            if watch.active:
+                watch._note(shown, sys._getframe(1))
+            return original(*args, **kwargs)
+
+        watched.__name__ = getattr(original, "__name__", "watched")
+        watched.__qualname__ = getattr(original, "__qualname__", watched.__name__)
+        watched.__doc__ = getattr(original, "__doc__", None)
+        return watched
+
+    # ------------------------------------------------------------------ while a request runs
+    @contextmanager
+    def watching(self):
+        self.active = True
+        try:
+            yield
+        finally:
+            self.active = False
+            self._check_bindings()
+
+    def take(self) -> list[dict]:
+        """What was noted since the last ``take``: ``{"used", "names", "line"}`` each."""
+        noted, self.noted = self.noted, []
+        return noted
+
+    def _note(self, shown: str, caller) -> None:
+        if caller.f_code.co_filename.startswith(LIBRARY):
+            return                                 # torch's own code, or the grader's
+        names, line, frame = [], 0, caller
+        while frame is not None:
+            code = frame.f_code
+            if code.co_filename.startswith(self.student_dir):
+                if not line and code.co_filename == self.module_file:
+                    line = frame.f_lineno
+                head = code.co_qualname.split(".")[0]
+                if head in self.names and head not in names:
+                    names.append(head)
+            frame = frame.f_back
+        owners = self._owners.get(shown, set())
+        if ALL not in owners:
+            names = [n for n in names if n in owners]
+            if not names:
+                return                             # forbidden only in functions this call is not in
+        self.noted.append({"used": shown, "names": names, "line": line})
+
+    def _check_bindings(self) -> None:
+        """A binding the student replaced is put back, and noted against every name."""
+        for target, attr, wrapper, shown in self._bindings:
+            if vars(target).get(attr) is not wrapper:
+                setattr(target, attr, wrapper)
+                self.noted.append({"used": f"{shown} (replaced by your code)", "names": sorted(self.names),
+                                   "line": 0})
+
+
+def _targets(rule: str):
+    """``(shown name, owner, attribute, object)`` for each binding a rule names in this process."""
+    if rule.startswith("kw:"):
+        return
+    if rule.startswith("."):
+        name = rule[1:]
+        for shown, owner in ((f".{name}(...)", torch.Tensor), (f"torch.{name}", torch),
+                             (f"torch.nn.functional.{name}", torch.nn.functional)):
+            value = _attribute(owner, name)
+            if inspect.isroutine(value):
+                yield shown, owner, name, value
+        return
+    parts = rule.split(".")
+    parent, obj = None, sys.modules.get(parts[0])
+    for part in parts[1:]:
+        if obj is None:
+            return
+        parent, obj = obj, _attribute(obj, part)
+    if isinstance(obj, types.ModuleType):
+        if any(p.startswith("_") for p in parts) or parent is None:
+            return                                 # private modules: the syntax check alone
+        above = sys.modules.get(obj.__name__.rpartition(".")[0])
+        for name, value in sorted(vars(obj).items()):
+            module = str(getattr(value, "__module__", ""))
+            if (not name.startswith("_") and _watchable(value) and module.split(".")[0] == "torch"
+                    and _attribute(above, name) is not value):
+                yield f"{rule}.{name}", obj, name, value
+    elif parent is not None and _watchable(obj):
+        yield rule, parent, parts[-1], obj
+
+
+def _attribute(owner, name):
+    """``owner.name``, or None; a module's own namespace only (no lazy import of a submodule)."""
+    if isinstance(owner, types.ModuleType):
+        return vars(owner).get(name)
+    return getattr(owner, name, None)
+
+
+def _watchable(value) -> bool:
+    return isinstance(value, type) or inspect.isroutine(value)

@@ -1,0 +1,104 @@
+"""Forbidden calls whose names are made at run time are caught while the student's code runs:
+that function scores 0 with a message naming the call, and nothing else changes."""
+
+from __future__ import annotations
+
+from conftest import ROOT, submission_with
+
+SOLUTION = {ex: (ROOT / "solutions" / f"{ex}.py").read_text()
+            for ex in ("broadcasting", "gradients", "sgd", "losses", "attention")}
+
+
+def with_function(exercise: str, source: str) -> str:
+    """The solution of ``exercise`` with ``source`` appended (it replaces a function of it)."""
+    return SOLUTION[exercise] + "\n\n" + source
+
+
+def graded(grader, tmp_path, exercise: str, source: str):
+    result = grader.grade_path(submission_with(tmp_path, {exercise: source}))
+    return result, [t for t in result.tests if t.exercise == exercise]
+
+
+def covering(tests, name):
+    return [t for t in tests if name in t.covers]
+
+
+def test_each_exercise_catches_a_call_spelled_at_run_time(grader, full_marks, tmp_path):
+    cases = {
+        "broadcasting": ("broadcast_shape", "torch.broadcast_shapes",
+                         "def broadcast_shape(*shapes):\n    return tuple(eval('torch.broadcast_' + 'shapes')(*shapes))\n"),
+        "gradients": ("relu_backward", "torch.autograd.grad",
+                      "def relu_backward(dout, x):\n"
+                      "    x = x.detach().clone()\n"
+                      "    setattr(x, 'requires' + '_grad', True)\n"
+                      "    y = torch.relu(x)\n"
+                      "    return vars(torch)['auto' + 'grad'].grad(y, x, dout)[0]\n"),
+        "sgd": ("train_linear_regression", "torch.optim.SGD",
+                "def train_linear_regression(X, y, lr=0.03, epochs=3, batch_size=10, generator=None):\n"
+                "    w = torch.zeros(X.shape[1], dtype=X.dtype, requires_grad=True)\n"
+                "    b = torch.zeros((), dtype=X.dtype, requires_grad=True)\n"
+                "    opt = getattr(getattr(torch, 'op' + 'tim'), 'SGD')([w, b], lr=lr)\n"
+                "    for _ in range(epochs):\n"
+                "        for xb, yb in minibatches(X, y, batch_size, generator=generator):\n"
+                "            opt.zero_grad()\n"
+                "            (0.5 * (xb @ w + b - yb) ** 2).mean().backward()\n"
+                "            opt.step()\n"
+                "    return w.detach(), b.detach()\n"),
+        "attention": ("dot_product_attention", "torch.nn.functional.scaled_dot_product_attention",
+                      "def dot_product_attention(queries, keys, values, valid_lens=None):\n"
+                      "    sdpa = getattr(torch.nn.functional, 'scaled_dot_product_' + 'attention')\n"
+                      "    return sdpa(queries, keys, values), None\n"),
+    }
+    for exercise, (name, used, source) in cases.items():
+        result, tests = graded(grader, tmp_path / exercise, exercise, with_function(exercise, source))
+        caught = covering(tests, name)
+        assert caught and all(t.score == 0 for t in caught), (exercise, [t.output for t in caught])
+        assert all(f"`{name}` uses `{used}`" in t.output for t in caught), (exercise, caught[0].output)
+        scores = result.by_exercise()
+        assert all(scores[ex] == full_marks[ex] for ex in scores if ex != exercise), scores
+
+
+def test_a_call_seen_late_zeroes_the_tests_that_passed_before_it(grader, tmp_path):
+    """Only 3-D inputs take the forbidden path; the 2-D cases ran first and passed, and still
+    score 0: the function uses a forbidden call, like one found in its source."""
+    source = with_function("losses", (
+        "def softmax(x, dim=-1):\n"
+        "    if x.dim() < 3:\n"
+        "        z = x - x.detach().amax(dim=dim, keepdim=True)\n"
+        "        return z.exp() / z.exp().sum(dim=dim, keepdim=True)\n"
+        "    return getattr(torch, 'soft' + 'max')(x, dim)\n"))
+    result, tests = graded(grader, tmp_path, "losses", source)
+    caught = covering(tests, "softmax")
+    assert caught and all(t.score == 0 and t.status == "failed" for t in caught)
+    assert all("`softmax` uses `torch.softmax`" in t.output for t in caught)
+    others = [t for t in tests if "softmax" not in t.covers]
+    assert others and all(t.status == "passed" for t in others)
+
+
+def test_a_watched_function_put_back_by_the_student_zeroes_the_exercise(grader, full_marks, tmp_path):
+    source = with_function("losses", (
+        "setattr(torch, 'soft' + 'max', getattr(getattr(torch, '_' + 'C'), '_VariableFunctions').softmax)\n"
+        "def softmax(x, dim=-1):\n"
+        "    return getattr(torch, 'soft' + 'max')(x, dim)\n"))
+    result, tests = graded(grader, tmp_path, "losses", source)
+    assert all(t.score == 0 for t in tests)
+    assert any("torch.softmax (replaced by your code)" in t.output for t in tests)
+    scores = result.by_exercise()
+    assert all(scores[ex] == full_marks[ex] for ex in scores if ex != "losses")
+
+
+def test_calls_torch_makes_for_itself_are_not_counted(grader, full_marks, tmp_path):
+    """F.mse_loss broadcasts its inputs with torch.broadcast_tensors (forbidden in broadcasting)
+    and torch.no_grad is torch.autograd.no_grad (forbidden in gradients): using them is allowed."""
+    broadcasting = with_function("broadcasting", (
+        "_shape_of_broadcast = broadcast_shape\n"
+        "def broadcast_shape(*shapes):\n"
+        "    torch.nn.functional.mse_loss(torch.zeros(2, 1), torch.zeros(2, 1))\n"
+        "    return _shape_of_broadcast(*shapes)\n"))
+    gradients = with_function("gradients", (
+        "_relu_backward = relu_backward\n"
+        "def relu_backward(dout, x):\n"
+        "    with torch.no_grad():\n"
+        "        return _relu_backward(dout, x)\n"))
+    result = grader.grade_path(submission_with(tmp_path, {"broadcasting": broadcasting, "gradients": gradients}))
+    assert result.by_exercise() == full_marks
