@@ -9,9 +9,10 @@ imported, the worker puts a wrapper in place of each forbidden binding of torch:
   that attribute of its module;
 - a dotted rule naming a class (``torch.nn.CrossEntropyLoss``): its ``__init__``;
 - a dotted rule naming a public module (``torch.optim``, ``torch.autograd``): the functions and
-  classes defined in it, except those its parent package also exports under the same name
-  (``torch.no_grad`` is ``torch.autograd.no_grad``, and it is allowed). Private modules
-  (``torch._C``) are left to the syntax check;
+  classes in it and in its public submodules (``torch.autograd.functional.jacobian``), except
+  those the package above each also exports under the same name (``torch.no_grad`` is
+  ``torch.autograd.no_grad``, and it is allowed). Private modules (``torch._C``) are left to the
+  syntax check;
 - an attribute rule (``.softmax``, ``.expand``): that method of ``torch.Tensor``, and the function
   of that name in ``torch`` and ``torch.nn.functional``.
 
@@ -59,7 +60,7 @@ class ForbiddenWatch:
     # ------------------------------------------------------------------ installing
     def _watch(self, target, attr: str, original, shown: str, owner: str) -> None:
         if isinstance(original, type):            # a class: watch its construction
-            target, attr, original = original, "__init__", original.__init__
+            target, attr, original = original, "__init__", _own_init(original)
         for t, a, _, first in self._bindings:     # one binding reached by two rules
             if t is target and a == attr:
                 self._owners[first].add(owner)
@@ -148,16 +149,34 @@ def _targets(rule: str):
             return
         parent, obj = obj, _attribute(obj, part)
     if isinstance(obj, types.ModuleType):
-        if any(p.startswith("_") for p in parts) or parent is None:
-            return                                 # private modules: the syntax check alone
-        above = sys.modules.get(obj.__name__.rpartition(".")[0])
-        for name, value in sorted(vars(obj).items()):
-            module = str(getattr(value, "__module__", ""))
-            if (not name.startswith("_") and _watchable(value) and module.split(".")[0] == "torch"
-                    and _attribute(above, name) is not value):
-                yield f"{rule}.{name}", obj, name, value
+        if not any(p.startswith("_") for p in parts) and parent is not None:
+            yield from _module_targets(rule, obj, parent)   # private modules: the syntax check alone
     elif parent is not None and _watchable(obj):
         yield rule, parent, parts[-1], obj
+
+
+def _module_targets(rule: str, module, above, depth: int = 0):
+    """The functions and classes of torch's public ``module`` (its own, or what it re-exports
+    from torch) and of its public submodules (their own only), except what students may use:
+    what ``torch``, ``torch.nn``, ``torch.nn.functional`` or the package ``above`` the rule's
+    module export under the same name (``torch.no_grad``, ``torch.nn.Softplus``)."""
+    for name, value in sorted(vars(module).items()):
+        if name.startswith("_"):
+            continue
+        if isinstance(value, types.ModuleType):
+            if value.__name__ == f"{module.__name__}.{name}" and depth < 2:
+                yield from _module_targets(f"{rule}.{name}", value, above, depth + 1)
+            continue
+        defined_in = str(getattr(value, "__module__", ""))
+        home = module.__name__ if depth else "torch"
+        if (_watchable(value) and not (isinstance(value, type) and issubclass(value, type))
+                and (defined_in == home or defined_in.startswith(home + "."))
+                and all(_attribute(public, name) is not value for public in _public_namespaces(above))):
+            yield f"{rule}.{name}", module, name, value
+
+
+def _public_namespaces(above):
+    return (torch, torch.nn, torch.nn.functional, above)
 
 
 def _attribute(owner, name):
@@ -165,6 +184,18 @@ def _attribute(owner, name):
     if isinstance(owner, types.ModuleType):
         return vars(owner).get(name)
     return getattr(owner, name, None)
+
+
+def _own_init(cls):
+    """``cls.__init__`` as ``cls`` defines it, or one that hands on to the next class of the
+    instance's MRO (as an inherited ``__init__`` would: a mixin's cooperative chain stays whole)."""
+    if "__init__" in vars(cls):
+        return vars(cls)["__init__"]
+
+    def __init__(self, *args, **kwargs):
+        super(cls, self).__init__(*args, **kwargs)
+
+    return __init__
 
 
 def _watchable(value) -> bool:

@@ -24,33 +24,36 @@ def covering(tests, name):
 
 
 def test_each_exercise_catches_a_call_spelled_at_run_time(grader, full_marks, tmp_path):
-    cases = {
-        "broadcasting": ("broadcast_shape", "torch.broadcast_shapes",
-                         "def broadcast_shape(*shapes):\n    return tuple(eval('torch.broadcast_' + 'shapes')(*shapes))\n"),
-        "gradients": ("relu_backward", "torch.autograd.grad",
-                      "def relu_backward(dout, x):\n"
-                      "    x = x.detach().clone()\n"
-                      "    setattr(x, 'requires' + '_grad', True)\n"
-                      "    y = torch.relu(x)\n"
-                      "    return vars(torch)['auto' + 'grad'].grad(y, x, dout)[0]\n"),
-        "sgd": ("train_linear_regression", "torch.optim.SGD",
-                "def train_linear_regression(X, y, lr=0.03, epochs=3, batch_size=10, generator=None):\n"
-                "    w = torch.zeros(X.shape[1], dtype=X.dtype, requires_grad=True)\n"
-                "    b = torch.zeros((), dtype=X.dtype, requires_grad=True)\n"
-                "    opt = getattr(getattr(torch, 'op' + 'tim'), 'SGD')([w, b], lr=lr)\n"
-                "    for _ in range(epochs):\n"
-                "        for xb, yb in minibatches(X, y, batch_size, generator=generator):\n"
-                "            opt.zero_grad()\n"
-                "            (0.5 * (xb @ w + b - yb) ** 2).mean().backward()\n"
-                "            opt.step()\n"
-                "    return w.detach(), b.detach()\n"),
-        "attention": ("dot_product_attention", "torch.nn.functional.scaled_dot_product_attention",
-                      "def dot_product_attention(queries, keys, values, valid_lens=None):\n"
-                      "    sdpa = getattr(torch.nn.functional, 'scaled_dot_product_' + 'attention')\n"
-                      "    return sdpa(queries, keys, values), None\n"),
-    }
-    for exercise, (name, used, source) in cases.items():
-        result, tests = graded(grader, tmp_path / exercise, exercise, with_function(exercise, source))
+    cases = [
+        ("broadcasting", "broadcast_shape", "torch.broadcast_shapes",
+         "def broadcast_shape(*shapes):\n    return tuple(eval('torch.broadcast_' + 'shapes')(*shapes))\n"),
+        ("gradients", "relu_backward", "torch.autograd.grad",
+         "def relu_backward(dout, x):\n"
+         "    x = x.detach().clone()\n"
+         "    setattr(x, 'requires' + '_grad', True)\n"
+         "    y = torch.relu(x)\n"
+         "    return vars(torch)['auto' + 'grad'].grad(y, x, dout)[0]\n"),
+        ("gradients", "tanh_backward", "torch.autograd.functional.vjp",
+         "def tanh_backward(dout, x):\n"
+         "    return eval('torch.autograd.' + 'functional').vjp(torch.tanh, x, dout)[1]\n"),
+        ("sgd", "train_linear_regression", "torch.optim.SGD",
+         "def train_linear_regression(X, y, lr=0.03, epochs=3, batch_size=10, generator=None):\n"
+         "    w = torch.zeros(X.shape[1], dtype=X.dtype, requires_grad=True)\n"
+         "    b = torch.zeros((), dtype=X.dtype, requires_grad=True)\n"
+         "    opt = getattr(getattr(torch, 'op' + 'tim'), 'SGD')([w, b], lr=lr)\n"
+         "    for _ in range(epochs):\n"
+         "        for xb, yb in minibatches(X, y, batch_size, generator=generator):\n"
+         "            opt.zero_grad()\n"
+         "            (0.5 * (xb @ w + b - yb) ** 2).mean().backward()\n"
+         "            opt.step()\n"
+         "    return w.detach(), b.detach()\n"),
+        ("attention", "dot_product_attention", "torch.nn.functional.scaled_dot_product_attention",
+         "def dot_product_attention(queries, keys, values, valid_lens=None):\n"
+         "    sdpa = getattr(torch.nn.functional, 'scaled_dot_product_' + 'attention')\n"
+         "    return sdpa(queries, keys, values), None\n"),
+    ]
+    for exercise, name, used, source in cases:
+        result, tests = graded(grader, tmp_path / name, exercise, with_function(exercise, source))
         caught = covering(tests, name)
         assert caught and all(t.score == 0 for t in caught), (exercise, [t.output for t in caught])
         assert all(f"`{name}` uses `{used}`" in t.output for t in caught), (exercise, caught[0].output)
