@@ -31,8 +31,9 @@ MAX_STAR_IMPORTS = 4      # each makes every bare name a possible use: honest co
 class Violation:
     name: str          # the contract name that loses its points
     used: str          # what was used, e.g. "torch.broadcast_shapes"
-    line: int
+    line: int          # 0 when unknown
     via: str | None    # the helper it was found in, when not the function itself
+    replaced: bool = False   # seen at run time: the student put back what the grader watches
 
     def message(self, locate=None) -> str:
         """What the student reads; ``locate(line)`` may name the line otherwise (a notebook's cell)."""
@@ -40,8 +41,11 @@ class Violation:
             return (f"`{self.name}` cannot be checked for forbidden calls: its module is too convoluted to read "
                     "(code nested hundreds deep, a name given dozens of values, or many star imports); "
                     "write it more plainly")
-        line = (locate(self.line) if locate else None) or f"line {self.line}"
-        where = f" (in helper `{self.via}`, {line})" if self.via else f" ({line})"
+        if self.replaced:
+            return (f"`{self.name}` earns no points: your code replaced `{self.used}`, which this exercise "
+                    "forbids and the grader watches for")
+        line = ((locate(self.line) if locate else None) or f"line {self.line}") if self.line else ""
+        where = f" (in helper `{self.via}`{', ' + line if line else ''})" if self.via else (f" ({line})" if line else "")
         return (f"`{self.name}` uses `{self.used}`{where}, which this exercise forbids: "
                 f"it does the work you are asked to write by hand")
 

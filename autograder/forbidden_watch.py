@@ -97,7 +97,8 @@ class ForbiddenWatch:
             self._check_bindings()
 
     def take(self) -> list[dict]:
-        """What was noted since the last ``take``: ``{"used", "names", "line"}`` each."""
+        """What was noted since the last ``take``: ``{"used", "names", "line"}`` each (and
+        ``"replaced": True`` for a binding the student replaced)."""
         noted, self.noted = self.noted, []
         return noted
 
@@ -126,8 +127,7 @@ class ForbiddenWatch:
         for target, attr, wrapper, shown in self._bindings:
             if vars(target).get(attr) is not wrapper:
                 setattr(target, attr, wrapper)
-                self.noted.append({"used": f"{shown} (replaced by your code)", "names": sorted(self.names),
-                                   "line": 0})
+                self.noted.append({"used": shown, "names": sorted(self.names), "line": 0, "replaced": True})
 
 
 def _targets(rule: str):

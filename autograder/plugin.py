@@ -245,7 +245,7 @@ class GradingPlugin:
         """Remember a forbidden call seen at run time against each function it was made in."""
         known = self.violations(exercise)
         for name in call.names:
-            known.setdefault(name, Violation(name, call.used, call.line, None))
+            known.setdefault(name, Violation(name, call.used, call.line, None, call.replaced))
 
     def violations(self, exercise: str) -> dict:
         if not self.check_forbidden:
@@ -281,8 +281,9 @@ class GradingPlugin:
         elif isinstance(exc, _Forbidden):
             text = exc.message
         elif isinstance(exc, ForbiddenCall):
-            name = exc.names[0] if exc.names else (session.last_call if session else "your code")
-            text = Violation(name, exc.used, exc.line, None).message(session.locate_line if session else None)
+            name = next((n for n in covers_of(item) if n in exc.names), exc.names[0] if exc.names else fn.strip("`"))
+            text = Violation(name, exc.used, exc.line, None, exc.replaced).message(
+                session.locate_line if session else None)
         elif isinstance(exc, StudentError):
             if "NotImplementedError" in exc.type_names:
                 text = f"{fn} is not implemented yet (it raises NotImplementedError)."

@@ -85,7 +85,9 @@ def test_a_watched_function_put_back_by_the_student_zeroes_the_exercise(grader, 
         "    return getattr(torch, 'soft' + 'max')(x, dim)\n"))
     result, tests = graded(grader, tmp_path, "losses", source)
     assert all(t.score == 0 for t in tests)
-    assert any("torch.softmax (replaced by your code)" in t.output for t in tests)
+    assert all(t.output.endswith("your code replaced `torch.softmax`, which this exercise forbids and the grader "
+                                 "watches for") for t in tests)
+    assert all(t.output.startswith(f"`{t.covers[0]}` earns no points") for t in tests)
     scores = result.by_exercise()
     assert all(scores[ex] == full_marks[ex] for ex in scores if ex != "losses")
 
