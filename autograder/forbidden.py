@@ -44,8 +44,10 @@ class Violation:
         if self.replaced:
             return (f"`{self.name}` earns no points: your code replaced `{self.used}`, which this exercise "
                     "forbids and the grader watches for")
-        line = ((locate(self.line) if locate else None) or f"line {self.line}") if self.line else ""
-        where = f" (in helper `{self.via}`{', ' + line if line else ''})" if self.via else (f" ({line})" if line else "")
+        place = [f"in helper `{self.via}`"] if self.via else []
+        if self.line:
+            place.append((locate(self.line) if locate else None) or f"line {self.line}")
+        where = f" ({', '.join(place)})" if place else ""
         return (f"`{self.name}` uses `{self.used}`{where}, which this exercise forbids: "
                 f"it does the work you are asked to write by hand")
 

@@ -108,12 +108,12 @@ class GradingPlugin:
         """A forbidden call seen while a function ran scores 0 for that function, like one found
         in its source: its tests that passed before the call was seen fail too."""
         for t in self.results:
-            violation = next((self._violations.get(t.exercise, {})[n] for n in t.covers
-                              if n in self._violations.get(t.exercise, {})), None)
-            if violation is not None and t.status == "passed":
+            known = self._violations.get(t.exercise, {})
+            name = next((n for n in t.covers if n in known), None)
+            if name is not None and t.status == "passed":
                 session = self.sessions.get(t.exercise)
                 t.score, t.status = 0.0, "failed"
-                t.output = violation.message(session.locate_line if session else None)
+                t.output = known[name].message(session.locate_line if session else None)
 
     # ------------------------------------------------------------------ pytest hooks
     def pytest_configure(self, config):
