@@ -13,7 +13,8 @@ Contract readings taken here (see CONTRACT.md, "How the contract is read"):
   honest float32 or float64-accumulating implementation agrees.
 - ``square_loss_grad`` on Python floats may return a Python float or a 0-dim tensor; the value is
   checked at float64 precision.
-- A wrong tensor dtype for ``targets`` may be a ``TypeError`` or a ``ValueError``.
+- A wrong tensor dtype for ``targets`` may be a ``TypeError`` or a ``ValueError``; so may a plain list
+  where a tensor is expected (anything but those two, e.g. an ``AttributeError``, is wrong).
 - ``linear_regression_grads`` with n = 0 is not tested (the mean over no examples is undefined:
   the hand formula gives NaN, autograd gives 0).
 - At logits around 1e3, tolerances scale with the logits (as for the losses exercise).
@@ -147,6 +148,9 @@ def test_square_loss_grad_tensors(student):
                 (_randn(g, 2, 1, 3, dtype=dt), _randn(g, 4, 1, dtype=dt), _randn(g, 1, dtype=dt)),
                 (_randn(g, dtype=dt), _randn(g, dtype=dt), _randn(g, dtype=dt)),
                 (_randn(g, 0, 3, dtype=dt), _randn(g, 3, dtype=dt), _randn(g, 1, 3, dtype=dt)),
+                # only 0-dim tensors besides the floats: the result keeps x's dtype (floats turned into
+                # float64 tensors would promote it)
+                (_randn(g, dtype=dt), 0.5, -1.25),
             ]
             for x, y, w in cases:
                 call = ("square_loss_grad", (x, y, w))
@@ -190,7 +194,7 @@ def test_numerical_grad_float64(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("numerical_grad")
 def test_numerical_grad_float32_and_step(student):
-    """numerical_grad keeps float32, uses the step h it is given (1e-5 if none), and raises ValueError for h <= 0"""
+    """numerical_grad keeps float32, uses the step h it is given (1e-5 if none), and raises ValueError for h <= 0 (TypeError for an x that is not a tensor)"""
     # float32, exact: dyadic a, x and h make every difference exact, so the result is a itself
     for seed in SEEDS:
         g = _gen(seed)
@@ -222,6 +226,9 @@ def test_numerical_grad_float32_and_step(student):
         expect_raises_later(ValueError, student.gradients.numerical_grad, f, x, h=h,
                             call=("numerical_grad", ("f", x, f"h={h}")),
                             hint="a step h <= 0 cannot give a gradient: raise ValueError")
+    # x must be a tensor: a list is a TypeError (not an AttributeError from x.clone())
+    expect_raises_later((TypeError, ValueError), student.gradients.numerical_grad, f, [1.0, 2.0],
+                        call=("numerical_grad", ("f", [1.0, 2.0])), hint="x must be a tensor: raise TypeError")
 
 
 # --------------------------------------------------------------------------- linear_regression_grads
@@ -419,7 +426,7 @@ def test_mlp_backward(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("square_loss_grad", "relu_backward", "sigmoid_backward", "tanh_backward")
 def test_elementwise_shape_errors(student):
-    """square_loss_grad and the activation backwards raise ValueError for shapes that do not fit"""
+    """square_loss_grad and the activation backwards raise ValueError for shapes that do not fit (TypeError for a non-tensor)"""
     gr = student.gradients
     r = lambda *s: torch.ones(*s)  # noqa: E731
     expect_raises_later(ValueError, gr.square_loss_grad, r(3), r(4), r(3),
@@ -429,20 +436,26 @@ def test_elementwise_shape_errors(student):
     for name in ("relu_backward", "sigmoid_backward", "tanh_backward"):
         expect_raises_later(ValueError, getattr(gr, name), r(3, 4), r(4, 3), call=(name, (r(3, 4), r(4, 3))))
         expect_raises_later(ValueError, getattr(gr, name), r(1, 3), r(2, 3), call=(name, (r(1, 3), r(2, 3))))
+        # a list for dout or x: a TypeError saying so, not an AttributeError from .shape
+        for args in [([1.0, 2.0], r(2)), (r(2), [1.0, 2.0])]:
+            expect_raises_later((TypeError, ValueError), getattr(gr, name), *args, call=(name, args),
+                                hint="dout and x must be tensors: raise TypeError")
 
 
 @pytest.mark.points(1)
 @pytest.mark.covers("linear_regression_grads", "linear_backward", "mlp_backward")
 def test_linear_shape_errors(student):
-    """linear_regression_grads, linear_backward and mlp_backward raise ValueError for bad shapes or class indices"""
+    """linear_regression_grads, linear_backward and mlp_backward raise ValueError for bad shapes or class indices (TypeError for a non-tensor)"""
     gr = student.gradients
     r = lambda *s: torch.ones(*s)  # noqa: E731
     for args in [(r(5, 3), r(5), r(4), 0.0), (r(5, 3), r(4), r(3), 0.0), (r(5), r(5), r(1), 0.0),
-                 (r(5, 3), r(5), r(3), r(2)), (r(5, 3), r(5, 1), r(3), 0.0), (r(5, 3), r(5), r(3, 1), 0.0)]:
+                 (r(5, 3), r(5), r(3), r(2)), (r(5, 3), r(5, 1), r(3), 0.0), (r(5, 3), r(5), r(3, 1), 0.0),
+                 (r(5, 3), r(5), r(3), r(1))]:  # b of shape (1,) is not 0-dim, though b.item() would take it
         expect_raises_later(ValueError, gr.linear_regression_grads, *args, call=("linear_regression_grads", args))
     for args in [(r(4, 5), r(4, 3), r(5, 2), r(5)), (r(4, 6), r(4, 3), r(5, 3), r(5)),
                  (r(4, 5), r(4, 3), r(5, 3), r(4)), (r(3, 5), r(4, 3), r(5, 3), r(5)),
-                 (r(5), r(()), r(5, 3), r(5)), (r(4, 5), r(4, 3), r(5, 3), r(5, 1))]:
+                 (r(5), r(()), r(5, 3), r(5)), (r(4, 5), r(4, 3), r(5, 3), r(5, 1)),
+                 (r(4, 5), r(4, 3), r(1, 5, 3), r(5))]:  # a 3-D W: W.shape[-2:] would take it, dx would broadcast
         expect_raises_later(ValueError, gr.linear_backward, *args, call=("linear_backward", args))
     y = torch.zeros(8, dtype=torch.int64)
     for args in [(r(8, 3), y, r(5, 4), r(5), r(4, 5), r(4)), (r(8, 3), y, r(5, 3), r(5), r(4, 6), r(4)),
@@ -453,6 +466,13 @@ def test_linear_shape_errors(student):
         args = (r(8, 3), torch.tensor([0, 1, 2, 3, bad, 0, 1, 2]), r(5, 3), r(5), r(4, 5), r(4))
         expect_raises_later(ValueError, gr.mlp_backward, *args, call=("mlp_backward", args),
                             hint="y must hold class indices in [0, C)")
+    # a list where a tensor belongs: a TypeError saying so, not an AttributeError from .dim() or .shape
+    rows = [[1.0, 2.0, 3.0]] * 4
+    for name, args in [("linear_regression_grads", (rows, r(4), r(3), 0.0)),
+                       ("linear_backward", (r(4, 5), rows, r(5, 3), r(5))),
+                       ("mlp_backward", (rows, y[:4], r(5, 3), r(5), r(4, 5), r(4)))]:
+        expect_raises_later((TypeError, ValueError), getattr(gr, name), *args, call=(name, args),
+                            hint="the arguments must be tensors: raise TypeError")
 
 
 @pytest.mark.points(1)
@@ -467,6 +487,10 @@ def test_softmax_cross_entropy_backward_errors(student):
                             call=("softmax_cross_entropy_backward", (logits, targets)))
     expect_raises_later(ValueError, fn, torch.zeros(3), torch.tensor([0]),
                         call=("softmax_cross_entropy_backward", (torch.zeros(3), torch.tensor([0]))))
+    rows = [[0.0, 0.0, 0.0]] * 4  # logits as a list: a TypeError, not an AttributeError
+    expect_raises_later((TypeError, ValueError), fn, rows, torch.tensor([0, 1, 2, 1]),
+                        call=("softmax_cross_entropy_backward", (rows, torch.tensor([0, 1, 2, 1]))),
+                        hint="logits must be a tensor: raise TypeError")
     bad = torch.tensor([0.0, 1.0, 2.0, 1.0])
     expect_raises_later((TypeError, ValueError), fn, logits, bad,
                         call=("softmax_cross_entropy_backward", (logits, bad)),
