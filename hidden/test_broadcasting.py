@@ -374,6 +374,9 @@ def test_broadcast_to_incompatible_raises(student):
         ((3,), (-1, 3)),
         ((3,), (-2, 3)),
         ((1, 3), (2, -2)),
+        # a size that divides the target size is still a clash: broadcasting never tiles
+        ((2,), (4,)),
+        ((1, 2), (3, 4)),
     ]
     for src, shape in cases:
         x = torch.zeros(src)
@@ -499,6 +502,9 @@ def test_unbroadcast_incompatible_raises(student):
         ((0,), (2,)),
         ((2, 3), (2, 0)),
         ((4, 2, 3), (3, 1, 1)),
+        # -1 is not a size here (unlike broadcast_to's "keep"): the result must have shape `shape`
+        ((2, 3), (-1, 3)),
+        ((3,), (-1,)),
     ]
     for gshape, shape in cases:
         grad = torch.ones(gshape)

@@ -635,3 +635,12 @@ def test_cross_entropy_rejects_invalid_arguments(student):
     for args, kwargs, hint in bad:
         expect_raises_later(ValueError, fn, *args, call=("cross_entropy", args, kwargs), hint=hint,
                             **kwargs)
+    # targets of neither kind must not be guessed from their shape: float class labels (N,)
+    # (not probabilities shaped like the logits) and integer targets shaped like the logits.
+    # ValueError (wrong shape) and TypeError (wrong dtype for that shape) are both honest here.
+    for tgt, hint in ((torch.tensor([0.0, 1.0, 3.0]),
+                       "float targets are class probabilities, shaped like the logits"),
+                      (torch.zeros(3, 4, dtype=torch.long),
+                       "integer targets are class indices, of shape (N,)")):
+        expect_raises_later((ValueError, TypeError), fn, x, tgt, call=("cross_entropy", (x, tgt)),
+                            hint=hint)
