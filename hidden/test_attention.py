@@ -133,6 +133,18 @@ def _expect_args_unchanged(names, before, after):
         expect_unchanged(b, a, what=name)
 
 
+class _FixedDropout(torch.nn.Module):
+    """A dropout whose mask is known: multiplies each weight by ``scale`` (0 or 1/(1-p)). Put in
+    place of a reference module's dropout, it replays a training-mode pass of the student's."""
+
+    def __init__(self, scale):
+        super().__init__()
+        self.scale = scale
+
+    def forward(self, weights):
+        return weights * self.scale
+
+
 def _close(expected, what):
     """A check (for ``later``) that the value is close to ``expected``."""
     return lambda value: expect_close(value, expected, what=what)
@@ -248,6 +260,11 @@ def test_dot_product_attention_matches_book(student, dtype):
     # called with three arguments only: valid_lens defaults to None
     _dpa_later(student, (q, k, v), weights="attention weights without valid_lens",
                output="output without valid_lens")
+    # a batch of one and single queries: squeezing the lengths (e.g. to accept (batch, 1) ones)
+    # leaves a 0-dim tensor for a batch of one
+    for b, nq, lens in ((1, 3, torch.tensor([2])), (1, 3, torch.tensor([[1, 4, 2]])),
+                        (2, 1, torch.tensor([[3], [1]])), (1, 1, torch.tensor([3.0]))):
+        _dpa_later(student, _qkv(2, dtype, b=b, nq=nq, nk=4, d=3, dv=2) + (lens,))
 
 
 @pytest.mark.points(1)
@@ -287,7 +304,7 @@ def test_dot_product_attention_mask_edges(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("dot_product_attention")
 def test_dot_product_attention_large_scores(student):
-    """dot_product_attention: stays finite and exact for very large scores (stable softmax)"""
+    """dot_product_attention: stays finite and exact for very large scores (stable softmax), and float64 inputs are computed in float64 throughout"""
     g = torch.Generator().manual_seed(7)
     # integer-valued queries and keys with d = 4: every score is an exact multiple of 0.5,
     # hundreds to thousands in magnitude
@@ -297,6 +314,14 @@ def test_dot_product_attention_large_scores(student):
     for dtype in DTYPES:
         for lens in (None, torch.tensor([3, 6]), torch.tensor([[0, 6, 2], [5, 1, 0]])):
             _dpa_later(student, (q.to(dtype), k.to(dtype), v.to(dtype), lens))
+    # float64 stays float64 throughout, the scale 1/sqrt(d) included: with d = 3 and two values
+    # of 1e4 and about -1.3e5 whose weighted sum cancels, a float32 sqrt(d) (torch.sqrt of a
+    # float32 tensor, ~2e-8 off) moves the output by ~4e-4; float64 arithmetic, by ~1e-11
+    q = torch.tensor([[[1.0, 1.0, 1.0]]], dtype=torch.float64)
+    k = torch.tensor([[[1.5, 1.5, 1.5], [0.0, 0.0, 0.0]]], dtype=torch.float64)
+    _, w = ref.dot_product_attention(q, k, torch.zeros(1, 2, 1, dtype=torch.float64))
+    v = torch.tensor([[[1e4], [-1e4 * (w[0, 0, 0] / w[0, 0, 1]).item()]]], dtype=torch.float64)
+    _dpa_later(student, (q, k, v), output="float64 output of values that cancel (scale sqrt(d) in float64)")
 
 
 @pytest.mark.points(1)
@@ -358,7 +383,7 @@ def test_dot_product_attention_module(student):
 @pytest.mark.covers("DotProductAttention", "AdditiveAttention")
 @pytest.mark.parametrize("cls_name", ["DotProductAttention", "AdditiveAttention"])
 def test_dropout_acts_on_weights_in_training_mode(student, cls_name):
-    """Dropout: in training mode each attention weight is zeroed with probability p or scaled by 1/(1-p); eval mode, and the default dropout of 0, have none"""
+    """Dropout: in training mode each attention weight is zeroed with probability p or scaled by 1/(1-p), and gradients flow through it; eval mode, and the default dropout of 0, have none"""
     # p is not 0.5, so that reading p as the keep probability, or scaling by 1/p, shows
     p, b, nq, nk, d = 0.2, 3, 4, 5, 3
     args = (p,) if cls_name == "DotProductAttention" else (d, d, 6, p)
@@ -414,6 +439,32 @@ def test_dropout_acts_on_weights_in_training_mode(student, cls_name):
 
     for _ in range(draws):
         obj.forward.later(check, q, k, v, lens)
+
+    # Training mode is for training: backward runs through the dropped-out weights (a dropout done
+    # in place on the softmax's output breaks autograd, one done without autograd cuts the
+    # gradient). The mask is read from the output; the expected output and gradients are the
+    # reference's with that mask in place of its dropout.
+    grad_out = _randn(torch.Generator().manual_seed(12), b, nq, nk + 1, dtype=dtype)
+
+    def replayed(got):
+        expect_equal(tuple(got.value.shape), (b, nq, nk + 1), what="training-mode output shape")
+        expect_equal(got.value.dtype, dtype, what="training-mode output dtype")
+        w = got.value[..., :nk]
+        pattern = torch.isclose(w, exp_w / (1 - p), rtol=1.3e-6, atol=1e-5) | \
+            torch.isclose(w, torch.zeros_like(w), rtol=0, atol=1e-5)
+        expect_equal(bool(pattern.all()), True,
+                     what="dropout pattern (each weight either 0 or scaled by 1/(1-p))")
+        dropout, ref_mod.dropout = ref_mod.dropout, _FixedDropout(
+            torch.where(w > exp_w / (2 * (1 - p)), 1 / (1 - p), 0.0).to(dtype))
+        try:
+            value, grads, pgrads = _ref_grads(ref_mod, (q, k, v, lens), (0, 1, 2), grad_out,
+                                              params=dict(ref_mod.named_parameters()))
+        finally:
+            ref_mod.dropout = dropout
+        expect_close(got.value, value, what="training-mode output")
+        _expect_grads(got, grads, pgrads)
+
+    obj.forward.with_grad_later(replayed, q, k, v, lens, wrt=(0, 1, 2), grad_output=grad_out, params=True)
 
 
 # --------------------------------------------------------------------------- AdditiveAttention
@@ -506,7 +557,7 @@ def test_transpose_rejects_indivisible_sizes(student):
 @pytest.mark.covers("MultiHeadAttention")
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 def test_multihead_attention_matches_book(student, dtype):
-    """MultiHeadAttention: layers as in the contract; output matches the book, with and without bias; its dropout acts in training mode"""
+    """MultiHeadAttention: layers as in the contract; output matches the book, with and without bias; its dropout acts on the attention weights in training mode"""
     key_size, query_size, value_size = 3, 5, 4
     for seed, (num_hiddens, heads, bias) in enumerate(((8, 2, False), (12, 4, True),
                                                        (6, 1, False), (6, 6, True))):
@@ -537,6 +588,30 @@ def test_multihead_attention_matches_book(student, dtype):
                           "in training mode")
 
     obj.forward.later(dropped_out, *args)
+
+    # ... on the attention weights, not on the output: with W_v = W_o = identity and values of
+    # ones, each head's block of the output is the sum of that head's dropped-out weights, the
+    # same number in all its units. Dropout on the output zeroes single units instead (24 blocks
+    # of 3 units all left constant by chance: probability (0.75 ** 3 + 0.25 ** 3) ** 24 < 1e-8).
+    nh, heads = 6, 2
+    ref_mod, obj = _twin(student, "MultiHeadAttention", (3, 3, nh, nh, heads), {"dropout": 0.25}, dtype, 8)
+    eye = torch.eye(nh, dtype=dtype)
+    obj.load_state_dict.call_later({k: eye if k in ("W_v.weight", "W_o.weight") else w.detach().clone()
+                                    for k, w in ref_mod.state_dict().items()})
+    obj.train.call_later()
+    g = torch.Generator().manual_seed(7100)
+    q, k = _randn(g, 3, 4, 3, dtype=dtype), _randn(g, 3, 5, 3, dtype=dtype)
+
+    def blocks_constant(out):
+        expect_equal(tuple(out.shape), (3, 4, nh), what="training-mode output shape")
+        blocks = out.reshape(3, 4, heads, nh // heads)
+        expect_close(blocks, blocks[..., :1].expand_as(blocks).contiguous(),
+                     what="training-mode output of MultiHeadAttention(3, 3, 6, 6, 2, dropout=0.25) with "
+                          "W_v = W_o = I and values of ones (each head's units must be equal: dropout "
+                          "acts on the attention weights, not on the output)",
+                     hint="pass dropout on to the DotProductAttention and drop nothing else")
+
+    obj.forward.later(blocks_constant, q, k, torch.ones(3, 5, nh, dtype=dtype), torch.tensor([5, 2, 4]))
 
 
 @pytest.mark.points(1)

@@ -206,6 +206,12 @@ def test_sequence_mask_dtype_and_edge_cases(student):
     X, lens = torch.tensor([[1e40, 2.0], [-1e40, 1e-3]], dtype=F64), torch.tensor([1, 2])
     _expect_reference_later(student.masked_softmax.sequence_mask, ref.sequence_mask, "sequence_mask", (X, lens),
                             hint="float64 inputs must stay float64 throughout (a float32 copy loses range and precision)")
+    # ... and so does `value`: written into a float64 X it is a float64 number (torch.tensor(value)
+    # is float32, which turns 1e40 into inf).
+    X, lens = _randn((2, 3), F64, g), torch.tensor([1, 3])
+    _expect_reference_later(student.masked_softmax.sequence_mask, ref.sequence_mask, "sequence_mask", (X, lens),
+                            {"value": -1e40},
+                            hint="write `value` in X's dtype (torch.tensor(value) is float32)")
 
 
 @pytest.mark.points(1)
