@@ -2,7 +2,7 @@
 
 Every ``expect_*`` raises :class:`GradingFailure` with two texts: ``public`` (the input, expected
 and received shape and dtype, the largest difference and where, a hint) for public tests and
-``redacted`` (no inputs, no expected values) for hidden ones.
+``redacted`` (the function's name, but no inputs and no expected values) for hidden ones.
 """
 
 from __future__ import annotations
@@ -30,9 +30,10 @@ class GradingFailure(AssertionError):
 
 def _fail(problem: str, *, call=None, hint=None, detail: str = "", redacted_detail: str = ""):
     where = f"{format_call(call)}: " if call else ""
+    named = f"`{call[0]}`: " if isinstance(call, tuple) and call else ""   # the function, never its inputs
     tail = f"\nHint: {hint}" if hint else ""
     public = f"{where}{problem}" + (f"\n{detail}" if detail else "") + tail
-    redacted = problem + (f"\n{redacted_detail}" if redacted_detail else "") + tail
+    redacted = named + problem + (f"\n{redacted_detail}" if redacted_detail else "") + tail
     raise GradingFailure(public, redacted)
 
 
