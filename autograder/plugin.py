@@ -245,7 +245,7 @@ class GradingPlugin:
         """Remember a forbidden call seen at run time against each function it was made in."""
         known = self.violations(exercise)
         for name in call.names:
-            known.setdefault(name, Violation(name, call.used, call.line, None, call.replaced))
+            known.setdefault(name, _violation(call, name))
 
     def violations(self, exercise: str) -> dict:
         if not self.check_forbidden:
@@ -282,8 +282,7 @@ class GradingPlugin:
             text = exc.message
         elif isinstance(exc, ForbiddenCall):
             name = next((n for n in covers_of(item) if n in exc.names), exc.names[0] if exc.names else fn.strip("`"))
-            text = Violation(name, exc.used, exc.line, None, exc.replaced).message(
-                session.locate_line if session else None)
+            text = _violation(exc, name).message(session.locate_line if session else None)
         elif isinstance(exc, StudentError):
             if "NotImplementedError" in exc.type_names:
                 text = f"{fn} is not implemented yet (it raises NotImplementedError)."
@@ -305,6 +304,11 @@ class GradingPlugin:
             if printed:
                 text += "\nYour code printed:\n" + printed[-1500:]
         return text, ""
+
+
+def _violation(call: ForbiddenCall, name: str) -> Violation:
+    """A forbidden call seen at run time, as the syntax check would report it against ``name``."""
+    return Violation(name, call.used, call.line, None, call.replaced)
 
 
 def exercise_of(item) -> str:
