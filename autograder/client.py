@@ -49,9 +49,9 @@ class ForbiddenCall(Exception):
     """Student code called something the exercise forbids, seen while it ran (a call whose name
     was made at run time: ``getattr(torch, "soft" + "max")``, ``eval(...)``)."""
 
-    def __init__(self, used: str, names: list[str], line: int, replaced: bool = False, deferred: bool = False):
+    def __init__(self, used: str, names: list[str], line: int, replaced: bool = False):
         super().__init__(f"forbidden call: {used}")
-        self.used, self.names, self.line, self.replaced, self.deferred = used, names, line, replaced, deferred
+        self.used, self.names, self.line, self.replaced = used, names, line, replaced
 
 
 class WorkerFailure(Exception):
@@ -463,7 +463,7 @@ def _failure(answer: dict, deferred: bool = False) -> StudentError | ForbiddenCa
     names = info.get("names") if isinstance(info.get("names"), list) else []
     line = info.get("line") if type(info.get("line")) is int and info["line"] > 0 else 0
     return ForbiddenCall(plain_text(str(info.get("used", "a forbidden call"))[:200]),
-                         [plain_text(str(n))[:100] for n in names[:50]], line, info.get("replaced") is True, deferred)
+                         [plain_text(str(n))[:100] for n in names[:50]], line, info.get("replaced") is True)
 
 
 def _student_error(info, deferred: bool = False) -> StudentError:
