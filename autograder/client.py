@@ -62,6 +62,10 @@ class ExerciseUnavailable(WorkerFailure):
     """The exercise cannot be run at all (missing file, import failed, gave up after timeouts)."""
 
 
+class CallStopped(WorkerFailure):
+    """A function whose call timed out or crashed is not called again."""
+
+
 # --------------------------------------------------------------------------- zygote and workers
 
 
@@ -221,7 +225,8 @@ class Timeouts:
 
     call: float = 10.0          # one request
     start: float = 20.0         # fork + confine + import of the student module
-    strikes: int = 2            # timeouts or crashes in one exercise before its other tests are skipped
+    strikes: int = 2            # functions whose call timed out or crashed before an exercise's other tests
+                                # are skipped (each such function is not called again)
     submission: float = 600.0   # all the tests of one submission; later tests fail at once
     stall: float = 1800.0       # one student in a class run, after which its grader process is presumed stuck
 
@@ -229,7 +234,10 @@ class Timeouts:
 @dataclass
 class ExerciseSession:
     """The worker(s) for one exercise of one submission. A crashed or timed-out worker is
-    replaced for the next request; an import failure, or ``strikes`` failures, are final.
+    replaced for the next request. A function whose call failed (timed out or crashed) is not
+    called again, so a student whose one function loops forever is still graded on the others;
+    an import failure, or failed calls of ``strikes`` different functions, are final for the
+    exercise.
 
     Requests either wait for their answer (``request``) or are *deferred*: sent at once, run in
     order, their answers read (and handed to their checks) before the next answer anybody waits
@@ -245,6 +253,7 @@ class ExerciseSession:
     worker: WorkerProcess | None = None
     unavailable: str | None = None
     failures: int = 0
+    failed_calls: dict = field(default_factory=dict)    # name -> why its call failed (timed out, crashed)
     protections: dict = field(default_factory=dict)
     outputs: list = field(default_factory=list)
     last_call: str = ""
@@ -315,10 +324,12 @@ class ExerciseSession:
         return self.locate(self.module_file, line)
 
     # ------------------------------------------------------------------ requests
-    def request(self, header: dict, values: dict) -> tuple[dict, dict]:
-        """Send one request and return its decoded answer, or raise StudentError / WorkerFailure.
-        The answers of deferred requests are read first; their first error is raised instead."""
-        self._send(header, values)
+    def request(self, header: dict, values: dict, name: str) -> tuple[dict, dict]:
+        """Send one request (``name`` says what it runs, for feedback) and return its decoded
+        answer, or raise StudentError / WorkerFailure. The answers of deferred requests are read
+        first; their first error is raised instead."""
+        self.last_call = name
+        self._send(header, values, name)
         error = self._read_deferred()
         answer, out = self._read()
         if error is not None:
@@ -337,7 +348,7 @@ class ExerciseSession:
             self.settle()
         elif self._deferred and self._answer_arrived():
             self.settle(arrived_only=True)    # a failure among them ends the test now
-        self._send({**header, "deferred": True}, values)
+        self._send({**header, "deferred": True}, values, name)
         self._deferred.append((name, check))
 
     def settle(self, raise_errors: bool = True, arrived_only: bool = False) -> None:
@@ -352,18 +363,22 @@ class ExerciseSession:
         if error is not None and raise_errors:
             raise error
 
-    def _send(self, header, values):
+    def _send(self, header, values, name):
+        if name in self.failed_calls:
+            raise CallStopped(f"`{name}` was not run again after an earlier call of it failed: your code "
+                              f"{self.failed_calls[name]}")
         self._start()
         try:
             self.worker.send(wire.encode({**header, "batch": self._batch}, values), self.timeouts.call)
-        except WorkerFailure as e:
-            raise self._failed(e) from None
+        except WorkerFailure as e:      # the worker is still busy with the oldest request sent
+            raise self._failed(e, self._deferred[0][0] if self._deferred else name) from None
 
     def _read(self) -> tuple[dict, dict]:
+        """The answer of the oldest request sent (``last_call`` names it)."""
         try:
             return wire.decode(self.worker.receive(self.timeouts.call))
         except (WorkerFailure, wire.WireError) as e:
-            raise self._failed(e) from None
+            raise self._failed(e, self.last_call) from None
 
     def _answer_arrived(self) -> bool:
         return self.worker.has_answer()
@@ -393,14 +408,19 @@ class ExerciseSession:
             self._batch += 1                  # requests sent from now on run again
         return error
 
-    def _failed(self, e: Exception) -> WorkerFailure:
+    def _failed(self, e: Exception, name: str) -> WorkerFailure:
+        """Count a failed (timed-out, crashed) call of ``name``, which ``last_call`` names now;
+        the worker is gone."""
+        self.last_call = name
         self.worker.kill()
         self._generation += 1               # objects the dead worker kept are gone
         self._deferred.clear()
         self.failures += 1
-        if self.failures >= self.timeouts.strikes:
-            self.unavailable = (f"stopped grading {self.exercise} after {self.failures} failed calls; "
-                                f"the last: your code {e}")
+        self.failed_calls[name] = str(e)
+        if len(self.failed_calls) >= self.timeouts.strikes:
+            names = ", ".join(f"`{n}`" for n in self.failed_calls)
+            self.unavailable = (f"stopped grading {self.exercise} after calls of {len(self.failed_calls)} "
+                                f"functions failed ({names}); the last: your code {e}")
         return WorkerFailure(f"your code {e}")
 
     # ------------------------------------------------------------------ objects in the worker
@@ -409,25 +429,25 @@ class ExerciseSession:
         self._last_id += 1
         return self._last_id
 
-    def keep(self, header: dict, values: dict) -> "Remote":
+    def keep(self, header: dict, values: dict, name: str, label: str) -> "Remote":
         """Send a request that makes an object the worker keeps (``put``, ``ref``, a call in
-        mode ``ref``); wait for it and return the object."""
+        mode ``ref``); wait for it and return the object, called ``label`` in feedback."""
         ref = self.new_id()
-        if self.request({**header, "keep": ref}, values)[1].get("ref") != ref:
+        if self.request({**header, "keep": ref}, values, name)[1].get("ref") != ref:
             raise WorkerFailure("the worker did not keep the object it was asked to")
-        return Remote(self, ref, (), self._generation)
+        return Remote(self, ref, (), self._generation, label)
 
-    def keep_later(self, header: dict, values: dict, name: str) -> "Remote":
+    def keep_later(self, header: dict, values: dict, name: str, label: str) -> "Remote":
         """``keep`` without waiting: the object is usable at once; an error making it fails the
         test at the next request that waits."""
         ref = self.new_id()
         self.defer({**header, "keep": ref}, values, name)
-        return Remote(self, ref, (), self._generation)
+        return Remote(self, ref, (), self._generation, label)
 
     def put(self, value, requires_grad: bool = False) -> "Remote":
         """Keep a copy of ``value`` in the worker (e.g. a parameter tensor); deferred."""
         return self.keep_later({"op": "put", "requires_grad": requires_grad}, {"value": _to_wire(value, self)},
-                               "keeping a tensor in the worker")
+                               "keeping a tensor in the worker", "tensor")
 
     def generation(self) -> int:
         """Changes whenever a new worker replaces a dead one (remote objects die with it)."""
@@ -496,18 +516,22 @@ class GradResult:
 
 class Remote:
     """Something in the worker: the student module, an attribute path in it, or an object the
-    worker keeps. Calls send data and return data; see docs/AUTHORING.md for the verbs."""
+    worker keeps. Calls send data and return data; see docs/AUTHORING.md for the verbs.
+    ``label`` names a kept object in feedback (the class that made it: ``SGD``, so that a call
+    of its method is ``SGD.step``)."""
 
-    def __init__(self, session: ExerciseSession, ref: int | None, path: tuple[str, ...], generation: int = 0):
+    def __init__(self, session: ExerciseSession, ref: int | None, path: tuple[str, ...], generation: int = 0,
+                 label: str = ""):
         object.__setattr__(self, "_session", session)
         object.__setattr__(self, "_ref", ref)
         object.__setattr__(self, "_path", path)
         object.__setattr__(self, "_generation", generation)
+        object.__setattr__(self, "_label", label)
 
     def __getattr__(self, name):
         if name.startswith("__"):
             raise AttributeError(name)
-        return Remote(self._session, self._ref, self._path + (name,), self._generation)
+        return Remote(self._session, self._ref, self._path + (name,), self._generation, self._label)
 
     def __setattr__(self, name, value):
         raise AttributeError("use .set(value) to set an attribute in the worker")
@@ -517,7 +541,7 @@ class Remote:
 
     @property
     def _name(self) -> str:
-        return ".".join(self._path) or "object"
+        return ".".join(((self._label,) if self._label else ()) + self._path) or "object"
 
     def _target(self):
         if self._ref is not None and self._generation != self._session.generation():
@@ -532,8 +556,7 @@ class Remote:
         return header, values
 
     def _call(self, mode, args, kwargs, **extra):
-        self._session.last_call = self._name
-        return self._session.request(*self._call_request(mode, args, kwargs, **extra))
+        return self._session.request(*self._call_request(mode, args, kwargs, **extra), self._name)
 
     def __call__(self, *args, **kwargs):
         return self._call("value", args, kwargs)[1]["value"]
@@ -569,13 +592,12 @@ class Remote:
                             self._name, lambda out: check(_grad_result(out)))
 
     def new(self, *args, **kwargs) -> "Remote":
-        self._session.last_call = self._name
-        return self._session.keep(*self._call_request("ref", args, kwargs))
+        return self._session.keep(*self._call_request("ref", args, kwargs), self._name, self._name)
 
     def new_later(self, *args, **kwargs) -> "Remote":
         """``new`` without waiting (see ``later``): the object is usable at once; an exception
         the constructor raises fails the test at the next request that waits."""
-        return self._session.keep_later(*self._call_request("ref", args, kwargs), self._name)
+        return self._session.keep_later(*self._call_request("ref", args, kwargs), self._name, self._name)
 
     def call_later(self, *args, **kwargs) -> None:
         """Call without waiting for the answer: the call runs before any later request, its result
@@ -584,7 +606,8 @@ class Remote:
         self._session.defer(*self._call_request("ignore", args, kwargs), self._name)
 
     def get(self):
-        return self._session.request({"op": "get", "target": self._target()}, {})[1]["value"]
+        answer = self._session.request({"op": "get", "target": self._target()}, {}, f"reading {self._name}")
+        return answer[1]["value"]
 
     def get_later(self, check) -> None:
         """``check(obj.get())`` without waiting (see ``later``)."""
@@ -594,14 +617,15 @@ class Remote:
     def ref(self) -> "Remote":
         """The attribute itself as a worker object, e.g. a bound method to pass as a callable:
         ``student.tensor(a).dist.ref()`` is ``a.dist`` in the worker."""
-        return self._session.keep({"op": "ref", "target": self._target()}, {})
+        return self._session.keep({"op": "ref", "target": self._target()}, {}, f"reading {self._name}", self._name)
 
     def ref_later(self) -> "Remote":
         """``ref`` without waiting (see ``new_later``)."""
-        return self._session.keep_later({"op": "ref", "target": self._target()}, {}, f"reading {self._name}")
+        return self._session.keep_later({"op": "ref", "target": self._target()}, {}, f"reading {self._name}",
+                                        self._name)
 
     def set(self, value) -> None:
-        self._session.request(*self._set_request(value))
+        self._session.request(*self._set_request(value), f"setting {self._name}")
 
     def set_later(self, value) -> None:
         """``set`` without waiting for the answer (see ``call_later``)."""

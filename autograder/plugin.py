@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import pytest
 import torch
 
-from autograder.client import (ExerciseSession, ExerciseUnavailable, ForbiddenCall, Student, StudentError, Timeouts,
-                               WorkerFailure)
+from autograder.client import (CallStopped, ExerciseSession, ExerciseUnavailable, ForbiddenCall, Student,
+                               StudentError, Timeouts, WorkerFailure)
 from autograder.course import Course
 from autograder.forbidden import Violation, find_forbidden
 from autograder.notebook import NotebookModule
@@ -289,7 +289,7 @@ class GradingPlugin:
             else:
                 where = f"\n  at {exc.location(session.locate if session else None)}" if exc.location() else ""
                 text = f"{fn} raised {exc.type_name}: {exc.message}{where}"
-        elif isinstance(exc, ExerciseUnavailable):
+        elif isinstance(exc, (ExerciseUnavailable, CallStopped)):
             text = str(exc)
         elif isinstance(exc, WorkerFailure):
             text = f"While running {fn}: {exc}"

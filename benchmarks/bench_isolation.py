@@ -53,7 +53,7 @@ class InProcessSession(ExerciseSession):
                 raise ExerciseUnavailable(f"import failed: {e}") from None
             self._answers = collections.deque()
 
-    def _send(self, header, values):
+    def _send(self, header, values, name):
         self._start()
         self._answers.append(self._worker_here.handle(wire.encode(header, values)[8:]))  # no length prefix
 

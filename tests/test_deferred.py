@@ -12,7 +12,8 @@ import time
 import pytest
 import torch
 
-from autograder.client import ExerciseSession, Remote, StudentError, Timeouts, WorkerFailure
+from autograder.client import (CallStopped, ExerciseSession, ExerciseUnavailable, Remote, StudentError, Timeouts,
+                               WorkerFailure)
 from autograder.grading import make_workdir
 from autograder.testing import GradingFailure, expect_close, expect_raises, expect_raises_later
 
@@ -44,6 +45,10 @@ def ident(x):
 def hang():
     while True:
         pass
+
+def crash():
+    import os
+    os._exit(3)
 
 class Box:
     def __init__(self, v):
@@ -191,6 +196,33 @@ def test_a_hanging_deferred_call_is_stopped_and_objects_made_before_die_with_it(
     with pytest.raises(WorkerFailure, match="lost"):
         box.v.get()
     assert m.log(2) == 1                          # a fresh worker
+
+
+def test_a_function_that_keeps_failing_is_not_run_again_and_the_others_still_are(grader, folder):
+    """A student whose one function loops forever is graded on the others: that function is
+    not called again after it timed out, the exercise is stopped once a second function fails."""
+    session = ExerciseSession(grader.zygote, folder, "m", "m.py", timeouts=Timeouts(call=1.0, start=10.0))
+    m = Remote(session, None, ())
+    try:
+        with pytest.raises(WorkerFailure, match="did not answer within 1 s"):
+            m.hang()
+        start = time.monotonic()
+        with pytest.raises(CallStopped, match="`hang` was not run again after an earlier call of it failed: your "
+                                              "code did not answer within 1 s"):
+            m.hang.call_later()
+        assert time.monotonic() - start < 0.5
+        assert m.log(1) == 1
+        box = m.Box.new(1)
+        box.v.set(None)
+        with pytest.raises(StudentError, match="TypeError"):
+            box.bump()
+        assert session.last_call == "Box.bump"            # a kept object's calls are named after its class
+        with pytest.raises(WorkerFailure, match="exited"):
+            m.crash()
+        with pytest.raises(ExerciseUnavailable, match=r"after calls of 2 functions failed \(`hang`, `crash`\)"):
+            m.log(2)
+    finally:
+        session.close()
 
 
 def test_workers_asked_for_ahead_start_in_the_background_and_never_leak(grader, folder):

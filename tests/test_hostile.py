@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from autograder.client import Timeouts
 from autograder.sandbox import WORKER_UID_BASE
 from conftest import ROOT, submission_with
 
@@ -144,6 +145,22 @@ def test_hostile_failures_are_explained(grader, tmp_path):
     assert "exited" in messages["os_exit_in_call"]
     assert "output" in messages["output_flood"]
     assert "could not be imported: SystemExit" in messages["exit_at_import"]
+
+
+def test_a_function_that_loops_forever_costs_only_the_tests_that_run_it(grader, tmp_path, monkeypatch):
+    """SGD.step never returns: the tests that step lose their points, the correct minibatches
+    keeps all of its own."""
+    monkeypatch.setattr(grader, "timeouts", Timeouts(call=1.0, start=10.0))
+    source = (ROOT / "solutions" / "sgd.py").read_text()
+    start, end = source.index("    def step(self):"), source.index("    def zero_grad(")
+    folder = submission_with(tmp_path, {"sgd": source[:start] + "    def step(self):\n        while True:\n"
+                                                                "            pass\n\n" + source[end:]})
+    result = grader.grade(grader.prepare(folder), ["sgd"])
+    minibatches = [t for t in result.tests if "minibatches" in t.covers]
+    steps = [t for t in result.tests if t.covers == ("SGD",)]
+    assert minibatches and all(t.status == "passed" for t in minibatches)
+    assert steps and all(t.score == 0 for t in steps)
+    assert any("`SGD.step` was not run again after an earlier call of it failed" in t.output for t in steps)
 
 
 def test_cli_grades_a_hostile_submission_and_exits_zero(tmp_path):
