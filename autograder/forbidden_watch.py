@@ -41,11 +41,21 @@ ALL = "*"
 MAX_NOTES = 16      # per request: the first is reported; a call in a loop is not noted a million times
 
 
-class ForbiddenWatch:
-    """The wrappers for one exercise's rules (``{"*" | name: [rule, ...]}``), its contract
-    ``names``, and the student's module file (whose frames say which name made a call)."""
+def watch_plan(rules: dict) -> list[tuple]:
+    """``(rule owner, shown name, owner object, attribute, object)`` for each binding an
+    exercise's rules (``{"*" | name: [rule, ...]}``) name in this process.
 
-    def __init__(self, rules: dict, names, module_file: str):
+    Finding them reads through torch's modules; the zygote does it once per exercise, so that a
+    forked worker only installs the wrappers (reading there would copy every page it touches)."""
+    return [(owner, *target) for owner, rule_list in rules.items() for rule in rule_list
+            for target in _targets(rule)]
+
+
+class ForbiddenWatch:
+    """The wrappers for one exercise's ``plan`` (:func:`watch_plan`), its contract ``names``,
+    and the student's module file (whose frames say which name made a call)."""
+
+    def __init__(self, plan: list[tuple], names, module_file: str):
         self.names = set(names)
         self.module_file = module_file
         self.student_dir = os.path.dirname(module_file) + os.sep
@@ -53,10 +63,8 @@ class ForbiddenWatch:
         self.noted: list[dict] = []
         self._owners: dict[str, set] = {}          # what is watched -> the names its rules apply to
         self._bindings: list[tuple] = []           # (owner object, attribute, wrapper, shown name)
-        for owner, rule_list in rules.items():
-            for rule in rule_list:
-                for shown, target, attr, original in _targets(rule):
-                    self._watch(target, attr, original, shown, owner)
+        for owner, shown, target, attr, original in plan:
+            self._watch(target, attr, original, shown, owner)
 
     # ------------------------------------------------------------------ installing
     def _watch(self, target, attr: str, original, shown: str, owner: str) -> None:

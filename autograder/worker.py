@@ -231,11 +231,13 @@ def load_module(path: str, name: str) -> types.ModuleType:
     return module
 
 
-def serve(sock, module_path: str, module_name: str, hello: dict, watch: dict | None = None) -> None:
+def serve(sock, module_path: str, module_name: str, hello: dict, watch_plan: list | None = None,
+          names=()) -> None:
     """Import the module, report how that went (with ``hello``), then answer requests until the
-    socket closes. ``watch`` (``{"rules", "names"}``, the exercise's forbidden calls) is put in
-    place before the import."""
-    watcher = ForbiddenWatch(watch["rules"], watch["names"], module_path) if watch else None
+    socket closes. ``watch_plan`` (the exercise's forbidden calls, see
+    :func:`autograder.forbidden_watch.watch_plan`) is put in place before the import, noting
+    calls against the contract ``names``."""
+    watcher = ForbiddenWatch(watch_plan, names, module_path) if watch_plan is not None else None
     try:
         module = load_module(module_path, module_name)
     except BaseException as e:  # noqa: BLE001 - SystemExit at import included

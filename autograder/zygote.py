@@ -277,7 +277,29 @@ def _clone(control):
     return None
 
 
+_WATCH_PLANS: dict[str, list] = {}     # an exercise's forbidden rules (as JSON) -> their watch plan
+
+
+def _watch_plan(watch: dict | None) -> list | None:
+    """The plan of the forbidden-call watch asked for, made once per exercise here (a worker
+    forked with it only installs it)."""
+    if not watch:
+        return None
+    from autograder.forbidden_watch import watch_plan
+
+    key = json.dumps(watch["rules"], sort_keys=True)
+    if key not in _WATCH_PLANS:
+        _WATCH_PLANS[key] = watch_plan(watch["rules"])
+    return _WATCH_PLANS[key]
+
+
 def _spawn(control, spec, readable):
+    try:
+        plan = _watch_plan(spec.get("watch"))
+    except Exception as e:  # noqa: BLE001 - rules this torch cannot read: refuse this worker, keep serving
+        send_msg(control, {"pid": None,
+                           "error": f"the forbidden calls could not be looked up ({type(e).__name__}: {e})"})
+        return
     grader_end, worker_end = socket.socketpair()
     out_read, out_write = os.pipe()
     report_read, report_write = os.pipe()
@@ -290,7 +312,7 @@ def _spawn(control, spec, readable):
             grader_end.close()
             os.close(out_read)
             os.close(report_read)
-            _keeper(spec, readable, worker_end, out_write, report_write)
+            _keeper(spec, plan, readable, worker_end, out_write, report_write)
         finally:
             os._exit(70)
     worker_end.close()
@@ -315,7 +337,7 @@ def _spawn(control, spec, readable):
     os.close(report_read)
 
 
-def _keeper(spec, readable, worker_end, out_write, report_write):
+def _keeper(spec, plan, readable, worker_end, out_write, report_write):
     """In the keeper: enter namespaces, fork the worker, report its pid, wait for it, report
     how it ended (the grader reads that to tell a student why their code stopped)."""
     from autograder import sandbox
@@ -331,7 +353,7 @@ def _keeper(spec, readable, worker_end, out_write, report_write):
     if pid == 0:
         os.close(report_write)
         try:
-            _worker(spec, readable, worker_end, out_write, report, entered, uid)
+            _worker(spec, plan, readable, worker_end, out_write, report, entered, uid)
         finally:
             os._exit(0)
     worker_end.close()
@@ -350,7 +372,7 @@ def _keeper(spec, readable, worker_end, out_write, report_write):
     os._exit(0)
 
 
-def _worker(spec, readable, sock, out_write, report, entered, uid):
+def _worker(spec, plan, readable, sock, out_write, report, entered, uid):
     from autograder import sandbox, worker
 
     devnull = os.open("/dev/null", os.O_RDONLY)
@@ -372,7 +394,8 @@ def _worker(spec, readable, sock, out_write, report, entered, uid):
         os.path.realpath(p).startswith(r) for r in readable if r not in ("/proc", "/sys/devices/system/cpu"))]
     sys.argv = ["worker"]
     worker.serve(sock, os.path.join(submission, spec["module_name"] + ".py"), spec["module_name"],
-                 hello={"protections": dict(report)}, watch=spec.get("watch"))
+                 hello={"protections": dict(report)}, watch_plan=plan,
+                 names=(spec.get("watch") or {}).get("names", ()))
 
 
 if __name__ == "__main__":

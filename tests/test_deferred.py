@@ -225,6 +225,17 @@ def test_a_function_that_keeps_failing_is_not_run_again_and_the_others_still_are
         session.close()
 
 
+def test_a_worker_whose_forbidden_rules_cannot_be_looked_up_is_refused_and_the_zygote_goes_on(grader, folder):
+    session = ExerciseSession(grader.zygote, folder, "m", "m.py", watch={"rules": {"*": [7]}, "names": ["log"]})
+    with pytest.raises(ExerciseUnavailable, match="forbidden calls could not be looked up"):
+        Remote(session, None, ()).log(1)
+    session.close()
+    session = ExerciseSession(grader.zygote, folder, "m", "m.py", watch={"rules": {"*": ["torch.softmax"]},
+                                                                         "names": ["log"]})
+    assert Remote(session, None, ()).log(1) == 1
+    session.close()
+
+
 def test_workers_asked_for_ahead_start_in_the_background_and_never_leak(grader, folder):
     sessions = [ExerciseSession(grader.zygote, folder, "m", "m.py") for _ in range(4)]
     for s in sessions:
