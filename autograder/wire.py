@@ -85,6 +85,10 @@ class _Encoder:
     def value(self, v, depth=0):
         if depth > 64:
             raise WireError("value is nested too deeply")
+        if isinstance(v, torch.Tensor):              # the common cases first
+            return {"t": self.tensor(v)}
+        if type(v) is list:
+            return [self.value(x, depth + 1) for x in v]
         if v is None or isinstance(v, (bool, str)):
             return v
         if isinstance(v, int):
@@ -93,8 +97,6 @@ class _Encoder:
             if math.isfinite(v):
                 return float(v)
             return {"float": "nan" if v != v else ("inf" if v > 0 else "-inf")}
-        if isinstance(v, torch.Tensor):
-            return {"t": self.tensor(v)}
         if isinstance(v, torch.Size):
             return {"size": [int(s) for s in v]}
         if isinstance(v, tuple):
@@ -121,7 +123,8 @@ class _Encoder:
                 t = t.detach()
             if not t.is_cpu:
                 t = t.cpu()
-            if t.dtype not in DTYPE_NAMES:
+            dtype = DTYPE_NAMES.get(t.dtype)
+            if dtype is None:
                 raise WireError(f"a tensor of dtype {t.dtype} cannot be sent")
             if t.is_conj() or t.is_neg():
                 t = t.resolve_conj().resolve_neg()
@@ -134,8 +137,7 @@ class _Encoder:
                 span = _storage_span(shape, stride)
                 data = _raw_bytes(torch.as_strided(t, (span,), (1,), t.storage_offset())) if span else b""
         self.buffers.append(data)
-        self.tensors.append({"dtype": DTYPE_NAMES[t.dtype], "shape": shape, "stride": stride,
-                             "buffer": len(self.buffers) - 1})
+        self.tensors.append({"dtype": dtype, "shape": shape, "stride": stride, "buffer": len(self.buffers) - 1})
         return len(self.tensors) - 1
 
 
@@ -180,15 +182,15 @@ class _Decoder:
             raise WireError("bad tensor table")
 
     def value(self, v, depth=0):
+        """``v`` is what the JSON decoder made: only dict, list, str, int, float, bool, None."""
         if depth > 64:
             raise WireError("value is nested too deeply")
-        if v is None or isinstance(v, (bool, str, float)):
-            return v
-        if isinstance(v, int):
-            return v
-        if isinstance(v, list):
+        kind = type(v)
+        if kind is list:
             return [self.value(x, depth + 1) for x in v]
-        if not isinstance(v, dict) or len(v) != 1:
+        if kind is not dict:
+            return v
+        if len(v) != 1:
             raise WireError("bad value")
         (tag, x), = v.items()
         if tag == "t":
@@ -231,15 +233,15 @@ class _Decoder:
             shape, stride, buf = spec["shape"], spec["stride"], spec["buffer"]
         except (KeyError, TypeError) as e:
             raise WireError("bad tensor spec") from e
-        ok = (isinstance(shape, list) and isinstance(stride, list) and len(shape) == len(stride)
-              and len(shape) <= MAX_DIMS and type(buf) is int and 0 <= buf < len(self.buffers)
-              and all(type(s) is int and 0 <= s for s in shape + stride))
-        if not ok:
+        if (type(shape) is not list or type(stride) is not list or len(shape) != len(stride)
+                or len(shape) > MAX_DIMS or type(buf) is not int or not 0 <= buf < len(self.buffers)):
             raise WireError("bad tensor spec")
+        for size, step in zip(shape, stride):
+            if type(size) is not int or type(step) is not int or size < 0 or step < 0:
+                raise WireError("bad tensor spec")
         span = _storage_span(shape, stride)
-        itemsize = dtype.itemsize
         data = self.buffers[buf]
-        if len(data) != span * itemsize:
+        if len(data) != span * dtype.itemsize:
             raise WireError("tensor data does not match its shape")
         if span == 0:
             return torch.empty(shape, dtype=dtype)
@@ -263,8 +265,8 @@ def decode(payload: bytes, make_ref=None, make_iter=None) -> tuple[dict, dict]:
         body = _JSON_IN.decode(str(view[4:4 + head_len], "utf-8"))
         if not isinstance(body, dict):
             raise WireError("bad message header")
-        sizes = body.get("buffers", [])
-        if not isinstance(sizes, list) or not all(type(s) is int and s >= 0 for s in sizes):
+        sizes = body.pop("buffers", [])
+        if type(sizes) is not list or not all(type(s) is int and s >= 0 for s in sizes):
             raise WireError("bad buffer table")
         if 4 + head_len + sum(sizes) != len(view):
             raise WireError("message length does not match its buffers")
@@ -273,16 +275,16 @@ def decode(payload: bytes, make_ref=None, make_iter=None) -> tuple[dict, dict]:
             buffers.append(view[pos:pos + s])
             pos += s
         dec = _Decoder(body, buffers, make_ref, make_iter)
-        raw = body.get("values", {})
-        if not isinstance(raw, dict):
+        raw = body.pop("values", {})
+        if type(raw) is not dict:
             raise WireError("bad values")
         values = {k: dec.value(v) for k, v in raw.items()}
     except WireError:
         raise
     except (ValueError, TypeError, RecursionError, RuntimeError, OverflowError) as e:
         raise WireError(f"malformed message ({type(e).__name__})") from e
-    header = {k: v for k, v in body.items() if k not in ("values", "tensors", "buffers")}
-    return header, values
+    body.pop("tensors", None)
+    return body, values
 
 
 # --------------------------------------------------------------------------- transport
