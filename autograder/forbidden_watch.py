@@ -32,7 +32,7 @@ import inspect
 import os
 import sys
 import types
-from contextlib import contextmanager
+from operator import getitem, is_not
 
 import torch
 
@@ -65,6 +65,8 @@ class ForbiddenWatch:
         self._bindings: list[tuple] = []           # (owner object, attribute, wrapper, shown name)
         for owner, shown, target, attr, original in plan:
             self._watch(target, attr, original, shown, owner)
+        # the bindings as columns, checked after each request in C loops (map) rather than one by one
+        self._columns = tuple(zip(*self._bindings))[:3] or ((), (), ())
 
     # ------------------------------------------------------------------ installing
     def _watch(self, target, attr: str, original, shown: str, owner: str) -> None:
@@ -96,14 +98,14 @@ class ForbiddenWatch:
         return watched
 
     # ------------------------------------------------------------------ while a request runs
-    @contextmanager
-    def watching(self):
+    def __enter__(self):
+        """Watch while a request runs (``with watch: ...``)."""
         self.active = True
-        try:
-            yield
-        finally:
-            self.active = False
-            self._check_bindings()
+        return self
+
+    def __exit__(self, *exc):
+        self.active = False
+        self._check_bindings()
 
     def take(self) -> list[dict]:
         """What was noted since the last ``take``: ``{"used", "names", "line"}`` each (and
@@ -133,10 +135,21 @@ class ForbiddenWatch:
 
     def _check_bindings(self) -> None:
         """A binding the student replaced is put back, and noted against every name."""
+        if self._all_bound():
+            return
         for target, attr, wrapper, shown in self._bindings:
             if vars(target).get(attr) is not wrapper:
                 setattr(target, attr, wrapper)
                 self.noted.append({"used": shown, "names": sorted(self.names), "line": 0, "replaced": True})
+
+
+    def _all_bound(self) -> bool:
+        """Whether every wrapper is still in its owner's namespace (compared by identity)."""
+        targets, attrs, wrappers = self._columns
+        try:
+            return not any(map(is_not, map(getitem, map(vars, targets), attrs), wrappers))
+        except (KeyError, TypeError):              # deleted, or no namespace left to look in
+            return False
 
 
 def _targets(rule: str):

@@ -54,7 +54,7 @@ class Worker:
     def _watched(self, answer, header, values):
         if self.watch is None:
             return answer(header, values)
-        with self.watch.watching():
+        with self.watch:
             return answer(header, values)
 
     def _forbidden(self, header) -> bytes | None:
