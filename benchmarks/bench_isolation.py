@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import argparse
 import collections
-import os
 import shutil
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT
+from common import ROOT, machine_cpu_seconds
 from mutation import planted_bugs
 
 from autograder import wire
@@ -76,15 +75,6 @@ def submissions(tmp: Path) -> list[Path]:
         (folder / f"{exercise}.py").write_text(first.source())
         subs.append(folder)
     return subs
-
-
-def machine_cpu_seconds() -> float:
-    """CPU time used on the whole machine so far (busy time of every core, from /proc/stat):
-    counts the grader, the zygote and every worker, which the grader's own rusage cannot."""
-    with open("/proc/stat") as f:
-        fields = [int(x) for x in f.readline().split()[1:]]
-    idle = fields[3] + fields[4]                               # idle + iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def main():
