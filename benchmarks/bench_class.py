@@ -10,7 +10,8 @@ two students share a file and nothing is graded once for many. Reported:
 - `import torch` in a fresh interpreter, measured in the same run (before and after the classes);
 - the class graded by `autograder grade CLASS --out DIR` (all cores): wall time, seconds per
   submission, peak memory (PSS) of the whole process tree;
-- the same for a class a quarter the size (peak memory must not grow with the class);
+- the same for a class a quarter the size (peak memory must not grow with the class); from the
+  two, what each further submission costs once start-up and exports are paid;
 - a sample of submissions graded the naive way, one fresh `python -m autograder grade SUB --json`
   process each (fresh interpreter, fresh torch), as seconds per submission;
 - how many calls ran into their deadline: a hanging call is given the whole ``--timeout`` (twice
@@ -160,6 +161,11 @@ def main():
     best, waiting = wall / n, hits * args.timeout / cores / n
     print(f"per submission vs import torch: {best / torch_import:.2f} (target <= 0.10); "
           f"vs fresh process: {per_naive / best:.1f}x faster")
+    (n_small, wall_small, _, _), (n_big, wall_big, _, _) = rows
+    if n_big > n_small:
+        further = (wall_big - wall_small) / (n_big - n_small)
+        print(f"  each further submission (from the two class sizes; start-up and exports paid once): "
+              f"{further:.3f} s, {further / torch_import:.2f} of import torch")
     print(f"  deadlines alone (a hanging call spins for {args.timeout:g} s, a policy, not grading work): "
           f"{waiting / torch_import:.2f} of import torch; the rest {(best - waiting) / torch_import:.2f}")
 
