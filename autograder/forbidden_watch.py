@@ -142,7 +142,6 @@ class ForbiddenWatch:
                 setattr(target, attr, wrapper)
                 self.noted.append({"used": shown, "names": sorted(self.names), "line": 0, "replaced": True})
 
-
     def _all_bound(self) -> bool:
         """Whether every wrapper is still in its owner's namespace (compared by identity)."""
         targets, attrs, wrappers = self._columns

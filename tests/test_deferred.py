@@ -198,7 +198,7 @@ def test_a_hanging_deferred_call_is_stopped_and_objects_made_before_die_with_it(
     assert m.log(2) == 1                          # a fresh worker
 
 
-def test_a_function_that_keeps_failing_is_not_run_again_and_the_others_still_are(grader, folder):
+def test_a_function_that_failed_is_not_run_again_and_the_others_still_are(grader, folder):
     """A student whose one function loops forever is graded on the others: that function is
     not called again after it timed out, the exercise is stopped once a second function fails."""
     session = ExerciseSession(grader.zygote, folder, "m", "m.py", timeouts=Timeouts(call=1.0, start=10.0))
