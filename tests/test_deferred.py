@@ -155,7 +155,9 @@ def test_a_failed_check_fails_once_and_skips_the_checks_after_it(module):
         session.settle()
     assert ran == []
     session.settle()                             # nothing left: no error twice
-    assert m.log("c") == 3
+    calls = m.calls.get()                        # "b" ran, unless its "later" found the failure already in
+    assert calls in (["a", "b"], ["a"])
+    assert m.log("c") == len(calls) + 1          # the answers are still in step
 
 
 def test_settle_without_raising_drains_everything(module):
