@@ -84,13 +84,15 @@ def _deserialise(text: str) -> GradeResult:
                        d["seconds"], d["digest"], d["unstable"])
 
 
-def module_keys(folder: Path, exercises) -> dict[str, str]:
-    """exercise -> a hash of its module and of every sibling module it imports (the results of
-    an exercise depend on nothing else of the submission). Missing modules hash as empty."""
+def module_keys(folder: Path, exercises, siblings=()) -> dict[str, str]:
+    """exercise -> a hash of its module and of every sibling module it imports, of ``exercises``
+    or ``siblings`` (the results of an exercise depend on nothing else of the submission).
+    Missing modules hash as empty."""
     sources = {ex: (folder / f"{ex}.py").read_bytes() if (folder / f"{ex}.py").is_file() else b""
-               for ex in exercises}
+               for ex in [*exercises, *siblings]}
     keys = {}
-    for ex, source in sources.items():
+    for ex in exercises:
+        source = sources[ex]
         tree = parse_module(source) or ast.Module(body=[], type_ignores=[])
         imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
@@ -235,6 +237,7 @@ def run_batch(candidates: list[Candidate], course: Course, gradebook: Gradebook,
     import torch
 
     exercises = list(exercises or course.exercises)
+    siblings = [ex for ex in course.exercises if ex not in exercises]      # written too: a module may import one
     jobs = jobs or os.cpu_count() or 1
     provenance = Provenance(__version__, suite_hash(course), torch.__version__)
     summary = BatchSummary()
@@ -252,8 +255,8 @@ def run_batch(candidates: list[Candidate], course: Course, gradebook: Gradebook,
                 while pending and task is None:
                     candidate = pending.pop(0)
                     try:
-                        task = _make_task(candidate, exercises, workdir, gradebook, provenance, set(regrade),
-                                          regrade_all, summary)
+                        task = _make_task(candidate, exercises, siblings, workdir, gradebook, provenance,
+                                          set(regrade), regrade_all, summary)
                     except Exception as e:  # noqa: BLE001 - a fault reading one student's files spares the rest
                         summary.failed.append((candidate.student, f"its files could not be read ({type(e).__name__}: "
                                                                   f"{plain_text(str(e))[:300]})"))
@@ -286,11 +289,12 @@ def run_batch(candidates: list[Candidate], course: Course, gradebook: Gradebook,
     return summary
 
 
-def _make_task(candidate: Candidate, exercises, workdir, gradebook, provenance, regrade, regrade_all, summary):
+def _make_task(candidate: Candidate, exercises, siblings, workdir, gradebook, provenance, regrade, regrade_all,
+               summary):
     """Prepare one student's files; None if they are already graded."""
     entries, notes = candidate.load()
     try:
-        submission = prepare(entries, exercises, workdir, notes)
+        submission = prepare(entries, exercises, workdir, notes, siblings)
     except SubmissionError as e:
         submission = prepare([], exercises, workdir, notes + [str(e)])
     if not submission.found and not submission.problems:
@@ -303,7 +307,7 @@ def _make_task(candidate: Candidate, exercises, workdir, gradebook, provenance, 
         shutil.rmtree(submission.folder, ignore_errors=True)
         summary.skipped += 1
         return None
-    keys = module_keys(submission.folder, exercises)
+    keys = module_keys(submission.folder, exercises, siblings)
     cached = {} if fresh else {ex: tests for ex in exercises
                                if (tests := gradebook.cache_get(ex, keys[ex], provenance.suite_hash)) is not None}
     return {"student": candidate.student, "folder": str(submission.folder), "found": submission.found,

@@ -128,7 +128,10 @@ class Grader:
             sys.path.insert(0, str(course.root))   # suites import reference/ from the course root
 
     def prepare(self, path: Path) -> Submission:
-        return prepare_path(path, self.exercises, self.workdir)
+        """The submission at ``path`` in a private folder: this grader's exercises, and the
+        course's others that a graded module may import."""
+        siblings = [ex for ex in self.course.exercises if ex not in self.exercises]
+        return prepare_path(path, self.exercises, self.workdir, siblings)
 
     def grade_path(self, path: Path) -> GradeResult:
         """Grade the submission at ``path``; an unreadable one gets 0 with the reason."""

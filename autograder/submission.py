@@ -240,30 +240,36 @@ def module_source(entry: Entry) -> tuple[bytes, list[str]]:
     return raw, []
 
 
-def prepare(entries: list[Entry], exercises, workdir: Path, notes=()) -> Submission:
-    """Write the chosen modules into a new private folder under ``workdir``."""
+def prepare(entries: list[Entry], exercises, workdir: Path, notes=(), siblings=()) -> Submission:
+    """Write the chosen modules of ``exercises`` into a new private folder under ``workdir``,
+    and those of ``siblings`` (the course's other exercises, not graded now) that can be read:
+    a graded module may import one (``from masked_softmax import masked_softmax``). The digest
+    covers both; notes and problems are of the graded ones only."""
     folder = Path(tempfile.mkdtemp(prefix="sub-", dir=workdir))
     os.chmod(folder, 0o755)
     sub = Submission(folder, notes=list(notes))
     chosen, pick_notes = pick_modules(entries, exercises)
     sub.notes += pick_notes
+    importable = {ex: entry for ex, entry in pick_modules(entries, siblings)[0].items() if ex not in chosen}
     digest = hashlib.sha256()
-    for ex, entry in sorted(chosen.items()):
+    for ex, entry in sorted({**chosen, **importable}.items()):
         try:
             source, notes = module_source(entry)
         except SubmissionError as e:
-            sub.problems[ex] = str(e)
+            if ex in chosen:
+                sub.problems[ex] = str(e)
             continue
-        sub.notes += notes
         target = folder / f"{ex}.py"
         target.write_bytes(source)
         os.chmod(target, 0o644)
-        sub.found[ex] = entry.path
         digest.update(f"{ex}\0{len(source)}\0".encode() + source)
+        if ex in chosen:
+            sub.notes += notes
+            sub.found[ex] = entry.path
     sub.digest = digest.hexdigest()
     return sub
 
 
-def prepare_path(path: Path, exercises, workdir: Path) -> Submission:
+def prepare_path(path: Path, exercises, workdir: Path, siblings=()) -> Submission:
     entries, notes = entries_of(Path(path))
-    return prepare(entries, exercises, workdir, notes)
+    return prepare(entries, exercises, workdir, notes, siblings)

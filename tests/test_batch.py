@@ -32,6 +32,7 @@ ONLY = ["broadcasting"]
 SOLUTION = (ROOT / "solutions" / "broadcasting.py").read_text()
 STUB = (ROOT / "assignments" / "broadcasting.py").read_text()
 TIMEOUTS = Timeouts(call=5.0, start=20.0)
+IMPORTS_SIBLING = "from masked_softmax import broadcast_shape, broadcast_to, can_broadcast, unbroadcast\n"
 
 
 def notebook(source: str, magic: bool = True) -> str:
@@ -83,6 +84,9 @@ def test_every_input_form(course, tmp_path):
     (cls / "dan" / "broadcasting.ipynb").write_text(notebook(SOLUTION))  # named after the exercise
     (cls / "erin").mkdir()
     (cls / "erin" / "broadcasting.py").write_text(STUB)
+    (cls / "gina").mkdir()                      # her graded module imports one of hers that is not graded
+    (cls / "gina" / "broadcasting.py").write_text(IMPORTS_SIBLING)
+    (cls / "gina" / "masked_softmax.py").write_text(SOLUTION)
     canvas = write_zip(tmp_path / "course-hw submissions.zip", {
         "smithbob_340934_208490284_broadcasting.py": STUB,
         "smithbob_340934_208490999_broadcasting-1.py": SOLUTION,           # the newer upload wins
@@ -100,7 +104,7 @@ def test_every_input_form(course, tmp_path):
     out = tmp_path / "out"
     grades = grade([cls, canvas, moodle, single.parent], out, course=course)
     expected_full = ["alice", "bob", "carol", "dan", "smithbob_340934", "jonesann_12", "anon_x9y8",
-                     "Jane_Doe_12345", "Max_Mustermann_777", "frank"]
+                     "Jane_Doe_12345", "Max_Mustermann_777", "frank", "gina"]
     for student in expected_full:
         assert grades[student]["broadcasting"] == "20", (student, feedback(out, student))
     assert grades["erin"]["broadcasting"] == "0"

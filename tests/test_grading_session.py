@@ -3,7 +3,7 @@ each gets exactly what it would get graded alone."""
 
 from __future__ import annotations
 
-from autograder.grading import GradeResult, GradingError
+from autograder.grading import GradeResult, Grader, GradingError
 from autograder.plugin import GradingPlugin
 from conftest import EXERCISES, ROOT, submission_with
 from mutation import planted_bugs
@@ -52,3 +52,14 @@ def test_a_task_whose_grading_breaks_leaves_nothing_behind_for_the_next(grader, 
     grader.grade_each(queue, lambda task, outcome: outcomes.append(outcome))
     assert isinstance(outcomes[0], GradingError) and "a bug in the grader" in str(outcomes[0])
     assert outcomes[1].by_exercise() == {"gradients": (20.0, 20.0)}
+
+
+def test_a_module_importing_another_of_the_students_is_graded_alike_when_that_one_is_not(course, grader, tmp_path):
+    """``attention.py`` may import the student's own ``masked_softmax.py``: grading attention
+    alone (``--only attention``) must still find it."""
+    source = (ROOT / "solutions" / "attention.py").read_text().replace(
+        "def masked_softmax(", "from masked_softmax import masked_softmax\n\n\ndef _unused_masked_softmax(", 1)
+    folder = submission_with(tmp_path, {"attention": source})
+    whole = grader.grade_path(folder).by_exercise()["attention"]
+    with Grader(course, exercises=["attention"], zygote=grader.zygote.clone()) as alone:
+        assert alone.grade_path(folder).by_exercise() == {"attention": whole} == {"attention": (20.0, 20.0)}
