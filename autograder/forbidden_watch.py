@@ -208,13 +208,19 @@ def _attribute(owner, name):
 
 
 def _own_init(cls):
-    """``cls.__init__`` as ``cls`` defines it, or one that hands on to the next class of the
-    instance's MRO (as an inherited ``__init__`` would: a mixin's cooperative chain stays whole)."""
+    """``cls.__init__`` as ``cls`` defines it, or one that does what the inherited one did: hand
+    on to the next class of the instance's MRO (a mixin's cooperative chain stays whole), and
+    where that is ``object.__init__``, call it without the arguments that a ``__new__`` took (a
+    named tuple's; torch makes one each time it prints a tensor)."""
     if "__init__" in vars(cls):
         return vars(cls)["__init__"]
 
     def __init__(self, *args, **kwargs):
-        super(cls, self).__init__(*args, **kwargs)
+        mro = type(self).__mro__
+        if next(k for k in mro[mro.index(cls) + 1:] if "__init__" in vars(k)) is not object:
+            super(cls, self).__init__(*args, **kwargs)
+        elif (args or kwargs) and type(self).__new__ is object.__new__:
+            raise TypeError(f"{type(self).__name__}() takes no arguments")
 
     return __init__
 
