@@ -189,7 +189,8 @@ def test_broadcast_shape_incompatible_raises(student):
 
 # Sizes 6..9 so that a dimension index (0, 1, 2, -2) is not mistaken for a size.
 CLASH = ((7, 8, 9), (6, 9))
-_DIMENSION = re.compile(r"(?<![\w.])(-2|0|1|2)(?![\w.])|second|2nd|penultimate", re.IGNORECASE)
+_DIMENSION = re.compile(r"(?<![\w.])(-2|0|1|2)(?!\w|\.\d)|second|2nd|penultimate|next[- ]to[- ]last"
+                        r"|last[- ]but[- ]one", re.IGNORECASE)     # "dimension -2." ends a sentence; 2.0 is no dimension
 
 
 @pytest.mark.points(1)
@@ -204,7 +205,8 @@ def test_broadcast_shape_error_names_dimension(student):
                 raise err
         # Any honest way of naming the clashing dimension is accepted: -2 (from the right), 1
         # (from the left in the result or in the first shape, or 0-based from the right), 2
-        # (1-based from the right), 0 (in the second shape), or words such as "second to last".
+        # (1-based from the right), 0 (in the second shape), or words such as "second to last" or
+        # "next-to-last".
         if not _DIMENSION.search(err.message or ""):
             raise GradingFailure(
                 "the ValueError message should say which dimension clashes (e.g. 'dimension -2')"
