@@ -10,13 +10,15 @@ A rule is one of (see ``assignments/course.toml``):
 - ``"kw:requires_grad"``: a call passing that keyword.
 
 A use counts against a contract name when its code reaches it: the function or class itself,
-and the module-level functions, classes and assignments it refers to, transitively. A call whose
+and the module-level functions, classes and assignments it refers to, transitively (as Python
+scopes names: a local variable is not the module-level name it shadows). A call whose
 name is made at run time is caught while the code runs, by :mod:`autograder.forbidden_watch`.
 """
 
 from __future__ import annotations
 
 import ast
+import symtable
 from dataclasses import dataclass
 
 from autograder.syntax import parse_module
@@ -117,15 +119,13 @@ def _base_name(node) -> str | None:
 
 
 class _Uses(ast.NodeVisitor):
-    """Forbidden-relevant uses and referenced bare names inside one definition."""
+    """Forbidden-relevant uses inside one definition."""
 
     def __init__(self, aliases, star_modules):
         self.aliases, self.star_modules = aliases, star_modules
         self.uses: list[_Use] = []
-        self.refs: set[str] = set()
 
     def visit_Name(self, node):
-        self.refs.add(node.id)
         for d in _dotted(node, self.aliases):
             self.uses.append(_Use("dotted", d, node.lineno))
         for m in self.star_modules:
@@ -161,6 +161,43 @@ def _definitions(tree: ast.Module) -> dict[str, list[ast.AST]]:
                     if isinstance(n, ast.Name):
                         defs.setdefault(n.id, []).append(stmt)
     return defs
+
+
+def _global_reads(source: bytes | str) -> dict[tuple[str, int], set[str]] | None:
+    """(name, line) of each module-level function and class -> the module-level names its body
+    reads (Python's own scoping, from ``symtable``: a local ``loss`` is not the module's
+    ``loss``). None where the compiler refuses the file (it will not import either)."""
+    try:
+        text = source.decode("utf-8", "replace") if isinstance(source, bytes) else source
+        top = symtable.symtable(text, "<student>", "exec")
+    except (SyntaxError, ValueError, MemoryError):
+        return None
+
+    def reads(table) -> set[str]:
+        names = {s.get_name() for s in table.get_symbols() if s.is_referenced() and s.is_global()}
+        for child in table.get_children():
+            names |= reads(child)
+        return names
+
+    return {(t.get_name(), t.get_lineno()): reads(t) for t in top.get_children()
+            if t.get_type() in ("function", "class")}
+
+
+def _refs(stmt: ast.stmt, global_reads) -> set[str]:
+    """The bare names a module-level statement reads: of a function or class, those its body
+    reads from the module and those evaluated where it is defined (decorators, defaults,
+    annotations, base classes); of anything else, every name in it."""
+    body_reads = (global_reads or {}).get((getattr(stmt, "name", None), stmt.lineno))
+    if body_reads is None or not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name)}
+    if isinstance(stmt, ast.ClassDef):
+        outer = [*stmt.decorator_list, *stmt.bases, *(k.value for k in stmt.keywords)]
+    else:
+        a = stmt.args
+        every = [*a.posonlyargs, *a.args, *a.kwonlyargs, *(x for x in (a.vararg, a.kwarg) if x)]
+        outer = [*stmt.decorator_list, *a.defaults, *(d for d in a.kw_defaults if d), *(x for x in [stmt.returns] if x),
+                 *(x.annotation for x in every if x.annotation)]
+    return body_reads | {n.id for part in outer for n in ast.walk(part) if isinstance(n, ast.Name)}
 
 
 def _own_method_names(tree: ast.Module) -> set[str]:
@@ -212,12 +249,12 @@ def find_forbidden(source: bytes | str, rules: dict[str, list[str]], names: list
     if tree is None:
         return {}
     try:
-        return _scan(tree, rules, names)
+        return _scan(tree, rules, names, _global_reads(source))
     except (RecursionError, _TooConvoluted):    # parsed, yet beyond what the scan follows: nothing of it
         return {name: Violation(name, UNCHECKABLE, 1, None) for name in names}     # can be vouched for
 
 
-def _scan(tree: ast.Module, rules: dict[str, list[str]], names: list[str]) -> dict[str, Violation]:
+def _scan(tree: ast.Module, rules: dict[str, list[str]], names: list[str], global_reads) -> dict[str, Violation]:
     alias_finder = _Aliases()
     alias_finder.visit(tree)
     if len(alias_finder.star_modules) > MAX_STAR_IMPORTS:
@@ -227,11 +264,13 @@ def _scan(tree: ast.Module, rules: dict[str, list[str]], names: list[str]) -> di
     defs = _definitions(tree)
     own_methods = _own_method_names(tree)
     scans: dict[str, _Uses] = {}
+    refs: dict[str, set[str]] = {}
     for def_name, stmts in defs.items():
         scan = _Uses(aliases, alias_finder.star_modules)
         for stmt in stmts:
             scan.visit(stmt)
         scans[def_name] = scan
+        refs[def_name] = set().union(*(_refs(stmt, global_reads) for stmt in stmts))
 
     found: dict[str, Violation] = {}
     for name in names:
@@ -249,7 +288,7 @@ def _scan(tree: ast.Module, rules: dict[str, list[str]], names: list[str]) -> di
                         f".{use.text}(...)" if use.kind == "attr" else f"{use.text}=...")
                     found[name] = Violation(name, used, use.line, None if current == name else current)
                     break
-            for ref in sorted(scan.refs):
+            for ref in sorted(refs[current]):
                 if ref in scans and ref not in seen:
                     seen.add(ref)
                     queue.append(ref)

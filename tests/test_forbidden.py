@@ -43,6 +43,26 @@ def test_only_the_names_that_reach_a_use_lose_points():
         {"broadcast_to": ".expand(...)"}
 
 
+def test_a_local_variable_is_not_the_module_level_name_it_shadows():
+    """A sanity-check cell left at the bottom of a notebook binds ``out`` at module level with a
+    forbidden call; the functions' own local ``out`` is another variable."""
+    cell = "import torch\nout = torch.broadcast_shapes((2, 1), (3,))\n"
+    assert found(cell + "def broadcast_shape(*s):\n    out = ()\n    for x in s:\n        out = out + tuple(x)\n"
+                        "    return out\n") == {}
+    assert found(cell + "def broadcast_to(x, s):\n    def inner():\n        return out\n    out = x\n"
+                        "    return inner()\n") == {}                          # a closure reads the local
+    assert found(cell + "def broadcast_to(x, s):\n    return [out for out in s]\n") == {}
+    # ... while every way of reading the module-level name still counts
+    assert found(cell + "def broadcast_shape(*s):\n    return out\n") == {"broadcast_shape": "torch.broadcast_shapes"}
+    assert found(cell + "def broadcast_shape(*s):\n    global out\n    out = 1\n    return out\n") == \
+        {"broadcast_shape": "torch.broadcast_shapes"}
+    assert found(cell + "def broadcast_shape(*s, k=out):\n    return k\n") == {"broadcast_shape": "torch.broadcast_shapes"}
+    assert found(cell + "def d(f):\n    return f\n@d\ndef can_broadcast(*s):\n    return [lambda: out]\n") == \
+        {"can_broadcast": "torch.broadcast_shapes"}
+    assert found(cell + "class broadcast_to:\n    def __call__(self):\n        return out\n") == \
+        {"broadcast_to": "torch.broadcast_shapes"}
+
+
 def test_a_method_the_student_defines_is_not_the_forbidden_one():
     src = "class Layer:\n    def expand(self, x):\n        return x\ndef broadcast_to(x, s):\n    return Layer().expand(x)"
     assert found(src) == {}
