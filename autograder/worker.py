@@ -136,7 +136,7 @@ class Worker:
         if mode == "error":          # the exception the call raises, as data (None if it returns)
             try:
                 result = fn(*args, **kwargs)
-                if _is_iterator(result):
+                if _read_by_iterating(result):
                     _sendable(result)                   # a generator runs, as in mode "value"
             except Exception as e:  # noqa: BLE001 - SystemExit and the like stay failures
                 return {"error": self._error_info(e)}
@@ -178,12 +178,12 @@ class Worker:
 
 
 def _sendable(v, depth=0):
-    """Turn iterators into lists and everything else into what the wire accepts."""
+    """Turn iterators and other iterables into lists, and everything else into what the wire accepts."""
     if depth > 32:
         raise TypeError("result is nested too deeply")
     if isinstance(v, torch.Tensor):
         return v
-    if _is_iterator(v):
+    if _read_by_iterating(v):
         items = []
         for item in v:
             items.append(_sendable(item, depth + 1))
@@ -201,9 +201,13 @@ def _sendable(v, depth=0):
     raise TypeError(f"returned an object of type {type(v).__name__}, which the grader cannot read")
 
 
-def _is_iterator(v) -> bool:
-    return isinstance(v, (types.GeneratorType, map, filter, zip, enumerate)) or (
-        hasattr(v, "__next__") and hasattr(v, "__iter__") and not isinstance(v, (str, bytes)))
+def _read_by_iterating(v) -> bool:
+    """Whether a result is read by iterating it into a list: an iterator (a generator), or any
+    other iterable that is not data the wire carries as it is (a DataLoader, which the book's
+    ``load_array`` returns for minibatches). Arrays are not: they are refused by name."""
+    if isinstance(v, (str, bytes, bytearray, tuple, list, dict, torch.Tensor)) or hasattr(v, "__array__"):
+        return False
+    return isinstance(v, (types.GeneratorType, map, filter, zip, enumerate)) or hasattr(v, "__iter__")
 
 
 def _sendable_arg(v):
