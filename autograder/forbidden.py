@@ -18,6 +18,7 @@ name is made at run time is caught while the code runs, by :mod:`autograder.forb
 from __future__ import annotations
 
 import ast
+import importlib.util
 import symtable
 from dataclasses import dataclass
 
@@ -168,9 +169,9 @@ def _global_reads(source: bytes | str) -> dict[tuple[str, int], set[str]] | None
     reads (Python's own scoping, from ``symtable``: a local ``loss`` is not the module's
     ``loss``). None where the compiler refuses the file (it will not import either)."""
     try:
-        text = source.decode("utf-8", "replace") if isinstance(source, bytes) else source
+        text = importlib.util.decode_source(source) if isinstance(source, bytes) else source   # BOM, coding line
         top = symtable.symtable(text, "<student>", "exec")
-    except (SyntaxError, ValueError, MemoryError):
+    except (SyntaxError, ValueError, UnicodeDecodeError, LookupError, MemoryError):
         return None
 
     def reads(table) -> set[str]:
