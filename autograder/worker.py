@@ -207,7 +207,7 @@ def _read_by_iterating(v) -> bool:
     ``load_array`` returns for minibatches). Arrays are not: they are refused by name."""
     if isinstance(v, (str, bytes, bytearray, tuple, list, dict, torch.Tensor)) or hasattr(v, "__array__"):
         return False
-    return isinstance(v, (types.GeneratorType, map, filter, zip, enumerate)) or hasattr(v, "__iter__")
+    return hasattr(v, "__iter__")
 
 
 def _sendable_arg(v):
