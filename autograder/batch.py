@@ -329,6 +329,7 @@ def _record(task, fresh: GradeResult, exercises, gradebook: Gradebook, provenanc
             if ex not in fresh.unstable:
                 gradebook.cache_put(ex, task["keys"][ex], provenance.suite_hash, [t.__dict__ for t in graded])
     notes = task["notes"] + [f"{ex}: {msg}" for ex, msg in task["problems"].items()]
+    notes += [note for note in fresh.notes if note not in notes]      # what grading found (a notebook's cells)
     result = GradeResult(tests, list(exercises), notes, fresh.protections, fresh.seconds, task["digest"])
     gradebook.record(task["student"], task["digest"], task["source"], notes, task["late"], result, provenance)
 

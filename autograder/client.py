@@ -256,6 +256,7 @@ class ExerciseSession:
     failed_calls: dict = field(default_factory=dict)    # name -> why its call failed (timed out, crashed)
     protections: dict = field(default_factory=dict)
     outputs: list = field(default_factory=list)
+    cell_notes: list = field(default_factory=list)      # a notebook's cells that raised while it was loaded
     last_call: str = ""
     notebook: NotebookModule | None = None              # set when the module was made from a notebook
     watch: dict | None = None                           # {"rules", "names"}: forbidden calls to watch for
@@ -279,7 +280,7 @@ class ExerciseSession:
 
     def _ask_for_worker(self):
         return self.zygote.request_spawn(self.submission_dir, self.module_file[:-3], self.limits.__dict__,
-                                         self.watch)
+                                         self.watch, cells=self.notebook is not None)
 
     def _start(self):
         if self.unavailable:
@@ -306,6 +307,7 @@ class ExerciseSession:
             self.unavailable = f"importing {self._student_file()} failed: malformed answer ({e})"
             raise ExerciseUnavailable(self.unavailable) from None
         self.protections = header.get("protections", {}) if isinstance(header.get("protections"), dict) else {}
+        self.cell_notes = _cell_notes(header.get("cell_errors"), self._student_file())
         if not header.get("ok"):
             err = _student_error(header.get("error"))
             where = f" ({err.location(self.locate)})" if err.location() else ""
@@ -484,6 +486,20 @@ def _failure(answer: dict, deferred: bool = False) -> StudentError | ForbiddenCa
     line = info.get("line") if type(info.get("line")) is int and info["line"] > 0 else 0
     return ForbiddenCall(plain_text(str(info.get("used", "a forbidden call"))[:200]),
                          [plain_text(str(n))[:100] for n in names[:50]], line, info.get("replaced") is True)
+
+
+def _cell_notes(errors, notebook: str) -> list[str]:
+    """What the student should know of the notebook cells that raised while it was loaded (as
+    the worker reports them, so read as data)."""
+    if not isinstance(errors, list):
+        return []
+    notes = []
+    for e in errors[:20]:
+        if isinstance(e, dict) and type(e.get("cell")) is int:
+            what = plain_text(f"{str(e.get('type', 'Exception'))[:100]}: {str(e.get('message', ''))[:300]}")
+            notes.append(f"{notebook}, cell {e['cell']} raised {what}; the cells after it were still run "
+                         "(as nbgrader runs a notebook), but what it would have defined is missing")
+    return notes
 
 
 def _student_error(info, deferred: bool = False) -> StudentError:

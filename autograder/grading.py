@@ -191,6 +191,7 @@ class Grader:
         submission = task.submission
         notes = list(submission.notes)
         notes += [f"{ex}: {msg}" for ex, msg in submission.problems.items() if ex in task.exercises]
+        notes += [note for s in plugin.sessions.values() for note in s.cell_notes]
         unstable = sorted(ex for ex, s in plugin.sessions.items() if s.failures)
         return GradeResult(plugin.results, task.exercises, notes, protections, time.monotonic() - plugin.started,
                            submission.digest, unstable)

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import ast
-import re
 import warnings
 from dataclasses import dataclass
 
 import nbformat
 
+from autograder.cells import CELL_LINE, CELL_MARKER
 from autograder.syntax import parse_module
 
 SHELL_PREFIXES = ("%", "!", "?")
-CELL_MARKER = "# cell {}"
-CELL_LINE = re.compile(r"# cell (\d+)")
 
 
 class NotebookError(Exception):
@@ -27,11 +25,10 @@ def is_nbgrader_test_cell(cell) -> bool:
     return isinstance(meta, dict) and bool(meta.get("grade")) and not meta.get("solution")
 
 
-def _top_level_definitions(code: str) -> list[str]:
-    """Names of the functions and classes a cell defines at its top level (none if it does not parse)."""
-    tree = parse_module(code)
+def _top_level_definitions(tree: ast.Module) -> list[str]:
+    """Names of the functions and classes a cell defines at its top level."""
     defs = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-    return list(dict.fromkeys(node.name for node in tree.body if isinstance(node, defs))) if tree else []
+    return list(dict.fromkeys(node.name for node in tree.body if isinstance(node, defs)))
 
 
 def _without_shell_line(line: str) -> str:
@@ -49,7 +46,9 @@ def read_notebook(text: str) -> tuple[str, list[str]]:
     """``(source, notes)``: the code cells joined in order, IPython magics, shell lines and
     nbgrader test cells left out; and what the student should know about the cells: a function
     or class defined in more than one cell (a copied cell, or a stub cell left below the cell
-    the student worked in) is the last cell's, as when the notebook runs from top to bottom.
+    the student worked in) is the last cell's, as when the notebook runs from top to bottom; a
+    cell with a syntax error is left out, and the others still run (the worker runs the module
+    cell by cell, as nbgrader runs a notebook: :func:`autograder.cells.run_cells`).
 
     Each cell's code follows a ``# cell N`` line (N counts every cell of the notebook, from 1), and
     keeps its own line numbering (a magic or shell line becomes ``pass``), so a line of the module
@@ -66,7 +65,7 @@ def read_notebook(text: str) -> tuple[str, list[str]]:
     cells = nb.get("cells", [])
     if not isinstance(cells, list):
         raise NotebookError("not a valid notebook (its cells are not a list)")
-    chunks, defined_in = [], {}
+    chunks, defined_in, broken = [], {}, []
     for number, cell in enumerate(cells, 1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code" or is_nbgrader_test_cell(cell):
             continue
@@ -78,7 +77,11 @@ def read_notebook(text: str) -> tuple[str, list[str]]:
         if source.lstrip().startswith("%%"):
             continue
         code = "\n".join(_without_shell_line(line) for line in source.splitlines())
-        for name in _top_level_definitions(code):
+        tree = parse_module(code)
+        if tree is None:
+            broken.append(number)
+            continue
+        for name in _top_level_definitions(tree):
             defined_in.setdefault(name, []).append(number)
         chunks.append(CELL_MARKER.format(number) + "\n" + code)
     body = "\n\n".join(chunks).splitlines()
@@ -87,6 +90,8 @@ def read_notebook(text: str) -> tuple[str, list[str]]:
     notes = [f"{name} is defined in cells {', '.join(map(str, numbers[:-1]))} and {numbers[-1]}; the notebook "
              f"runs from top to bottom, so the {name} of cell {numbers[-1]} is graded"
              for name, numbers in defined_in.items() if len(numbers) > 1]
+    notes += [f"cell {number} has a syntax error, so it was left out; the other cells were run"
+              for number in broken]
     return "\n".join(future + rest) + "\n", notes
 
 

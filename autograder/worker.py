@@ -18,6 +18,7 @@ import types
 import torch
 
 from autograder import wire
+from autograder.cells import run_cells
 from autograder.forbidden_watch import ForbiddenWatch
 
 MAX_ITER_ITEMS = 100_000
@@ -226,24 +227,28 @@ def _safe_str(e: BaseException) -> str:
         return "<unprintable message>"
 
 
-def load_module(path: str, name: str) -> types.ModuleType:
-    """Import the student file at ``path`` as module ``name``."""
+def load_module(path: str, name: str, cells: bool = False) -> tuple[types.ModuleType, list[dict]]:
+    """Import the student file at ``path`` as module ``name``; with ``cells`` (a module made
+    from a notebook), cell by cell (:func:`autograder.cells.run_cells`). Returns the module and
+    the cells that raised."""
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
+    if cells:
+        return module, run_cells(module, path)
     spec.loader.exec_module(module)
-    return module
+    return module, []
 
 
 def serve(sock, module_path: str, module_name: str, hello: dict, watch_plan: list | None = None,
-          names=()) -> None:
-    """Import the module, report how that went (with ``hello``), then answer requests until the
-    socket closes. ``watch_plan`` (the exercise's forbidden calls, see
+          names=(), cells: bool = False) -> None:
+    """Import the module (``cells``: cell by cell), report how that went (with ``hello``), then
+    answer requests until the socket closes. ``watch_plan`` (the exercise's forbidden calls, see
     :func:`autograder.forbidden_watch.watch_plan`) is put in place before the import, noting
     calls against the contract ``names``."""
     watcher = ForbiddenWatch(watch_plan, names, module_path) if watch_plan is not None else None
     try:
-        module = load_module(module_path, module_name)
+        module, cell_errors = load_module(module_path, module_name, cells)
     except BaseException as e:  # noqa: BLE001 - SystemExit at import included
         tb = traceback.extract_tb(e.__traceback__)
         where = [[f.filename.rsplit("/", 1)[-1], f.lineno, f.name, f.line or ""]
@@ -254,7 +259,7 @@ def serve(sock, module_path: str, module_name: str, hello: dict, watch_plan: lis
             "type": type(e).__name__, "mro": [c.__name__ for c in type(e).__mro__],
             "message": _safe_str(e), "where": where}}, {}))
         return
-    wire.send(sock, wire.encode({**hello, "ok": True}, {}))
+    wire.send(sock, wire.encode({**hello, "ok": True, "cell_errors": cell_errors}, {}))
     worker, reader = Worker(module, watcher), wire.Reader(sock)
     while True:
         try:

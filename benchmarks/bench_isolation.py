@@ -47,7 +47,7 @@ class InProcessSession(ExerciseSession):
             if not path.is_file():
                 raise ExerciseUnavailable(f"{self.module_file} is missing")
             try:
-                self._worker_here = Worker(load_module(str(path), f"inproc_{self.exercise}_{id(self)}"))
+                self._worker_here = Worker(load_module(str(path), f"inproc_{self.exercise}_{id(self)}")[0])
             except BaseException as e:  # noqa: BLE001
                 raise ExerciseUnavailable(f"import failed: {e}") from None
             self._answers = collections.deque()

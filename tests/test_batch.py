@@ -87,6 +87,9 @@ def test_every_input_form(course, tmp_path):
     (cls / "gina").mkdir()                      # her graded module imports one of hers that is not graded
     (cls / "gina" / "broadcasting.py").write_text(IMPORTS_SIBLING)
     (cls / "gina" / "masked_softmax.py").write_text(SOLUTION)
+    book = nbformat.v4.new_notebook()           # a setup cell that fails here: the other cells still run
+    book.cells = [nbformat.v4.new_code_cell("from d2l import torch as d2l"), nbformat.v4.new_code_cell(SOLUTION)]
+    (cls / "hana.ipynb").write_text(nbformat.writes(book))
     canvas = write_zip(tmp_path / "course-hw submissions.zip", {
         "smithbob_340934_208490284_broadcasting.py": STUB,
         "smithbob_340934_208490999_broadcasting-1.py": SOLUTION,           # the newer upload wins
@@ -104,10 +107,11 @@ def test_every_input_form(course, tmp_path):
     out = tmp_path / "out"
     grades = grade([cls, canvas, moodle, single.parent], out, course=course)
     expected_full = ["alice", "bob", "carol", "dan", "smithbob_340934", "jonesann_12", "anon_x9y8",
-                     "Jane_Doe_12345", "Max_Mustermann_777", "frank", "gina"]
+                     "Jane_Doe_12345", "Max_Mustermann_777", "frank", "gina", "hana"]
     for student in expected_full:
         assert grades[student]["broadcasting"] == "20", (student, feedback(out, student))
     assert grades["erin"]["broadcasting"] == "0"
+    assert "hana.ipynb, cell 1 raised ModuleNotFoundError: No module named 'd2l'" in feedback(out, "hana")
     assert grades["jonesann_12"]["late"] == "yes"
     results = json.loads((out / "results" / "alice.json").read_text())
     assert results["score"] == 20 and all({"name", "score", "max_score", "status", "output", "visibility", "tags"}

@@ -55,7 +55,8 @@ def test_a_function_defined_in_several_cells_is_the_last_ones_and_a_note_says_so
     (tmp_path / "sgd.ipynb").write_text(nb(mine, scratch, stub, copied))
     sub = prepare_path(tmp_path / "sgd.ipynb", ["sgd"], tmp_path)
     assert sub.notes == ["sgd.ipynb: minibatches is defined in cells 1, 3 and 4; the notebook runs from top to "
-                         "bottom, so the minibatches of cell 4 is graded"]
+                         "bottom, so the minibatches of cell 4 is graded",
+                         "sgd.ipynb: cell 2 has a syntax error, so it was left out; the other cells were run"]
 
 
 
@@ -122,7 +123,22 @@ def test_feedback_names_the_notebook_cell_of_an_error_a_failed_import_and_a_forb
     result = grader.grade_path(tmp_path)
     outputs = {ex: " ".join(t.output for t in result.tests if t.exercise == ex) for ex in books}
     assert "at masked_softmax.ipynb, cell 2, line 2, in sequence_mask" in outputs["masked_softmax"]
-    assert "gradients.ipynb could not be imported" in outputs["gradients"]
-    assert "(gradients.ipynb, cell 2, line 2, in <module>" in outputs["gradients"]
+    assert "gradients.ipynb, cell 2 raised ModuleNotFoundError: No module named 'd2l'; the cells after it were " \
+           "still run" in " ".join(result.notes)
     assert "`broadcast_shape` uses `torch.broadcast_shapes` (broadcasting.ipynb, cell 2, line 2)" \
         in outputs["broadcasting"]
+
+
+def test_a_cell_that_fails_costs_only_what_it_defines_as_when_nbgrader_runs_the_notebook(grader, tmp_path):
+    """A notebook's setup cell imports d2l (not on the grading machine), a scratch cell has a
+    syntax error, a plotting cell raises: the solution's cells still run and get full marks."""
+    code = nbformat.v4.new_code_cell
+    solution = (ROOT / "solutions" / "sgd.py").read_text()
+    cells = [code("from d2l import torch as d2l"), code("def broken(:\n    pass"), code(solution),
+             code("plt.plot(losses)"), code("print('done')")]
+    (tmp_path / "sgd.ipynb").write_text(nb(*cells))
+    result = grader.grade(grader.prepare(tmp_path), ["sgd"])
+    assert result.by_exercise() == {"sgd": (20.0, 20.0)}
+    assert "sgd.ipynb: cell 2 has a syntax error, so it was left out; the other cells were run" in result.notes
+    assert any(n.startswith("sgd.ipynb, cell 1 raised ModuleNotFoundError") for n in result.notes)
+    assert any(n.startswith("sgd.ipynb, cell 4 raised NameError: name 'plt' is not defined") for n in result.notes)

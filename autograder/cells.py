@@ -1,0 +1,64 @@
+"""How a notebook's cells are marked in the module made from it, and how that module runs.
+
+:mod:`autograder.notebook` (on the trusted side) writes each code cell after a ``# cell N`` line;
+the worker runs such a module cell by cell, as nbgrader runs a notebook (``allow_errors``): a
+cell that raises is noted, and the cells after it still run. This module imports no third-party
+package, so the worker can use it cheaply.
+"""
+
+from __future__ import annotations
+
+import __future__
+import ast
+import bisect
+import re
+import types
+
+CELL_MARKER = "# cell {}"
+CELL_LINE = re.compile(r"# cell (\d+)")
+MAX_CELL_ERRORS = 20
+
+
+def cell_statements(source: str, tree: ast.Module) -> list[tuple[int, list[ast.stmt]]]:
+    """``(cell number, its top-level statements)`` in order; statements before the first
+    marker (the ``from __future__`` imports moved to the top) are cell 0."""
+    markers = [(i, int(m.group(1))) for i, line in enumerate(source.splitlines(), 1)
+               if (m := CELL_LINE.fullmatch(line))]
+    marker_lines = [line for line, _ in markers]
+    cells: list[tuple[int, list[ast.stmt]]] = []
+    for stmt in tree.body:
+        i = bisect.bisect_right(marker_lines, stmt.lineno) - 1
+        cell = markers[i][1] if i >= 0 else 0
+        if not cells or cells[-1][0] != cell:
+            cells.append((cell, []))
+        cells[-1][1].append(stmt)
+    return cells
+
+
+def run_cells(module: types.ModuleType, path: str) -> list[dict]:
+    """Run the module at ``path`` (made from a notebook) in ``module``'s namespace one cell at a
+    time, with the file's own line numbers; returns ``{"cell", "type", "message"}`` for each cell
+    that raised an Exception (SystemExit and the like still stop the import). A file that does
+    not compile raises SyntaxError, as an import would."""
+    with open(path, encoding="utf-8") as f:
+        source = f.read()
+    tree = ast.parse(source, path)
+    future = [a.name for stmt in tree.body if isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__"
+              for a in stmt.names]
+    flags = sum(getattr(__future__, name).compiler_flag for name in future if hasattr(__future__, name))
+    errors = []
+    for cell, stmts in cell_statements(source, tree):
+        try:
+            code = compile(ast.Module(body=stmts, type_ignores=[]), path, "exec", flags=flags, dont_inherit=True)
+            exec(code, module.__dict__)
+        except Exception as e:  # noqa: BLE001 - the student's cell failed: noted, the next cells run
+            if len(errors) < MAX_CELL_ERRORS:
+                errors.append({"cell": cell, "type": type(e).__name__, "message": _message(e)})
+    return errors
+
+
+def _message(e: BaseException) -> str:
+    try:
+        return str(e)[:300]
+    except Exception:  # noqa: BLE001
+        return "<unprintable message>"
