@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 
 from autograder import wire
+from autograder.cells import MAX_CELL_ERRORS
 from autograder.notebook import NotebookModule
 from autograder.sandbox import Limits
 from autograder.text import plain_text
@@ -494,7 +495,7 @@ def _cell_notes(errors, notebook: str) -> list[str]:
     if not isinstance(errors, list):
         return []
     notes = []
-    for e in errors[:20]:
+    for e in errors[:MAX_CELL_ERRORS]:
         if isinstance(e, dict) and type(e.get("cell")) is int:
             what = plain_text(f"{str(e.get('type', 'Exception'))[:100]}: {str(e.get('message', ''))[:300]}")
             notes.append(f"{notebook}, cell {e['cell']} raised {what}; the cells after it were still run "
