@@ -20,7 +20,7 @@ Forbidden (using one scores 0 for the function that uses it): ``torch.broadcast_
 ``torch.broadcast_to``, ``torch.broadcast_tensors``, ``Tensor.expand``, ``Tensor.expand_as``,
 ``Tensor.broadcast_to``, NumPy's ``broadcast``, ``broadcast_shapes``, ``broadcast_to`` and
 ``broadcast_arrays``; and in ``unbroadcast`` also autograd (``torch.autograd``, ``torch.func``,
-``.backward()``, ``requires_grad``). See ``course.toml`` for the exact list.
+``.backward()``, turning ``requires_grad`` on). See ``course.toml`` for the exact list.
 
 Everything else is allowed: ordinary arithmetic (``+`` on tensors broadcasts too, you may use it),
 ``reshape``, ``unsqueeze``, ``repeat``, ``sum``, indexing, Python loops.

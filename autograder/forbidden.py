@@ -7,7 +7,11 @@ A rule is one of (see ``assignments/course.toml``):
   ``getattr(torch, "broadcast_shapes")``);
 - ``".expand"``: any attribute of that name (``x.expand``, ``getattr(x, "expand")``), unless the
   module defines a method of that name itself;
-- ``"kw:requires_grad"``: a call passing that keyword.
+- ``"kw:requires_grad"``: a call passing that keyword;
+- ``"set:requires_grad"``: an assignment to that attribute (``x.requires_grad = True``,
+  ``setattr(x, "requires_grad", ...)``); reading it is no use of it.
+
+A keyword or assignment of the constant ``False`` turns nothing on and does not count.
 
 A use counts against a contract name when its code reaches it: the function or class itself,
 and the module-level functions, classes and assignments it refers to, transitively (as Python
@@ -143,10 +147,34 @@ class _Uses(ast.NodeVisitor):
             self.uses.append(_Use("attr", node.args[1].value, node.lineno))
             for d in _dotted(node, self.aliases):
                 self.uses.append(_Use("dotted", d, node.lineno))
+            if node.func.id == "setattr" and not (len(node.args) > 2 and _is_false(node.args[2])):
+                self.uses.append(_Use("set", node.args[1].value, node.lineno))
         for kw in node.keywords:
-            if kw.arg:
+            if kw.arg and not _is_false(kw.value):
                 self.uses.append(_Use("kw", kw.arg, node.lineno))
         self.generic_visit(node)
+
+    def visit_Assign(self, node):
+        self._set([] if _is_false(node.value) else node.targets)
+        self.generic_visit(node)
+
+    def visit_AugAssign(self, node):
+        self._set([node.target])
+        self.generic_visit(node)
+
+    def visit_AnnAssign(self, node):
+        self._set([] if node.value is None or _is_false(node.value) else [node.target])
+        self.generic_visit(node)
+
+    def _set(self, targets):
+        for target in targets:
+            for t in ast.walk(target):            # a, x.requires_grad = ... included
+                if isinstance(t, ast.Attribute) and isinstance(t.ctx, ast.Store):
+                    self.uses.append(_Use("set", t.attr, t.lineno))
+
+
+def _is_false(node) -> bool:
+    return isinstance(node, ast.Constant) and node.value is False
 
 
 def _definitions(tree: ast.Module) -> dict[str, list[ast.AST]]:
@@ -234,6 +262,8 @@ def _assigned_aliases(tree: ast.Module, aliases: dict[str, set[str]]) -> None:
 def _matches(use: _Use, rule: str, own_methods: set[str]) -> bool:
     if rule.startswith("kw:"):
         return use.kind == "kw" and use.text == rule[3:]
+    if rule.startswith("set:"):
+        return use.kind == "set" and use.text == rule[4:]
     if rule.startswith("."):
         return use.kind == "attr" and use.text == rule[1:] and use.text not in own_methods
     return use.kind == "dotted" and (use.text == rule or use.text.startswith(rule + "."))
@@ -285,8 +315,8 @@ def _scan(tree: ast.Module, rules: dict[str, list[str]], names: list[str], globa
             for use in sorted(scan.uses, key=lambda u: u.line):
                 rule = next((r for r in name_rules if _matches(use, r, own_methods)), None)
                 if rule:
-                    used = use.text if use.kind == "dotted" else (
-                        f".{use.text}(...)" if use.kind == "attr" else f"{use.text}=...")
+                    used = {"dotted": use.text, "attr": f".{use.text}(...)", "kw": f"{use.text}=...",
+                            "set": f".{use.text} = ..."}[use.kind]
                     found[name] = Violation(name, used, use.line, None if current == name else current)
                     break
             for ref in sorted(refs[current]):

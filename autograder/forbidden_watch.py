@@ -19,8 +19,8 @@ imported, the worker puts a wrapper in place of each forbidden binding of torch:
 A wrapper notes a call only while a request runs and only when its caller is student code (not
 torch's own code: ``torch.distributions`` may call ``F.softmax``; the grader's own calls are not
 counted either), and only against the contract names whose code is on the stack and which the
-rule applies to. Keyword and property rules (``kw:requires_grad``, ``.requires_grad``) stay with
-the syntax check: using what they unlock takes a call watched here (``backward``, ``grad``).
+rule applies to. Keyword and assignment rules (``kw:requires_grad``, ``set:requires_grad``) stay
+with the syntax check: using what they unlock takes a call watched here (``backward``, ``grad``).
 
 This runs beside student code, so it is not trusted: a note can only cost the student points. A
 student who puts the original back is noted too (every binding is checked after each request).
@@ -153,7 +153,7 @@ class ForbiddenWatch:
 
 def _targets(rule: str):
     """``(shown name, owner, attribute, object)`` for each binding a rule names in this process."""
-    if rule.startswith("kw:"):
+    if rule.startswith(("kw:", "set:")):
         return
     if rule.startswith("."):
         name = rule[1:]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from autograder.forbidden import UNCHECKABLE, find_forbidden
 
 RULES = {"*": ["torch.broadcast_shapes", ".expand", "torch.nn.functional.softmax"],
-         "unbroadcast": ["torch.autograd", "kw:requires_grad"]}
+         "unbroadcast": ["torch.autograd", "kw:requires_grad", "set:requires_grad"]}
 NAMES = ["broadcast_shape", "broadcast_to", "unbroadcast", "can_broadcast"]
 
 
@@ -61,6 +61,17 @@ def test_a_local_variable_is_not_the_module_level_name_it_shadows():
         {"can_broadcast": "torch.broadcast_shapes"}
     assert found(cell + "class broadcast_to:\n    def __call__(self):\n        return out\n") == \
         {"broadcast_to": "torch.broadcast_shapes"}
+
+
+def test_turning_requires_grad_on_counts_reading_it_or_turning_it_off_does_not():
+    head = "import torch\ndef unbroadcast(g, s):\n"
+    for on in ("    g.requires_grad = True\n", "    a, g.requires_grad = 1, True\n", "    g.requires_grad |= True\n",
+               "    setattr(g, 'requires_grad', True)\n"):
+        assert found(head + on) == {"unbroadcast": ".requires_grad = ..."}, on
+    assert found(head + "    torch.zeros(2, requires_grad=True)\n") == {"unbroadcast": "requires_grad=..."}
+    for harmless in ("    return g.detach() if g.requires_grad else g\n", "    g.requires_grad = False\n",
+                     "    setattr(g, 'requires_grad', False)\n", "    torch.zeros(2, requires_grad=False)\n"):
+        assert found(head + harmless) == {}, harmless
 
 
 def test_a_method_the_student_defines_is_not_the_forbidden_one():
