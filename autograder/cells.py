@@ -38,8 +38,9 @@ def cell_statements(source: str, tree: ast.Module) -> list[tuple[int, list[ast.s
 def run_cells(module: types.ModuleType, path: str) -> list[dict]:
     """Run the module at ``path`` (made from a notebook) in ``module``'s namespace one cell at a
     time, with the file's own line numbers; returns ``{"cell", "type", "message"}`` for each cell
-    that raised an Exception (SystemExit and the like still stop the import). A file that does
-    not compile raises SyntaxError, as an import would."""
+    that raised, as IPython reports it and goes on (``sys.exit()`` included; KeyboardInterrupt
+    still stops the import). ``get_ipython()`` is there, doing nothing (exported notebooks call it
+    for their magics). A file that does not compile raises SyntaxError, as an import would."""
     with open(path, encoding="utf-8") as f:
         source = f.read()
     tree = ast.parse(source, path)
@@ -47,14 +48,22 @@ def run_cells(module: types.ModuleType, path: str) -> list[dict]:
               for a in stmt.names]
     flags = sum(getattr(__future__, name).compiler_flag for name in future if hasattr(__future__, name))
     errors = []
+    module.__dict__.setdefault("get_ipython", _NoIPython)
     for cell, stmts in cell_statements(source, tree):
         try:
             code = compile(ast.Module(body=stmts, type_ignores=[]), path, "exec", flags=flags, dont_inherit=True)
             exec(code, module.__dict__)
-        except Exception as e:  # noqa: BLE001 - the student's cell failed: noted, the next cells run
+        except (Exception, SystemExit) as e:  # noqa: BLE001 - the student's cell failed: noted, the next cells run
             if len(errors) < MAX_CELL_ERRORS:
                 errors.append({"cell": cell, "type": type(e).__name__, "message": _message(e)})
     return errors
+
+
+class _NoIPython:
+    """``get_ipython()`` outside IPython: every magic and shell call does nothing."""
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
 
 
 def _message(e: BaseException) -> str:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import ast
+import io
+import re
+import tokenize
 import warnings
 from dataclasses import dataclass
 
@@ -12,6 +15,8 @@ from autograder.cells import CELL_LINE, CELL_MARKER
 from autograder.syntax import parse_module
 
 SHELL_PREFIXES = ("%", "!", "?")
+NAMESPACE_CELL_MAGICS = ("%%time", "%%capture")     # they run their body in the notebook's namespace
+ASSIGNED_MAGIC = re.compile(r"([\w.]+(?:\s*,\s*[\w.]+)*\s*=\s*)[%!]")   # files = !ls, t = %timeit -o f()
 
 
 class NotebookError(Exception):
@@ -32,9 +37,56 @@ def _top_level_definitions(tree: ast.Module) -> list[str]:
 
 
 def _without_shell_line(line: str) -> str:
-    """A magic or shell line becomes ``pass`` at the same indentation (blocks stay valid)."""
+    """A magic, shell or help line (``SGD?``) becomes ``pass`` at the same indentation (blocks stay
+    valid); ``%time statement`` becomes the statement, which IPython runs; ``x = !ls`` becomes
+    ``x = None``."""
     code = line.lstrip()
-    return line[: len(line) - len(code)] + "pass" if code.startswith(SHELL_PREFIXES) else line
+    indent = line[: len(line) - len(code)]
+    if code.startswith("%time "):
+        return indent + code[len("%time "):]
+    assigned = ASSIGNED_MAGIC.match(code)
+    if assigned:
+        return indent + assigned.group(1) + "None"
+    help_request = re.fullmatch(r"[\w.]+\?{1,2}", code.rstrip())          # SGD? shows help
+    return indent + "pass" if code.startswith(SHELL_PREFIXES) or help_request else line
+
+
+def _logical_line_starts(code: str) -> set[int] | None:
+    """Numbers of the lines that start a statement: only there is ``%``, ``!`` or ``?`` IPython's
+    (inside brackets, ``!= 0`` and ``% n`` are operators). None if the cell cannot be tokenized."""
+    starts, depth, at_start = set(), 0, True
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(code).readline):
+            if tok.type in (tokenize.NEWLINE, tokenize.NL):
+                at_start = depth == 0
+            elif tok.type not in (tokenize.INDENT, tokenize.DEDENT, tokenize.COMMENT, tokenize.ENDMARKER):
+                if at_start:
+                    starts.add(tok.start[0])
+                at_start = False
+                if tok.type == tokenize.OP and tok.string in ("(", "[", "{"):
+                    depth += 1
+                elif tok.type == tokenize.OP and tok.string in (")", "]", "}"):
+                    depth = max(depth - 1, 0)
+    except (tokenize.TokenError, SyntaxError):
+        return None
+    return starts
+
+
+def _cell_python(source: str) -> str | None:
+    """The Python a code cell runs, each line where it was; None for a cell magic whose body is
+    not Python run in the notebook (``%%bash``, ``%%timeit``, ``%%writefile``)."""
+    lines = source.splitlines()
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is not None and lines[first].lstrip().startswith("%%"):
+        if lines[first].split()[0] not in NAMESPACE_CELL_MAGICS:
+            return None
+        lines[first] = ""
+    code = "\n".join(lines)
+    if parse_module(code) is not None:
+        return code                       # plain Python, operators at line starts included
+    starts = _logical_line_starts(code)
+    return "\n".join(_without_shell_line(line) if starts is None or n in starts else line
+                     for n, line in enumerate(lines, 1))
 
 
 def notebook_to_source(text: str) -> str:
@@ -74,9 +126,9 @@ def read_notebook(text: str) -> tuple[str, list[str]]:
             source = "".join(source)
         if not isinstance(source, str):
             raise NotebookError(f"not a valid notebook (the source of cell {number} is not text)")
-        if source.lstrip().startswith("%%"):
+        code = _cell_python(source)
+        if code is None:
             continue
-        code = "\n".join(_without_shell_line(line) for line in source.splitlines())
         tree = parse_module(code)
         if tree is None:
             broken.append(number)

@@ -24,7 +24,7 @@ def test_code_cells_in_order_without_magics():
     source = notebook_to_source(nb(
         nbformat.v4.new_markdown_cell("# title"),
         nbformat.v4.new_code_cell("%matplotlib inline\nimport math"),
-        nbformat.v4.new_code_cell("%%time\nslow()"),
+        nbformat.v4.new_code_cell("%%timeit\nslow()"),                  # not run in the namespace: left out
         nbformat.v4.new_code_cell("def f(x):\n    !echo hi\n    return math.sqrt(x)"),
         nbformat.v4.new_code_cell("from __future__ import annotations\ng = f"),
     ))
@@ -134,11 +134,25 @@ def test_a_cell_that_fails_costs_only_what_it_defines_as_when_nbgrader_runs_the_
     syntax error, a plotting cell raises: the solution's cells still run and get full marks."""
     code = nbformat.v4.new_code_cell
     solution = (ROOT / "solutions" / "sgd.py").read_text()
-    cells = [code("from d2l import torch as d2l"), code("def broken(:\n    pass"), code(solution),
-             code("plt.plot(losses)"), code("print('done')")]
+    cells = [code("from d2l import torch as d2l"), code("def broken(:\n    pass"), code("%%time\n" + solution),
+             code("plt.plot(losses)"), code("get_ipython().run_line_magic('load_ext', 'autoreload')\nSGD?\n"
+                                            "t = %timeit -o list(minibatches(torch.ones(4, 1), torch.ones(4), 2))"),
+             code("import sys\nsys.exit()"), code("print('done')")]
     (tmp_path / "sgd.ipynb").write_text(nb(*cells))
     result = grader.grade(grader.prepare(tmp_path), ["sgd"])
     assert result.by_exercise() == {"sgd": (20.0, 20.0)}
     assert "sgd.ipynb: cell 2 has a syntax error, so it was left out; the other cells were run" in result.notes
     assert any(n.startswith("sgd.ipynb, cell 1 raised ModuleNotFoundError") for n in result.notes)
     assert any(n.startswith("sgd.ipynb, cell 4 raised NameError: name 'plt' is not defined") for n in result.notes)
+    assert any(n.startswith("sgd.ipynb, cell 6 raised SystemExit") for n in result.notes)
+    assert len(result.notes) == 4
+
+
+def test_ipython_syntax_only_where_ipython_reads_it():
+    """``%``, ``!`` and ``?`` are IPython's at the start of a statement only: inside brackets a line
+    may start with an operator (black puts ``!=`` and ``%`` there)."""
+    source = notebook_to_source(nb(nbformat.v4.new_code_cell(
+        "%matplotlib inline\nok = (3\n      != 2)\nrest = (7\n        % 3)\nfiles = !ls\n%time twice = 2 * rest\nok?")))
+    namespace = {}
+    exec(compile(source, "nb", "exec"), namespace)
+    assert (namespace["ok"], namespace["rest"], namespace["files"], namespace["twice"]) == (True, 1, None, 2)
