@@ -67,7 +67,7 @@ def _logical_line_starts(code: str) -> set[int] | None:
                     depth += 1
                 elif tok.type == tokenize.OP and tok.string in (")", "]", "}"):
                     depth = max(depth - 1, 0)
-    except (tokenize.TokenError, SyntaxError):
+    except Exception:  # noqa: BLE001 - TokenError, SyntaxError, or worse on hostile text: read it line by line
         return None
     return starts
 
