@@ -14,6 +14,8 @@ import bisect
 import re
 import types
 
+from autograder.text import exception_message
+
 CELL_MARKER = "# cell {}"
 CELL_LINE = re.compile(r"# cell (\d+)")
 MAX_CELL_ERRORS = 20
@@ -55,7 +57,7 @@ def run_cells(module: types.ModuleType, path: str) -> list[dict]:
             exec(code, module.__dict__)
         except (Exception, SystemExit) as e:  # noqa: BLE001 - the student's cell failed: noted, the next cells run
             if len(errors) < MAX_CELL_ERRORS:
-                errors.append({"cell": cell, "type": type(e).__name__, "message": _message(e)})
+                errors.append({"cell": cell, "type": type(e).__name__, "message": exception_message(e, 300)})
     return errors
 
 
@@ -64,10 +66,3 @@ class _NoIPython:
 
     def __getattr__(self, name):
         return lambda *args, **kwargs: None
-
-
-def _message(e: BaseException) -> str:
-    try:
-        return str(e)[:300]
-    except Exception:  # noqa: BLE001
-        return "<unprintable message>"

@@ -17,6 +17,7 @@ from autograder.syntax import parse_module
 SHELL_PREFIXES = ("%", "!", "?")
 NAMESPACE_CELL_MAGICS = ("%%time", "%%capture")     # they run their body in the notebook's namespace
 ASSIGNED_MAGIC = re.compile(r"([\w.]+(?:\s*,\s*[\w.]+)*\s*=\s*)[%!]")   # files = !ls, t = %timeit -o f()
+HELP_REQUEST = re.compile(r"[\w.]+\?{1,2}")                              # SGD? shows help
 
 
 class NotebookError(Exception):
@@ -47,8 +48,7 @@ def _without_shell_line(line: str) -> str:
     assigned = ASSIGNED_MAGIC.match(code)
     if assigned:
         return indent + assigned.group(1) + "None"
-    help_request = re.fullmatch(r"[\w.]+\?{1,2}", code.rstrip())          # SGD? shows help
-    return indent + "pass" if code.startswith(SHELL_PREFIXES) or help_request else line
+    return indent + "pass" if code.startswith(SHELL_PREFIXES) or HELP_REQUEST.fullmatch(code.rstrip()) else line
 
 
 def _logical_line_starts(code: str) -> set[int] | None:

@@ -14,3 +14,12 @@ def plain_text(text: str) -> str:
     is stored; control characters make junit.xml unreadable and can drive the terminal of the
     instructor who reads the feedback."""
     return _CONTROL.sub("\ufffd", text.encode("utf-8", "backslashreplace").decode("utf-8"))
+
+
+def exception_message(e: BaseException, limit: int) -> str:
+    """``str(e)``, at most ``limit`` characters; a placeholder if the exception's own ``__str__``
+    (a student's) fails."""
+    try:
+        return str(e)[:limit]
+    except Exception:  # noqa: BLE001
+        return "<unprintable message>"

@@ -20,6 +20,7 @@ import torch
 from autograder import wire
 from autograder.cells import run_cells
 from autograder.forbidden_watch import ForbiddenWatch
+from autograder.text import exception_message
 
 MAX_ITER_ITEMS = 100_000
 
@@ -81,7 +82,7 @@ class Worker:
         return {
             "type": type(e).__name__,
             "mro": [c.__name__ for c in type(e).__mro__],
-            "message": _safe_str(e),
+            "message": exception_message(e, 2000),
             "where": [[f.filename.rsplit("/", 1)[-1], f.lineno, f.name, f.line or ""]
                       for f in student_frames[-5:]],
         }
@@ -220,13 +221,6 @@ def _sendable_arg(v):
     return None
 
 
-def _safe_str(e: BaseException) -> str:
-    try:
-        return str(e)[:2000]
-    except Exception:  # noqa: BLE001
-        return "<unprintable message>"
-
-
 def load_module(path: str, name: str, cells: bool = False) -> tuple[types.ModuleType, list[dict]]:
     """Import the student file at ``path`` as module ``name``; with ``cells`` (a module made
     from a notebook), cell by cell (:func:`autograder.cells.run_cells`). Returns the module and
@@ -257,7 +251,7 @@ def serve(sock, module_path: str, module_name: str, hello: dict, watch_plan: lis
             where = [[module_path.rsplit("/", 1)[-1], e.lineno, "<module>", (e.text or "").strip()]]
         wire.send(sock, wire.encode({**hello, "ok": False, "error": {
             "type": type(e).__name__, "mro": [c.__name__ for c in type(e).__mro__],
-            "message": _safe_str(e), "where": where}}, {}))
+            "message": exception_message(e, 2000), "where": where}}, {}))
         return
     wire.send(sock, wire.encode({**hello, "ok": True, "cell_errors": cell_errors}, {}))
     worker, reader = Worker(module, watcher), wire.Reader(sock)
