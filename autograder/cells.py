@@ -2,8 +2,8 @@
 
 :mod:`autograder.notebook` (on the trusted side) writes each code cell after a ``# cell N`` line;
 the worker runs such a module cell by cell, as nbgrader runs a notebook (``allow_errors``): a
-cell that raises is noted, and the cells after it still run. This module imports no third-party
-package, so the worker can use it cheaply.
+cell that raises, or runs past its time (a training demo), is noted and stopped, and the cells
+after it still run. This module imports no third-party package, so the worker can use it cheaply.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import __future__
 import ast
 import bisect
 import re
+import signal
 import types
 
 from autograder.text import exception_message
@@ -19,6 +20,16 @@ from autograder.text import exception_message
 CELL_MARKER = "# cell {}"
 CELL_LINE = re.compile(r"# cell (\d+)")
 MAX_CELL_ERRORS = 20
+TOO_LONG = "CellTooLong"       # the type named in the note of a cell stopped for its time
+
+
+class CellTooLong(BaseException):
+    """Raised in a cell that runs past its time: a BaseException, so a student's ``except
+    Exception`` inside a training loop does not swallow it (the alarm fires again if it is)."""
+
+
+def _too_long(signum, frame):
+    raise CellTooLong
 
 
 def cell_statements(source: str, tree: ast.Module) -> list[tuple[int, list[ast.stmt]]]:
@@ -37,12 +48,13 @@ def cell_statements(source: str, tree: ast.Module) -> list[tuple[int, list[ast.s
     return cells
 
 
-def run_cells(module: types.ModuleType, path: str) -> list[dict]:
+def run_cells(module: types.ModuleType, path: str, seconds: float) -> list[dict]:
     """Run the module at ``path`` (made from a notebook) in ``module``'s namespace one cell at a
     time, with the file's own line numbers; returns ``{"cell", "type", "message"}`` for each cell
     that raised, as IPython reports it and goes on (``sys.exit()`` included; KeyboardInterrupt
-    still stops the import). ``get_ipython()`` is there, doing nothing (exported notebooks call it
-    for their magics). A file that does not compile raises SyntaxError, as an import would."""
+    still stops the import), and for each cell stopped after running ``seconds`` (type
+    :data:`TOO_LONG`). ``get_ipython()`` is there, doing nothing (exported notebooks call it for
+    their magics). A file that does not compile raises SyntaxError, as an import would."""
     with open(path, encoding="utf-8") as f:
         source = f.read()
     tree = ast.parse(source, path)
@@ -51,13 +63,27 @@ def run_cells(module: types.ModuleType, path: str) -> list[dict]:
     flags = sum(getattr(__future__, name).compiler_flag for name in future if hasattr(__future__, name))
     errors = []
     module.__dict__.setdefault("get_ipython", _NoIPython)
-    for cell, stmts in cell_statements(source, tree):
-        try:
-            code = compile(ast.Module(body=stmts, type_ignores=[]), path, "exec", flags=flags, dont_inherit=True)
-            exec(code, module.__dict__)
-        except (Exception, SystemExit) as e:  # noqa: BLE001 - the student's cell failed: noted, the next cells run
+    previous = signal.signal(signal.SIGALRM, _too_long)
+    try:
+        for cell, stmts in cell_statements(source, tree):
+            try:
+                code = compile(ast.Module(body=stmts, type_ignores=[]), path, "exec", flags=flags, dont_inherit=True)
+                signal.setitimer(signal.ITIMER_REAL, seconds, 0.1)
+                try:
+                    exec(code, module.__dict__)
+                finally:
+                    signal.setitimer(signal.ITIMER_REAL, 0)
+            except CellTooLong:
+                error = {"cell": cell, "type": TOO_LONG, "message": f"{seconds:g} s"}
+            except (Exception, SystemExit) as e:  # noqa: BLE001 - the student's cell failed: noted, the next cells run
+                error = {"cell": cell, "type": type(e).__name__, "message": exception_message(e, 300)}
+            else:
+                continue
             if len(errors) < MAX_CELL_ERRORS:
-                errors.append({"cell": cell, "type": type(e).__name__, "message": exception_message(e, 300)})
+                errors.append(error)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
     return errors
 
 

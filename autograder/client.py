@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 
 from autograder import wire
-from autograder.cells import MAX_CELL_ERRORS
+from autograder.cells import MAX_CELL_ERRORS, TOO_LONG
 from autograder.notebook import NotebookModule
 from autograder.sandbox import Limits
 from autograder.text import plain_text
@@ -226,6 +226,7 @@ class Timeouts:
 
     call: float = 10.0          # one request
     start: float = 20.0         # fork + confine + import of the student module
+    cell: float = 5.0           # one cell of a notebook, while it is loaded (a longer one is stopped, the rest run)
     strikes: int = 2            # functions whose call timed out or crashed before an exercise's other tests
                                 # are skipped (each such function is not called again)
     submission: float = 600.0   # all the tests of one submission; later tests fail at once
@@ -281,7 +282,8 @@ class ExerciseSession:
 
     def _ask_for_worker(self):
         return self.zygote.request_spawn(self.submission_dir, self.module_file[:-3], self.limits.__dict__,
-                                         self.watch, cells=self.notebook is not None)
+                                         self.watch,
+                                         cell_seconds=self.timeouts.cell if self.notebook is not None else None)
 
     def _start(self):
         if self.unavailable:
@@ -490,16 +492,21 @@ def _failure(answer: dict, deferred: bool = False) -> StudentError | ForbiddenCa
 
 
 def _cell_notes(errors, notebook: str) -> list[str]:
-    """What the student should know of the notebook cells that raised while it was loaded (as
-    the worker reports them, so read as data)."""
+    """What the student should know of the notebook cells that raised, or ran too long, while it
+    was loaded (as the worker reports them, so read as data)."""
     if not isinstance(errors, list):
         return []
     notes = []
     for e in errors[:MAX_CELL_ERRORS]:
-        if isinstance(e, dict) and type(e.get("cell")) is int:
-            what = plain_text(f"{str(e.get('type', 'Exception'))[:100]}: {str(e.get('message', ''))[:300]}")
-            notes.append(f"{notebook}, cell {e['cell']} raised {what}; the cells after it were still run "
-                         "(as nbgrader runs a notebook), but what it would have defined is missing")
+        if not (isinstance(e, dict) and type(e.get("cell")) is int):
+            continue
+        if e.get("type") == TOO_LONG:
+            what = (f"ran for more than {plain_text(str(e.get('message', '')))[:20]} and was stopped (a long "
+                    "training run or demo belongs outside the graded notebook)")
+        else:
+            what = "raised " + plain_text(f"{str(e.get('type', 'Exception'))[:100]}: {str(e.get('message', ''))[:300]}")
+        notes.append(f"{notebook}, cell {e['cell']} {what}; the cells after it were still run "
+                     "(as nbgrader runs a notebook), but what it would have defined is missing")
     return notes
 
 

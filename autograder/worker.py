@@ -221,28 +221,29 @@ def _sendable_arg(v):
     return None
 
 
-def load_module(path: str, name: str, cells: bool = False) -> tuple[types.ModuleType, list[dict]]:
-    """Import the student file at ``path`` as module ``name``; with ``cells`` (a module made
-    from a notebook), cell by cell (:func:`autograder.cells.run_cells`). Returns the module and
-    the cells that raised."""
+def load_module(path: str, name: str, cell_seconds: float | None = None) -> tuple[types.ModuleType, list[dict]]:
+    """Import the student file at ``path`` as module ``name``; with ``cell_seconds`` (a module
+    made from a notebook), cell by cell, each cell stopped after that long
+    (:func:`autograder.cells.run_cells`). Returns the module and the cells that raised or were
+    stopped."""
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    if cells:
-        return module, run_cells(module, path)
+    if cell_seconds is not None:
+        return module, run_cells(module, path, cell_seconds)
     spec.loader.exec_module(module)
     return module, []
 
 
 def serve(sock, module_path: str, module_name: str, hello: dict, watch_plan: list | None = None,
-          names=(), cells: bool = False) -> None:
-    """Import the module (``cells``: cell by cell), report how that went (with ``hello``), then
+          names=(), cell_seconds: float | None = None) -> None:
+    """Import the module (``cell_seconds``: a notebook's, cell by cell), report how that went (with ``hello``), then
     answer requests until the socket closes. ``watch_plan`` (the exercise's forbidden calls, see
     :func:`autograder.forbidden_watch.watch_plan`) is put in place before the import, noting
     calls against the contract ``names``."""
     watcher = ForbiddenWatch(watch_plan, names, module_path) if watch_plan is not None else None
     try:
-        module, cell_errors = load_module(module_path, module_name, cells)
+        module, cell_errors = load_module(module_path, module_name, cell_seconds)
     except BaseException as e:  # noqa: BLE001 - SystemExit at import included
         tb = traceback.extract_tb(e.__traceback__)
         where = [[f.filename.rsplit("/", 1)[-1], f.lineno, f.name, f.line or ""]

@@ -129,15 +129,16 @@ class Zygote:
         return Zygote(socket.socket(fileno=fds[0]))
 
     def request_spawn(self, submission_dir: str, module_name: str, limits: dict,
-                      watch: dict | None = None, cells: bool = False) -> "PendingWorker":
+                      watch: dict | None = None, cell_seconds: float | None = None) -> "PendingWorker":
         """Ask for a worker for ``<submission_dir>/<module_name>.py`` without waiting for it:
-        the zygote forks it, and it imports the module (``cells``: one made from a notebook, cell
-        by cell), while the grader goes on. ``watch`` (``{"rules", "names"}``) are the forbidden
+        the zygote forks it, and it imports the module (``cell_seconds``: one made from a
+        notebook, cell by cell, each stopped after that long), while the grader goes on. ``watch`` (``{"rules", "names"}``) are the forbidden
         calls it watches for. Every request must be taken (``take``), in any order."""
         self.wait_ready()
         scratch = tempfile.mkdtemp(prefix="scratch-", dir=os.path.dirname(submission_dir))
         send_msg(self._control, {"submission_dir": submission_dir, "module_name": module_name,
-                                 "scratch": scratch, "limits": limits, "watch": watch, "cells": cells})
+                                 "scratch": scratch, "limits": limits, "watch": watch,
+                                 "cell_seconds": cell_seconds})
         pending = PendingWorker(scratch)
         self._unanswered.append(pending)
         return pending
@@ -395,7 +396,7 @@ def _worker(spec, plan, readable, sock, out_write, report, entered, uid):
     sys.argv = ["worker"]
     worker.serve(sock, os.path.join(submission, spec["module_name"] + ".py"), spec["module_name"],
                  hello={"protections": dict(report)}, watch_plan=plan,
-                 names=(spec.get("watch") or {}).get("names", ()), cells=bool(spec.get("cells")))
+                 names=(spec.get("watch") or {}).get("names", ()), cell_seconds=spec.get("cell_seconds"))
 
 
 if __name__ == "__main__":
