@@ -71,7 +71,8 @@ class BatchSummary:
 def _serialise(result: GradeResult) -> str:
     return json.dumps({"tests": [t.__dict__ for t in result.tests], "exercises": result.exercises,
                        "notes": result.notes, "protections": result.protections, "seconds": result.seconds,
-                       "digest": result.digest, "unstable": result.unstable})
+                       "digest": result.digest, "unstable": result.unstable,
+                       "exercise_notes": result.exercise_notes})
 
 
 def _test_result(d: dict) -> TestResult:
@@ -81,7 +82,7 @@ def _test_result(d: dict) -> TestResult:
 def _deserialise(text: str) -> GradeResult:
     d = json.loads(text)
     return GradeResult([_test_result(t) for t in d["tests"]], d["exercises"], d["notes"], d["protections"],
-                       d["seconds"], d["digest"], d["unstable"])
+                       d["seconds"], d["digest"], d["unstable"], d["exercise_notes"])
 
 
 def module_keys(folder: Path, exercises, siblings=()) -> dict[str, str]:
@@ -308,8 +309,8 @@ def _make_task(candidate: Candidate, exercises, siblings, workdir, gradebook, pr
         summary.skipped += 1
         return None
     keys = module_keys(submission.folder, exercises, siblings)
-    cached = {} if fresh else {ex: tests for ex in exercises
-                               if (tests := gradebook.cache_get(ex, keys[ex], provenance.suite_hash)) is not None}
+    cached = {} if fresh else {ex: entry for ex in exercises
+                               if (entry := gradebook.cache_get(ex, keys[ex], provenance.suite_hash)) is not None}
     return {"student": candidate.student, "folder": str(submission.folder), "found": submission.found,
             "problems": submission.problems, "notes": submission.notes, "digest": submission.digest,
             "source": candidate.source, "late": candidate.late, "keys": keys, "cached": cached,
@@ -318,18 +319,19 @@ def _make_task(candidate: Candidate, exercises, siblings, workdir, gradebook, pr
 
 def _record(task, fresh: GradeResult, exercises, gradebook: Gradebook, provenance: Provenance) -> None:
     """Store a student's run: cached exercises and freshly graded ones, in course order; cache
-    the fresh ones whose results did not depend on timing."""
+    the fresh ones whose results did not depend on timing, with what grading them found."""
     tests = []
+    notes = task["notes"] + [f"{ex}: {msg}" for ex, msg in task["problems"].items()]
     for ex in exercises:
         if ex in task["cached"]:
-            tests += [_test_result(t) for t in task["cached"][ex]]
+            graded, found = task["cached"][ex]
+            graded = [_test_result(t) for t in graded]
         else:
-            graded = [t for t in fresh.tests if t.exercise == ex]
-            tests += graded
+            graded, found = [t for t in fresh.tests if t.exercise == ex], fresh.exercise_notes.get(ex, [])
             if ex not in fresh.unstable:
-                gradebook.cache_put(ex, task["keys"][ex], provenance.suite_hash, [t.__dict__ for t in graded])
-    notes = task["notes"] + [f"{ex}: {msg}" for ex, msg in task["problems"].items()]
-    notes += [note for note in fresh.notes if note not in notes]      # what grading found (a notebook's cells)
+                gradebook.cache_put(ex, task["keys"][ex], provenance.suite_hash, [t.__dict__ for t in graded], found)
+        tests += graded
+        notes += [note for note in found if note not in notes]
     result = GradeResult(tests, list(exercises), notes, fresh.protections, fresh.seconds, task["digest"])
     gradebook.record(task["student"], task["digest"], task["source"], notes, task["late"], result, provenance)
 

@@ -197,16 +197,20 @@ class Gradebook:
             added += 1
         return added
 
-    def cache_put(self, exercise: str, module_key: str, suite_hash: str, tests: list[dict]) -> None:
-        """Remember one exercise's test results for a module's exact content."""
+    def cache_put(self, exercise: str, module_key: str, suite_hash: str, tests: list[dict], notes: list[str]) -> None:
+        """Remember one exercise's test results for a module's exact content, and the notes
+        grading it gave (a notebook's cells that raised)."""
         with self.db:
             self.db.execute("INSERT OR REPLACE INTO exercise_cache VALUES (?,?,?,?)",
-                            (exercise, module_key, suite_hash, json.dumps(tests)))
+                            (exercise, module_key, suite_hash, json.dumps({"tests": tests, "notes": notes})))
 
-    def cache_get(self, exercise: str, module_key: str, suite_hash: str) -> list[dict] | None:
+    def cache_get(self, exercise: str, module_key: str, suite_hash: str) -> tuple[list[dict], list[str]] | None:
+        """``(tests, notes)`` remembered by :meth:`cache_put`; None if there are none (or only
+        ones an older version stored without their notes)."""
         row = self.db.execute("SELECT tests FROM exercise_cache WHERE exercise=? AND module_key=? AND suite_hash=?",
                               (exercise, module_key, suite_hash)).fetchone()
-        return json.loads(row[0]) if row else None
+        entry = json.loads(row[0]) if row else None
+        return (entry["tests"], entry["notes"]) if isinstance(entry, dict) else None
 
     # ------------------------------------------------------------------ reading
     def is_graded(self, student: str, digest: str, suite_hash: str) -> bool:

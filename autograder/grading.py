@@ -46,6 +46,8 @@ class GradeResult:
     seconds: float = 0.0
     digest: str = ""
     unstable: list = field(default_factory=list)   # exercises whose results hung on time (timeouts, crashes)
+    exercise_notes: dict = field(default_factory=dict)  # exercise -> what grading it found (a notebook's
+                                                        # cells that raised or were stopped); in notes too
 
     @property
     def score(self) -> float:
@@ -191,10 +193,11 @@ class Grader:
         submission = task.submission
         notes = list(submission.notes)
         notes += [f"{ex}: {msg}" for ex, msg in submission.problems.items() if ex in task.exercises]
-        notes += [note for s in plugin.sessions.values() for note in s.cell_notes]
+        exercise_notes = {ex: list(s.cell_notes) for ex, s in plugin.sessions.items() if s.cell_notes}
+        notes += [note for found in exercise_notes.values() for note in found]
         unstable = sorted(ex for ex, s in plugin.sessions.items() if s.failures)
         return GradeResult(plugin.results, task.exercises, notes, protections, time.monotonic() - plugin.started,
-                           submission.digest, unstable)
+                           submission.digest, unstable, exercise_notes)
 
     def close(self):
         self.zygote.close()

@@ -264,6 +264,25 @@ def test_unchanged_submissions_are_not_regraded_unless_asked(course, tmp_path):
     assert read_grades(out)["s00"]["broadcasting"] == "20"
 
 
+def test_an_exercise_taken_from_the_cache_keeps_the_notes_its_grading_gave(course, tmp_path):
+    """A resubmission that changes another file reuses the notebook exercise's results, and the
+    note of its failing cell is still in the student's feedback."""
+    student = tmp_path / "class" / "s00"
+    student.mkdir(parents=True)
+    (student / "broadcasting.ipynb").write_text(notebook("from d2l import torch as d2l\n" + SOLUTION, magic=False))
+    note = "broadcasting.ipynb, cell 2 raised ModuleNotFoundError: No module named 'd2l'"
+    out = tmp_path / "out"
+    grade([tmp_path / "class"], out, course=course)
+    (student / "masked_softmax.py").write_text("# started on the next exercise\n")
+    summary, _ = grade_class([tmp_path / "class"], course, out, exercises=ONLY, jobs=2, timeouts=TIMEOUTS)
+    assert summary.graded == 1
+    with Gradebook(out / "gradebook.sqlite") as gb:
+        [run] = [g for g in gb.current()]
+        assert len(gb.history("s00")) == 2
+        assert any(n.startswith(note) for n in run.notes)
+    assert note in feedback(out, "s00")
+
+
 def test_shards_cover_the_class_once_and_merge_into_one_gradebook(course, tmp_path):
     cls = make_class(tmp_path / "class", 9)
     whole = tmp_path / "whole"
