@@ -6,7 +6,8 @@ flat files of an LMS download. Student ids come from entry names:
 
 - Canvas: ``<name>_[LATE_]<user id>_<file id>_<file>`` (and ``anon_<id>_...`` when anonymous);
   a re-upload ``file-1.py`` stands for ``file.py``; the highest file id is the newest.
-- Moodle: ``<Full Name>_<participant id>_assignsubmission_file[/_]<file>``.
+- Moodle: ``<Full Name>_<participant id>_assignsubmission_file[/_]<file>`` (a folder's name ends
+  in ``file_``; ``onlinetext`` entries belong to the same student and hold no module).
 - anything else: the entry's name without its extension.
 
 Nothing is read here beyond names: each :class:`Candidate` loads its files when it is graded, so
@@ -18,18 +19,20 @@ from __future__ import annotations
 import ast
 import io
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.notebook import NotebookError, notebook_to_source
 from autograder.submission import (MAX_NOTEBOOK_BYTES, Entry, SubmissionError, entries_of, file_reader,
                                    folder_entries, zip_entries)
+from autograder.syntax import parse_module
 
 MAX_NESTED_ZIP_BYTES = 64 << 20
 MODULE_SUFFIXES = (".py", ".ipynb")
 CANVAS = re.compile(r"^(?P<name>.*?)_(?:(?P<late>LATE)_)?(?P<uid>\d+)_(?P<att>\d+)_(?P<file>.+)$")
 CANVAS_ANON = re.compile(r"^(?:(?P<late>LATE)_)?anon_(?P<anon>[^_]+)_(?P<att>\d+)_(?P<file>.+)$")
-MOODLE = re.compile(r"^(?P<name>[^_]+)_(?P<pid>\d+)_assignsubmission_(?P<kind>file|onlinetext)(?:_(?P<file>.+))?$")
+MOODLE = re.compile(r"^(?P<name>[^_]+)_(?P<pid>\d+)_assignsubmission_(?P<kind>file|onlinetext)(?:_(?P<file>.*))?$")
 REUPLOAD = re.compile(r"^(?P<stem>.+?)-\d+(?P<ext>\.[A-Za-z0-9]+)$")
 
 
@@ -58,8 +61,9 @@ class Candidate:
 
 
 def student_id(text: str) -> str:
-    """A file-system-safe id: letters, digits, '.', '_' and '-' only."""
-    clean = re.sub(r"[^\w.-]+", "_", text.strip()).strip("._")
+    """A file-system-safe id: letters, digits, '.', '_' and '-' only (accents kept in their
+    composed form, as macOS's decomposed file names would otherwise lose them)."""
+    clean = re.sub(r"[^\w.-]+", "_", unicodedata.normalize("NFC", text).strip()).strip("._")
     return clean or "student"
 
 
@@ -70,7 +74,7 @@ def parse_lms_name(name: str) -> tuple[str, str | None, int, bool] | None:
         return f"anon_{m['anon']}", _reupload(m["file"]), int(m["att"]), bool(m["late"])
     m = MOODLE.match(name)
     if m:
-        return student_id(f"{m['name']}_{m['pid']}"), m["file"], 0, False
+        return student_id(f"{m['name']}_{m['pid']}"), m["file"] or None, 0, False
     m = CANVAS.match(name)
     if m:
         return student_id(f"{m['name']}_{m['uid']}"), _reupload(m["file"]), int(m["att"]), bool(m["late"])
@@ -87,9 +91,16 @@ def _holds_modules(entries: list[Entry], exercises, prefix: str = "") -> bool:
     return any(e.path in names for e in entries)
 
 
+def _could_be_submission(name: str) -> bool:
+    return name.endswith(MODULE_SUFFIXES + (".zip",))
+
+
 def _single_top_dir(entries: list[Entry]) -> str | None:
-    tops = {e.path.split("/", 1)[0] for e in entries}
-    return next(iter(tops)) if len(tops) == 1 and all("/" in e.path for e in entries) else None
+    """The one folder holding every entry that could be a submission (module, notebook, zip, or
+    anything in a folder); loose other files beside it (a README) do not count."""
+    relevant = [e for e in entries if "/" in e.path or _could_be_submission(e.path)]
+    tops = {e.path.split("/", 1)[0] for e in relevant}
+    return next(iter(tops)) if len(tops) == 1 and all("/" in e.path for e in relevant) else None
 
 
 def _under(entries: list[Entry], top: str) -> list[Entry]:
@@ -99,29 +110,34 @@ def _under(entries: list[Entry], top: str) -> list[Entry]:
 
 def infer_exercise(source: str, exercises) -> str | None:
     """The exercise whose contract names a module defines most of (for a notebook named after
-    its student rather than its exercise)."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    its student rather than its exercise); a tie goes to the exercise with the larger share of
+    its names defined (helpers named like another exercise's functions do not win it)."""
+    tree = parse_module(source)
+    if tree is None:
         return None
     defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
-    best = max(exercises.values(), key=lambda ex: len(defined & set(ex.names)))
+    best = max(exercises.values(), key=lambda ex: (len(defined & set(ex.names)),
+                                                   len(defined & set(ex.names)) / max(len(ex.names), 1)))
     return best.id if defined & set(best.names) else None
 
 
-def _named_by_student(entry: Entry, exercises) -> Entry:
-    """An entry like ``alice.ipynb``: give it the name of the exercise it implements."""
-    if Path(entry.module_name).stem in exercises:
-        return entry
-    try:
-        raw = entry.read(MAX_NOTEBOOK_BYTES).decode("utf-8", "replace")
-        source = notebook_to_source(raw) if entry.name.endswith(".ipynb") else raw
-    except (NotebookError, SubmissionError):
-        return entry
-    ex = infer_exercise(source, exercises)
-    if ex is None:
-        return entry
-    return Entry(entry.path, entry.size, entry.read, ex + Path(entry.name).suffix, entry.rank)
+def _named_by_student(entries: list[Entry], exercises, notes=()) -> tuple[list[Entry], list[str]]:
+    """Entries like ``alice.ipynb`` get the name of the exercise each implements, with a note."""
+    named, notes = [], list(notes)
+    for entry in entries:
+        if Path(entry.module_name).stem not in exercises:
+            try:
+                raw = entry.read(MAX_NOTEBOOK_BYTES).decode("utf-8-sig", "replace")
+                source = notebook_to_source(raw) if entry.name.endswith(".ipynb") else raw
+            except (NotebookError, SubmissionError):
+                source = ""
+            ex = infer_exercise(source, exercises)
+            if ex is not None:
+                notes.append(f"{entry.name} was graded as {ex} (from the functions it defines); name it "
+                             f"{ex}{Path(entry.name).suffix} to be sure")
+                entry = Entry(entry.path, entry.size, entry.read, ex + Path(entry.name).suffix, entry.rank)
+        named.append(entry)
+    return named, notes
 
 
 def _nested_zip(entry: Entry):
@@ -157,8 +173,14 @@ def discover(paths: list[Path], exercises) -> list[Candidate]:
     for path in paths:
         path = Path(path)
         if path.is_dir() and not path.is_symlink() and not _folder_holds_modules(path, exercises):
+            inner = _wrapped_folder(path, exercises)
+            if inner is not None:                            # one student's work, one folder down (hw2/)
+                lms = parse_lms_name(inner.name)
+                add(lms[0] if lms else student_id(path.name), str(path), lambda f=inner: folder_entries(f),
+                    lms=bool(lms))
+                continue
             for child in sorted(path.iterdir()):             # a class folder: read lazily, entry by entry
-                if not child.name.startswith((".", "__MACOSX")):
+                if not child.name.startswith((".", "__MACOSX")) and not _is_output(child):
                     _add_folder_child(child, path, exercises, add)
             continue
         try:
@@ -170,14 +192,33 @@ def discover(paths: list[Path], exercises) -> list[Candidate]:
         if _holds_modules(entries, exercises) or path.is_dir():
             add(student_id(path.stem), str(path), lambda e=entries, n=notes: (e, n))
         elif top and _holds_modules(entries, exercises, top + "/"):
-            add(student_id(path.stem), str(path), lambda e=_under(entries, top), n=notes: (e, n))
+            lms = parse_lms_name(top)
+            add(lms[0] if lms else student_id(path.stem), str(path), lambda e=_under(entries, top), n=notes: (e, n),
+                lms=bool(lms))
         elif path.suffix in MODULE_SUFFIXES:
-            add(student_id(path.stem), str(path), lambda e=entries, n=notes: ([_named_by_student(x, exercises) for x in e], n))
+            add(student_id(path.stem), str(path), lambda e=entries, n=notes: _named_by_student(e, exercises, n))
         else:
             if top:
                 entries = _under(entries, top)   # a class zip wrapping everything in one folder
             _add_class_entries(entries, path, exercises, add)
     return [found[k] for k in sorted(found)]
+
+
+def _wrapped_folder(folder: Path, exercises) -> Path | None:
+    """The one subfolder holding modules, when nothing else in ``folder`` could be a submission
+    (loose files such as a README aside): one student's work, a level down."""
+    children = [c for c in folder.iterdir() if not c.name.startswith((".", "__MACOSX")) and not _is_output(c)]
+    dirs = [c for c in children if c.is_dir() and not c.is_symlink()]
+    others = [c for c in children if c not in dirs]
+    if len(dirs) == 1 and not any(c.is_symlink() or _could_be_submission(c.name) for c in others) \
+            and _folder_holds_modules(dirs[0], exercises):
+        return dirs[0]
+    return None
+
+
+def _is_output(folder: Path) -> bool:
+    """A folder the grader wrote (``--out`` inside the class folder), not a student's."""
+    return (folder / "gradebook.sqlite").is_file()
 
 
 def _folder_holds_modules(folder: Path, exercises) -> bool:
@@ -227,9 +268,9 @@ def _add_file_entry(entry: Entry, source: str, exercises, add) -> None:
     elif entry.name.endswith(MODULE_SUFFIXES):
         if lms and lms[1]:
             renamed = Entry(entry.path, entry.size, entry.read, lms[1], lms[2])
-            add(lms[0], source, lambda: ([_named_by_student(renamed, exercises)], []), late=lms[3], lms=True)
+            add(lms[0], source, lambda: _named_by_student([renamed], exercises), late=lms[3], lms=True)
         else:
-            add(student_id(stem), source, lambda: ([_named_by_student(entry, exercises)], []))
+            add(student_id(stem), source, lambda: _named_by_student([entry], exercises))
     elif lms:
         add(lms[0], source, lambda: ([], []), late=lms[3], lms=True,
             notes=[f"{entry.name} is not a module, notebook or zip and was ignored"])

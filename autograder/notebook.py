@@ -99,7 +99,7 @@ def read_notebook(text: str) -> tuple[str, list[str]]:
     nbgrader test cells left out; and what the student should know about the cells: a function
     or class defined in more than one cell (a copied cell, or a stub cell left below the cell
     the student worked in) is the last cell's, as when the notebook runs from top to bottom; a
-    cell with a syntax error is left out, and the others still run (the worker runs the module
+    ``%%writefile`` cell's code is not run; a cell with a syntax error is left out, and the others still run (the worker runs the module
     cell by cell, as nbgrader runs a notebook: :func:`autograder.cells.run_cells`).
 
     Each cell's code follows a ``# cell N`` line (N counts every cell of the notebook, from 1), and
@@ -117,7 +117,7 @@ def read_notebook(text: str) -> tuple[str, list[str]]:
     cells = nb.get("cells", [])
     if not isinstance(cells, list):
         raise NotebookError("not a valid notebook (its cells are not a list)")
-    chunks, defined_in, broken = [], {}, []
+    chunks, defined_in, broken, written = [], {}, [], []
     for number, cell in enumerate(cells, 1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code" or is_nbgrader_test_cell(cell):
             continue
@@ -128,6 +128,8 @@ def read_notebook(text: str) -> tuple[str, list[str]]:
             raise NotebookError(f"not a valid notebook (the source of cell {number} is not text)")
         code = _cell_python(source)
         if code is None:
+            if source.lstrip().startswith("%%writefile"):
+                written.append(number)
             continue
         tree = parse_module(code)
         if tree is None:
@@ -144,6 +146,8 @@ def read_notebook(text: str) -> tuple[str, list[str]]:
              for name, numbers in defined_in.items() if len(numbers) > 1]
     notes += [f"cell {number} has a syntax error, so it was left out; the other cells were run"
               for number in broken]
+    notes += [f"cell {number} is a %%writefile cell: the file it writes is not part of what is graded, so its "
+              "code was not run; put the code in a plain cell of the notebook" for number in written]
     return "\n".join(future + rest) + "\n", notes
 
 

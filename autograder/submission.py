@@ -69,7 +69,7 @@ def folder_entries(folder: Path) -> tuple[list[Entry], list[str]]:
     entries, notes = [], []
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED_DIRS and not d.startswith("."))
-        for fn in sorted(filenames):
+        for fn in sorted(f for f in filenames if not f.startswith(".")):    # .DS_Store, macOS's ._ files
             full = Path(dirpath) / fn
             rel = full.relative_to(folder).as_posix()
             st = os.lstat(full)
@@ -115,8 +115,8 @@ def zip_entries(source) -> tuple[list[Entry], list[str]]:
         if name.startswith("/") or ".." in parts:
             notes.append(f"{info.filename} points outside the archive and was ignored")
             continue
-        if any(p in SKIPPED_DIRS or p.startswith(".") for p in parts[:-1]):
-            continue
+        if any(p in SKIPPED_DIRS or p.startswith(".") for p in parts[:-1]) or parts[-1].startswith("."):
+            continue                              # .DS_Store, macOS's ._ files
         if stat.S_ISLNK(info.external_attr >> 16):
             entries.append(Entry("/".join(parts), 0, _refuse(f"{name} is a symbolic link, which is never "
                                                               "followed; submit the file itself")))
@@ -169,8 +169,10 @@ def entries_of(path: Path) -> tuple[list[Entry], list[str]]:
 def pick_modules(entries: list[Entry], exercises) -> tuple[dict, list[str]]:
     """exercise id -> the entry holding it. Of several files named ``<id>.py`` (or ``<id>.ipynb``)
     the shallowest, then the newest (highest rank), stands for its kind. When both kinds are
-    there, the ``.py`` is graded unless the notebook implements more functions: a student who
-    works in a notebook beside the untouched stub gets the notebook graded. Both cases are noted."""
+    there, the ``.py`` is graded unless the notebook implements more functions (a student who
+    works in a notebook beside the untouched stub gets the notebook graded), or as many and the
+    ``.py`` is an export of a notebook (it calls ``get_ipython()``, which only IPython has). Both
+    cases are noted."""
     chosen, notes = {}, []
     for ex in exercises:
         best = []
@@ -183,9 +185,12 @@ def pick_modules(entries: list[Entry], exercises) -> tuple[dict, list[str]]:
                     notes.append(f"several files named {ex}{suffix}; graded {matches[0].path}")
         if len(best) == 2:
             module, notebook = best
-            more = implemented_functions(notebook) > implemented_functions(module)
-            chosen[ex] = notebook if more else module
-            why = "it implements more functions" if more else "the notebook does not implement more functions"
+            in_notebook, in_module = implemented_functions(notebook), implemented_functions(module)
+            exported = in_notebook == in_module and _calls_get_ipython(module)
+            chosen[ex] = notebook if in_notebook > in_module or exported else module
+            why = ("it implements more functions" if in_notebook > in_module else
+                   f"{module.path} is an export of a notebook (it calls get_ipython(), which only Jupyter has)"
+                   if exported else "the notebook does not implement more functions")
             notes.append(f"both {module.path} and {notebook.path} are in your submission; graded {chosen[ex].path} "
                          f"because {why} (keep only one to choose yourself)")
         elif best:
@@ -195,14 +200,26 @@ def pick_modules(entries: list[Entry], exercises) -> tuple[dict, list[str]]:
 
 def implemented_functions(entry: Entry) -> int:
     """How many functions (methods included) in the entry's source do not end by raising
-    NotImplementedError, as a stub's do; 0 for a file that cannot be read or parsed."""
+    NotImplementedError, as a stub's do; 0 for a file that cannot be read or compiled (a
+    ``from __future__`` import below other code parses, but does not compile)."""
     try:
         tree = parse_module(module_source(entry)[0])
     except SubmissionError:
         return 0
     if tree is None:
         return 0
+    try:
+        compile(tree, entry.path, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return 0
     return sum(not _is_stub(n.body) for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))
+
+
+def _calls_get_ipython(entry: Entry) -> bool:
+    try:
+        return b"get_ipython()" in module_source(entry)[0]
+    except SubmissionError:
+        return False
 
 
 def _is_stub(body: list) -> bool:

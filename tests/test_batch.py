@@ -22,7 +22,7 @@ import pytest
 
 from autograder.batch import grade_class, merge_gradebooks
 from autograder.client import Timeouts
-from autograder.collect import Candidate, discover, parse_lms_name
+from autograder.collect import Candidate, discover, infer_exercise, parse_lms_name
 from autograder.course import instructor_course
 from autograder.gradebook import Gradebook, GradebookError
 from autograder.grading import GradingError
@@ -121,10 +121,64 @@ def test_every_input_form(course, tmp_path):
     assert (out / "report.html").is_file()
 
 
+def test_layouts_found_in_real_downloads_give_one_row_per_student(course, tmp_path):
+    """Moodle's folders (named ``..._file_``, an online-text folder beside them), a download of one
+    student's folder, students' own zips and folders with the work one level down beside a
+    README, macOS's ``._`` copies, a UTF-8 BOM, decomposed accents (macOS), an nbconvert export
+    beside its notebook, and the ``--out`` folder inside the class folder."""
+    moodle = write_zip(tmp_path / "moodle.zip", {
+        "Jane Doe_12345_assignsubmission_file_/broadcasting.py": SOLUTION,
+        "Jane Doe_12345_assignsubmission_onlinetext_/onlinetext.html": "<p>done</p>",
+        "Ann Lee_34567_assignsubmission_file_/broadcasting.py": SOLUTION,
+    })
+    moodle_one = write_zip(tmp_path / "moodle_one.zip", {"Ivo Ek_999_assignsubmission_file_/broadcasting.py": SOLUTION})
+    alice = write_zip(tmp_path / "alice.zip", {"src/broadcasting.py": SOLUTION, "README.md": "mine"})
+    bob = tmp_path / "bob"
+    (bob / "hw2").mkdir(parents=True)
+    (bob / "hw2" / "broadcasting.py").write_text(STUB)
+    (bob / "README.md").write_text("mine too")
+    export = "get_ipython().system('pip install nothing')\n"
+    cls = tmp_path / "class"
+    for name in ("zoe", "zoe\u0308", "Jose\u0301 Garci\u0301a", "kim", "lee"):
+        (cls / name).mkdir(parents=True)
+    (cls / "zoe" / "broadcasting.py").write_text(SOLUTION)
+    (cls / "zoe\u0308" / "broadcasting.py").write_text(STUB)
+    (cls / "Jose\u0301 Garci\u0301a" / "broadcasting.py").write_text(SOLUTION)
+    for student, exported in (("kim", export + SOLUTION), ("lee", export + SOLUTION.replace("from __future__", "#"))):
+        (cls / student / "broadcasting.ipynb").write_text(notebook(SOLUTION))
+        (cls / student / "broadcasting.py").write_text(exported)
+    (cls / "mia.py").write_bytes(b"\xef\xbb\xbf" + SOLUTION.encode())
+    canvas = write_zip(tmp_path / "canvas.zip", {
+        "smithjohn_12_34_broadcasting.py": SOLUTION,
+        "._smithjohn_12_34_broadcasting.py": b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X" + bytes(40),
+    })
+    out = cls / "grading"
+    paths = [moodle, moodle_one, alice, bob, cls, canvas]
+    grades = grade(paths, out, course=course)
+    grades = grade(paths, out, course=course)                 # once more, with the output in the class folder
+    full = ["Jane_Doe_12345", "Ann_Lee_34567", "Ivo_Ek_999", "alice", "zoe", "Jos\u00e9_Garc\u00eda", "kim", "lee",
+            "mia", "smithjohn_12"]
+    assert sorted(grades) == sorted(full + ["bob", "zo\u00eb"])
+    for student in full:
+        assert grades[student]["broadcasting"] == "20", (student, feedback(out, student))
+    assert grades["bob"]["broadcasting"] == grades["zo\u00eb"]["broadcasting"] == "0"
+    assert "broadcasting.py is an export of a notebook" in feedback(out, "lee")
+    assert "mia.py was graded as broadcasting" in feedback(out, "mia")
+
+
+def test_a_file_named_by_its_student_is_taken_for_the_exercise_it_implements(course):
+    """Helpers named like another exercise's functions (masked_softmax beside its own softmax and
+    log_softmax, two of losses' names) do not make it that exercise."""
+    source = (ROOT / "solutions" / "masked_softmax.py").read_text()
+    source += "\ndef softmax(X, dim=-1):\n    return X.softmax(dim)\n\ndef log_softmax(X, dim=-1):\n    return X\n"
+    assert infer_exercise(source, course.exercises) == "masked_softmax"
+
+
 def test_lms_names():
     assert parse_lms_name("smithbob_LATE_340934_208490284_model.py") == ("smithbob_340934", "model.py", 208490284, True)
     assert parse_lms_name("anon_abc_1_2_x.py") is None or parse_lms_name("anon_abc_1_2_x.py")[0].startswith("anon")
     assert parse_lms_name("Jane Doe_12345_assignsubmission_file_sgd.py")[:2] == ("Jane_Doe_12345", "sgd.py")
+    assert parse_lms_name("Jane Doe_12345_assignsubmission_file_")[:2] == ("Jane_Doe_12345", None)
     assert parse_lms_name("alice") is None
 
 

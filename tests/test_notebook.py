@@ -9,7 +9,7 @@ import json
 import nbformat
 import pytest
 
-from autograder.notebook import NotebookError, cell_of_line, notebook_to_source
+from autograder.notebook import NotebookError, cell_of_line, notebook_to_source, read_notebook
 from autograder.submission import prepare_path
 from conftest import ROOT
 
@@ -173,3 +173,11 @@ def test_a_cell_that_runs_too_long_is_stopped_and_the_cells_after_it_still_run(g
     for cell in (2, 3):
         assert f"sgd.ipynb, cell {cell} ran for more than 1 s and was stopped (a long training run or demo belongs " \
                "outside the graded notebook); the cells after it were still run" in " ".join(result.notes)
+
+
+def test_a_writefile_cell_is_not_run_and_a_note_says_so():
+    source, notes = read_notebook(nb(nbformat.v4.new_code_cell("%%writefile sgd.py\nclass SGD:\n    pass"),
+                                     nbformat.v4.new_code_cell("from sgd import *")))
+    assert "class SGD" not in source
+    assert notes == ["cell 1 is a %%writefile cell: the file it writes is not part of what is graded, so its code was "
+                     "not run; put the code in a plain cell of the notebook"]
