@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import os
+import re
 import stat
 import tempfile
 import time
@@ -24,6 +25,7 @@ MAX_SOURCE_BYTES = 1 << 20          # one .py module
 MAX_NOTEBOOK_BYTES = 32 << 20       # one .ipynb (outputs and images included)
 MAX_ARCHIVE_MEMBERS = 10_000
 MAX_COMPRESSION_RATIO = 200
+LOOSE_COPY = re.compile(r"(\s*\(\d+\)|-\d+|\s+copy)+$")     # what file managers add to a copy's name
 SKIPPED_DIRS = {"__MACOSX", ".ipynb_checkpoints", "__pycache__", ".git"}
 
 
@@ -175,6 +177,8 @@ def pick_modules(entries: list[Entry], exercises) -> tuple[dict, list[str]]:
     cases are noted."""
     chosen, notes = {}, []
     for ex in exercises:
+        if not any(e.module_name in (ex + ".py", ex + ".ipynb") for e in entries):
+            entries = _by_loose_name(entries, ex, notes)
         best = []
         for suffix in (".py", ".ipynb"):
             matches = sorted((e for e in entries if e.module_name == ex + suffix),
@@ -196,6 +200,21 @@ def pick_modules(entries: list[Entry], exercises) -> tuple[dict, list[str]]:
         elif best:
             chosen[ex] = best[0]
     return chosen, notes
+
+
+def _by_loose_name(entries: list[Entry], exercise: str, notes: list[str]) -> list[Entry]:
+    """Entries where the files named almost like ``exercise`` (``SGD.ipynb``, ``sgd (1).py``,
+    ``hw2_sgd.py``, ``Copy of sgd.ipynb``) stand for its module, with a note each."""
+    out = []
+    for e in entries:
+        stem, dot, suffix = e.module_name.rpartition(".")
+        loose = LOOSE_COPY.sub("", stem.lower().removeprefix("copy of ").strip())
+        if dot and "." + suffix in (".py", ".ipynb") and (loose == exercise or re.search(
+                rf"[\s_-]{exercise}$", loose)):
+            notes.append(f"{e.path} was graded as {exercise}.{suffix}; name it so to be sure")
+            e = Entry(e.path, e.size, e.read, f"{exercise}.{suffix}", e.rank)
+        out.append(e)
+    return out
 
 
 def implemented_functions(entry: Entry) -> int:

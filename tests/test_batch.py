@@ -124,7 +124,7 @@ def test_every_input_form(course, tmp_path):
 def test_layouts_found_in_real_downloads_give_one_row_per_student(course, tmp_path):
     """Moodle's folders (named ``..._file_``, an online-text folder beside them), a download of one
     student's folder, students' own zips and folders with the work one level down beside a
-    README, macOS's ``._`` copies, a UTF-8 BOM, decomposed accents (macOS), an nbconvert export
+    README, files named almost like the exercise, macOS's ``._`` copies, a UTF-8 BOM, decomposed accents (macOS), an nbconvert export
     beside its notebook, and the ``--out`` folder inside the class folder."""
     moodle = write_zip(tmp_path / "moodle.zip", {
         "Jane Doe_12345_assignsubmission_file_/broadcasting.py": SOLUTION,
@@ -148,6 +148,9 @@ def test_layouts_found_in_real_downloads_give_one_row_per_student(course, tmp_pa
         (cls / student / "broadcasting.ipynb").write_text(notebook(SOLUTION))
         (cls / student / "broadcasting.py").write_text(exported)
     (cls / "mia.py").write_bytes(b"\xef\xbb\xbf" + SOLUTION.encode())
+    write_zip(cls / "nina.zip", {"Broadcasting (1).ipynb": notebook(SOLUTION)})
+    (cls / "omar").mkdir()
+    (cls / "omar" / "hw1_broadcasting.py").write_text(SOLUTION)
     canvas = write_zip(tmp_path / "canvas.zip", {
         "smithjohn_12_34_broadcasting.py": SOLUTION,
         "._smithjohn_12_34_broadcasting.py": b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X" + bytes(40),
@@ -157,13 +160,14 @@ def test_layouts_found_in_real_downloads_give_one_row_per_student(course, tmp_pa
     grades = grade(paths, out, course=course)
     grades = grade(paths, out, course=course)                 # once more, with the output in the class folder
     full = ["Jane_Doe_12345", "Ann_Lee_34567", "Ivo_Ek_999", "alice", "zoe", "Jos\u00e9_Garc\u00eda", "kim", "lee",
-            "mia", "smithjohn_12"]
+            "mia", "nina", "omar", "smithjohn_12"]
     assert sorted(grades) == sorted(full + ["bob", "zo\u00eb"])
     for student in full:
         assert grades[student]["broadcasting"] == "20", (student, feedback(out, student))
     assert grades["bob"]["broadcasting"] == grades["zo\u00eb"]["broadcasting"] == "0"
     assert "broadcasting.py is an export of a notebook" in feedback(out, "lee")
     assert "mia.py was graded as broadcasting" in feedback(out, "mia")
+    assert "hw1_broadcasting.py was graded as broadcasting.py" in feedback(out, "omar")
 
 
 def test_a_file_named_by_its_student_is_taken_for_the_exercise_it_implements(course):
