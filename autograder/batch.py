@@ -85,23 +85,50 @@ def _deserialise(text: str) -> GradeResult:
                        d["seconds"], d["digest"], d["unstable"], d["exercise_notes"])
 
 
+DYNAMIC_LOADING = {"__import__", "import_module", "reload", "exec", "eval", "compile", "open", "runpy",
+                   "modules", "spec_from_file_location", "SourceFileLoader"}
+
+
 def module_keys(folder: Path, exercises, siblings=()) -> dict[str, str]:
-    """exercise -> a hash of its module and of every sibling module it imports, of ``exercises``
-    or ``siblings`` (the results of an exercise depend on nothing else of the submission).
-    Missing modules hash as empty."""
+    """exercise -> a hash of its module and of every sibling module (of ``exercises`` or
+    ``siblings``) it can reach: those it imports, and those they import, at any depth; all of
+    them once one of those modules could load code by a computed name (``importlib``, ``exec``,
+    ``open``, ``sys.modules``). The results of an exercise depend on nothing else of the
+    submission. Missing modules hash as empty."""
     sources = {ex: (folder / f"{ex}.py").read_bytes() if (folder / f"{ex}.py").is_file() else b""
                for ex in [*exercises, *siblings]}
+    imports = {name: _imports(source) for name, source in sources.items()}
     keys = {}
     for ex in exercises:
-        source = sources[ex]
-        tree = parse_module(source) or ast.Module(body=[], type_ignores=[])
-        imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-        imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
-        h = hashlib.sha256(ex.encode() + b"\0" + source)
-        for sibling in sorted(imported & set(sources) - {ex}):
+        reached, todo = {ex}, [ex]
+        while todo:
+            found, names = imports[todo.pop()]
+            if names & DYNAMIC_LOADING:
+                reached = set(sources)
+                break
+            todo += sorted(found & set(sources) - reached)
+            reached |= found & set(sources)
+        h = hashlib.sha256(ex.encode() + b"\0" + sources[ex])
+        for sibling in sorted(reached - {ex}):
             h.update(b"\0" + sibling.encode() + b"\0" + sources[sibling])
         keys[ex] = h.hexdigest()
     return keys
+
+
+def _imports(source: bytes) -> tuple[set[str], set[str]]:
+    """(top-level modules a source imports, every name and attribute it uses)."""
+    tree = parse_module(source) or ast.Module(body=[], type_ignores=[])
+    found, names = set(), set()
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Import):
+            found |= {a.name.split(".")[0] for a in n.names}
+        elif isinstance(n, ast.ImportFrom) and n.module:
+            found.add(n.module.split(".")[0])
+        elif isinstance(n, ast.Name):
+            names.add(n.id)
+        elif isinstance(n, ast.Attribute):
+            names.add(n.attr)
+    return found, names
 
 
 def _grader_process(conn: socket.socket, course: Course, exercises, timeouts, zygote: Zygote) -> None:

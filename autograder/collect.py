@@ -156,7 +156,9 @@ def _failing(error: SubmissionError):
 
 
 def discover(paths: list[Path], exercises) -> list[Candidate]:
-    """Candidates from the instructor's PATHs, merged by student id, sorted by id."""
+    """Candidates from the instructor's PATHs, merged by student id, sorted by id. A folder whose
+    one subfolder holds the modules is a class of one when it is the only PATH, and one student
+    (the PATH's name) among several PATHs."""
     found: dict[str, Candidate] = {}
 
     def add(student, source, part, late=False, notes=(), lms=False):
@@ -173,8 +175,8 @@ def discover(paths: list[Path], exercises) -> list[Candidate]:
     for path in paths:
         path = Path(path)
         if path.is_dir() and not path.is_symlink() and not _folder_holds_modules(path, exercises):
-            inner = _wrapped_folder(path, exercises)
-            if inner is not None:                            # one student's work, one folder down (hw2/)
+            inner = _wrapped_folder(path, exercises) if len(paths) > 1 else None
+            if inner is not None:                            # one of several students, work a folder down (hw2/)
                 lms = parse_lms_name(inner.name)
                 add(lms[0] if lms else student_id(path.name), str(path), lambda f=inner: folder_entries(f),
                     lms=bool(lms))

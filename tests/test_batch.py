@@ -20,7 +20,7 @@ from xml.etree import ElementTree
 import nbformat
 import pytest
 
-from autograder.batch import grade_class, merge_gradebooks
+from autograder.batch import grade_class, merge_gradebooks, module_keys
 from autograder.client import Timeouts
 from autograder.collect import Candidate, discover, infer_exercise, parse_lms_name
 from autograder.course import instructor_course
@@ -339,6 +339,32 @@ def test_an_exercise_taken_from_the_cache_keeps_the_notes_its_grading_gave(cours
         assert len(gb.history("s00")) == 2
         assert any(n.startswith(note) for n in run.notes)
     assert note in feedback(out, "s00")
+
+
+def test_an_exercise_is_taken_from_the_cache_only_with_every_module_it_can_reach(course, tmp_path):
+    """bob's broadcasting.py and masked_softmax.py are alice's, byte for byte; the functions come
+    from losses.py, two imports down, where alice has the solution and bob the stub."""
+    cls = tmp_path / "class"
+    for student, losses in (("alice", SOLUTION), ("bob", STUB)):
+        (cls / student).mkdir(parents=True)
+        (cls / student / "broadcasting.py").write_text(IMPORTS_SIBLING)
+        (cls / student / "masked_softmax.py").write_text("from losses import *\n")
+        (cls / student / "losses.py").write_text(losses)
+    bob = cls / "bob"
+    shutil.move(bob, tmp_path / "bob")
+    out = tmp_path / "out"
+    assert grade([cls], out, course=course)["alice"]["broadcasting"] == "20"
+    shutil.move(tmp_path / "bob", bob)
+    assert grade([cls], out, course=course)["bob"]["broadcasting"] == "0"
+
+
+def test_a_module_that_loads_code_by_a_computed_name_is_keyed_with_every_module(tmp_path):
+    (tmp_path / "broadcasting.py").write_text("import importlib\nm = importlib.import_module('los' + 'ses')\n")
+    (tmp_path / "attention.py").write_text("from masked_softmax import masked_softmax\n")
+    before = module_keys(tmp_path, ["broadcasting", "attention"], ["losses", "masked_softmax", "sgd"])
+    (tmp_path / "losses.py").write_text("x = 1\n")
+    after = module_keys(tmp_path, ["broadcasting", "attention"], ["losses", "masked_softmax", "sgd"])
+    assert before["broadcasting"] != after["broadcasting"] and before["attention"] == after["attention"]
 
 
 def test_shards_cover_the_class_once_and_merge_into_one_gradebook(course, tmp_path):
