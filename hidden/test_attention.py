@@ -66,6 +66,18 @@ def _valid_lens(kind, seed, b, nq, nk):
     return lens
 
 
+def _cancelling_float64_probe():
+    """Float64 queries, keys and values (d = 3) on which the output tells a float64 scale
+    1/sqrt(d) from a float32 one: two values of 1e4 and about -1.3e5 whose weighted sum cancels,
+    so a float32 sqrt(d) (torch.sqrt of a float32 tensor, ~2e-8 off) moves the output by ~4e-4
+    and float64 arithmetic by ~1e-11."""
+    q = torch.tensor([[[1.0, 1.0, 1.0]]], dtype=torch.float64)
+    k = torch.tensor([[[1.5, 1.5, 1.5], [0.0, 0.0, 0.0]]], dtype=torch.float64)
+    _, w = ref.dot_product_attention(q, k, torch.zeros(1, 2, 1, dtype=torch.float64))
+    v = torch.tensor([[[1e4], [-1e4 * (w[0, 0, 0] / w[0, 0, 1]).item()]]], dtype=torch.float64)
+    return q, k, v
+
+
 def _ref_grads(fn, args, wrt, grad_output, output_index=None, params=None):
     """Gradients through the reference by autograd: (value, grads of args[wrt], {param: grad})."""
     args = list(args)
@@ -314,14 +326,9 @@ def test_dot_product_attention_large_scores(student):
     for dtype in DTYPES:
         for lens in (None, torch.tensor([3, 6]), torch.tensor([[0, 6, 2], [5, 1, 0]])):
             _dpa_later(student, (q.to(dtype), k.to(dtype), v.to(dtype), lens))
-    # float64 stays float64 throughout, the scale 1/sqrt(d) included: with d = 3 and two values
-    # of 1e4 and about -1.3e5 whose weighted sum cancels, a float32 sqrt(d) (torch.sqrt of a
-    # float32 tensor, ~2e-8 off) moves the output by ~4e-4; float64 arithmetic, by ~1e-11
-    q = torch.tensor([[[1.0, 1.0, 1.0]]], dtype=torch.float64)
-    k = torch.tensor([[[1.5, 1.5, 1.5], [0.0, 0.0, 0.0]]], dtype=torch.float64)
-    _, w = ref.dot_product_attention(q, k, torch.zeros(1, 2, 1, dtype=torch.float64))
-    v = torch.tensor([[[1e4], [-1e4 * (w[0, 0, 0] / w[0, 0, 1]).item()]]], dtype=torch.float64)
-    _dpa_later(student, (q, k, v), output="float64 output of values that cancel (scale sqrt(d) in float64)")
+    # float64 stays float64 throughout, the scale 1/sqrt(d) included
+    _dpa_later(student, _cancelling_float64_probe(),
+               output="float64 output of values that cancel (scale sqrt(d) in float64)")
 
 
 @pytest.mark.points(1)
@@ -356,7 +363,7 @@ def test_dot_product_attention_empty(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("DotProductAttention")
 def test_dot_product_attention_module(student):
-    """DotProductAttention: eval-mode output, attention_weights and gradients match the book"""
+    """DotProductAttention: eval-mode output, attention_weights and gradients match the book, with queries of another size on the same module and float64 computed in float64 throughout"""
     for dtype in DTYPES:
         ref_mod, obj = _twin(student, "DotProductAttention", (0.5,), {}, dtype, 0)
         for seed, kind in zip(SEEDS, ("none", "1d-int", "2d-float")):
@@ -372,6 +379,19 @@ def test_dot_product_attention_module(student):
         grad_out = _randn(torch.Generator().manual_seed(9), 2, 3, 2, dtype=dtype)
         lens = torch.tensor([[1, 4, 2], [3, 0, 4]])
         _grads_later(obj.forward, ref_mod, (q, k, v, lens), grad_out)
+        # the same module, now with queries and keys of size d = 2 (not 5): the scale 1/sqrt(d)
+        # follows the queries of each call
+        q2, k2, v2 = _qkv(5, dtype, b=2, nq=3, nk=4, d=2, dv=2)
+        obj.forward.later(_close(ref_mod(q2, k2, v2, lens),
+                                 "output of a second call with queries and keys of another size (d = 2 after d = 5)"),
+                          q2, k2, v2, lens)
+    # float64 stays float64 in forward too, the scale 1/sqrt(d) included (the probe of
+    # test_dot_product_attention_large_scores)
+    q, k, v = _cancelling_float64_probe()
+    obj = student.attention.DotProductAttention.new_later(0.5)
+    obj.eval.call_later()
+    obj.forward.later(_close(ref.DotProductAttention(0.5).eval()(q, k, v),
+                             "float64 output of values that cancel (scale sqrt(d) in float64)"), q, k, v)
     # a fresh module (training mode) without dropout is deterministic too
     q, k, v = _qkv(4, torch.float32)
     obj = student.attention.DotProductAttention.new_later()
@@ -557,7 +577,7 @@ def test_transpose_rejects_indivisible_sizes(student):
 @pytest.mark.covers("MultiHeadAttention")
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 def test_multihead_attention_matches_book(student, dtype):
-    """MultiHeadAttention: layers as in the contract; output matches the book, with and without bias; its dropout acts on the attention weights in training mode"""
+    """MultiHeadAttention: layers as in the contract; output matches the book, with and without bias, float64 computed in float64 throughout; its dropout acts on the attention weights in training mode"""
     key_size, query_size, value_size = 3, 5, 4
     for seed, (num_hiddens, heads, bias) in enumerate(((8, 2, False), (12, 4, True),
                                                        (6, 1, False), (6, 6, True))):
@@ -573,6 +593,18 @@ def test_multihead_attention_matches_book(student, dtype):
             vl = _valid_lens(kind, seed + s, b, nq, nk)
             args = (q, k, v) if vl is None else (q, k, v, vl)
             _forward_later(obj, args, ref_mod(*args), keyword=s == 2 and seed % 2 == 1)
+    if dtype == torch.float64:
+        # float64 stays float64 throughout, the heads' scale 1/sqrt(d) included: one head of
+        # size 3, every layer the identity, on the probe of test_dot_product_attention_large_scores
+        q, k, v = _cancelling_float64_probe()
+        v = torch.cat([v, torch.zeros(1, 2, 2, dtype=dtype)], dim=-1)
+        probe_ref, probe = _twin(student, "MultiHeadAttention", (3, 3, 3, 3, 1), {}, dtype, 9)
+        identities = {name: torch.eye(3, dtype=dtype) for name in probe_ref.state_dict()}
+        probe_ref.load_state_dict(identities)
+        probe.load_state_dict.call_later(identities)
+        probe.forward.later(_close(probe_ref(q, k, v), "float64 output of MultiHeadAttention(3, 3, 3, 3, 1) with "
+                                                       "identity layers on values that cancel (scale in float64)"),
+                            q, k, v)
     # the last module has dropout 0.25 (passed on to its attention): in training mode about a
     # quarter of its 90 nonzero attention weights are dropped, so the output is not the
     # eval-mode one (all kept: probability 0.75 ** 90, about 6e-12)

@@ -4,10 +4,15 @@ Every expected value comes from `reference/masked_softmax.py` (the book's masked
 PyTorch's own functions); every expected gradient from `torch.autograd.grad` through it.
 
 Readings of the contract taken here (see CONTRACT.md, section 5):
-- Valid lengths are tested with whole-number values only (in integer and float dtypes); scores
-  stay far above -1e6 (|score| <= ~5e4, or float64 scores near -3e5, which tell -1e6 from a
-  milder mask value such as -1e5), where "weight 0 past the valid length" and "replaced by
-  -1e6 before the softmax" agree exactly. Negative lengths are not tested.
+- masked_softmax's valid lengths are tested with whole-number values only (in integer and float
+  dtypes): "keys at positions >= valid_len get weight 0" leaves open what a fractional length
+  keeps. sequence_mask's contract states its rule (entry j kept where j < valid_len[i]), so
+  there fractional float lengths are tested too (2.5 keeps entries 0, 1 and 2). Negative
+  lengths are not tested.
+- Unmasked scores stay far above -1e6 (|score| <= ~5e4, or float64 scores near -3e5, which tell
+  -1e6 from a milder mask value such as -1e5), where "weight 0 past the valid length" and
+  "replaced by -1e6 before the softmax" agree exactly. Masked scores may be anything, -inf, inf
+  and NaN included: they are replaced, so the output and the gradient stay finite.
 - Invalid arguments: X of the wrong rank, valid lengths of a shape other than the ones listed,
   and a non-tensor X. Nothing else (valid lengths given as Python lists, (batch, 1) lengths or
   a 0-dim length are neither required nor forbidden).
@@ -101,18 +106,27 @@ def _inputs_unchanged_later(fn, ref_fn, name, args, names, kwargs=None):
     fn.detailed_later(check, *args, **kwargs)
 
 
-def _gradient_later(student, X, lens, grad_out):
+def _non_finite_where_masked(X, lens):
+    """A copy of X (batch, num_queries, num_keys) holding -inf, inf and NaN, in turn, at every key
+    position >= its valid length (``lens`` (batch,) or (batch, num_queries)); the rest unchanged."""
+    lens = lens[:, None] if lens.dim() == 1 else lens
+    masked = (torch.arange(X.shape[-1]) >= lens[..., None]).expand(X.shape)
+    junk = torch.tensor([float("-inf"), float("inf"), float("nan")], dtype=X.dtype)
+    return torch.where(masked, junk[torch.arange(X.numel()).reshape(X.shape) % 3], X)
+
+
+def _gradient_later(student, X, lens, grad_out, hint=None):
     """Send masked_softmax(X, lens) with autograd back to X from ``grad_out``; its value and the
-    gradient must match the reference's."""
+    gradient must match the reference's (``hint``: the feedback's hint, when not the default)."""
     call = ("masked_softmax", (X, lens))
     expected, expected_grad = ref.masked_softmax(X, lens), _ref_grad(X, lens, grad_out)
 
     def check(res):
-        expect_close(res.value, expected, call=call)
+        expect_close(res.value, expected, call=call, hint=hint)
         got = res.grads[0]
         if got is None:                      # nothing reached X: read as a zero gradient
             got = torch.zeros_like(X)
-        expect_close(got, expected_grad, what="gradient w.r.t. X", call=call)
+        expect_close(got, expected_grad, what="gradient w.r.t. X", call=call, hint=hint)
 
     student.masked_softmax.masked_softmax.with_grad_later(check, X, lens, wrt=(0,), grad_output=grad_out)
 
@@ -123,7 +137,7 @@ def _gradient_later(student, X, lens, grad_out):
 @pytest.mark.points(1)
 @pytest.mark.covers("sequence_mask")
 def test_sequence_mask_values(student):
-    """sequence_mask keeps the first valid_len[i] entries of each row and writes `value` (default 0) after them"""
+    """sequence_mask keeps the entries j < valid_len[i] of each row (fractional float lengths included) and writes `value` (default 0) after them"""
     for seed, dtype in [(s, d) for s in SEEDS for d in (F32, F64)]:
         g = _gen(seed)
         n, maxlen = 3 + seed, 5 + seed
@@ -138,6 +152,15 @@ def test_sequence_mask_values(student):
                                     "sequence_mask", (X, lens, 2.5))
             _expect_reference_later(student.masked_softmax.sequence_mask, ref.sequence_mask,
                                     "sequence_mask", (), {"X": X, "valid_len": lens, "value": 2.5})
+    # Float lengths need not be whole numbers: entry j is kept where j < valid_len[i], so a length
+    # of 2.5 keeps entries 0, 1 and 2 (truncating it to the integer 2 keeps only 0 and 1).
+    X = _randn((4, 5), F64, _gen(6))
+    for lens in (torch.tensor([2.5, 0.5, 4.75, 1.25]), torch.tensor([0.25, 3.5, 5.5, 2.0], dtype=F64)):
+        for x in (X, X.float()):
+            _expect_reference_later(student.masked_softmax.sequence_mask, ref.sequence_mask, "sequence_mask",
+                                    (x, lens), {"value": -1.0},
+                                    hint="keep entry j where j < valid_len[i]: a float length such as 2.5 "
+                                         "keeps entries 0, 1 and 2 (do not round or truncate the lengths)")
 
 
 @pytest.mark.points(1)
@@ -348,7 +371,7 @@ def test_masked_softmax_keeps_dtype(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("masked_softmax")
 def test_masked_softmax_large_scores(student):
-    """masked_softmax stays finite and accurate for large scores (hundreds to tens of thousands, float32 included, and near -3e5)"""
+    """masked_softmax stays finite and accurate for large scores (hundreds to tens of thousands, float32 included, and near -3e5), and for masked scores that are -inf, inf or NaN (replaced by -1e6 like any other)"""
     for seed in SEEDS[:2]:
         g = _gen(seed)
         for dtype in (F32, F64):
@@ -365,19 +388,36 @@ def test_masked_softmax_large_scores(student):
     rtol = max(_DEFAULT_RTOL[F64], 4 * torch.finfo(F64).eps * X.abs().max().item())
     for lens in (torch.tensor([2, 5]), torch.tensor([[1, 3, 6], [0, 4, 2]])):
         _masked_softmax_later(student, X, lens, rtol=rtol, atol=_DEFAULT_ATOL[F64])
+    # Masked scores are replaced, whatever they hold: -inf, inf and NaN there change nothing (an
+    # arithmetic mask such as X * keep - 1e6 * (1 - keep) turns the whole row into NaN: 0 * inf).
+    g = _gen(8)
+    for dtype in (F32, F64):
+        for lens in (torch.tensor([3, 0]), torch.tensor([[2, 0, 5], [1, 4, 3]])):
+            X = _non_finite_where_masked(_randn((2, 3, 5), dtype, g, scale=2.0), lens)
+            _expect_reference_later(student.masked_softmax.masked_softmax, ref.masked_softmax, "masked_softmax",
+                                    (X, lens), hint="replace the masked scores by -1e6 (torch.where or "
+                                                    "masked_fill) rather than mixing them in arithmetically: "
+                                                    "0 * inf and 0 * nan are NaN")
 
 
 @pytest.mark.points(1)
 @pytest.mark.covers("masked_softmax")
 @pytest.mark.parametrize("dtype", [F32, F64], ids=FLOAT_IDS)
 def test_masked_softmax_gradients(student, dtype):
-    """Gradients flow from masked_softmax back to X as through the book's masked softmax (0 at masked keys)"""
+    """Gradients flow from masked_softmax back to X as through the book's masked softmax (0 at masked keys, even where the masked scores are -inf, inf or NaN)"""
     for seed in SEEDS:
         g = _gen(seed)
         X = _randn((3, 2, 5), dtype, g, scale=2.0)
         for lens in (None, torch.tensor([0, 3, 7]), torch.tensor([[2, 0], [5, 1], [4, 3]]),
                      torch.tensor([1.0, 2.0, 5.0])):
             _gradient_later(student, X, lens, _randn(X.shape, dtype, g))
+    # non-finite scores at masked positions: the output and the gradient stay finite
+    g = _gen(7)
+    for lens in (torch.tensor([2, 0, 4]), torch.tensor([[3, 0], [1, 5], [4, 2]])):
+        X = _non_finite_where_masked(_randn((3, 2, 5), dtype, g, scale=2.0), lens)
+        _gradient_later(student, X, lens, _randn(X.shape, dtype, g),
+                        hint="replace the masked scores by -1e6 (torch.where or masked_fill): then no "
+                             "gradient flows to them, whatever they hold (-inf, inf and NaN included)")
 
 
 @pytest.mark.points(1)
