@@ -337,24 +337,27 @@ class ExerciseSession:
         self._send(header, values, name)
         error = self._read_deferred()
         answer, out = self._read()
+        if not answer.get("ok"):
+            self._batch += 1                  # the worker skips the rest of a batch after a failure
         if error is not None:
             raise error
         if not answer.get("ok"):
             raise _failure(answer)
         return answer, out
 
-    def defer(self, header: dict, values: dict, name: str, check=None) -> None:
+    def defer(self, header: dict, values: dict, name: str, check=None, on_error=None) -> None:
         """Send a request without waiting for its answer. It runs before every later request;
-        when its answer is read, ``check(values)`` runs (if given). The first error, of the
-        request or of its check, is raised by the next request that waits, or by ``settle``,
-        or sooner by a ``defer`` that finds it has arrived; once a deferred request fails, the
-        worker skips what was sent after it, up to then."""
+        when its answer is read, ``check(values)`` runs (if given), or ``on_error(StudentError)``
+        if it raised an Exception and ``on_error`` is given. The first error, of the request or
+        of its check, is raised by the next request that waits, or by ``settle``, or sooner by a
+        ``defer`` that finds it has arrived; once a request fails, the worker skips what was sent
+        after it, up to then."""
         if len(self._deferred) >= MAX_AHEAD:
             self.settle()
         elif self._deferred and self._answer_arrived():
             self.settle(arrived_only=True)    # a failure among them ends the test now
-        self._send({**header, "deferred": True}, values, name)
-        self._deferred.append((name, check))
+        self._send(header, values, name)
+        self._deferred.append((name, check, on_error))
 
     def settle(self, raise_errors: bool = True, arrived_only: bool = False) -> None:
         """Read the answers of deferred requests (with ``arrived_only``, those that have arrived,
@@ -392,24 +395,28 @@ class ExerciseSession:
         """Read every deferred answer (with ``arrived_only``: those already arrived, unless one
         failed) and run the checks up to the first error, which is returned (``last_call``
         names its call)."""
-        error, current = None, self.last_call
+        error, current, failed = None, self.last_call, False
         while self._deferred and (error is not None or not arrived_only or self._answer_arrived()):
-            self.last_call, check = self._deferred[0]
+            self.last_call, check, on_error = self._deferred[0]
             answer, out = self._read()
             self._deferred.pop(0)
+            failed = failed or not answer.get("ok")
             if error is not None:
                 continue
-            if not answer.get("ok"):
-                error, current = _failure(answer, deferred=True), self.last_call
-            elif check is not None:
-                try:
-                    check(out)
-                except (KeyboardInterrupt, SystemExit):
-                    raise
-                except BaseException as e:  # noqa: BLE001 - a failed check (or a bug in it) fails the test
-                    error, current = e, self.last_call
+            try:
+                if answer.get("ok"):
+                    if check is not None:
+                        check(out)
+                elif on_error is not None and (raised := _raised(answer)) is not None:
+                    on_error(raised)
+                else:
+                    error, current = _failure(answer, deferred=True), self.last_call
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as e:  # noqa: BLE001 - a failed check (or a bug in it) fails the test
+                error, current = e, self.last_call
         self.last_call = current
-        if error is not None:
+        if failed:
             self._batch += 1                  # requests sent from now on run again
         return error
 
@@ -489,6 +496,16 @@ def _failure(answer: dict, deferred: bool = False) -> StudentError | ForbiddenCa
     line = info.get("line") if type(info.get("line")) is int and info["line"] > 0 else 0
     return ForbiddenCall(plain_text(str(info.get("used", "a forbidden call"))[:200]),
                          [plain_text(str(n))[:100] for n in names[:50]], line, info.get("replaced") is True)
+
+
+def _raised(answer: dict) -> StudentError | None:
+    """The Exception student code raised, from an answer that is not ``ok``; None for a
+    forbidden call, a skipped request, a result the worker could not send, or SystemExit and
+    the like."""
+    if answer.get("skipped") or isinstance(answer.get("forbidden"), dict):
+        return None
+    error = _student_error(answer.get("error"))
+    return error if "Exception" in error.type_names and error.type_name != "UnreadableResult" else None
 
 
 def _cell_notes(errors, notebook: str) -> list[str]:
@@ -603,10 +620,13 @@ class Remote:
                             lambda out: check(_call_result(out)))
 
     def error_later(self, check, *args, **kwargs) -> None:
-        """``check(error)`` without waiting, where ``error`` is the StudentError the call raised,
-        or None if it returned (see ``later``)."""
-        self._session.defer(*self._call_request("error", args, kwargs), self._name,
-                            lambda out: check(None if out.get("error") is None else _student_error(out["error"])))
+        """``check(error)``, where ``error`` is the StudentError the call raised, or None if it
+        returned. It goes as a plain call, and nothing more is sent before its answer is read:
+        student code can read the request it runs in and those queued behind it, so nothing
+        there may tell it that an error is expected."""
+        self._session.defer(*self._call_request("value", args, kwargs), self._name, lambda out: check(None),
+                            on_error=check)
+        self._session.settle()
 
     def with_grad_later(self, check, *args, wrt=(0,), grad_output=None, output_index=None, params=False,
                         **kwargs) -> None:

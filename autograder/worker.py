@@ -25,18 +25,24 @@ from autograder.text import exception_message
 MAX_ITER_ITEMS = 100_000
 
 
+class UnreadableResult(Exception):
+    """What a call returned cannot be sent to the grader (not a TypeError: a test expecting
+    TypeError of a call must not pass because the call returned something odd)."""
+
+
 class Worker:
     def __init__(self, module: types.ModuleType, watch: ForbiddenWatch | None = None):
         self.module = module
         self.watch = watch            # forbidden calls made while a request runs
         self.objects: dict[int, object] = {}
-        self.failed_batch = None      # the batch whose deferred request failed: its others are skipped
+        self.failed_batch = None      # the batch whose request failed: its others are skipped
 
     # ------------------------------------------------------------------ requests
     def handle(self, payload: bytes) -> bytes:
-        """One request, one answer. Requests carry the grader's ``batch`` number; once a
-        deferred one fails, the rest of its batch is answered "skipped" without running (the
-        grader reports the first failure only)."""
+        """One request, one answer. Requests carry the grader's ``batch`` number; once one
+        fails, the rest of its batch is answered "skipped" without running (the grader reports
+        the first failure only, and numbers its next requests anew). Nothing in a request says
+        what the grader expects of it (an error or a value): student code could read that."""
         header = {}
         try:
             header, values = wire.decode(payload, make_ref=self._deref, make_iter=iter)
@@ -49,8 +55,7 @@ class Worker:
             out = self._watched(answer, header, values)
             return self._forbidden(header) or wire.encode({"ok": True}, out, contiguous=True)
         except BaseException as e:  # noqa: BLE001 - every student failure (SystemExit too) is data
-            if header.get("deferred"):
-                self.failed_batch = header.get("batch")
+            self.failed_batch = header.get("batch")
             return self._forbidden(header) or self._error(e)
 
     def _watched(self, answer, header, values):
@@ -64,8 +69,7 @@ class Worker:
         noted = self.watch.take() if self.watch is not None else []
         if not noted:
             return None
-        if header.get("deferred"):
-            self.failed_batch = header.get("batch")
+        self.failed_batch = header.get("batch")
         names = sorted({n for note in noted for n in note["names"]})
         return wire.encode({"ok": False, "forbidden": {**noted[0], "names": names}}, {})
 
@@ -135,14 +139,6 @@ class Worker:
         mode = header.get("mode", "value")
         if mode == "grad":
             return self._call_with_grad(fn, args, kwargs, header, values)
-        if mode == "error":          # the exception the call raises, as data (None if it returns)
-            try:
-                result = fn(*args, **kwargs)
-                if _read_by_iterating(result):
-                    _sendable(result)                   # a generator runs, as in mode "value"
-            except Exception as e:  # noqa: BLE001 - SystemExit and the like stay failures
-                return {"error": self._error_info(e)}
-            return {"error": None}
         result = fn(*args, **kwargs)
         if mode == "ref":
             return self._keep(result, header)
@@ -182,7 +178,7 @@ class Worker:
 def _sendable(v, depth=0):
     """Turn iterators and other iterables into lists, and everything else into what the wire accepts."""
     if depth > 32:
-        raise TypeError("result is nested too deeply")
+        raise UnreadableResult("returned a result nested too deeply for the grader to read")
     if isinstance(v, torch.Tensor):
         return v
     if _read_by_iterating(v):
@@ -190,7 +186,7 @@ def _sendable(v, depth=0):
         for item in v:
             items.append(_sendable(item, depth + 1))
             if len(items) > MAX_ITER_ITEMS:
-                raise TypeError("the iterator did not stop")
+                raise UnreadableResult(f"returned an iterator that did not stop after {MAX_ITER_ITEMS} items")
         return items
     if isinstance(v, tuple) and not isinstance(v, torch.Size):
         return tuple(_sendable(x, depth + 1) for x in v)
@@ -200,7 +196,7 @@ def _sendable(v, depth=0):
         return {k: _sendable(x, depth + 1) for k, x in v.items()}
     if v is None or isinstance(v, (bool, int, float, str, torch.Size, torch.dtype)):
         return v
-    raise TypeError(f"returned an object of type {type(v).__name__}, which the grader cannot read")
+    raise UnreadableResult(f"returned an object of type {type(v).__name__}, which the grader cannot read")
 
 
 def _read_by_iterating(v) -> bool:

@@ -177,15 +177,13 @@ def test_expect_raises_later(module):
     expect_raises_later(ValueError, m.batches, -1)        # a generator's error shows when it runs
     expect_raises_later(TypeError, m.Box, None)
     session.settle()
-    expect_raises_later(ValueError, m.check_positive, 3, call=("check_positive", (3,)))
-    with pytest.raises(GradingFailure, match="returned normally"):
-        session.settle()
-    expect_raises_later(TypeError, m.check_positive, -1)
+    with pytest.raises(GradingFailure, match="returned normally"):     # checked before anything more is sent
+        expect_raises_later(ValueError, m.check_positive, 3, call=("check_positive", (3,)))
     with pytest.raises(GradingFailure, match="raised ValueError: x must be positive"):
-        session.settle()
-    expect_raises_later(TypeError, m.Box, 1)             # an object the grader cannot read: still "returned"
-    with pytest.raises(GradingFailure, match="returned normally"):
-        session.settle()
+        expect_raises_later(TypeError, m.check_positive, -1)
+    with pytest.raises(StudentError, match="returned an object of type Box, which the grader cannot read"):
+        expect_raises_later(TypeError, m.Box, 1)         # not a TypeError of the student's
+    assert m.check_positive(2) == 2                      # each failure above ended its batch only
 
 
 def test_a_hanging_deferred_call_is_stopped_and_objects_made_before_die_with_it(module):
