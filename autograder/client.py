@@ -264,7 +264,7 @@ class ExerciseSession:
     watch: dict | None = None                           # {"rules", "names"}: forbidden calls to watch for
     _generation: int = 0
     _last_id: int = 0                                   # ids of objects kept in workers
-    _batch: int = 0                                     # bumped after each failure of a deferred request
+    _verdict_owed: bool = False                         # a failed answer was read; the worker awaits the verdict
     _deferred: list = field(default_factory=list)       # (name, check) of requests whose answers are unread
     _pending_spawn: object = None                       # a worker asked of the zygote, not taken yet
 
@@ -337,8 +337,7 @@ class ExerciseSession:
         self._send(header, values, name)
         error = self._read_deferred()
         answer, out = self._read()
-        if not answer.get("ok"):
-            self._batch += 1                  # the worker skips the rest of a batch after a failure
+        self._judge(skip=True)
         if error is not None:
             raise error
         if not answer.get("ok"):
@@ -350,8 +349,8 @@ class ExerciseSession:
         when its answer is read, ``check(values)`` runs (if given), or ``on_error(StudentError)``
         if it raised an Exception and ``on_error`` is given. The first error, of the request or
         of its check, is raised by the next request that waits, or by ``settle``, or sooner by a
-        ``defer`` that finds it has arrived; once a request fails, the worker skips what was sent
-        after it, up to then."""
+        ``defer`` that finds it has arrived; once a request fails unexpectedly, the worker skips
+        what was sent after it, up to then (see :meth:`_judge`)."""
         if len(self._deferred) >= MAX_AHEAD:
             self.settle()
         elif self._deferred and self._answer_arrived():
@@ -376,17 +375,33 @@ class ExerciseSession:
             raise CallStopped(f"`{name}` was not run again after an earlier call of it failed: your code "
                               f"{self.failed_calls[name]}")
         self._start()
+        self._judge(skip=True)
         try:
-            self.worker.send(wire.encode({**header, "batch": self._batch}, values), self.timeouts.call)
+            self.worker.send(wire.encode(header, values), self.timeouts.call)
         except WorkerFailure as e:      # the worker is still busy with the oldest request sent
             raise self._failed(e, self._deferred[0][0] if self._deferred else name) from None
 
     def _read(self) -> tuple[dict, dict]:
-        """The answer of the oldest request sent (``last_call`` names it)."""
+        """The answer of the oldest request sent (``last_call`` names it). After a failed one, the
+        worker runs nothing more until :meth:`_judge` gives the verdict."""
+        self._judge(skip=True)
         try:
-            return wire.decode(self.worker.receive(self.timeouts.call))
+            answer, out = wire.decode(self.worker.receive(self.timeouts.call))
         except (WorkerFailure, wire.WireError) as e:
             raise self._failed(e, self.last_call) from None
+        self._verdict_owed = not answer.get("ok") and not answer.get("skipped")
+        return answer, out
+
+    def _judge(self, skip: bool) -> None:
+        """Tell the worker, after reading a failed answer, whether the failure was expected (what
+        was sent after that request runs) or ends the test (it is skipped). Only now, after the
+        call, may the worker learn what the grader expected of it."""
+        if self._verdict_owed:
+            self._verdict_owed = False
+            try:
+                self.worker.send(wire.verdict(skip), self.timeouts.call)
+            except WorkerFailure as e:
+                raise self._failed(e, self.last_call) from None
 
     def _answer_arrived(self) -> bool:
         return self.worker.has_answer()
@@ -395,12 +410,11 @@ class ExerciseSession:
         """Read every deferred answer (with ``arrived_only``: those already arrived, unless one
         failed) and run the checks up to the first error, which is returned (``last_call``
         names its call)."""
-        error, current, failed = None, self.last_call, False
+        error, current = None, self.last_call
         while self._deferred and (error is not None or not arrived_only or self._answer_arrived()):
             self.last_call, check, on_error = self._deferred[0]
             answer, out = self._read()
             self._deferred.pop(0)
-            failed = failed or not answer.get("ok")
             if error is not None:
                 continue
             try:
@@ -415,9 +429,8 @@ class ExerciseSession:
                 raise
             except BaseException as e:  # noqa: BLE001 - a failed check (or a bug in it) fails the test
                 error, current = e, self.last_call
+            self._judge(skip=error is not None)
         self.last_call = current
-        if failed:
-            self._batch += 1                  # requests sent from now on run again
         return error
 
     def _failed(self, e: Exception, name: str) -> WorkerFailure:
@@ -427,6 +440,7 @@ class ExerciseSession:
         self.worker.kill()
         self._generation += 1               # objects the dead worker kept are gone
         self._deferred.clear()
+        self._verdict_owed = False
         self.failures += 1
         self.failed_calls[name] = str(e)
         if len(self.failed_calls) >= self.timeouts.strikes:
@@ -467,6 +481,7 @@ class ExerciseSession:
 
     def _retire(self):
         self._deferred.clear()
+        self._verdict_owed = False
         if self.worker is not None:
             self.worker.close()
             self.outputs.append(bytes(self.worker.output))
@@ -620,13 +635,11 @@ class Remote:
                             lambda out: check(_call_result(out)))
 
     def error_later(self, check, *args, **kwargs) -> None:
-        """``check(error)``, where ``error`` is the StudentError the call raised, or None if it
-        returned. It goes as a plain call, and nothing more is sent before its answer is read:
-        student code can read the request it runs in and those queued behind it, so nothing
-        there may tell it that an error is expected."""
+        """``check(error)`` without waiting, where ``error`` is the StudentError the call raised,
+        or None if it returned (see ``later``). It goes as a plain call: student code can read
+        the request it runs in, so nothing there may say that an error is expected."""
         self._session.defer(*self._call_request("value", args, kwargs), self._name, lambda out: check(None),
                             on_error=check)
-        self._session.settle()
 
     def with_grad_later(self, check, *args, wrt=(0,), grad_output=None, output_index=None, params=False,
                         **kwargs) -> None:

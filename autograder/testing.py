@@ -220,8 +220,8 @@ def expect_raises(exc_type, fn=None, *args, call=None, hint=None, **kwargs):
 
 
 def expect_raises_later(exc_type, fn, *args, call=None, hint=None, **kwargs):
-    """``expect_raises(exc_type, fn, *args)`` as a deferred call, in order with the test's other
-    requests; it is checked before anything more is sent (see ``Remote.error_later``)."""
+    """``expect_raises(exc_type, fn, *args)`` without waiting for the answer: checked when it
+    arrives, in order with the test's other requests (see ``Remote.error_later``)."""
     types = exc_type if isinstance(exc_type, tuple) else (exc_type,)
     fn.error_later(lambda exc: _check_raised(types, exc, call, hint), *args, **kwargs)
 

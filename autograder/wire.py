@@ -287,6 +287,17 @@ def decode(payload: bytes, make_ref=None, make_iter=None) -> tuple[dict, dict]:
     return body, values
 
 
+def verdict(skip: bool) -> bytes:
+    """The grader's word on a request that failed, sent once it has read the answer: whether the
+    worker skips what was sent before this word (an unexpected failure ends the test) or runs it
+    (an error the test expected). It comes after the answer, so nothing a call can read tells it
+    whether the grader expects an error or a value."""
+    return encode({"verdict": "skip" if skip else "run"}, {})
+
+
+SKIP, RUN = verdict(True)[8:], verdict(False)[8:]     # the two verdicts, as the worker receives them
+
+
 # --------------------------------------------------------------------------- transport
 
 

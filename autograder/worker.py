@@ -10,6 +10,7 @@ that keep an object (``put``, ``ref``, a call in mode ``ref``) carry the id to k
 
 from __future__ import annotations
 
+import collections
 import importlib.util
 import sys
 import traceback
@@ -25,6 +26,9 @@ from autograder.text import exception_message
 MAX_ITER_ITEMS = 100_000
 
 
+SKIPPED = wire.encode({"ok": False, "skipped": True}, {})   # a request sent before an unexpected failure was read
+
+
 class UnreadableResult(Exception):
     """What a call returned cannot be sent to the grader (not a TypeError: a test expecting
     TypeError of a call must not pass because the call returned something odd)."""
@@ -35,19 +39,17 @@ class Worker:
         self.module = module
         self.watch = watch            # forbidden calls made while a request runs
         self.objects: dict[int, object] = {}
-        self.failed_batch = None      # the batch whose request failed: its others are skipped
+        self.failed = False           # the last request failed: the grader's verdict comes next
 
     # ------------------------------------------------------------------ requests
     def handle(self, payload: bytes) -> bytes:
-        """One request, one answer. Requests carry the grader's ``batch`` number; once one
-        fails, the rest of its batch is answered "skipped" without running (the grader reports
-        the first failure only, and numbers its next requests anew). Nothing in a request says
-        what the grader expects of it (an error or a value): student code could read that."""
-        header = {}
+        """One request, one answer. After a failed one (``failed``), :func:`serve` waits for the
+        grader's verdict (:func:`autograder.wire.verdict`) before it runs anything more. Nothing
+        in a request says what the grader expects of it (an error or a value): student code
+        could read that."""
+        header, self.failed = {}, False
         try:
             header, values = wire.decode(payload, make_ref=self._deref, make_iter=iter)
-            if header.get("batch") is not None and header.get("batch") == self.failed_batch:
-                return wire.encode({"ok": False, "skipped": True}, {})
             op = header.get("op")
             answer = getattr(self, "op_" + str(op), None)
             if answer is None:
@@ -55,7 +57,7 @@ class Worker:
             out = self._watched(answer, header, values)
             return self._forbidden(header) or wire.encode({"ok": True}, out, contiguous=True)
         except BaseException as e:  # noqa: BLE001 - every student failure (SystemExit too) is data
-            self.failed_batch = header.get("batch")
+            self.failed = True
             return self._forbidden(header) or self._error(e)
 
     def _watched(self, answer, header, values):
@@ -69,7 +71,7 @@ class Worker:
         noted = self.watch.take() if self.watch is not None else []
         if not noted:
             return None
-        self.failed_batch = header.get("batch")
+        self.failed = True
         names = sorted({n for note in noted for n in note["names"]})
         return wire.encode({"ok": False, "forbidden": {**noted[0], "names": names}}, {})
 
@@ -251,10 +253,12 @@ def serve(sock, module_path: str, module_name: str, hello: dict, watch_plan: lis
             "message": exception_message(e, 2000), "where": where}}, {}))
         return
     wire.send(sock, wire.encode({**hello, "ok": True, "cell_errors": cell_errors}, {}))
-    worker, reader = Worker(module, watcher), wire.Reader(sock)
+    worker, reader, queued = Worker(module, watcher), wire.Reader(sock), collections.deque()
     while True:
         try:
-            payload = reader.recv()
+            payload = queued.popleft() if queued else reader.recv()
+            if payload in (wire.SKIP, wire.RUN):
+                raise wire.WireError("a verdict without a failed request")
         except wire.WireError:
             return
         answer = worker.handle(payload)
@@ -264,3 +268,13 @@ def serve(sock, module_path: str, module_name: str, hello: dict, watch_plan: lis
             except Exception:  # noqa: BLE001 - a full or closed pipe must not stop the answer
                 pass
         wire.send(sock, answer)
+        if worker.failed:             # what was sent before the verdict runs only if the failure was expected
+            try:
+                while (payload := reader.recv()) not in (wire.SKIP, wire.RUN):
+                    queued.append(payload)
+            except wire.WireError:
+                return
+            if payload == wire.SKIP:
+                for _ in range(len(queued)):
+                    queued.popleft()
+                    wire.send(sock, SKIPPED)

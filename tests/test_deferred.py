@@ -177,13 +177,32 @@ def test_expect_raises_later(module):
     expect_raises_later(ValueError, m.batches, -1)        # a generator's error shows when it runs
     expect_raises_later(TypeError, m.Box, None)
     session.settle()
-    with pytest.raises(GradingFailure, match="returned normally"):     # checked before anything more is sent
-        expect_raises_later(ValueError, m.check_positive, 3, call=("check_positive", (3,)))
+    expect_raises_later(ValueError, m.check_positive, 3, call=("check_positive", (3,)))
+    with pytest.raises(GradingFailure, match="returned normally"):
+        session.settle()
+    expect_raises_later(TypeError, m.check_positive, -1)
     with pytest.raises(GradingFailure, match="raised ValueError: x must be positive"):
-        expect_raises_later(TypeError, m.check_positive, -1)
+        session.settle()
+    expect_raises_later(TypeError, m.Box, 1)             # not a TypeError of the student's
     with pytest.raises(StudentError, match="returned an object of type Box, which the grader cannot read"):
-        expect_raises_later(TypeError, m.Box, 1)         # not a TypeError of the student's
-    assert m.check_positive(2) == 2                      # each failure above ended its batch only
+        session.settle()
+    assert m.check_positive(2) == 2                      # each failure above ended only what was sent with it
+
+
+def test_requests_sent_behind_an_expected_error_run_and_those_behind_another_failure_are_skipped(module):
+    """The worker waits, after a failed request, for the grader's verdict: only an unexpected
+    failure skips what was sent behind it."""
+    session, m = module
+    results = []
+    expect_raises_later(ValueError, m.check_positive, -1)
+    m.check_positive.later(results.append, 5)
+    session.settle()
+    assert results == [5]
+    m.check_positive.later(results.append, -1)           # fails the test: what follows is not run
+    m.log.call_later(1)
+    with pytest.raises(StudentError, match="x must be positive"):
+        session.settle()
+    assert m.log(2) == 1                                 # log(1) did not run
 
 
 def test_a_hanging_deferred_call_is_stopped_and_objects_made_before_die_with_it(module):
