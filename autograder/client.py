@@ -387,8 +387,11 @@ class ExerciseSession:
         self._judge(skip=True)
         try:
             answer, out = wire.decode(self.worker.receive(self.timeouts.call))
-        except (WorkerFailure, wire.WireError) as e:
+        except WorkerFailure as e:
             raise self._failed(e, self.last_call) from None
+        except wire.WireError as e:
+            raise self._failed(WorkerFailure(f"sent an answer the grader refuses ({e}); stopped"),
+                               self.last_call) from None
         self._verdict_owed = not answer.get("ok") and not answer.get("skipped")
         return answer, out
 

@@ -24,6 +24,7 @@ from autograder.sandbox import Limits
 from autograder.submission import Submission
 from autograder.testing import GradingFailure
 
+MAX_OUTPUT = 4000   # characters of feedback per test
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 MARKERS = {
     "exercise": "exercise(id): the exercise a suite grades (its tag)",
@@ -262,7 +263,7 @@ class GradingPlugin:
         points = float(marker_arg(item, "points", 1))
         visibility = marker_arg(item, "visibility", "visible")
         passed = report.passed and report.when == "call"
-        output, internal = ("", "") if passed else self._explain(item, call, report, exercise)
+        output, internal = ("", "") if passed else map(_capped, self._explain(item, call, report, exercise))
         return TestResult(
             name=test_title(item, self.redact), nodeid=item.nodeid, exercise=exercise,
             score=points if passed else 0.0, max_score=points, status="passed" if passed else "failed",
@@ -336,3 +337,9 @@ def test_title(item, redact: bool) -> str:
     if spec is not None:
         title += f" (case {getattr(item, '_autograder_case', '?')})" if redact else f" [{spec.id}]"
     return title
+
+
+def _capped(text: str) -> str:
+    """Feedback of one test, at most MAX_OUTPUT characters (a student's odd result or printout
+    must not bloat every export)."""
+    return text if len(text) <= MAX_OUTPUT else f"{text[:MAX_OUTPUT]}\n... ({len(text) - MAX_OUTPUT} more characters cut)"

@@ -40,6 +40,9 @@ def _fail(problem: str, *, call=None, hint=None, detail: str = "", redacted_deta
 # --------------------------------------------------------------------------- describing values
 
 
+ITEMS_SHOWN = 32      # of a long tuple, list or dict in feedback (a shape has at most 32 dimensions)
+
+
 def describe(v, limit: int = 12) -> str:
     """A short, exact description: small tensors in full, large ones by shape and dtype."""
     if isinstance(v, torch.Tensor):
@@ -51,16 +54,22 @@ def describe(v, limit: int = 12) -> str:
     if isinstance(v, torch.Size):
         return f"torch.Size({list(v)})"
     if isinstance(v, tuple):
-        return "(" + ", ".join(describe(x, limit) for x in v) + ("," if len(v) == 1 else "") + ")"
+        return "(" + _items([describe(x, limit) for x in v[:ITEMS_SHOWN]], len(v)) + ("," if len(v) == 1 else "") + ")"
     if isinstance(v, list):
-        return "[" + ", ".join(describe(x, limit) for x in v) + "]"
+        return "[" + _items([describe(x, limit) for x in v[:ITEMS_SHOWN]], len(v)) + "]"
     if isinstance(v, dict):
-        return "{" + ", ".join(f"{k!r}: {describe(x, limit)}" for k, x in v.items()) + "}"
+        shown = [f"{describe(k, limit)}: {describe(x, limit)}" for k, x in list(v.items())[:ITEMS_SHOWN]]
+        return "{" + _items(shown, len(v)) + "}"
     if isinstance(v, torch.Generator):
         return "a torch.Generator"
     if isinstance(v, float):
         return repr(v)
     return repr(v) if len(repr(v)) < 200 else type(v).__name__
+
+
+def _items(shown: list[str], total: int) -> str:
+    """Described items of a sequence, the first few of a long one and how many there are."""
+    return ", ".join(shown) + (f", ... ({total} items)" if total > len(shown) else "")
 
 
 def format_call(call) -> str:

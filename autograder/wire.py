@@ -32,6 +32,8 @@ from dataclasses import dataclass
 import torch
 
 MAX_MESSAGE_BYTES = 256 << 20
+MAX_HEADER_BYTES = 8 << 20       # the JSON part of a message (tensor data travels beside it)
+MAX_ITEMS = 1_000_000            # items of all the lists, tuples and dicts of one message
 MAX_DIMS = 32
 
 DTYPES = {
@@ -178,8 +180,14 @@ class _Decoder:
         self.buffers = buffers
         self.make_ref = make_ref
         self.make_iter = make_iter
+        self.items = 0
         if not isinstance(self.specs, list):
             raise WireError("bad tensor table")
+
+    def _count(self, items: list) -> None:
+        self.items += len(items)
+        if self.items > MAX_ITEMS:
+            raise WireError(f"more than {MAX_ITEMS} items in one message")
 
     def value(self, v, depth=0):
         """``v`` is what the JSON decoder made: only dict, list, str, int, float, bool, None."""
@@ -187,6 +195,7 @@ class _Decoder:
             raise WireError("value is nested too deeply")
         kind = type(v)
         if kind is list:
+            self._count(v)
             return [self.value(x, depth + 1) for x in v]
         if kind is not dict:
             return v
@@ -196,10 +205,12 @@ class _Decoder:
         if tag == "t":
             return self.tensor(x)
         if tag == "tuple" and isinstance(x, list):
+            self._count(x)
             return tuple(self.value(i, depth + 1) for i in x)
         if tag == "size" and isinstance(x, list) and all(type(i) is int for i in x):
             return torch.Size(x)
         if tag == "dict" and isinstance(x, list):
+            self._count(x)
             out = {}
             for pair in x:
                 if not isinstance(pair, list) or len(pair) != 2:
@@ -260,6 +271,8 @@ def decode(payload: bytes, make_ref=None, make_iter=None) -> tuple[dict, dict]:
         if len(view) < 4:
             raise WireError("truncated message")
         (head_len,) = struct.unpack_from("<I", view, 0)
+        if head_len > MAX_HEADER_BYTES:
+            raise WireError(f"message header larger than {MAX_HEADER_BYTES >> 20} MiB")
         if 4 + head_len > len(view):
             raise WireError("truncated message header")
         body = _JSON_IN.decode(str(view[4:4 + head_len], "utf-8"))

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from autograder import wire
+from autograder.testing import describe
 
 
 def roundtrip(values, **kw):
@@ -104,3 +105,13 @@ def test_oversized_messages_are_refused_before_reading():
         wire.Reader(b).recv()
     a.close()
     b.close()
+
+
+def test_answers_too_big_to_read_cheaply_are_refused_and_long_results_are_described_briefly():
+    """Millions of values would stall the grader decoding and describing them."""
+    with pytest.raises(wire.WireError, match="more than 1000000 items"):
+        wire.decode(wire.encode({"ok": True}, {"value": (0,) * 600_000, "more": [1] * 600_000})[8:])
+    head = json.dumps({"ok": True, "values": {"value": [0] * 5_000_000}, "tensors": [], "buffers": []}).encode()
+    with pytest.raises(wire.WireError, match="header larger than 8 MiB"):
+        wire.decode(struct.pack("<I", len(head)) + head)
+    assert describe((0,) * 1_000_000) == "(" + "0, " * 32 + "... (1000000 items))"
