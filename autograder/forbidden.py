@@ -11,7 +11,14 @@ A rule is one of (see ``assignments/course.toml``):
 - ``"set:requires_grad"``: an assignment to that attribute (``x.requires_grad = True``,
   ``setattr(x, "requires_grad", ...)``); reading it is no use of it.
 
-A keyword or assignment of the constant ``False`` turns nothing on and does not count.
+A keyword or assignment of the constant ``False`` turns nothing on and does not count. A name
+given to ``getattr`` as constant pieces (``"op" + "tim"``, ``"".join(["op", "tim"])``) counts as
+the name they make.
+
+Every exercise also forbids reaching into Python's or the grader's internals, which no exercise
+needs and which only serve to get around the checks (:data:`INTERNALS`): a function's closure or
+code, frames, the garbage collector's object lists, tracing hooks, and code run from strings
+(``exec``, ``eval``, ``compile``, ``__import__``).
 
 A use counts against a contract name when its code reaches it: the function or class itself,
 and the module-level functions, classes and assignments it refers to, transitively (as Python
@@ -29,6 +36,14 @@ from dataclasses import dataclass
 from autograder.syntax import parse_module
 
 UNCHECKABLE = "(code too convoluted to check)"
+CODE_FROM_STRINGS = ("exec", "eval", "compile", "__import__")
+INTERNALS = [f".{name}" for name in (
+    "__closure__", "cell_contents", "__code__", "__globals__", "__builtins__", "f_back", "f_locals",
+    "f_globals", "f_code", "f_builtins", "_getframe", "tb_frame", "gi_frame", "cr_frame", "ag_frame",
+    "co_filename", "get_referents", "get_referrers", "get_objects", "setprofile", "settrace",
+    "_current_frames", "currentframe", "getouterframes", "getinnerframes")] + \
+    [f"builtins.{name}" for name in CODE_FROM_STRINGS]
+INTERNAL_USES = {f"{rule}(...)" if rule.startswith(".") else rule for rule in INTERNALS}   # as a Violation shows them
 MAX_ALIAS_PARTS = 12      # a forbidden name has a handful of parts: longer ones only come from alias cycles
 MAX_ALIAS_VALUES = 32     # honest code binds a name to a few dotted values, never dozens
 MAX_STAR_IMPORTS = 4      # each makes every bare name a possible use: honest code has one or two
@@ -55,6 +70,9 @@ class Violation:
         if self.line:
             place.append((locate(self.line) if locate else None) or f"line {self.line}")
         where = f" ({', '.join(place)})" if place else ""
+        if self.used in INTERNAL_USES:
+            return (f"`{self.name}` uses `{self.used}`{where}: reaching into Python's or the grader's internals "
+                    "(closures, frames, code run from strings) is not allowed in any exercise, and none needs it")
         return (f"`{self.name}` uses `{self.used}`{where}, which this exercise forbids: "
                 f"it does the work you are asked to write by hand")
 
@@ -97,9 +115,30 @@ class _Aliases(ast.NodeVisitor):
 
 def _getattr_call(node, functions=("getattr",)) -> bool:
     """``getattr(x, "name", ...)`` (or another of ``functions``, such as ``hasattr``) with a
-    constant name."""
+    constant name (see :func:`_constant_name`)."""
     return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in functions \
-        and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str)
+        and len(node.args) >= 2 and _constant_name(node.args[1]) is not None
+
+
+def _constant_name(node, depth: int = 0) -> str | None:
+    """The string an expression makes from constants alone: ``"name"``, ``"na" + "me"``,
+    ``"".join(["na", "me"])``, ``f"na{'me'}"``; None for anything else."""
+    if depth > 20:
+        return None
+    if isinstance(node, ast.Constant):
+        return node.value if isinstance(node.value, str) else None
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = _constant_name(node.left, depth + 1), _constant_name(node.right, depth + 1)
+        return left + right if left is not None and right is not None else None
+    if isinstance(node, ast.JoinedStr):
+        parts = [_constant_name(v.value if isinstance(v, ast.FormattedValue) else v, depth + 1) for v in node.values]
+        return "".join(parts) if all(p is not None for p in parts) else None
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "join" \
+            and len(node.args) == 1 and not node.keywords and isinstance(node.args[0], (ast.List, ast.Tuple)):
+        sep = _constant_name(node.func.value, depth + 1)
+        parts = [_constant_name(e, depth + 1) for e in node.args[0].elts]
+        return sep.join(parts) if sep is not None and all(p is not None for p in parts) else None
+    return None
 
 
 def _dotted(node, aliases: dict[str, set[str]]) -> list[str]:
@@ -110,7 +149,7 @@ def _dotted(node, aliases: dict[str, set[str]]) -> list[str]:
         node = node.value
     suffix = parts[::-1]
     if _getattr_call(node):
-        return [".".join([base, node.args[1].value] + suffix) for base in _dotted(node.args[0], aliases)]
+        return [".".join([base, _constant_name(node.args[1])] + suffix) for base in _dotted(node.args[0], aliases)]
     if not isinstance(node, ast.Name) or node.id not in aliases:
         return []
     return [".".join([alias] + suffix) for alias in sorted(aliases[node.id])]
@@ -131,6 +170,8 @@ class _Uses(ast.NodeVisitor):
         self.uses: list[_Use] = []
 
     def visit_Name(self, node):
+        if node.id in CODE_FROM_STRINGS and node.id not in self.aliases:
+            self.uses.append(_Use("dotted", f"builtins.{node.id}", node.lineno))
         for d in _dotted(node, self.aliases):
             self.uses.append(_Use("dotted", d, node.lineno))
         for m in self.star_modules:
@@ -144,11 +185,12 @@ class _Uses(ast.NodeVisitor):
 
     def visit_Call(self, node):
         if _getattr_call(node, ("getattr", "setattr", "hasattr")):
-            self.uses.append(_Use("attr", node.args[1].value, node.lineno))
+            name = _constant_name(node.args[1])
+            self.uses.append(_Use("attr", name, node.lineno))
             for d in _dotted(node, self.aliases):
                 self.uses.append(_Use("dotted", d, node.lineno))
             if node.func.id == "setattr" and not (len(node.args) > 2 and _is_false(node.args[2])):
-                self.uses.append(_Use("set", node.args[1].value, node.lineno))
+                self.uses.append(_Use("set", name, node.lineno))
         for kw in node.keywords:
             if kw.arg and not _is_false(kw.value):
                 self.uses.append(_Use("kw", kw.arg, node.lineno))
@@ -279,6 +321,7 @@ def find_forbidden(source: bytes | str, rules: dict[str, list[str]], names: list
     tree = parse_module(source)
     if tree is None:
         return {}
+    rules = {**rules, "*": list(rules.get("*", [])) + INTERNALS}
     try:
         return _scan(tree, rules, names, _global_reads(source))
     except (RecursionError, _TooConvoluted):    # parsed, yet beyond what the scan follows: nothing of it
@@ -300,8 +343,10 @@ def _scan(tree: ast.Module, rules: dict[str, list[str]], names: list[str], globa
         scan = _Uses(aliases, alias_finder.star_modules)
         for stmt in stmts:
             scan.visit(stmt)
-        scans[def_name] = scan
         refs[def_name] = set().union(*(_refs(stmt, global_reads) for stmt in stmts))
+        scan.uses = [u for u in scan.uses if not (u.kind == "dotted" and u.text.startswith("builtins.") and (
+            u.text[9:] not in refs[def_name] or u.text[9:] in defs))]     # a local or the module's own `eval`
+        scans[def_name] = scan
 
     found: dict[str, Violation] = {}
     for name in names:

@@ -114,7 +114,7 @@ class ForbiddenWatch:
         return noted
 
     def _note(self, shown: str, caller) -> None:
-        if caller.f_code.co_filename.startswith(LIBRARY) or len(self.noted) >= MAX_NOTES:
+        if _library_code(caller) or len(self.noted) >= MAX_NOTES:
             return                                 # torch's own code, or the grader's; or enough said
         names, line, frame = [], 0, caller
         while frame is not None:
@@ -149,6 +149,17 @@ class ForbiddenWatch:
             return not any(map(is_not, map(getitem, map(vars, targets), attrs), wrappers))
         except (KeyError, TypeError):              # deleted, or no namespace left to look in
             return False
+
+
+def _library_code(frame) -> bool:
+    """Whether a frame runs torch's code or the grader's: a file in their folders, run in the
+    namespace of the module loaded from that file (student code compiled under such a file name
+    runs in a namespace of its own)."""
+    code = frame.f_code
+    if not code.co_filename.startswith(LIBRARY):
+        return False
+    module = sys.modules.get(frame.f_globals.get("__name__"))
+    return getattr(module, "__dict__", None) is frame.f_globals and getattr(module, "__file__", None) == code.co_filename
 
 
 def _targets(rule: str):

@@ -116,3 +116,36 @@ def test_many_star_imports_cannot_be_checked_and_repeats_count_once():
     assert found("from torch import *\n" * 2000 + body) == {"broadcast_shape": "torch.broadcast_shapes"}
     many = "".join(f"from m{i} import *\n" for i in range(5))
     assert found(many + body) == {name: UNCHECKABLE for name in NAMES}
+
+
+def test_a_name_made_of_constant_pieces_is_the_name_it_makes():
+    for spelled in ("'broadcast_' + 'shapes'", "''.join(['broadcast', '_shapes'])", "f\"broadcast_{'shapes'}\"",
+                    "'_'.join(('broadcast', 'shapes'))"):
+        assert found(f"import torch\ndef broadcast_shape(*s):\n    return getattr(torch, {spelled})(*s)") == \
+            {"broadcast_shape": "torch.broadcast_shapes"}, spelled
+    assert found("def broadcast_to(x, s):\n    return getattr(x, 'exp' + 'and')(*s)") == {"broadcast_to": ".expand(...)"}
+    assert found("def unbroadcast(g, s):\n    setattr(g, 'requires_' + 'grad', True)") == \
+        {"unbroadcast": ".requires_grad = ..."}
+    assert found("def broadcast_to(x, s):\n    n = 'exp'\n    return getattr(x, n + 'and')(*s)") == {}  # left to the watch
+
+
+def test_reaching_into_internals_is_forbidden_in_every_exercise():
+    cases = {
+        "def broadcast_to(x, s):\n    return eval('x')": "builtins.eval",
+        "def broadcast_to(x, s):\n    exec('y = 1')": "builtins.exec",
+        "def broadcast_to(x, s):\n    return compile('1', 'f', 'eval')": "builtins.compile",
+        "import sys\ndef broadcast_to(x, s):\n    return sys._getframe(1)": "._getframe(...)",
+        "def broadcast_to(x, s):\n    return s.f_back.f_locals": ".f_locals(...)",
+        "def broadcast_to(x, s):\n    return s.__closure__[0].cell_contents": ".cell_contents(...)",
+        "def broadcast_to(x, s):\n    return getattr(s, '__clo' + 'sure__')": ".__closure__(...)",
+        "import gc\ndef broadcast_to(x, s):\n    return gc.get_objects()": ".get_objects(...)",
+        "def broadcast_to(x, s):\n    return s.__code__.replace(co_filename='t.py')": ".__code__(...)",
+    }
+    for source, used in cases.items():
+        assert found(source) == {"broadcast_to": used}, source
+    message = find_forbidden("def broadcast_to(x, s):\n    return eval('x')", {}, NAMES)["broadcast_to"].message()
+    assert message == ("`broadcast_to` uses `builtins.eval` (line 2): reaching into Python's or the grader's internals "
+                       "(closures, frames, code run from strings) is not allowed in any exercise, and none needs it")
+    assert found("def eval(x):\n    return x\ndef broadcast_to(x, s):\n    return eval(x)") == {}
+    assert found("def broadcast_to(x, s):\n    return x.eval().compile") == {}
+    assert found("def broadcast_to(x, s, compile=False):\n    return compile") == {}

@@ -26,21 +26,24 @@ def covering(tests, name):
 def test_each_exercise_catches_a_call_spelled_at_run_time(grader, full_marks, tmp_path):
     cases = [
         ("broadcasting", "broadcast_shape", "torch.broadcast_shapes",
-         "def broadcast_shape(*shapes):\n    return tuple(eval('torch.broadcast_' + 'shapes')(*shapes))\n"),
+         "def broadcast_shape(*shapes):\n    tail = 'shapes'\n    return tuple(vars(torch)['broadcast_' + tail](*shapes))\n"),
         ("gradients", "relu_backward", "torch.autograd.grad",
          "def relu_backward(dout, x):\n"
+         "    part = 'grad'\n"
          "    x = x.detach().clone()\n"
-         "    setattr(x, 'requires' + '_grad', True)\n"
+         "    setattr(x, 'requires_' + part, True)\n"
          "    y = torch.relu(x)\n"
-         "    return vars(torch)['auto' + 'grad'].grad(y, x, dout)[0]\n"),
+         "    return vars(torch)['auto' + part].grad(y, x, dout)[0]\n"),
         ("gradients", "tanh_backward", "torch.autograd.functional.vjp",
          "def tanh_backward(dout, x):\n"
-         "    return eval('torch.autograd.' + 'functional').vjp(torch.tanh, x, dout)[1]\n"),
+         "    part = 'grad'\n"
+         "    return vars(torch)['auto' + part].functional.vjp(torch.tanh, x, dout)[1]\n"),
         ("sgd", "train_linear_regression", "torch.optim.SGD",
          "def train_linear_regression(X, y, lr=0.03, epochs=3, batch_size=10, generator=None):\n"
          "    w = torch.zeros(X.shape[1], dtype=X.dtype, requires_grad=True)\n"
          "    b = torch.zeros((), dtype=X.dtype, requires_grad=True)\n"
-         "    opt = getattr(getattr(torch, 'op' + 'tim'), 'SGD')([w, b], lr=lr)\n"
+         "    part = 'tim'\n"
+         "    opt = getattr(getattr(torch, 'op' + part), 'SGD')([w, b], lr=lr)\n"
          "    for _ in range(epochs):\n"
          "        for xb, yb in minibatches(X, y, batch_size, generator=generator):\n"
          "            opt.zero_grad()\n"
@@ -49,7 +52,8 @@ def test_each_exercise_catches_a_call_spelled_at_run_time(grader, full_marks, tm
          "    return w.detach(), b.detach()\n"),
         ("attention", "dot_product_attention", "torch.nn.functional.scaled_dot_product_attention",
          "def dot_product_attention(queries, keys, values, valid_lens=None):\n"
-         "    sdpa = getattr(torch.nn.functional, 'scaled_dot_product_' + 'attention')\n"
+         "    part = 'attention'\n"
+         "    sdpa = getattr(torch.nn.functional, 'scaled_dot_product_' + part)\n"
          "    return sdpa(queries, keys, values), None\n"),
     ]
     for exercise, name, used, source in cases:
@@ -69,7 +73,8 @@ def test_a_call_seen_late_zeroes_the_tests_that_passed_before_it(grader, tmp_pat
         "    if x.dim() < 3:\n"
         "        z = x - x.detach().amax(dim=dim, keepdim=True)\n"
         "        return z.exp() / z.exp().sum(dim=dim, keepdim=True)\n"
-        "    return getattr(torch, 'soft' + 'max')(x, dim)\n"))
+        "    tail = 'max'\n"
+        "    return getattr(torch, 'soft' + tail)(x, dim)\n"))
     result, tests = graded(grader, tmp_path, "losses", source)
     caught = covering(tests, "softmax")
     assert caught and all(t.score == 0 and t.status == "failed" for t in caught)
@@ -80,9 +85,10 @@ def test_a_call_seen_late_zeroes_the_tests_that_passed_before_it(grader, tmp_pat
 
 def test_a_watched_function_put_back_by_the_student_zeroes_the_exercise(grader, full_marks, tmp_path):
     source = with_function("losses", (
-        "setattr(torch, 'soft' + 'max', getattr(getattr(torch, '_' + 'C'), '_VariableFunctions').softmax)\n"
+        "_tail, _c = 'max', 'C'\n"
+        "setattr(torch, 'soft' + _tail, getattr(getattr(torch, '_' + _c), '_VariableFunctions').softmax)\n"
         "def softmax(x, dim=-1):\n"
-        "    return getattr(torch, 'soft' + 'max')(x, dim)\n"))
+        "    return getattr(torch, 'soft' + _tail)(x, dim)\n"))
     result, tests = graded(grader, tmp_path, "losses", source)
     assert all(t.score == 0 for t in tests)
     assert all(t.output.endswith("your code replaced `torch.softmax`, which this exercise forbids and the grader "
@@ -107,3 +113,18 @@ def test_calls_torch_makes_for_itself_are_not_counted(grader, full_marks, tmp_pa
         "        return _relu_backward(dout, x)\n"))
     result = grader.grade_path(submission_with(tmp_path, {"broadcasting": broadcasting, "gradients": gradients}))
     assert result.by_exercise() == full_marks
+
+
+def test_student_code_compiled_under_a_file_name_of_torch_is_still_student_code(grader, tmp_path):
+    """A function whose code object claims a file in torch's folder runs in the student's
+    namespace, not torch's: its forbidden calls are noted."""
+    source = with_function("losses", (
+        "import os\nimport types\n\n"
+        "_tail = 'max'\n_attr = '__co' + 'de__'\n\n"
+        "def _impl(x, dim):\n    return vars(torch)['soft' + _tail](x, dim)\n\n"
+        "_impl = types.FunctionType(getattr(_impl, _attr).replace(\n"
+        "    co_filename=os.path.join(os.path.dirname(torch.__file__), '_impl.py')), globals())\n\n"
+        "def softmax(x, dim=-1):\n    return _impl(x, dim)\n"))
+    _, tests = graded(grader, tmp_path, "losses", source)
+    caught = covering(tests, "softmax")
+    assert caught and all(t.score == 0 and "`softmax` uses `torch.softmax`" in t.output for t in caught)
