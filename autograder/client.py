@@ -265,7 +265,7 @@ class ExerciseSession:
     _generation: int = 0
     _last_id: int = 0                                   # ids of objects kept in workers
     _verdict_owed: bool = False                         # a failed answer was read; the worker awaits the verdict
-    _deferred: list = field(default_factory=list)       # (name, check) of requests whose answers are unread
+    _deferred: list = field(default_factory=list)       # (name, check, on_error) of requests whose answers are unread
     _pending_spawn: object = None                       # a worker asked of the zygote, not taken yet
 
     def _module_path(self) -> str | None:

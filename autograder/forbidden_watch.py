@@ -159,7 +159,8 @@ def _library_code(frame) -> bool:
     if not code.co_filename.startswith(LIBRARY):
         return False
     module = sys.modules.get(frame.f_globals.get("__name__"))
-    return getattr(module, "__dict__", None) is frame.f_globals and getattr(module, "__file__", None) == code.co_filename
+    return getattr(module, "__dict__", None) is frame.f_globals \
+        and getattr(module, "__file__", None) == code.co_filename
 
 
 def _targets(rule: str):

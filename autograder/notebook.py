@@ -99,8 +99,9 @@ def read_notebook(text: str) -> tuple[str, list[str]]:
     nbgrader test cells left out; and what the student should know about the cells: a function
     or class defined in more than one cell (a copied cell, or a stub cell left below the cell
     the student worked in) is the last cell's, as when the notebook runs from top to bottom; a
-    ``%%writefile`` cell's code is not run; a cell with a syntax error is left out, and the others still run (the worker runs the module
-    cell by cell, as nbgrader runs a notebook: :func:`autograder.cells.run_cells`).
+    ``%%writefile`` cell's code is not run; a cell with a syntax error is left out, and the
+    others still run (the worker runs the module cell by cell, as nbgrader runs a notebook:
+    :func:`autograder.cells.run_cells`).
 
     Each cell's code follows a ``# cell N`` line (N counts every cell of the notebook, from 1), and
     keeps its own line numbering (a magic or shell line becomes ``pass``), so a line of the module

@@ -342,4 +342,6 @@ def test_title(item, redact: bool) -> str:
 def _capped(text: str) -> str:
     """Feedback of one test, at most MAX_OUTPUT characters (a student's odd result or printout
     must not bloat every export)."""
-    return text if len(text) <= MAX_OUTPUT else f"{text[:MAX_OUTPUT]}\n... ({len(text) - MAX_OUTPUT} more characters cut)"
+    if len(text) <= MAX_OUTPUT:
+        return text
+    return f"{text[:MAX_OUTPUT]}\n... ({len(text) - MAX_OUTPUT} more characters cut)"

@@ -55,10 +55,10 @@ class Worker:
             if answer is None:
                 raise wire.WireError(f"unknown request {op!r}")
             out = self._watched(answer, header, values)
-            return self._forbidden(header) or wire.encode({"ok": True}, out, contiguous=True)
+            return self._forbidden() or wire.encode({"ok": True}, out, contiguous=True)
         except BaseException as e:  # noqa: BLE001 - every student failure (SystemExit too) is data
             self.failed = True
-            return self._forbidden(header) or self._error(e)
+            return self._forbidden() or self._error(e)
 
     def _watched(self, answer, header, values):
         if self.watch is None:
@@ -66,7 +66,7 @@ class Worker:
         with self.watch:
             return answer(header, values)
 
-    def _forbidden(self, header) -> bytes | None:
+    def _forbidden(self) -> bytes | None:
         """The answer for a request that made a forbidden call (whatever else it did), or None."""
         noted = self.watch.take() if self.watch is not None else []
         if not noted:
@@ -235,8 +235,8 @@ def load_module(path: str, name: str, cell_seconds: float | None = None) -> tupl
 
 def serve(sock, module_path: str, module_name: str, hello: dict, watch_plan: list | None = None,
           names=(), cell_seconds: float | None = None) -> None:
-    """Import the module (``cell_seconds``: a notebook's, cell by cell), report how that went (with ``hello``), then
-    answer requests until the socket closes. ``watch_plan`` (the exercise's forbidden calls, see
+    """Import the module (``cell_seconds``: a notebook's, cell by cell), report how that went
+    (with ``hello``), then answer requests until the socket closes. ``watch_plan`` (the exercise's forbidden calls, see
     :func:`autograder.forbidden_watch.watch_plan`) is put in place before the import, noting
     calls against the contract ``names``."""
     watcher = ForbiddenWatch(watch_plan, names, module_path) if watch_plan is not None else None

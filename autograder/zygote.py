@@ -132,8 +132,9 @@ class Zygote:
                       watch: dict | None = None, cell_seconds: float | None = None) -> "PendingWorker":
         """Ask for a worker for ``<submission_dir>/<module_name>.py`` without waiting for it:
         the zygote forks it, and it imports the module (``cell_seconds``: one made from a
-        notebook, cell by cell, each stopped after that long), while the grader goes on. ``watch`` (``{"rules", "names"}``) are the forbidden
-        calls it watches for. Every request must be taken (``take``), in any order."""
+        notebook, cell by cell, each stopped after that long), while the grader goes on.
+        ``watch`` (``{"rules", "names"}``) are the forbidden calls it watches for. Every request
+        must be taken (``take``), in any order."""
         self.wait_ready()
         scratch = tempfile.mkdtemp(prefix="scratch-", dir=os.path.dirname(submission_dir))
         send_msg(self._control, {"submission_dir": submission_dir, "module_name": module_name,
