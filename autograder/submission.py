@@ -268,11 +268,13 @@ def module_source(entry: Entry) -> tuple[bytes, list[str]]:
     if len(raw) > MAX_SOURCE_BYTES:
         raise SubmissionError(f"{entry.path} is larger than {MAX_SOURCE_BYTES >> 20} MiB")
     try:
-        raw.decode("utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         note = (f"{entry.path} is not UTF-8 text (byte {raw[e.start]:#x} at offset {e.start}); it was read as "
                 "Windows-1252. Save your files as UTF-8.")
         return raw.decode("cp1252", errors="replace").encode("utf-8"), [note]
+    if not text.strip():
+        raise SubmissionError(f"{entry.path} is empty: save your work in it and submit again")
     return raw, []
 
 

@@ -204,6 +204,8 @@ def test_bad_inputs_become_messages_and_the_batch_goes_on(course, tmp_path):
     (cls / "badjson").mkdir()
     (cls / "badjson" / "broadcasting.ipynb").write_text("{ not json")
     (cls / "empty").mkdir()
+    (cls / "blank").mkdir()
+    (cls / "blank" / "broadcasting.py").write_text("\n  \n")
     write_zip(cls / "emptyzip.zip", {})
     write_zip(cls / "zipped.zip", {"homework.zip": b"PK", "readme.txt": b"my homework is in the zip"})
     with zipfile.ZipFile(cls / "appended.zip", "w") as zf, warnings.catch_warnings():
@@ -236,6 +238,7 @@ def test_bad_inputs_become_messages_and_the_batch_goes_on(course, tmp_path):
         "latin": "is not UTF-8 text",
         "badjson": "not a valid notebook",
         "empty": "no broadcasting.py",
+        "blank": "broadcasting.py is empty: save your work in it and submit again",
         "emptyzip": "it is empty",
         "zipped": "it holds homework.zip, readme.txt",
         "appended": "the last copy was taken",
