@@ -397,8 +397,9 @@ class ExerciseSession:
 
     def _judge(self, skip: bool) -> None:
         """Tell the worker, after reading a failed answer, whether the failure was expected (what
-        was sent after that request runs) or ends the test (it is skipped). Only now, after the
-        call, may the worker learn what the grader expected of it."""
+        was sent after that request runs, even if the test's check of the error then fails) or
+        ends the test (it is skipped). Only now, after the call, may the worker learn what the
+        grader expected of it."""
         if self._verdict_owed:
             self._verdict_owed = False
             try:
@@ -418,13 +419,15 @@ class ExerciseSession:
             self.last_call, check, on_error = self._deferred[0]
             answer, out = self._read()
             self._deferred.pop(0)
+            raised = _raised(answer) if on_error is not None and not answer.get("ok") else None
+            self._judge(skip=error is not None or raised is None)   # before any check: a check may send requests
             if error is not None:
                 continue
             try:
                 if answer.get("ok"):
                     if check is not None:
                         check(out)
-                elif on_error is not None and (raised := _raised(answer)) is not None:
+                elif raised is not None:
                     on_error(raised)
                 else:
                     error, current = _failure(answer, deferred=True), self.last_call
@@ -432,7 +435,6 @@ class ExerciseSession:
                 raise
             except BaseException as e:  # noqa: BLE001 - a failed check (or a bug in it) fails the test
                 error, current = e, self.last_call
-            self._judge(skip=error is not None)
         self.last_call = current
         return error
 

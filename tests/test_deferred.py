@@ -189,6 +189,15 @@ def test_expect_raises_later(module):
     assert m.check_positive(2) == 2                      # each failure above ended only what was sent with it
 
 
+def test_a_check_of_an_expected_error_may_call_student_code_itself(module):
+    session, m = module
+    seen = []
+    m.check_positive.error_later(lambda exc: seen.append((exc.type_name, m.ident(7))), -1)
+    m.check_positive.later(seen.append, 3)
+    session.settle()
+    assert sorted(seen, key=str) == [("ValueError", 7), 3]
+
+
 def test_requests_sent_behind_an_expected_error_run_and_those_behind_another_failure_are_skipped(module):
     """The worker waits, after a failed request, for the grader's verdict: only an unexpected
     failure skips what was sent behind it."""
