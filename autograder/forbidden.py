@@ -170,7 +170,7 @@ class _Uses(ast.NodeVisitor):
         self.uses: list[_Use] = []
 
     def visit_Name(self, node):
-        if node.id in CODE_FROM_STRINGS and node.id not in self.aliases:
+        if node.id in CODE_FROM_STRINGS:          # the builtin, unless shadowed (see _scan)
             self.uses.append(_Use("dotted", f"builtins.{node.id}", node.lineno))
         for d in _dotted(node, self.aliases):
             self.uses.append(_Use("dotted", d, node.lineno))
@@ -344,8 +344,9 @@ def _scan(tree: ast.Module, rules: dict[str, list[str]], names: list[str], globa
         for stmt in stmts:
             scan.visit(stmt)
         refs[def_name] = set().union(*(_refs(stmt, global_reads) for stmt in stmts))
-        scan.uses = [u for u in scan.uses if not (u.kind == "dotted" and u.text.startswith("builtins.") and (
-            u.text[9:] not in refs[def_name] or u.text[9:] in defs))]     # a local or the module's own `eval`
+        not_builtin = {n for n in CODE_FROM_STRINGS if n not in refs[def_name] or n in defs or n in aliases}
+        scan.uses = [u for u in scan.uses if not (u.kind == "dotted" and u.text.startswith("builtins.")
+                                                  and u.text[9:] in not_builtin)]   # a local, the module's or an import
         scans[def_name] = scan
 
     found: dict[str, Violation] = {}
