@@ -72,9 +72,10 @@ def _logical_line_starts(code: str) -> set[int] | None:
     return starts
 
 
-def _cell_python(source: str) -> str | None:
-    """The Python a code cell runs, each line where it was; None for a cell magic whose body is
-    not Python run in the notebook (``%%bash``, ``%%timeit``, ``%%writefile``)."""
+def _cell_python(source: str) -> tuple[str, ast.Module | None] | None:
+    """``(code, its syntax tree or None)``: the Python a code cell runs, each line where it was;
+    None for a cell magic whose body is not Python run in the notebook (``%%bash``,
+    ``%%timeit``, ``%%writefile``)."""
     lines = source.splitlines()
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is not None and lines[first].lstrip().startswith("%%"):
@@ -82,11 +83,13 @@ def _cell_python(source: str) -> str | None:
             return None
         lines[first] = ""
     code = "\n".join(lines)
-    if parse_module(code) is not None:
-        return code                       # plain Python, operators at line starts included
+    tree = parse_module(code)
+    if tree is not None:
+        return code, tree                 # plain Python, operators at line starts included
     starts = _logical_line_starts(code)
-    return "\n".join(_without_shell_line(line) if starts is None or n in starts else line
+    code = "\n".join(_without_shell_line(line) if starts is None or n in starts else line
                      for n, line in enumerate(lines, 1))
+    return code, parse_module(code)
 
 
 def notebook_to_source(text: str) -> str:
@@ -127,12 +130,12 @@ def read_notebook(text: str) -> tuple[str, list[str]]:
             source = "".join(source)
         if not isinstance(source, str):
             raise NotebookError(f"not a valid notebook (the source of cell {number} is not text)")
-        code = _cell_python(source)
-        if code is None:
+        python = _cell_python(source)
+        if python is None:
             if source.lstrip().startswith("%%writefile"):
                 written.append(number)
             continue
-        tree = parse_module(code)
+        code, tree = python
         if tree is None:
             broken.append(number)
             continue
