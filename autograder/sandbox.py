@@ -24,7 +24,8 @@ PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
 SYS_LANDLOCK_CREATE_RULESET, SYS_LANDLOCK_ADD_RULE, SYS_LANDLOCK_RESTRICT_SELF = 444, 445, 446
 WORKER_UID_BASE = 1_500_000_000
 
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x1, 0x2, 0x4, 0x20, 0x1000, 0x4000, 0x40000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 0x1, 0x2, 0x4, 0x8, 0x20
+MS_BIND, MS_REC, MS_PRIVATE = 0x1000, 0x4000, 0x40000
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
@@ -139,6 +140,20 @@ def expose_to_uid(paths: list[str], report: Report) -> None:
 
 
 # --------------------------------------------------------------------------- in the worker
+
+
+def private_proc(report: Report, entered: set[str]) -> None:
+    """Cover the host's ``/proc`` with one of the worker's own PID namespace (in its private
+    mount namespace), so that it lists only the submission's own processes: not the grader, not
+    other students' workers, not their command lines. Call in the worker, PID 1 of that
+    namespace, before :func:`confine`."""
+    if not {"pid", "mount"} <= entered:
+        report.off("private /proc", "no PID and mount namespaces of its own")
+    elif _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC):
+        report.on("private /proc")
+    else:
+        report.off("private /proc", f"mounting /proc failed ({_err()})")
+
 
 
 def confine(report: Report, *, readable: list[str], scratch: str, limits: Limits,

@@ -385,6 +385,7 @@ def _worker(spec, plan, readable, sock, out_write, report, entered, uid):
     os.close(out_write)
     limits = sandbox.Limits(**spec.get("limits", {}))
     submission, scratch = spec["submission_dir"], spec["scratch"]
+    sandbox.private_proc(report, entered)
     sandbox.confine(report, readable=readable + [submission], scratch=scratch, limits=limits,
                     keep_fds=[sock.fileno()], uid=uid, own_mounts="mount" in entered)
     os.chdir(scratch)

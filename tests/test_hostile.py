@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.client import Timeouts
+from autograder.client import ExerciseSession, Remote, Timeouts
+from autograder.grading import make_workdir
 from autograder.sandbox import WORKER_UID_BASE
 from conftest import ROOT, submission_with
 
@@ -131,6 +132,38 @@ def test_hostile_submission_is_contained(path, grader, full_marks, tmp_path):
     while worker_processes(zygote_pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert worker_processes(zygote_pid) == [], "worker processes outlived grading"
+
+
+PROCESS_LIST = """
+import os
+def processes():
+    found = {}
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    found[pid] = f.read().decode(errors="replace")
+            except OSError:
+                found[pid] = ""
+    return found
+"""
+
+
+def test_a_worker_sees_only_its_own_processes(grader):
+    """/proc in the worker lists the submission's processes alone: not the grader's, not the
+    zygote's, not other students' workers (their command lines name folders and students)."""
+    workdir = make_workdir()
+    (workdir / "m.py").write_text(PROCESS_LIST)
+    os.chmod(workdir, 0o755)
+    sessions = [ExerciseSession(grader.zygote, str(workdir), "m", "m.py") for _ in range(2)]
+    try:
+        seen = [Remote(s, None, ()).processes() for s in sessions]
+    finally:
+        for s in sessions:
+            s.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+    assert all(list(found) == ["1"] for found in seen), seen
+    assert str(os.getpid()) not in seen[0] and sessions[0].protections["private /proc"] == "on"
 
 
 def test_hostile_failures_are_explained(grader, tmp_path):
