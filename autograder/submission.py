@@ -26,6 +26,8 @@ MAX_NOTEBOOK_BYTES = 32 << 20       # one .ipynb (outputs and images included)
 MAX_ARCHIVE_MEMBERS = 10_000
 MAX_COMPRESSION_RATIO = 200
 LOOSE_COPY = re.compile(r"(\s*\(\d+\)|-\d+|\s+copy)+$")     # what file managers add to a copy's name
+COPY_MARKS_SPAN = 32      # copy marks are looked for in a name's last characters only: the search is
+                          # quadratic in the length, and a zip may hold names of 64 KiB
 SKIPPED_DIRS = {"__MACOSX", ".ipynb_checkpoints", "__pycache__", ".git"}
 
 
@@ -208,7 +210,8 @@ def _by_loose_name(entries: list[Entry], exercise: str, notes: list[str]) -> lis
     out = []
     for e in entries:
         stem, dot, suffix = e.module_name.rpartition(".")
-        loose = LOOSE_COPY.sub("", stem.lower().removeprefix("copy of ").strip())
+        stem = stem.lower().removeprefix("copy of ").strip()
+        loose = stem[:-COPY_MARKS_SPAN] + LOOSE_COPY.sub("", stem[-COPY_MARKS_SPAN:])
         if dot and "." + suffix in (".py", ".ipynb") and (loose == exercise or re.search(
                 rf"[\s_-]{exercise}$", loose)):
             notes.append(f"{e.path} was graded as {exercise}.{suffix}; name it so to be sure")

@@ -226,9 +226,11 @@ def test_bad_inputs_become_messages_and_the_batch_goes_on(course, tmp_path):
         "def broadcast_shape(*shapes):\n    raise ValueError('odd \\ud800 \\x01 \\x1b[2J text')\n\n\ndef _unused(*shapes):"))
     (cls / "deepscan").mkdir()  # parses and imports, but too deep for the forbidden-call scan
     (cls / "deepscan" / "broadcasting.py").write_text(SOLUTION + "\ndef _deep(x):\n    return x" + "[0]" * 700)
+    # names of 60 KB (a zip allows 64 KiB): looking for copy marks ("sgd (1).py") in them once took minutes each
+    write_zip(cls / "longnames.zip", {"broadcasting.py": SOLUTION, **{f"a{i}{' ' * 60_000}b.txt": b"" for i in range(4)}})
     out = tmp_path / "out"
     grades = grade([cls], out, course=course)
-    assert grades["good"]["broadcasting"] == "20"
+    assert grades["good"]["broadcasting"] == grades["longnames"]["broadcasting"] == "20"
     reasons = {
         "corrupt": "damaged or not a zip",
         "locked": "password-protected",
