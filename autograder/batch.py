@@ -89,12 +89,14 @@ DYNAMIC_LOADING = {"__import__", "import_module", "reload", "exec", "eval", "com
                    "modules", "spec_from_file_location", "SourceFileLoader"}
 
 
-def module_keys(folder: Path, exercises, siblings=()) -> dict[str, str]:
+def module_keys(folder: Path, exercises, siblings=(), notebooks=None) -> dict[str, str]:
     """exercise -> a hash of its module and of every sibling module (of ``exercises`` or
     ``siblings``) it can reach: those it imports, and those they import, at any depth; all of
     them once one of those modules could load code by a computed name (``importlib``, ``exec``,
-    ``open``, ``sys.modules``). The results of an exercise depend on nothing else of the
-    submission. Missing modules hash as empty."""
+    ``open``, ``sys.modules``). ``notebooks`` (exercise -> notebook file name) names the modules
+    made from a notebook, which run cell by cell and are named in feedback. The results of an
+    exercise depend on nothing else of the submission. Missing modules hash as empty."""
+    notebooks = notebooks or {}
     sources = {ex: (folder / f"{ex}.py").read_bytes() if (folder / f"{ex}.py").is_file() else b""
                for ex in [*exercises, *siblings]}
     imports = {name: _imports(source) for name, source in sources.items()}
@@ -108,11 +110,19 @@ def module_keys(folder: Path, exercises, siblings=()) -> dict[str, str]:
                 break
             todo += sorted(found & set(sources) - reached)
             reached |= found & set(sources)
-        h = hashlib.sha256(ex.encode() + b"\0" + sources[ex])
+        parts = [ex.encode(), notebooks.get(ex, "").encode(), sources[ex]]
         for sibling in sorted(reached - {ex}):
-            h.update(b"\0" + sibling.encode() + b"\0" + sources[sibling])
-        keys[ex] = h.hexdigest()
+            parts += [sibling.encode(), sources[sibling]]
+        keys[ex] = _digest(parts)
     return keys
+
+
+def _digest(parts: list[bytes]) -> str:
+    """sha256 of the parts, each preceded by its length: no other list of parts has it."""
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(len(part).to_bytes(8, "little") + part)
+    return h.hexdigest()
 
 
 def _imports(source: bytes) -> tuple[set[str], set[str]]:
@@ -335,7 +345,8 @@ def _make_task(candidate: Candidate, exercises, siblings, workdir, gradebook, pr
         shutil.rmtree(submission.folder, ignore_errors=True)
         summary.skipped += 1
         return None
-    keys = module_keys(submission.folder, exercises, siblings)
+    keys = module_keys(submission.folder, exercises, siblings,
+                       {ex: path.rsplit("/", 1)[-1] for ex, path in submission.found.items() if path.lower().endswith(".ipynb")})
     cached = {} if fresh else {ex: entry for ex in exercises
                                if (entry := gradebook.cache_get(ex, keys[ex], provenance.suite_hash)) is not None}
     return {"student": candidate.student, "folder": str(submission.folder), "found": submission.found,

@@ -372,6 +372,23 @@ def test_a_module_that_loads_code_by_a_computed_name_is_keyed_with_every_module(
     assert before["broadcasting"] != after["broadcasting"] and before["attention"] == after["attention"]
 
 
+def test_no_two_submissions_share_a_cache_key(tmp_path):
+    """A module made of another student's module and its sibling, joined as the key once joined
+    them, does not take their key (it scored 0 and gave them its 0); a notebook runs cell by cell
+    and is named in feedback, so it is not keyed as the same text in a .py."""
+    victim, forger = tmp_path / "victim", tmp_path / "forger"
+    for folder in (victim, forger):
+        folder.mkdir()
+    (victim / "attention.py").write_text("from masked_softmax import *\n")
+    (victim / "masked_softmax.py").write_text(SOLUTION)
+    (forger / "attention.py").write_bytes(b"from masked_softmax import *\n" + b"\0masked_softmax\0" + SOLUTION.encode())
+    keys = [module_keys(folder, ["attention"], ["masked_softmax"])["attention"] for folder in (victim, forger)]
+    assert keys[0] != keys[1]
+    as_module = module_keys(victim, ["attention"], ["masked_softmax"])
+    as_notebook = module_keys(victim, ["attention"], ["masked_softmax"], {"attention": "attention.ipynb"})
+    assert as_module != as_notebook != module_keys(victim, ["attention"], ["masked_softmax"], {"attention": "hw.ipynb"})
+
+
 def test_shards_cover_the_class_once_and_merge_into_one_gradebook(course, tmp_path):
     cls = make_class(tmp_path / "class", 9)
     whole = tmp_path / "whole"
