@@ -20,6 +20,7 @@ from autograder.course import Course
 from autograder.plugin import GradingPlugin, GradingTask, TestResult
 from autograder.sandbox import Limits
 from autograder.submission import Submission, SubmissionError, prepare_path
+from autograder.text import plain_text
 
 
 # pytest plugins grading has no use for; some cost seconds per run (a full gc.collect() of the
@@ -195,6 +196,7 @@ class Grader:
         notes += [f"{ex}: {msg}" for ex, msg in submission.problems.items() if ex in task.exercises]
         exercise_notes = {ex: list(s.cell_notes) for ex, s in plugin.sessions.items() if s.cell_notes}
         notes += [note for found in exercise_notes.values() for note in found]
+        notes = [plain_text(n) for n in notes]          # file names from a zip may carry terminal escapes
         unstable = sorted(ex for ex, s in plugin.sessions.items() if s.failures)
         return GradeResult(plugin.results, task.exercises, notes, protections, time.monotonic() - plugin.started,
                            submission.digest, unstable, exercise_notes)

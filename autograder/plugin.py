@@ -23,6 +23,7 @@ from autograder.notebook import NotebookModule
 from autograder.sandbox import Limits
 from autograder.submission import Submission
 from autograder.testing import GradingFailure
+from autograder.text import plain_text
 
 MAX_OUTPUT = 4000   # characters of feedback per test
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
@@ -263,7 +264,7 @@ class GradingPlugin:
         points = float(marker_arg(item, "points", 1))
         visibility = marker_arg(item, "visibility", "visible")
         passed = report.passed and report.when == "call"
-        output, internal = ("", "") if passed else map(_capped, self._explain(item, call, report, exercise))
+        output, internal = ("", "") if passed else map(_feedback_text, self._explain(item, call, report, exercise))
         return TestResult(
             name=test_title(item, self.redact), nodeid=item.nodeid, exercise=exercise,
             score=points if passed else 0.0, max_score=points, status="passed" if passed else "failed",
@@ -339,9 +340,11 @@ def test_title(item, redact: bool) -> str:
     return title
 
 
-def _capped(text: str) -> str:
-    """Feedback of one test, at most MAX_OUTPUT characters (a student's odd result or printout
-    must not bloat every export)."""
+def _feedback_text(text: str) -> str:
+    """Feedback of one test as plain text (it holds file names and messages a student chose,
+    which may carry terminal escapes), at most MAX_OUTPUT characters (a student's odd result or
+    printout must not bloat every export)."""
+    text = plain_text(text)
     if len(text) <= MAX_OUTPUT:
         return text
     return f"{text[:MAX_OUTPUT]}\n... ({len(text) - MAX_OUTPUT} more characters cut)"

@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+import zipfile
 
 from conftest import ROOT
 from mutation import planted_bugs
@@ -27,6 +28,19 @@ def test_grade_writes_gradescope_results_for_one_exercise_file(tmp_path):
     assert sum(t["score"] for t in by_tag["masked_softmax"]) == 20
     assert all(t["score"] == 0 and "missing" in t["output"] for t in by_tag["attention"])
     assert data["score"] == 20 and data["max_score"] == 120
+
+
+def test_file_names_in_a_zip_cannot_drive_the_terminal(tmp_path):
+    """A zip member named with terminal escapes (clear the screen, print a forged score) appears
+    in the summary and in results.json as plain text."""
+    forged = "../\x1b[2J\x1b[H\x1b[1;32mScore: 120 / 120\x1b[0m"
+    with zipfile.ZipFile(tmp_path / "sub.zip", "w") as zf:
+        zf.writestr("masked_softmax.py", (ROOT / "solutions" / "masked_softmax.py").read_text())
+        zf.writestr(forged, "x")
+    proc = run("grade", str(tmp_path / "sub.zip"), "--json", str(tmp_path / "r.json"), "--only", "masked_softmax")
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout + proc.stderr + (tmp_path / "r.json").read_text()
+    assert "Score: 120" in text and "\x1b" not in text and "\\u001b" not in text
 
 
 def test_grade_cannot_grade_gives_one_line_and_non_zero(tmp_path):
