@@ -14,7 +14,6 @@ import errno
 import os
 import resource
 import signal
-import socket
 import stat
 from dataclasses import dataclass
 
@@ -310,7 +309,6 @@ _DENIED_SYSCALLS = (
     "execve", "execveat", "pivot_root", "chroot", "kexec_load", "init_module", "finit_module",
     "open_by_handle_at", "name_to_handle_at", "personality", "reboot", "swapon", "swapoff",
 )
-_DENIED_SOCKET_FAMILIES = (socket.AF_INET, socket.AF_INET6, socket.AF_NETLINK, socket.AF_PACKET)
 
 
 def _seccomp(report):
@@ -321,8 +319,9 @@ def _seccomp(report):
         return
     try:
         f = sc.SyscallFilter(sc.ALLOW)
-        for family in _DENIED_SOCKET_FAMILIES:
-            f.add_rule(sc.ERRNO(errno.EACCES), "socket", sc.Arg(0, sc.EQ, family))
+        # no new socket of any family: the network namespace leaves a host's UNIX sockets (a
+        # path in the file system) within reach; the grader's socket is open already
+        f.add_rule(sc.ERRNO(errno.EACCES), "socket")
         for name in _DENIED_SYSCALLS:
             try:
                 f.add_rule(sc.ERRNO(errno.EPERM), name)

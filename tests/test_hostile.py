@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -43,21 +44,29 @@ def tree_digest(root: Path) -> str:
 
 
 class Listener:
-    """A loopback listener that counts connections (none may arrive)."""
+    """A loopback listener and a UNIX socket anyone may connect to (as a host's D-Bus or syslog
+    socket), which count connections (none may arrive)."""
 
     def __init__(self):
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
+        self.folder = tempfile.mkdtemp()
+        os.chmod(self.folder, 0o755)
+        self.unix_path = os.path.join(self.folder, "host.sock")
+        self.socks = [socket.create_server(("127.0.0.1", 0)), socket.socket(socket.AF_UNIX)]
+        self.socks[1].bind(self.unix_path)
+        self.socks[1].listen()
+        os.chmod(self.unix_path, 0o777)
+        self.port = self.socks[0].getsockname()[1]
         self.accepted = 0
         self._stop = False
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._run, args=(s,), daemon=True) for s in self.socks]
+        for thread in self._threads:
+            thread.start()
 
-    def _run(self):
+    def _run(self, sock):
+        sock.settimeout(0.2)
         while not self._stop:
             try:
-                conn, _ = self.sock.accept()
+                conn, _ = sock.accept()
                 self.accepted += 1
                 conn.close()
             except OSError:
@@ -65,8 +74,11 @@ class Listener:
 
     def close(self):
         self._stop = True
-        self._thread.join()
-        self.sock.close()
+        for thread in self._threads:
+            thread.join()
+        for sock in self.socks:
+            sock.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def parent_of(pid: int) -> int | None:
@@ -93,11 +105,11 @@ def worker_processes(zygote_pid: int) -> list[int]:
     return found
 
 
-def hostile_source(path: Path, out: Path, canary: Path, port: int) -> tuple[str, str]:
+def hostile_source(path: Path, out: Path, canary: Path, port: int, unix_socket: str = "") -> tuple[str, str]:
     text = path.read_text()
     exercise = text.splitlines()[0].split("exercise:")[1].split("--")[0].strip()
     for key, value in {"__COURSE__": str(ROOT), "__OUT__": str(out), "__CANARY__": str(canary),
-                       "__PORT__": str(port)}.items():
+                       "__PORT__": str(port), "__UNIX_SOCKET__": unix_socket}.items():
         text = text.replace(key, value)
     return exercise, text
 
@@ -110,7 +122,7 @@ def test_hostile_submission_is_contained(path, grader, full_marks, tmp_path):
     listener = Listener()
     before = tree_digest(ROOT)
     try:
-        exercise, source = hostile_source(path, out, canary, listener.port)
+        exercise, source = hostile_source(path, out, canary, listener.port, listener.unix_path)
         folder = submission_with(tmp_path, {exercise: source})
         (folder / "conftest.py").write_text(ALWAYS_PASS_CONFTEST)
         result = grader.grade_path(folder)

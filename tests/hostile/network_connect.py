@@ -1,4 +1,4 @@
-# exercise: broadcasting -- connect to a loopback listener and to the outside (1 s timeouts)
+# exercise: broadcasting -- connect to a loopback listener, to the outside and to a UNIX socket of the host (1 s timeouts)
 import socket
 
 
@@ -8,6 +8,13 @@ def _connect():
             socket.create_connection((host, __PORT__), timeout=1).sendall(b"stolen")
         except OSError:
             pass
+    try:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(1)
+            s.connect("__UNIX_SOCKET__")
+            s.sendall(b"stolen")
+    except OSError:
+        pass
     return ("hostile",)
 
 
