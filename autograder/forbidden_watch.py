@@ -16,10 +16,11 @@ imported, the worker puts a wrapper in place of each forbidden binding of torch:
 - an attribute rule (``.softmax``, ``.expand``): that method of ``torch.Tensor``, and the function
   of that name in ``torch`` and ``torch.nn.functional``.
 
-A wrapper notes a call only while a request runs and only when its caller is student code (not
-torch's own code: ``torch.distributions`` may call ``F.softmax``; the grader's own calls are not
-counted either), and only against the contract names whose code is on the stack and which the
-rule applies to. Keyword and assignment rules (``kw:requires_grad``, ``set:requires_grad``) stay
+A wrapper notes a call only while a request runs, not when torch's own code (or the grader's)
+calls it by name as part of its work (``torch.distributions`` may call ``F.softmax``), but when
+torch's code calls it as a value it was handed (an ``nn.Module`` whose ``forward`` is
+``F.cross_entropy``), and only against the contract names whose code is on the stack and which
+the rule applies to. Keyword and assignment rules (``kw:requires_grad``, ``set:requires_grad``) stay
 with the syntax check: using what they unlock takes a call watched here (``backward``, ``grad``).
 
 This runs beside student code, so it is not trusted: a note can only cost the student points. A
@@ -70,13 +71,15 @@ class ForbiddenWatch:
 
     # ------------------------------------------------------------------ installing
     def _watch(self, target, attr: str, original, shown: str, owner: str) -> None:
+        called = {attr}                           # the names code calls it by
         if isinstance(original, type):            # a class: watch its construction
+            called = {original.__name__, "__init__"}          # Cls(...), super().__init__(...)
             target, attr, original = original, "__init__", _own_init(original)
         for t, a, _, first in self._bindings:     # one binding reached by two rules
             if t is target and a == attr:
                 self._owners[first].add(owner)
                 return
-        wrapper = self._wrapper(original, shown)
+        wrapper = self._wrapper(original, shown, frozenset(called))
         try:
             setattr(target, attr, wrapper)
         except (AttributeError, TypeError):       # an immutable type: the syntax check covers it
@@ -84,12 +87,12 @@ class ForbiddenWatch:
         self._owners.setdefault(shown, set()).add(owner)
         self._bindings.append((target, attr, wrapper, shown))
 
-    def _wrapper(self, original, shown: str):
+    def _wrapper(self, original, shown: str, called: frozenset):
         watch = self
 
         def watched(*args, **kwargs):
             if watch.active:
-                watch._note(shown, sys._getframe(1))
+                watch._note(shown, called, sys._getframe(1))
             return original(*args, **kwargs)
 
         watched.__name__ = getattr(original, "__name__", "watched")
@@ -113,8 +116,13 @@ class ForbiddenWatch:
         noted, self.noted = self.noted, []
         return noted
 
-    def _note(self, shown: str, caller) -> None:
-        if _library_code(caller) or len(self.noted) >= MAX_NOTES:
+    def _note(self, shown: str, called: frozenset, caller) -> None:
+        """Note a call of a watched binding by ``caller``'s code, unless that is torch's (or the
+        grader's) code calling it by name, as its own implementation does. Torch's code calling
+        it as a value it was handed (``nn.Module`` calling a ``forward`` that is
+        ``F.cross_entropy``, the worker calling a contract name bound to ``torch.softmax``) is
+        the student's call."""
+        if (_library_code(caller) and not called.isdisjoint(caller.f_code.co_names)) or len(self.noted) >= MAX_NOTES:
             return                                 # torch's own code, or the grader's; or enough said
         names, line, frame = [], 0, caller
         while frame is not None:

@@ -128,3 +128,22 @@ def test_student_code_compiled_under_a_file_name_of_torch_is_still_student_code(
     _, tests = graded(grader, tmp_path, "losses", source)
     caught = covering(tests, "softmax")
     assert caught and all(t.score == 0 and "`softmax` uses `torch.softmax`" in t.output for t in caught)
+
+
+def test_a_forbidden_function_handed_to_torch_or_to_the_grader_is_still_the_students_call(grader, full_marks, tmp_path):
+    """torch's code calls what it is handed (``nn.Module`` calls its ``forward``), and the worker
+    calls a contract name bound straight to a torch function: such calls are the student's, unlike
+    torch's own calls of a function by name (``F.mse_loss`` calling ``broadcast_tensors``)."""
+    losses = with_function("losses", (
+        "_tail = 'max'\n"
+        "def softmax(x, dim=-1):\n"
+        "    m = torch.nn.Module()\n"
+        "    m.forward = vars(torch)['soft' + _tail]\n"
+        "    return m(x, dim)\n\n"
+        "log_softmax = vars(torch)['log_soft' + _tail]\n"))
+    result, tests = graded(grader, tmp_path, "losses", losses)
+    for name, used in (("softmax", "torch.softmax"), ("log_softmax", "torch.log_softmax")):
+        caught = covering(tests, name)
+        assert caught and all(t.score == 0 and f"uses `{used}`" in t.output for t in caught), name
+    scores = result.by_exercise()
+    assert all(scores[ex] == full_marks[ex] for ex in scores if ex != "losses")
