@@ -112,7 +112,7 @@ def zip_entries(source) -> tuple[list[Entry], list[str]]:
         raise SubmissionError(f"the zip holds {len(infos)} files, more than {MAX_ARCHIVE_MEMBERS}")
     entries, notes = [], []
     for info in infos:
-        name = info.filename.replace("\\", "/")
+        name = _member_name(info).replace("\\", "/")
         parts = [p for p in name.split("/") if p not in ("", ".")]
         if info.is_dir() or not parts:
             continue
@@ -134,6 +134,18 @@ def zip_entries(source) -> tuple[list[Entry], list[str]]:
     repeated = sorted({e.path for e in entries if last[e.path] is not e})
     notes += [f"the zip holds {path} more than once; the last copy was taken" for path in repeated]
     return [e for e in entries if last[e.path] is e], notes
+
+
+def _member_name(info: zipfile.ZipInfo) -> str:
+    """A member's name. One stored without the UTF-8 flag (Windows Explorer, Info-ZIP and many
+    LMS exports write names so) is taken as UTF-8 when it is valid UTF-8, else as zip's old
+    default, cp437, as ``zipfile`` reads it."""
+    if info.flag_bits & 0x800:
+        return info.filename
+    try:
+        return info.filename.encode("cp437").decode("utf-8")
+    except UnicodeError:
+        return info.filename
 
 
 def _zip_reader(zf: zipfile.ZipFile, info: zipfile.ZipInfo):
@@ -206,13 +218,15 @@ def pick_modules(entries: list[Entry], exercises) -> tuple[dict, list[str]]:
 
 def _by_loose_name(entries: list[Entry], exercise: str, notes: list[str]) -> list[Entry]:
     """Entries where the files named almost like ``exercise`` (``SGD.ipynb``, ``sgd (1).py``,
-    ``hw2_sgd.py``, ``Copy of sgd.ipynb``) stand for its module, with a note each."""
+    ``hw2_sgd.py``, ``Copy of sgd.ipynb``) stand for its module, with a note each; not the
+    public tests released with it (``tests/test_sgd.py``)."""
     out = []
     for e in entries:
         stem, dot, suffix = e.module_name.rpartition(".")
         stem = stem.lower().removeprefix("copy of ").strip()
         loose = stem[:-COPY_MARKS_SPAN] + LOOSE_COPY.sub("", stem[-COPY_MARKS_SPAN:])
-        if dot and "." + suffix in (".py", ".ipynb") and (loose == exercise or re.search(
+        is_test_file = stem.startswith("test_") or stem.endswith("_test")      # pytest's: the public tests
+        if dot and "." + suffix in (".py", ".ipynb") and not is_test_file and (loose == exercise or re.search(
                 rf"[\s_-]{exercise}$", loose)):
             notes.append(f"{e.path} was graded as {exercise}.{suffix}; name it so to be sure")
             e = Entry(e.path, e.size, e.read, f"{exercise}.{suffix}", e.rank)
