@@ -7,6 +7,7 @@ are enforced here, from outside the worker.
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import select
@@ -35,6 +36,12 @@ class StudentError(Exception):
         super().__init__(f"{type_name}: {message}")
         self.type_name, self.type_names, self.message, self.where = type_name, type_names, message, where
         self.deferred = deferred      # raised by an earlier request sent without waiting, not by this call
+
+    def builtin_type(self) -> str:
+        """The first of the error's types that Python defines (``ValueError`` for a student's
+        ``class ShapeError(ValueError)``): a name student code cannot choose, for hidden tests."""
+        return next((n for n in self.type_names if isinstance(getattr(builtins, n, None), type)
+                     and issubclass(getattr(builtins, n), BaseException)), "Exception")
 
     def location(self, locate=None) -> str:
         """``file.py, line N, in fn: code`` of the innermost student frame, if any; ``locate(file,

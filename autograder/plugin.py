@@ -290,7 +290,8 @@ class GradingPlugin:
                 text = f"{fn} is not implemented yet (it raises NotImplementedError)."
             else:
                 where = f"\n  at {exc.location(session.locate if session else None)}" if exc.location() else ""
-                text = f"{fn} raised {exc.type_name}: {exc.message}{where}"
+                text = (f"{fn} raised {exc.builtin_type()}{where}\n(A hidden test shows no error message: it could "
+                        "hold the test's inputs.)" if self.redact else f"{fn} raised {exc.type_name}: {exc.message}{where}")
         elif isinstance(exc, (ExerciseUnavailable, CallStopped)):
             text = str(exc)
         elif isinstance(exc, WorkerFailure):

@@ -2,7 +2,8 @@
 
 Every ``expect_*`` raises :class:`GradingFailure` with two texts: ``public`` (the input, expected
 and received shape and dtype, the largest difference and where, a hint) for public tests and
-``redacted`` (the function's name, but no inputs and no expected values) for hidden ones.
+``redacted`` (the function's name, but no inputs, no expected values and nothing of what the
+student's code returned or raised, which can carry its inputs) for hidden ones.
 """
 
 from __future__ import annotations
@@ -28,12 +29,16 @@ class GradingFailure(AssertionError):
         self.redacted = redacted if redacted is not None else public
 
 
-def _fail(problem: str, *, call=None, hint=None, detail: str = "", redacted_detail: str = ""):
+def _fail(problem: str, *, call=None, hint=None, detail: str = "", redacted_problem: str | None = None):
+    """Fail the test. ``problem`` and ``detail`` may show inputs, expected values and what the
+    student's code returned; ``redacted_problem`` (if given) replaces ``problem`` for hidden tests,
+    which show neither the inputs, nor expected values, nor what came back (student code can
+    put its inputs in what it returns)."""
     where = f"{format_call(call)}: " if call else ""
     named = f"`{call[0]}`: " if isinstance(call, tuple) and call else ""   # the function, never its inputs
     tail = f"\nHint: {hint}" if hint else ""
     public = f"{where}{problem}" + (f"\n{detail}" if detail else "") + tail
-    redacted = named + problem + (f"\n{redacted_detail}" if redacted_detail else "") + tail
+    redacted = named + (problem if redacted_problem is None else redacted_problem) + tail
     raise GradingFailure(public, redacted)
 
 
@@ -101,7 +106,7 @@ def expect_close(actual, expected, *, rtol=None, atol=None, call=None, hint=None
         _fail(f"the {what} should be a tensor, but it is {_kind(actual)}", call=call, hint=hint)
     if actual.shape != expected.shape:
         _fail(f"the {what} has the wrong shape: expected {tuple(expected.shape)}, got {tuple(actual.shape)}",
-              call=call, hint=hint)
+              call=call, hint=hint, redacted_problem=f"the {what} has the wrong shape")
     if actual.dtype != expected.dtype:
         _fail(f"the {what} has the wrong dtype: expected {str(expected.dtype).replace('torch.', '')}, "
               f"got {str(actual.dtype).replace('torch.', '')}", call=call,
@@ -124,7 +129,8 @@ def expect_close(actual, expected, *, rtol=None, atol=None, call=None, hint=None
     relative = f", relative {diff[worst].item() / abs(e[worst].item()):.3g}" if e[worst].item() else ""
     _fail(f"{n_bad} of {n} values of the {what} are off (largest difference {diff.max().item():.3g}"
           f"{relative})", call=call, hint=hint,
-          detail=f"at index {worst}: expected {e[worst].item()!r}, got {a[worst].item()!r}")
+          detail=f"at index {worst}: expected {e[worst].item()!r}, got {a[worst].item()!r}",
+          redacted_problem=f"{n_bad} of {n} values of the {what} are off")
 
 
 def _close(actual: torch.Tensor, expected: torch.Tensor, rtol: float, atol: float) -> bool:
@@ -156,13 +162,14 @@ def _first_index(mask: torch.Tensor):
 
 def _expect_close_number(actual, expected, *, rtol, atol, call, hint, what):
     if isinstance(actual, bool) or not isinstance(actual, (int, float)):
-        _fail(f"the {what} should be a number, but it is {_kind(actual)}", call=call, hint=hint)
+        _fail(f"the {what} should be a number, but it is {_kind(actual)}", call=call, hint=hint,
+              redacted_problem=f"the {what} should be a number")
     rt, at = (1.3e-6 if rtol is None else rtol), (1e-5 if atol is None else atol)
     if math.isnan(expected) and math.isnan(actual):
         return
     if not math.isclose(actual, expected, rel_tol=rt, abs_tol=at):
         _fail(f"the {what} is off by {abs(actual - expected):.3g}", call=call, hint=hint,
-              detail=f"expected {expected!r}, got {actual!r}")
+              detail=f"expected {expected!r}, got {actual!r}", redacted_problem=f"the {what} is wrong")
 
 
 def expect_equal(actual, expected, *, call=None, hint=None, what="result"):
@@ -173,17 +180,17 @@ def expect_equal(actual, expected, *, call=None, hint=None, what="result"):
             for x, y in zip(actual, expected)) and tuple(actual) == tuple(expected)
         if not ok and not isinstance(actual, tuple):
             _fail(f"the {what} should be a tuple, but it is {_kind(actual)}", call=call, hint=hint,
-                  detail=f"got {describe(actual)}")
+                  detail=f"got {describe(actual)}", redacted_problem=f"the {what} should be a tuple")
     elif isinstance(expected, bool):
         ok = isinstance(actual, bool) and actual == expected
         if not isinstance(actual, bool):
-            _fail(f"the {what} should be a bool (True or False), but it is {_kind(actual)}", call=call, hint=hint)
+            _fail(f"the {what} should be a bool (True or False), but it is {_kind(actual)}", call=call, hint=hint,
+                  redacted_problem=f"the {what} should be a bool (True or False)")
     else:
         ok = type(actual) is type(expected) and actual == expected
     if not ok:
         _fail(f"the {what} is wrong", call=call, hint=hint,
-              detail=f"expected {describe(expected)}, got {describe(actual)}",
-              redacted_detail=f"got {describe(actual)}" if not isinstance(expected, bool) else "")
+              detail=f"expected {describe(expected)}, got {describe(actual)}")
 
 
 def _check_raised(types, exc, call, hint) -> bool:
@@ -199,7 +206,8 @@ def _check_raised(types, exc, call, hint) -> bool:
             return True
         if "NotImplementedError" in exc.type_names:
             _fail("not implemented yet (it raises NotImplementedError)", call=call)
-        _fail(f"expected {names}, but it raised {exc.type_name}: {exc.message}", call=call, hint=hint)
+        _fail(f"expected {names}, but it raised {exc.type_name}: {exc.message}", call=call, hint=hint,
+              redacted_problem=f"expected {names}, but it raised {exc.builtin_type()}")
     return False
 
 

@@ -178,6 +178,30 @@ def test_a_worker_sees_only_its_own_processes(grader):
     assert str(os.getpid()) not in seen[0] and sessions[0].protections["private /proc"] == "on"
 
 
+LEAK_INPUTS = """
+import torch
+MARK = "LE" + "AK:"     # the source line shown with an error has these parts apart
+def broadcast_shape(*shapes):
+    raise type(MARK + repr(shapes), (ValueError,), {})(MARK + repr(shapes))
+def can_broadcast(*shapes):
+    return MARK + repr(shapes)
+def broadcast_to(x, shape):
+    return torch.zeros(*[len(repr(shape))] * 3)
+def unbroadcast(grad, shape):
+    return (MARK, repr(grad.tolist()), repr(shape))
+"""
+
+
+def test_hidden_feedback_shows_nothing_student_code_can_fill_with_the_inputs(grader, tmp_path):
+    """What a call returned or raised (message, exception class name, a tensor's shape) can carry
+    the hidden inputs; a student who read them could hard-code the answers in the next submission."""
+    result = grader.grade_path(submission_with(tmp_path, {"broadcasting": LEAK_INPUTS}))
+    outputs = [t.output for t in result.tests if t.exercise == "broadcasting"]
+    assert outputs
+    assert not any("LEAK:" in o or "(2, 1)" in o or "[2, 1]" in o for o in outputs), outputs
+    assert any("raised ValueError" in o for o in outputs)
+
+
 def test_hostile_failures_are_explained(grader, tmp_path):
     """A student whose code hangs, exits or floods output is told so, in words."""
     messages = {}
