@@ -86,7 +86,10 @@ def _shard(text: str) -> tuple[int, int]:
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
-    problem = _argument_problem(args)
+    try:
+        problem = _argument_problem(args)
+    except OSError as e:                      # a path the system refuses to look at (a name too long)
+        problem = f"cannot use {e.filename}: {e.strerror}"
     if problem:
         print(f"autograder: {problem}", file=sys.stderr)
         return 2
@@ -130,20 +133,35 @@ def _argument_problem(args) -> str | None:
         return None
     if inputs:
         return f"{inputs[0]} does not exist"
-    if out is not None:
-        return f"--out {out} is a file; give a folder for the results" if out.exists() and not out.is_dir() else None
+    if args.command == "grade" and args.json is not None and out is not None:
+        return "give --json FILE (one submission) or --out DIR (a class), not both"
+    if out is not None and out.exists() and not out.is_dir():
+        return f"--out {out} is a file; give a folder for the results"
     if args.command == "merge":
         return None
+    if out is not None:
+        return _unwritable(out / ".autograder-write-test", "--out")
     if args.json is None:
         return "say where results go: --json FILE (one submission) or --out DIR (a class)"
     if len(args.paths) != 1:
         return "--json grades one submission; use --out DIR for several"
     if args.json.is_dir():
         return f"--json {args.json} is a folder; give the file to write"
+    return _unwritable(args.json, "--json")
+
+
+def _unwritable(path: Path, option: str) -> str | None:
+    """Why ``path`` cannot be written (its folders are made), or None: found before grading, not
+    after it, when the results would be lost. A file made only to find out is removed."""
+    existed = path.exists()
     try:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a"):
+            pass
+        if not existed:
+            path.unlink()
     except OSError as e:
-        return f"cannot write {args.json}: {e.strerror}"
+        return f"cannot write {option} {path if option == '--json' else path.parent}: {e.strerror}"
     return None
 
 
@@ -170,12 +188,16 @@ def _grade_class(args, timeouts, zygote) -> int:
         shard=args.shard, regrade=args.regrade, regrade_all=args.regrade_all, timeouts=timeouts, zygote=zygote,
         progress=Progress())
     failed = f", {len(summary.failed)} could not be graded" if summary.failed else ""
-    print(f"Graded {summary.graded} submissions ({summary.skipped} unchanged, skipped{failed}) in "
-          f"{summary.seconds:.1f} s; {students} students in {args.out}/ (grades.csv, report.html, results/, "
+    print(f"Graded {_count(summary.graded, 'submission')} ({summary.skipped} unchanged, skipped{failed}) in "
+          f"{summary.seconds:.1f} s; {_count(students, 'student')} in {args.out}/ (grades.csv, report.html, results/, "
           f"feedback/, junit.xml, {(args.gradebook or args.out / 'gradebook.sqlite').name})")
     for student, reason in summary.failed:
         print(f"  not graded: {student}: {reason}", file=sys.stderr)
     return 0
+
+
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}{'' if n == 1 else 's'}"
 
 
 def _release(args) -> int:

@@ -68,6 +68,9 @@ def test_bad_options_and_output_places_give_one_line_before_any_grading(tmp_path
         (("grade", sub, "--out", str(tmp_path / "o"), "--gradebook", str(not_a_gradebook)), "not a gradebook"),
         (("merge", str(not_a_gradebook), "--out", str(tmp_path / "m")), "not a gradebook"),
         (("merge", str(not_a_gradebook), "--out", str(not_a_gradebook)), "is a file"),
+        (("grade", sub, "--out", str(not_a_gradebook / "o")), "cannot write --out"),
+        (("grade", sub, "--json", str(tmp_path / ("x" * 300 + ".json"))), "File name too long"),
+        (("grade", sub, "--json", str(tmp_path / "r.json"), "--out", str(tmp_path / "o")), "not both"),
     ]
     for args, reason in cases:
         proc = run(*args)
