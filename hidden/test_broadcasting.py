@@ -189,8 +189,33 @@ def test_broadcast_shape_incompatible_raises(student):
 
 # Sizes 6..9 so that a dimension index (0, 1, 2, -2) is not mistaken for a size.
 CLASH = ((7, 8, 9), (6, 9))
-_DIMENSION = re.compile(r"(?<![\w.])(-2|0|1|2)(?!\w|\.\d)|second|2nd|penultimate|next[- ]to[- ]last"
-                        r"|last[- ]but[- ]one", re.IGNORECASE)     # "dimension -2." ends a sentence; 2.0 is no dimension
+# The clashing dimension of CLASH, however it is counted: -2 (from the right), 1 (from the left
+# in the result or in the first shape, or 0-based from the right), 2 (1-based from the right), 0
+# (in the second shape). A number only counts when it is tied to a dimension word ("dimension
+# -2", "dim=1", "axis -2", "the 2nd dimension from the right"), so "-1" is not a 1, and neither
+# "the 2 shapes" nor "2 dimensions" names a dimension.
+_RIGHT_DIMENSIONS = {-2, 0, 1, 2}
+_DIM_WORD = r"(?:dim(?:ension)?s?|ax(?:is|es)|index)"
+_NUMBER = r"([-\u2212]?\d+)(?!\d|\.\d)"       # "dimension -2." ends a sentence; 2.0 is no dimension
+_NAMED_DIMENSION = re.compile(
+    rf"\b{_DIM_WORD}\s*(?:[:=#(\[]\s*)?{_NUMBER}"                    # dimension -2, dim=1, axis (2)
+    rf"|(?<![\w.\-\u2212])(\d+)(?:st|nd|rd|th)[- ]+{_DIM_WORD}\b",     # the 2nd dimension (not "2 dimensions")
+    re.IGNORECASE)
+_DIMENSION_WORDS = re.compile(
+    r"\b(?:second|2nd)[- ]+(?:to[- ]+last|from[- ]+(?:the[- ]+)?(?:right|end|back)|dim(?:ension)?|axis)\b"
+    r"|\bpenultimate\b|\bnext[- ]+to[- ]+last\b|\blast[- ]+but[- ]+one\b", re.IGNORECASE)
+
+
+def _names_clashing_dimension(message: str) -> bool:
+    """Whether ``message`` names CLASH's clashing dimension (one of the right numbers, tied to a
+    dimension word, or words such as "second to last")."""
+    if _DIMENSION_WORDS.search(message):
+        return True
+    for m in _NAMED_DIMENSION.finditer(message):
+        number = (m.group(1) or m.group(2)).replace("\u2212", "-")
+        if int(number) in _RIGHT_DIMENSIONS:
+            return True
+    return False
 
 
 @pytest.mark.points(1)
@@ -203,11 +228,9 @@ def test_broadcast_shape_error_names_dimension(student):
         with expect_raises(ValueError, call=("broadcast_shape", CLASH)):
             if err is not None:
                 raise err
-        # Any honest way of naming the clashing dimension is accepted: -2 (from the right), 1
-        # (from the left in the result or in the first shape, or 0-based from the right), 2
-        # (1-based from the right), 0 (in the second shape), or words such as "second to last" or
-        # "next-to-last".
-        if not _DIMENSION.search(err.message or ""):
+        # Any honest way of naming the clashing dimension is accepted (see _RIGHT_DIMENSIONS),
+        # or words such as "second to last" or "next-to-last"; another dimension is not.
+        if not _names_clashing_dimension(err.message or ""):
             raise GradingFailure(
                 "the ValueError message should say which dimension clashes (e.g. 'dimension -2')"
             )
@@ -365,7 +388,7 @@ def test_broadcast_to_zero_sizes_and_scalars(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("broadcast_to")
 def test_broadcast_to_incompatible_raises(student):
-    """broadcast_to raises ValueError where torch.broadcast_to fails (size clash, -1 in a new dim)"""
+    """broadcast_to raises ValueError where torch.broadcast_to fails (size clash, a size other than 1 to 0, -1 in a new dim)"""
     cases = [
         ((3,), (4,)),
         ((3,), (1,)),
@@ -379,6 +402,11 @@ def test_broadcast_to_incompatible_raises(student):
         # a size that divides the target size is still a clash: broadcasting never tiles
         ((2,), (4,)),
         ((1, 2), (3, 4)),
+        # a size other than 1 cannot become 0 either (only a size-1 or size-0 dimension can)
+        ((3,), (0,)),
+        ((2, 3), (2, 0)),
+        ((2,), (3, 0)),
+        ((2, 1), (0, 1)),
     ]
     for src, shape in cases:
         x = torch.zeros(src)

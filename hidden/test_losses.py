@@ -24,7 +24,7 @@ pytestmark = pytest.mark.exercise("losses")
 DTYPES = (torch.float32, torch.float64)
 SEEDS = (0, 1, 2)
 REDUCTIONS = ("none", "mean", "sum")
-BAD_REDUCTIONS = ("avg", "MEAN", "", "elementwise_mean")
+BAD_REDUCTIONS = ("avg", "MEAN", "", "elementwise_mean", None)  # None is no reduction name either
 # weights that do not broadcast to a (3, 4) input: a wrong last size, a wrong first size, and
 # an extra leading dimension (PyTorch refuses all three)
 BAD_WEIGHTS_3_4 = (torch.ones(5), torch.ones(2, 1), torch.ones(2, 3, 4))

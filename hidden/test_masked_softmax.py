@@ -455,6 +455,9 @@ def test_masked_softmax_invalid_arguments(student):
         (X, torch.ones(3, 3, dtype=torch.int64)),              # (batch + 1, num_queries)
         (X, torch.ones(3, 2, dtype=torch.int64)),              # (num_queries, batch): transposed
         (X, torch.ones(2, 3, 1, dtype=torch.int64)),           # 3-D lengths
+        (X, torch.tensor([2])),                                # one length for a batch of 2
+        (X, torch.tensor([2.0])),                              # the same, float
+        (X, torch.ones(1, 3, dtype=torch.int64)),              # (1, num_queries) for a batch of 2
     ]
     for args in bad_shapes:
         expect_raises_later(ValueError, student.masked_softmax.masked_softmax, *args,

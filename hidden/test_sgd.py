@@ -277,9 +277,16 @@ def test_sgd_invalid_hyperparameters(student):
     for kwargs in bad:
         p = student.tensor(torch.randn(3), requires_grad=True)
         expect_raises_later(ValueError, student.sgd.SGD, [p], call=("SGD", kwargs), **kwargs)
-    # valid edges: lr = 0 (nothing moves), dampening without momentum, weight decay 0
+    # valid edges: lr = 0 (nothing moves), dampening without momentum, weight decay 0, and no
+    # upper bounds: torch.optim.SGD accepts momentum >= 1, any dampening (above 1 or negative
+    # too) and weight decay >= 1
     for kwargs in ({"lr": 0.0, "momentum": 0.9}, {"lr": 0.1, "dampening": 0.5},
-                   {"lr": 0.1, "momentum": 0.9, "dampening": 1.0}):
+                   {"lr": 0.1, "momentum": 0.9, "dampening": 1.0},
+                   {"lr": 0.1, "momentum": 1.0}, {"lr": 0.1, "momentum": 1.0, "nesterov": True},
+                   {"lr": 0.1, "momentum": 0.9, "dampening": 1.5},
+                   {"lr": 0.1, "momentum": 0.9, "dampening": -0.5},
+                   {"lr": 0.1, "weight_decay": 1.0},
+                   {"lr": 0.05, "momentum": 1.5, "weight_decay": 2.0}):
         _play(student, _params(torch.float64, 80), kwargs, steps=3, seed=80)
 
 
@@ -420,6 +427,40 @@ def _expect_wb(got, want, what):
     expect_close(got[1], want[1], what=f"b ({what}, a 0-dim tensor)")
 
 
+def _train_in_order(X, y, lr, batch_size, orders):
+    """The reference's training (torch.optim.SGD, gradients by autograd) with the examples of each
+    epoch taken in the given order (one tuple of indices per epoch)."""
+    w = torch.zeros(X.shape[1], dtype=X.dtype, requires_grad=True)
+    b = torch.zeros((), dtype=X.dtype, requires_grad=True)
+    optimizer = torch.optim.SGD([w, b], lr=lr, foreach=False)
+    for order in orders:
+        for start in range(0, len(order), batch_size):
+            idx = torch.tensor(order[start:start + batch_size])
+            loss = (0.5 * (X[idx] @ w + b - y[idx]) ** 2).mean()
+            w.grad, b.grad = torch.autograd.grad(loss, (w, b))
+            optimizer.step()
+    return w.detach().clone(), b.detach().clone()
+
+
+def _expect_wb_any_order(got, X, y, lr, epochs, batch_size, what):
+    """``got`` is the reference's (w, b) for one of the orders the examples may come in (every
+    permutation of a handful of examples, in every epoch): the order is left open, but each step
+    must use the gradient of its own minibatch only."""
+    if not isinstance(got, (tuple, list)) or len(got) != 2:
+        expect_equal(type(got).__name__, "tuple (w, b)", what=what)
+    perms = list(itertools.permutations(range(len(y))))
+    candidates = [_train_in_order(X, y, lr, batch_size, orders)
+                  for orders in itertools.product(perms, repeat=epochs)]
+
+    def distance(want):
+        try:
+            return max(float((got[0] - want[0]).abs().max()), float((got[1] - want[1]).abs().max()))
+        except Exception:           # wrong type or shape: expect_close says what is wrong
+            return float("inf")
+
+    _expect_wb(got, min(candidates, key=distance), what)
+
+
 @pytest.mark.points(1)
 @pytest.mark.covers("train_linear_regression")
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
@@ -435,7 +476,7 @@ def test_train_full_batch_matches_reference(student, dtype):
 @pytest.mark.points(1)
 @pytest.mark.covers("train_linear_regression")
 def test_train_defaults_partial_batch_and_zero_epochs(student):
-    """default lr/epochs/batch_size, a smaller last batch, and epochs=0 (w = 0, b = 0)"""
+    """default lr/epochs/batch_size, a smaller last batch, one step per minibatch using that minibatch only, and epochs=0 (w = 0, b = 0)"""
     X, y = _linear_data(10, 2, torch.float32, 301)
     _expect_wb(student.sgd.train_linear_regression(X, y), ref.train_linear_regression(X, y),
                "default lr=0.03, epochs=3, batch_size=10, 10 examples")
@@ -456,6 +497,14 @@ def test_train_defaults_partial_batch_and_zero_epochs(student):
         X, y = _linear_data(7, 4, dtype, 302)
         _expect_wb(student.sgd.train_linear_regression(X, y, epochs=0),
                    ref.train_linear_regression(X, y, epochs=0), "epochs=0")
+    # 3 different examples: whatever order they come in, each step follows the gradient of its
+    # own minibatch (not of every example), one step per minibatch
+    X3 = torch.tensor([[1.0, -1.0], [0.5, 2.0], [-1.5, 0.5]], dtype=torch.float64)
+    y3 = torch.tensor([2.0, -1.0, 0.5], dtype=torch.float64)
+    for batch_size, gen in ((2, torch.Generator().manual_seed(5)), (1, None)):
+        _expect_wb_any_order(student.sgd.train_linear_regression(X3, y3, 0.3, 2, batch_size, gen),
+                             X3, y3, 0.3, 2, batch_size,
+                             f"lr=0.3, epochs=2, batch_size={batch_size}, 3 different examples")
 
 
 @pytest.mark.points(1)
