@@ -32,11 +32,13 @@ class ClassStats:
         for ex, (score, max_score) in result.by_exercise().items():
             self.scores[ex].append(score / max_score if max_score else 0.0)
         self.totals.append(result.score / result.max_score if result.max_score else 0.0)
+        failed = set()                    # a test's cases (its parameters) count once per student
         for t in result.tests:
             if t.status != "passed":
                 key = (t.exercise, t.name.split(" (case ")[0])
-                self.failures[key] += 1
+                failed.add(key)
                 self.messages[key][(t.output.splitlines() or [""])[0][:160]] += 1
+        self.failures.update(failed)
         heapq.heappush(self.slowest, (result.seconds, student))
         if len(self.slowest) > 10:
             heapq.heappop(self.slowest)

@@ -524,3 +524,21 @@ def test_report_renders_its_plots_in_a_real_browser(course, tmp_path):
     bar_blue = (abs(pixels[:, :, 0] - 0x3b / 255) < 0.06) & (abs(pixels[:, :, 1] - 0x7d / 255) < 0.06) \
         & (abs(pixels[:, :, 2] - 0xd8 / 255) < 0.06)
     assert bar_blue.sum() > 2000, "the histogram bars are not on the rendered page"
+
+
+def test_the_report_counts_students_not_cases():
+    """A student failing three cases of one parametrized test is one student failing it."""
+    from autograder.grading import GradeResult
+    from autograder.plugin import TestResult
+    from autograder.report import ClassStats
+
+    def result(failed_cases):
+        tests = [TestResult(f"shapes broadcast (case {i})", f"t[{i}]", "broadcasting", 0.0 if i < failed_cases else 1.0,
+                            1.0, "failed" if i < failed_cases else "passed", "wrong" if i < failed_cases else "")
+                 for i in range(3)]
+        return GradeResult(tests, ["broadcasting"])
+
+    stats = ClassStats(["broadcasting"])
+    for failed_cases in (3, 1, 0):
+        stats.add("s", result(failed_cases))
+    assert stats.failures == {("broadcasting", "shapes broadcast"): 2}
