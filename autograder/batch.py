@@ -144,7 +144,7 @@ def _imports(source: bytes) -> tuple[set[str], set[str]]:
 def _grader_process(conn: socket.socket, course: Course, exercises, timeouts, zygote: Zygote) -> None:
     """Loop in a forked grader: read task lines, grade them one after another in one pytest
     session, answer each with a result line."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is for the main process, which stops this one
     reader = conn.makefile("r")
     student = {}
 
@@ -256,6 +256,14 @@ class _Pool:
             pass
         self._spawn()
 
+    def stop(self):
+        """Stop every grader process at once, whatever it is grading."""
+        for p in self.procs.values():
+            try:
+                os.kill(p["pid"], signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
     def close(self):
         for sock, p in self.procs.items():
             sock.close()
@@ -318,6 +326,9 @@ def run_batch(candidates: list[Candidate], course: Course, gradebook: Gradebook,
                 if progress:
                     progress.update(summary.graded + summary.skipped + len(summary.failed), total,
                                     task["student"])
+    except BaseException:          # Ctrl-C, or a fault: the students being graded are not waited for
+        pool.stop()
+        raise
     finally:
         pool.close()
         shutil.rmtree(workdir, ignore_errors=True)

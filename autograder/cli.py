@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -85,6 +86,14 @@ def _shard(text: str) -> tuple[int, int]:
 
 
 def main(argv=None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("autograder: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv) -> int:
     args = _parser().parse_args(argv)
     try:
         problem = _argument_problem(args)
@@ -98,6 +107,12 @@ def main(argv=None) -> int:
     from autograder.zygote import Zygote     # no torch yet: the zygote's import runs beside ours
 
     zygote = Zygote() if args.command != "merge" else None
+    try:
+        _import_grading_modules()
+    except BaseException:
+        if zygote is not None:
+            zygote.close()
+        raise
     from autograder.client import Timeouts
     from autograder.course import CourseError
     from autograder.gradebook import GradebookError
@@ -115,12 +130,21 @@ def main(argv=None) -> int:
     except (CourseError, GradebookError, GradingError) as e:
         print(f"autograder: {str(e).splitlines()[0]}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("autograder: interrupted", file=sys.stderr)
-        return 130
     finally:
         if zygote is not None:
             zygote.close()
+
+
+def _import_grading_modules() -> None:
+    """Import torch, pytest and the grader with Ctrl-C held back until they are loaded. An
+    interrupt inside an extension's import is lost (numpy turns it into an ImportError that torch
+    passes over, and grading goes on) or makes Python kill itself on exit; held back, it arrives
+    once the imports are done, where ``main`` reports it."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        from autograder import batch, check  # noqa: F401 - torch, pytest and the rest come with them
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _argument_problem(args) -> str | None:

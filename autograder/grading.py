@@ -172,6 +172,8 @@ class Grader:
         args = [*suites, "-c", os.devnull, "--rootdir", str(self.course.suite_dir), "--noconftest",
                 "--import-mode=importlib", "--capture=no", *UNUSED_PLUGINS]
         code = pytest.main(args, plugins=[plugin])
+        if code == pytest.ExitCode.INTERRUPTED:     # Ctrl-C: pytest caught it; the caller stops
+            raise KeyboardInterrupt
         if plugin.suite_errors:
             _forget_modules_under(self.course.suite_dir)
             error = GradingError("a suite failed to load:\n" + "\n".join(plugin.suite_errors))

@@ -102,7 +102,8 @@ class Zygote:
         env["OMP_NUM_THREADS"] = "1"
         self._proc = subprocess.Popen(
             [sys.executable, "-I", "-m", "autograder.zygote", str(child_end.fileno())],
-            pass_fds=[child_end.fileno()], cwd="/", env=env, stdin=subprocess.DEVNULL)
+            pass_fds=[child_end.fileno()], cwd="/", env=env, stdin=subprocess.DEVNULL,
+            process_group=0)              # a terminal's Ctrl-C is for the grader, which closes the zygote
         child_end.close()
         self._ready = None
 
@@ -345,9 +346,9 @@ def _keeper(spec, plan, readable, worker_end, out_write, report_write):
     from autograder import sandbox
 
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    sandbox._libc.prctl(sandbox.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     report = sandbox.Report()
     entered = sandbox.enter_namespaces(report)
+    sandbox._libc.prctl(sandbox.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # after the user namespace, which clears it
     uid = sandbox.worker_uid()
     if uid is not None and "mount" in entered:
         sandbox.expose_to_uid(readable, report)

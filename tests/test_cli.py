@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 import zipfile
 
+from autograder.sandbox import WORKER_UID_BASE
 from conftest import ROOT
 from mutation import planted_bugs
 
@@ -97,3 +101,44 @@ def test_check_explains_failures_and_passes_when_done(tmp_path):
 def test_check_outside_an_assignments_folder_says_where_to_run(tmp_path):
     proc = run("check", str(tmp_path))
     assert proc.returncode == 2 and "course.toml" in proc.stderr
+
+
+def worker_processes() -> list[str]:
+    """Live processes running as a worker's uid (a zombie is dead, only not yet reaped)."""
+    found = []
+    for pid in os.listdir("/proc"):
+        try:
+            if pid.isdigit() and os.stat(f"/proc/{pid}").st_uid >= WORKER_UID_BASE:
+                with open(f"/proc/{pid}/stat") as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] != "Z":
+                        found.append(pid)
+        except OSError:
+            continue
+    return found
+
+
+def test_ctrl_c_stops_cleanly_at_any_point(tmp_path):
+    """Ctrl-C reaches every process of the terminal's group: while torch loads or while a call
+    hangs, for one submission or a class, the command says one line (after the class's progress
+    lines), exits 130 and leaves no worker running; no process prints a traceback."""
+    hang = "def __getattr__(name):\n    def hang(*a, **k):\n        while True:\n            pass\n    return hang\n"
+    cls = tmp_path / "class"
+    for student, text in (("ann", (ROOT / "solutions" / "broadcasting.py").read_text()), ("bob", hang)):
+        (cls / student).mkdir(parents=True)
+        (cls / student / "broadcasting.py").write_text(text)
+    commands = [("grade", str(cls / "bob"), "--json", str(tmp_path / "r.json")),
+                ("grade", str(cls), "--out", str(tmp_path / "out"), "--jobs", "2")]
+    for args in commands:
+        for wait in (0.3, 1.0, 6.0):
+            proc = subprocess.Popen([sys.executable, "-m", "autograder", *args, "--only", "broadcasting",
+                                     "--timeout", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    text=True, start_new_session=True)
+            time.sleep(wait)
+            os.killpg(proc.pid, signal.SIGINT)
+            _, err = proc.communicate(timeout=60)
+            assert proc.returncode == 130, (args, wait, proc.returncode, err)
+            assert err.splitlines()[-1] == "autograder: interrupted" and "Traceback" not in err, (args, wait, err)
+            deadline = time.monotonic() + 10
+            while worker_processes() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert worker_processes() == [], (args, wait)
