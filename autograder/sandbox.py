@@ -162,7 +162,6 @@ def confine(report: Report, *, readable: list[str], scratch: str, limits: Limits
     ``own_mounts`` says the process is in a mount namespace of its own, so a tmpfs may be
     mounted on ``scratch`` without the host seeing it.
     """
-    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     try:
         os.setsid()
     except OSError:
@@ -183,6 +182,7 @@ def confine(report: Report, *, readable: list[str], scratch: str, limits: Limits
             report.off("unprivileged uid", e.strerror)
     elif os.geteuid() != 0:
         report["unprivileged uid"] = "on (started as an ordinary user)"
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)   # dies with its keeper; set last: a new uid clears it
 
 
 def worker_uid() -> int | None:
