@@ -17,7 +17,8 @@ the name they make.
 
 Every exercise also forbids reaching into Python's or the grader's internals, which no exercise
 needs and which only serve to get around the checks (:data:`INTERNALS`): a function's closure or
-code, frames, the garbage collector's object lists, tracing hooks, and code run from strings
+code, frames, the garbage collector's object lists, tracing hooks, a class's bases (torch's C
+base class of ``Tensor`` holds the tensor methods unwatched), and code run from strings
 (``exec``, ``eval``, ``compile``, ``__import__``).
 
 A use counts against a contract name when its code reaches it: the function or class itself,
@@ -41,7 +42,8 @@ INTERNALS = [f".{name}" for name in (
     "__closure__", "cell_contents", "__code__", "__globals__", "__builtins__", "f_back", "f_locals",
     "f_globals", "f_code", "f_builtins", "_getframe", "tb_frame", "gi_frame", "cr_frame", "ag_frame",
     "co_filename", "get_referents", "get_referrers", "get_objects", "setprofile", "settrace",
-    "_current_frames", "currentframe", "getouterframes", "getinnerframes")] + \
+    "_current_frames", "currentframe", "getouterframes", "getinnerframes",
+    "__mro__", "__bases__", "__base__", "__subclasses__", "mro", "getmro", "TensorBase")] + \
     [f"builtins.{name}" for name in CODE_FROM_STRINGS]
 INTERNAL_USES = {f"{rule}(...)" if rule.startswith(".") else rule for rule in INTERNALS}   # as a Violation shows them
 MAX_ALIAS_PARTS = 12      # a forbidden name has a handful of parts: longer ones only come from alias cycles
@@ -72,7 +74,8 @@ class Violation:
         where = f" ({', '.join(place)})" if place else ""
         if self.used in INTERNAL_USES:
             return (f"`{self.name}` uses `{self.used}`{where}: reaching into Python's or the grader's internals "
-                    "(closures, frames, code run from strings) is not allowed in any exercise, and none needs it")
+                    "(closures, frames, a class's bases, code run from strings) is not allowed in any exercise, "
+                    "and none needs it")
         return (f"`{self.name}` uses `{self.used}`{where}, which this exercise forbids: "
                 f"it does the work you are asked to write by hand")
 

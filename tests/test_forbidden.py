@@ -140,12 +140,17 @@ def test_reaching_into_internals_is_forbidden_in_every_exercise():
         "def broadcast_to(x, s):\n    return getattr(s, '__clo' + 'sure__')": ".__closure__(...)",
         "import gc\ndef broadcast_to(x, s):\n    return gc.get_objects()": ".get_objects(...)",
         "def broadcast_to(x, s):\n    return s.__code__.replace(co_filename='t.py')": ".__code__(...)",
+        # torch's C base class of Tensor holds the tensor methods, which the run-time watch cannot wrap
+        "import torch\ndef broadcast_to(x, s):\n    return getattr(torch.Tensor.__mro__[1], 'exp' + x)(s)": ".__mro__(...)",
+        "def broadcast_to(x, s):\n    return type(x).__base__": ".__base__(...)",
+        "import inspect\ndef broadcast_to(x, s):\n    return inspect.getmro(type(x))[1]": ".getmro(...)",
     }
     for source, used in cases.items():
         assert found(source) == {"broadcast_to": used}, source
     message = find_forbidden("def broadcast_to(x, s):\n    return eval('x')", {}, NAMES)["broadcast_to"].message()
     assert message == ("`broadcast_to` uses `builtins.eval` (line 2): reaching into Python's or the grader's internals "
-                       "(closures, frames, code run from strings) is not allowed in any exercise, and none needs it")
+                       "(closures, frames, a class's bases, code run from strings) is not allowed in any exercise, "
+                       "and none needs it")
     assert found("def eval(x):\n    return x\ndef broadcast_to(x, s):\n    return eval(x)") == {}
     assert found("def broadcast_to(x, s):\n    return x.eval().compile") == {}
     assert found("def broadcast_to(x, s, compile=False):\n    return compile") == {}
