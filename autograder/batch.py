@@ -352,7 +352,7 @@ def _make_task(candidate: Candidate, exercises, siblings, workdir, gradebook, pr
         reason = "; ".join(submission.notes) or f"no exercise files were found: {held}"
         submission.problems = {ex: f"no {ex}.py or {ex}.ipynb in your submission ({reason})" for ex in exercises}
     fresh = regrade_all or candidate.student in regrade
-    if not fresh and gradebook.is_graded(candidate.student, submission.digest, provenance.suite_hash):
+    if not fresh and gradebook.is_graded(candidate.student, submission.digest, provenance.suite_hash, exercises):
         shutil.rmtree(submission.folder, ignore_errors=True)
         summary.skipped += 1
         return None

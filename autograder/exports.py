@@ -26,7 +26,9 @@ TEST_FIELDS = ("name", "nodeid", "exercise", "score", "max_score", "status", "ou
 
 
 def grade_result(grade: StudentGrade, exercises) -> GradeResult:
-    tests = [TestResult(**{k: t[k] for k in TEST_FIELDS}) for t in grade.tests]
+    """The student's latest run as a GradeResult of ``exercises`` only (the run may hold more: a
+    class graded ``--only`` some exercises exports those, totals included)."""
+    tests = [TestResult(**{k: t[k] for k in TEST_FIELDS}) for t in grade.tests if t["exercise"] in exercises]
     return GradeResult(tests, list(exercises), grade.notes, grade.protections, grade.seconds, grade.digest)
 
 

@@ -213,12 +213,16 @@ class Gradebook:
         return (entry["tests"], entry["notes"]) if isinstance(entry, dict) else None
 
     # ------------------------------------------------------------------ reading
-    def is_graded(self, student: str, digest: str, suite_hash: str) -> bool:
-        """Whether the student's latest run is of this content under these suites."""
+    def is_graded(self, student: str, digest: str, suite_hash: str, exercises) -> bool:
+        """Whether the student's latest run is of this content under these suites, and graded
+        every one of ``exercises`` (a run made with ``--only`` covers only some)."""
         row = self.db.execute(
-            "SELECT s.digest, r.suite_hash FROM runs r JOIN submissions s ON s.id = r.submission "
+            "SELECT r.id, s.digest, r.suite_hash FROM runs r JOIN submissions s ON s.id = r.submission "
             "WHERE r.student=? ORDER BY r.id DESC LIMIT 1", (student,)).fetchone()
-        return row == (digest, suite_hash)
+        if row is None or row[1:] != (digest, suite_hash):
+            return False
+        graded = {ex for (ex,) in self.db.execute("SELECT DISTINCT exercise FROM results WHERE run=?", (row[0],))}
+        return set(exercises) <= graded
 
     def current(self):
         """Every student's latest run, sorted by student, one at a time (memory stays flat)."""

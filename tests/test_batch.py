@@ -343,6 +343,23 @@ def test_unchanged_submissions_are_not_regraded_unless_asked(course, tmp_path):
     assert read_grades(out)["s00"]["broadcasting"] == "20"
 
 
+def test_a_class_graded_for_some_exercises_is_graded_for_the_others_when_asked(course, tmp_path):
+    """A run made with --only holds those exercises: a later run of more exercises grades the
+    students again (they were 'unchanged' and kept 0 for the rest), and the exports of a run show
+    its exercises alone, totals included."""
+    cls = tmp_path / "class"
+    (cls / "ann").mkdir(parents=True)
+    for ex in ("broadcasting", "masked_softmax"):
+        shutil.copy(ROOT / "solutions" / f"{ex}.py", cls / "ann")
+    out = tmp_path / "out"
+    for exercises, graded in ((["broadcasting"], 1), (["broadcasting", "masked_softmax"], 1), (["masked_softmax"], 0)):
+        summary, _ = grade_class([cls], course, out, exercises=exercises, jobs=1, timeouts=TIMEOUTS)
+        assert summary.graded == graded, exercises
+        row = read_grades(out)["ann"]
+        assert [k for k in row if k not in ("student", "total", "max_total", "late")] == exercises
+        assert all(row[ex] == "20" for ex in exercises) and row["total"] == row["max_total"] == str(20 * len(exercises))
+
+
 def test_an_exercise_taken_from_the_cache_keeps_the_notes_its_grading_gave(course, tmp_path):
     """A resubmission that changes another file reuses the notebook exercise's results, and the
     note of its failing cell is still in the student's feedback."""
