@@ -62,6 +62,7 @@ class BatchSummary:
     graded: int = 0
     skipped: int = 0
     failed: list = field(default_factory=list)     # students the grader itself could not grade
+    combined: list = field(default_factory=list)   # (student, sources): entries of several places taken as one
     seconds: float = 0.0
 
 
@@ -438,6 +439,7 @@ def grade_class(paths, course: Course, out: Path, *, gradebook_path: Path | None
     with Gradebook(gradebook_path or out / "gradebook.sqlite") as gradebook:
         summary = run_batch(candidates, course, gradebook, exercises=exercises, jobs=jobs, timeouts=timeouts,
                             regrade=regrade, regrade_all=regrade_all, zygote=zygote, progress=progress)
+        summary.combined = [(c.student, c.source) for c in candidates if c.combined]
         stats = write_exports(gradebook, out, course, exercises)
     return summary, stats.students
 

@@ -216,7 +216,9 @@ def _grade_class(args, timeouts, zygote) -> int:
           f"{summary.seconds:.1f} s; {_count(students, 'student')} in {args.out}/ (grades.csv, report.html, results/, "
           f"feedback/, junit.xml, {(args.gradebook or args.out / 'gradebook.sqlite').name})")
     for student, reason in summary.failed:
-        print(f"  not graded: {student}: {reason}", file=sys.stderr)
+        print(f"  not graded: {student}: {reason} (run the same command again to grade it)", file=sys.stderr)
+    for student, sources in summary.combined:
+        print(f"  one student, several entries: {student} ({sources}); their files were combined", file=sys.stderr)
     return 0
 
 

@@ -45,6 +45,7 @@ class Candidate:
     parts: list = field(default_factory=list)   # callables returning (entries, notes)
     late: bool = False
     notes: list = field(default_factory=list)
+    combined: bool = False               # entries of two places were taken for one student (not an LMS's uploads)
 
     def load(self) -> tuple[list[Entry], list[str]]:
         """Read the names of the student's files (archives opened here, not before)."""
@@ -166,6 +167,7 @@ def discover(paths: list[Path], exercises) -> list[Candidate]:
         if c.parts and source not in c.source.split(" + "):
             c.source += f" + {source}"
             if not lms:
+                c.combined = True
                 c.notes.append(f"more than one entry for {student} ({c.source}); their files were combined, "
                                "and where two hold the same module the shallowest (then newest) was graded")
         c.parts.append(part)

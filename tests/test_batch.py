@@ -360,6 +360,19 @@ def test_a_class_graded_for_some_exercises_is_graded_for_the_others_when_asked(c
         assert all(row[ex] == "20" for ex in exercises) and row["total"] == row["max_total"] == str(20 * len(exercises))
 
 
+def test_one_student_in_two_sections_is_reported(course, tmp_path):
+    """Two folders of students given together, with an alice in each: one alice, graded on the
+    files of both, told in her feedback and to the instructor (the command prints the summary's list)."""
+    for section, other in (("sec1", "bob"), ("sec2", "carl")):
+        for student in ("alice", other):
+            (tmp_path / section / student).mkdir(parents=True)
+            shutil.copy(ROOT / "solutions" / "broadcasting.py", tmp_path / section / student)
+    summary, students = grade_class([tmp_path / "sec1", tmp_path / "sec2"], course, tmp_path / "out", exercises=ONLY,
+                                    jobs=1, timeouts=TIMEOUTS)
+    assert students == 3 and summary.combined == [("alice", "sec1/alice + sec2/alice")]
+    assert "more than one entry for alice" in feedback(tmp_path / "out", "alice")
+
+
 def test_an_exercise_taken_from_the_cache_keeps_the_notes_its_grading_gave(course, tmp_path):
     """A resubmission that changes another file reuses the notebook exercise's results, and the
     note of its failing cell is still in the student's feedback."""
