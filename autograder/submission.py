@@ -8,6 +8,7 @@ read is capped, so zip-slip, zip bombs and links to other files cannot reach bey
 from __future__ import annotations
 
 import ast
+import codecs
 import hashlib
 import os
 import re
@@ -284,6 +285,9 @@ def module_source(entry: Entry) -> tuple[bytes, list[str]]:
     raw = entry.read(MAX_SOURCE_BYTES)
     if len(raw) > MAX_SOURCE_BYTES:
         raise SubmissionError(f"{entry.path} is larger than {MAX_SOURCE_BYTES >> 20} MiB")
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):     # Notepad's "Unicode"
+        note = f"{entry.path} was saved as UTF-16 and read as such. Save your files as UTF-8."
+        return raw.decode("utf-16", errors="replace").encode("utf-8"), [note]
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:

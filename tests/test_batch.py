@@ -221,6 +221,8 @@ def test_bad_inputs_become_messages_and_the_batch_goes_on(course, tmp_path):
     (cls / "linker" / "broadcasting.py").symlink_to(ROOT / "solutions" / "broadcasting.py")
     (cls / "latin").mkdir()
     (cls / "latin" / "broadcasting.py").write_bytes(SOLUTION.encode() + b"\n# caf\xe9\n")
+    (cls / "notepad").mkdir()
+    (cls / "notepad" / "broadcasting.py").write_bytes(SOLUTION.encode("utf-16"))
     (cls / "badjson").mkdir()
     (cls / "badjson" / "broadcasting.ipynb").write_text("{ not json")
     (cls / "empty").mkdir()
@@ -256,6 +258,7 @@ def test_bad_inputs_become_messages_and_the_batch_goes_on(course, tmp_path):
         "bomb": "zip bomb",
         "linker": "symbolic link",
         "latin": "is not UTF-8 text",
+        "notepad": "was saved as UTF-16 and read as such",
         "badjson": "not a valid notebook",
         "empty": "no broadcasting.py",
         "blank": "broadcasting.py is empty: save your work in it and submit again",
@@ -270,7 +273,7 @@ def test_bad_inputs_become_messages_and_the_batch_goes_on(course, tmp_path):
     for student, reason in reasons.items():
         assert student in grades, student
         score = float(grades[student]["broadcasting"])
-        if student in ("twice", "latin", "appended"):
+        if student in ("twice", "latin", "notepad", "appended"):
             assert score == 20, student
         else:
             assert score == 0, student
