@@ -32,10 +32,17 @@ MAX_AHEAD = 32                 # requests sent before their answers are read, at
 class StudentError(Exception):
     """Student code raised an exception (it arrives as data: names and a message)."""
 
-    def __init__(self, type_name: str, type_names: list[str], message: str, where: list, deferred: bool = False):
+    def __init__(self, type_name: str, type_names: list[str], message: str, where: list, deferred: bool = False,
+                 missing: str | None = None):
         super().__init__(f"{type_name}: {message}")
         self.type_name, self.type_names, self.message, self.where = type_name, type_names, message, where
         self.deferred = deferred      # raised by an earlier request sent without waiting, not by this call
+        self.missing = missing        # the name the module does not define, when that was the error
+
+    def explain_missing(self) -> str:
+        """What a student whose module lacks the called name reads."""
+        return (f"`{self.missing}` is not defined in your module: the tests call it by exactly this name "
+                "(check its spelling, and that it is defined at the top level of the file)")
 
     def builtin_type(self) -> str:
         """The first of the error's types that Python defines (``ValueError`` for a student's
@@ -561,8 +568,10 @@ def _student_error(info, deferred: bool = False) -> StudentError:
     where = info.get("where") if isinstance(info.get("where"), list) else []
     where = [[plain_text(str(part)) if isinstance(part, str) else part for part in w]
              for w in where if isinstance(w, list) and len(w) == 4]
+    missing = info.get("missing")
+    missing = missing if isinstance(missing, str) and missing.isidentifier() and len(missing) <= 100 else None
     return StudentError(plain_text(str(info.get("type", "Exception"))[:200]), names or ["Exception"],
-                        plain_text(str(info.get("message", ""))[:2000]), where, deferred)
+                        plain_text(str(info.get("message", ""))[:2000]), where, deferred, missing)
 
 
 # --------------------------------------------------------------------------- remote proxies

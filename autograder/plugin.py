@@ -286,7 +286,9 @@ class GradingPlugin:
             name = next((n for n in covers_of(item) if n in exc.names), exc.names[0] if exc.names else fn.strip("`"))
             text = _violation(exc, name).message(session.locate_line if session else None)
         elif isinstance(exc, StudentError):
-            if "NotImplementedError" in exc.type_names:
+            if exc.missing:
+                text = exc.explain_missing()
+            elif "NotImplementedError" in exc.type_names:
                 text = f"{fn} is not implemented yet (it raises NotImplementedError)."
             else:
                 where = f"\n  at {exc.location(session.locate if session else None)}" if exc.location() else ""

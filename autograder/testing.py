@@ -202,6 +202,8 @@ def _check_raised(types, exc, call, hint) -> bool:
         _fail(f"expected {names}, but the call returned normally", call=call,
               hint=hint or "check the arguments before doing any work")
     if isinstance(exc, StudentError) and not exc.deferred:
+        if exc.missing:
+            _fail(exc.explain_missing(), call=call)
         if any(t.__name__ in exc.type_names for t in types):
             return True
         if "NotImplementedError" in exc.type_names:

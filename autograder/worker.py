@@ -29,6 +29,14 @@ MAX_ITER_ITEMS = 100_000
 SKIPPED = wire.encode({"ok": False, "skipped": True}, {})   # a request sent before an unexpected failure was read
 
 
+class MissingName(AttributeError):
+    """The module does not define a name the grader calls (a misspelt or renamed function)."""
+
+    def __init__(self, name: str):
+        super().__init__(f"the module has no {name!r}")
+        self.name = name
+
+
 class UnreadableResult(Exception):
     """What a call returned cannot be sent to the grader (not a TypeError: a test expecting
     TypeError of a call must not pass because the call returned something odd)."""
@@ -91,6 +99,7 @@ class Worker:
             "message": exception_message(e, 2000),
             "where": [[f.filename.rsplit("/", 1)[-1], f.lineno, f.name, f.line or ""]
                       for f in student_frames[-5:]],
+            **({"missing": e.name} if type(e) is MissingName else {}),
         }
 
     def _student_dir(self) -> str:
@@ -110,7 +119,9 @@ class Worker:
 
     def _resolve(self, target):
         obj = self.module if target.get("ref") is None else self._deref(target["ref"])
-        for name in target.get("path", []):
+        for i, name in enumerate(target.get("path", [])):
+            if i == 0 and obj is self.module and not hasattr(obj, name):
+                raise MissingName(name)
             obj = getattr(obj, name)
         return obj
 

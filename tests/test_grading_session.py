@@ -63,3 +63,14 @@ def test_a_module_importing_another_of_the_students_is_graded_alike_when_that_on
     whole = grader.grade_path(folder).by_exercise()["attention"]
     with Grader(course, exercises=["attention"], zygote=grader.zygote.clone()) as alone:
         assert alone.grade_path(folder).by_exercise() == {"attention": whole} == {"attention": (20.0, 20.0)}
+
+
+def test_a_misspelt_function_is_named_as_missing(grader, tmp_path):
+    """The tests call a name the module does not define: feedback says so in words, hidden tests
+    too, whether the test expects a value or an error."""
+    source = (ROOT / "solutions" / "broadcasting.py").read_text().replace("def can_broadcast(", "def can_broadcst(")
+    result = grader.grade(grader.prepare(submission_with(tmp_path, {"broadcasting": source})), ["broadcasting"])
+    missing = [t for t in result.tests if "can_broadcast" in t.covers]
+    assert missing and all(t.score == 0 and t.output.startswith("`can_broadcast` is not defined in your module")
+                           for t in missing), [t.output for t in missing]
+    assert all(t.status == "passed" for t in result.tests if "can_broadcast" not in t.covers)
