@@ -27,7 +27,7 @@ from pathlib import Path
 
 from autograder import __version__
 from autograder.client import Timeouts
-from autograder.collect import Candidate, discover
+from autograder.collect import Candidate, discover, student_id
 from autograder.course import Course
 from autograder.gradebook import Gradebook, Provenance
 from autograder.grading import GradeResult, Grader, GradingError, make_workdir
@@ -429,7 +429,9 @@ def grade_class(paths, course: Course, out: Path, *, gradebook_path: Path | None
     if not found:
         raise GradingError(f"no submissions in {', '.join(str(p) for p in paths)}: a class is a folder or .zip "
                            "holding one folder, .zip, .py or .ipynb per student (or an LMS download)")
-    unknown = sorted(set(regrade) - {c.student for c in found})
+    ids = {c.student for c in found}
+    regrade = [r if r in ids else student_id(r) for r in regrade]      # "Élodie Müller" is Élodie_Müller
+    unknown = sorted(set(regrade) - ids)
     if unknown:
         raise GradingError(f"cannot regrade {unknown[0]}: no such student among the {len(found)} found "
                            f"(e.g. {found[0].student})")

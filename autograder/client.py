@@ -73,6 +73,10 @@ class WorkerFailure(Exception):
     """The worker gave no usable answer: timeout, crash, output flood or garbage."""
 
 
+class TimedOut(WorkerFailure):
+    """The worker did not answer in time, and was stopped."""
+
+
 class ExerciseUnavailable(WorkerFailure):
     """The exercise cannot be run at all (missing file, import failed, gave up after timeouts)."""
 
@@ -130,7 +134,7 @@ class WorkerProcess:
             return self.reader.recv(deadline, on_wait=self._drain)
         except wire.Deadline:
             self.kill()
-            raise WorkerFailure(f"did not answer within {timeout:g} s (an infinite loop, or far too slow); stopped") from None
+            raise TimedOut(f"did not answer within {timeout:g} s (an infinite loop, or far too slow); stopped") from None
         except wire.Closed:
             raise self._died() from None
         except wire.WireError as e:
@@ -316,9 +320,16 @@ class ExerciseSession:
         self._generation += 1
         try:
             header, _ = wire.decode(self.worker.receive(self.timeouts.start))
+        except TimedOut:
+            self.failures += 1
+            self.unavailable = f"loading {self._student_file()} did not finish within {self.timeouts.start:g} s: " + (
+                "its cells ran too long together (a training run, a download); keep long demos out of the graded "
+                "notebook" if self.notebook else "code at the top level of the file (not in a function) runs forever "
+                "or for long (a training run, a download); put it under `if __name__ == \"__main__\":`")
+            raise ExerciseUnavailable(self.unavailable) from None
         except WorkerFailure as e:
             self.failures += 1
-            self.unavailable = f"importing {self._student_file()} failed: the worker {e}"
+            self.unavailable = f"importing {self._student_file()} failed: your code {e}"
             raise ExerciseUnavailable(self.unavailable) from None
         except wire.WireError as e:
             self.unavailable = f"importing {self._student_file()} failed: malformed answer ({e})"

@@ -55,6 +55,8 @@ def instructor_course(root: str | os.PathLike | None = None) -> Course:
         if c and (Path(c) / "assignments" / COURSE_FILE).is_file() and (Path(c) / "hidden").is_dir():
             r = Path(c).resolve()
             return Course(r, read_exercises(r / "assignments" / COURSE_FILE), r / "hidden")
+    if root:
+        raise CourseError(f"--course {root} is not a course: a course holds assignments/course.toml and hidden/")
     raise CourseError("no course found: run from the course folder, pass --course DIR or set AUTOGRADER_COURSE "
                       "(a course holds assignments/course.toml and hidden/)")
 
@@ -62,6 +64,9 @@ def instructor_course(root: str | os.PathLike | None = None) -> Course:
 def student_bundle(folder: str | os.PathLike) -> Course:
     """A student's copy of assignments/: course.toml and public tests in tests/."""
     r = Path(folder).resolve()
+    if not r.is_dir():
+        raise CourseError(f"{folder} is not a folder: give your copy of the assignments folder (or run "
+                          "`autograder check` inside it)" if r.exists() else f"{folder} does not exist")
     if not (r / COURSE_FILE).is_file():
         raise CourseError(f"{r} has no {COURSE_FILE}: run `autograder check` in your copy of the assignments folder")
     return Course(r, read_exercises(r / COURSE_FILE), r / "tests")

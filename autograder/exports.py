@@ -38,7 +38,12 @@ def feedback_markdown(student: str, result: GradeResult, titles: dict) -> str:
         lines += ["## Notes on your files", ""] + [f"- {n}" for n in result.notes] + [""]
     for ex, (score, max_score) in result.by_exercise().items():
         lines += [f"## {titles.get(ex, ex)} ({ex}): {score:g} / {max_score:g}", ""]
-        for t in (t for t in result.tests if t.exercise == ex):
+        tests = [t for t in result.tests if t.exercise == ex]
+        if len(tests) > 1 and all(t.status != "passed" for t in tests) and len({t.output for t in tests}) == 1:
+            lines += [f"All {len(tests)} tests failed for one reason:", ""]      # a missing file, an import error
+            lines += [f"    {line}" for line in tests[0].output.splitlines()] + [""]
+            continue
+        for t in tests:
             if t.status == "passed":
                 lines.append(f"- ✓ {t.name} ({t.score:g}/{t.max_score:g})")
             else:

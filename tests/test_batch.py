@@ -278,6 +278,8 @@ def test_bad_inputs_become_messages_and_the_batch_goes_on(course, tmp_path):
         else:
             assert score == 0, student
         assert reason.lower() in feedback(out, student).lower(), (student, feedback(out, student))
+    assert "All 20 tests failed for one reason" in feedback(out, "empty")         # said once, not 20 times
+    assert feedback(out, "empty").count("no broadcasting.py") <= 2                # (and in the notes)
     ElementTree.parse(out / "junit.xml")                   # every tool can read it
     assert "../" not in "".join(p.name for p in tmp_path.rglob("*"))
     assert not (tmp_path / "broadcasting.py").exists()
@@ -336,6 +338,10 @@ def test_unchanged_submissions_are_not_regraded_unless_asked(course, tmp_path):
     summary, _ = grade_class([cls], course, out, exercises=ONLY, jobs=2, timeouts=TIMEOUTS)
     assert (summary.graded, summary.skipped) == (0, 4)
     summary, _ = grade_class([cls], course, out, exercises=ONLY, jobs=2, timeouts=TIMEOUTS, regrade=["s01"])
+    assert (summary.graded, summary.skipped) == (1, 3)
+    (cls / "s02").rename(cls / "Zoë M")                          # named as the instructor knows them
+    grade([cls], out, course=course)
+    summary, _ = grade_class([cls], course, out, exercises=ONLY, jobs=2, timeouts=TIMEOUTS, regrade=["Zoë M"])
     assert (summary.graded, summary.skipped) == (1, 3)
     (cls / "s00" / "broadcasting.py").write_text(SOLUTION)        # s00 fixes their work
     summary, _ = grade_class([cls], course, out, exercises=ONLY, jobs=2, timeouts=TIMEOUTS)

@@ -3,6 +3,7 @@ each gets exactly what it would get graded alone."""
 
 from __future__ import annotations
 
+from autograder.client import Timeouts
 from autograder.grading import GradeResult, Grader, GradingError
 from autograder.plugin import GradingPlugin
 from conftest import EXERCISES, ROOT, submission_with
@@ -74,3 +75,13 @@ def test_a_misspelt_function_is_named_as_missing(grader, tmp_path):
     assert missing and all(t.score == 0 and t.output.startswith("`can_broadcast` is not defined in your module")
                            for t in missing), [t.output for t in missing]
     assert all(t.status == "passed" for t in result.tests if "can_broadcast" not in t.covers)
+
+
+def test_a_module_that_never_finishes_loading_is_told_where_to_look(grader, tmp_path, monkeypatch):
+    monkeypatch.setattr(grader, "timeouts", Timeouts(call=4.0, start=2.0))
+    source = (ROOT / "solutions" / "broadcasting.py").read_text() + "\nwhile True:\n    pass\n"
+    result = grader.grade(grader.prepare(submission_with(tmp_path, {"broadcasting": source})), ["broadcasting"])
+    outputs = {t.output for t in result.tests}
+    assert result.score == 0 and outputs == {
+        "loading broadcasting.py did not finish within 2 s: code at the top level of the file (not in a function) "
+        "runs forever or for long (a training run, a download); put it under `if __name__ == \"__main__\":`"}, outputs
