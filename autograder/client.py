@@ -124,9 +124,9 @@ class WorkerProcess:
             if not chunk:
                 return
             self.output_total += len(chunk)
-            room = OUTPUT_KEPT - len(self.output)
-            if room > 0:
-                self.output += chunk[:room]
+            self.output += chunk
+            if len(self.output) > OUTPUT_KEPT:          # the latest is kept: what the failing test printed
+                del self.output[:len(self.output) - OUTPUT_KEPT]
 
     def receive(self, timeout: float) -> bytes:
         deadline = time.monotonic() + timeout
@@ -275,7 +275,6 @@ class ExerciseSession:
     failures: int = 0
     failed_calls: dict = field(default_factory=dict)    # name -> why its call failed (timed out, crashed)
     protections: dict = field(default_factory=dict)
-    outputs: list = field(default_factory=list)
     cell_notes: list = field(default_factory=list)      # a notebook's cells that raised while it was loaded
     last_call: str = ""
     notebook: NotebookModule | None = None              # set when the module was made from a notebook
@@ -514,13 +513,25 @@ class ExerciseSession:
         self._verdict_owed = False
         if self.worker is not None:
             self.worker.close()
-            self.outputs.append(bytes(self.worker.output))
             self.worker = None
 
-    def printed(self) -> str:
-        """What the student's code printed so far (capped)."""
-        chunks = self.outputs + ([bytes(self.worker.output)] if self.worker else [])
-        return b"".join(chunks).decode("utf-8", "replace")[:OUTPUT_KEPT]
+    def output_mark(self) -> tuple[int, int]:
+        """Where the student's printed output stands now (for :meth:`printed_since`)."""
+        if self.worker is None:
+            return self._generation, 0
+        self.worker._read_output()
+        return self._generation, self.worker.output_total
+
+    def printed_since(self, mark: tuple[int, int] | None) -> str:
+        """What the student's code printed since ``mark`` (None: ever), at most the last
+        OUTPUT_KEPT bytes; all a new worker printed if one started since."""
+        if self.worker is None:
+            return ""
+        self.worker._read_output()
+        total = self.worker.output_total
+        new = total - mark[1] if mark is not None and mark[0] == self._generation else total
+        return bytes(self.worker.output[len(self.worker.output) - min(new, len(self.worker.output)):]).decode(
+            "utf-8", "replace")
 
     def close(self):
         pending, self._pending_spawn = self._pending_spawn, None

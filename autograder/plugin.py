@@ -90,6 +90,7 @@ class GradingPlugin:
     results: list = field(default_factory=list)
     sessions: dict = field(default_factory=dict)
     _violations: dict = field(default_factory=dict)
+    _output_marks: dict = field(default_factory=dict)   # exercise -> its output mark when the test began
     started: float = 0.0                          # time.monotonic() when this submission began
 
     def begin(self, submission: Submission, exercises) -> None:
@@ -187,8 +188,10 @@ class GradingPlugin:
 
     def pytest_runtest_setup(self, item):
         """Every test starts from the same global random state, so results are reproducible (and
-        cacheable) even where a suite draws from it without a generator."""
+        cacheable) even where a suite draws from it without a generator. What student code
+        prints from here on is this test's."""
         torch.default_generator.manual_seed(0)   # CPU only: torch.manual_seed also seeds (and probes) accelerators
+        self._output_marks = {ex: s.output_mark() for ex, s in self.sessions.items()}
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item):
@@ -305,7 +308,7 @@ class GradingPlugin:
             return ("This test could not run because of a problem in the grader, not in your code; "
                     "your instructor has the details.", trace[-5000:])
         if not self.redact and session is not None:
-            printed = session.printed().strip()
+            printed = session.printed_since(self._output_marks.get(exercise)).strip()
             if printed:
                 text += "\nYour code printed:\n" + printed[-1500:]
         return text, ""

@@ -103,18 +103,48 @@ def test_check_outside_an_assignments_folder_says_where_to_run(tmp_path):
     assert proc.returncode == 2 and "course.toml" in proc.stderr
 
 
-def worker_processes() -> list[str]:
-    """Live processes running as a worker's uid (a zombie is dead, only not yet reaped)."""
-    found = []
+def _stat(pid) -> list[str]:
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()          # state, ppid, pgrp, ...
+
+
+def workers_of(command_pid: int) -> set[str]:
+    """Live workers started for the command: their uid names their keeper, which is in the
+    process group of the command's zygote (a child of the command, a group of its own)."""
+    found = set()
     for pid in os.listdir("/proc"):
         try:
-            if pid.isdigit() and os.stat(f"/proc/{pid}").st_uid >= WORKER_UID_BASE:
-                with open(f"/proc/{pid}/stat") as f:
-                    if f.read().rsplit(")", 1)[1].split()[0] != "Z":
-                        found.append(pid)
+            uid = os.stat(f"/proc/{pid}").st_uid if pid.isdigit() else 0
+            if uid >= WORKER_UID_BASE and _stat(pid)[0] != "Z" and \
+                    _stat(uid - WORKER_UID_BASE)[2] in zygote_groups(command_pid):
+                found.add(pid)
         except OSError:
             continue
     return found
+
+
+def zygote_groups(command_pid: int) -> set[str]:
+    groups = set()
+    for pid in os.listdir("/proc"):
+        try:
+            if pid.isdigit() and _stat(pid)[1] == str(command_pid):
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    if b"autograder.zygote" in f.read():
+                        groups.add(_stat(pid)[2])
+        except OSError:
+            continue
+    return groups
+
+
+def alive(pids) -> list[str]:
+    left = []
+    for pid in pids:
+        try:
+            if _stat(pid)[0] != "Z":
+                left.append(pid)
+        except OSError:
+            continue
+    return left
 
 
 def test_ctrl_c_stops_cleanly_at_any_point(tmp_path):
@@ -134,11 +164,13 @@ def test_ctrl_c_stops_cleanly_at_any_point(tmp_path):
                                      "--timeout", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                     text=True, start_new_session=True)
             time.sleep(wait)
+            workers = workers_of(proc.pid)
             os.killpg(proc.pid, signal.SIGINT)
             _, err = proc.communicate(timeout=60)
             assert proc.returncode == 130, (args, wait, proc.returncode, err)
             assert err.splitlines()[-1] == "autograder: interrupted" and "Traceback" not in err, (args, wait, err)
             deadline = time.monotonic() + 10
-            while worker_processes() and time.monotonic() < deadline:
+            while alive(workers) and time.monotonic() < deadline:
                 time.sleep(0.2)
-            assert worker_processes() == [], (args, wait)
+            assert alive(workers) == [], (args, wait)
+            assert wait < 6 or workers, "the hanging call had a worker running"

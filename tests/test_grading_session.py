@@ -85,3 +85,17 @@ def test_a_module_that_never_finishes_loading_is_told_where_to_look(grader, tmp_
     assert result.score == 0 and outputs == {
         "loading broadcasting.py did not finish within 2 s: code at the top level of the file (not in a function) "
         "runs forever or for long (a training run, a download); put it under `if __name__ == \"__main__\":`"}, outputs
+
+
+def test_a_failing_test_shows_what_the_code_printed_during_it(course, tmp_path):
+    """Public feedback shows what student code printed while that test ran (a notebook's training
+    demo printed while it loaded is not repeated under every test)."""
+    source = (ROOT / "solutions" / "broadcasting.py").read_text().replace(
+        "def can_broadcast(*shapes) -> bool:", "def can_broadcast(*shapes):\n    print('checking', len(shapes))\n"
+        "    return not _can_broadcast(*shapes)\n\n\ndef _can_broadcast(*shapes) -> bool:") + "\nprint('epoch 0: loss 1.0')\n"
+    assert "def _can_broadcast" in source
+    with Grader(course, exercises=["broadcasting"], redact=False) as grader:
+        result = grader.grade(grader.prepare(submission_with(tmp_path, {"broadcasting": source})))
+    failed = [t.output for t in result.tests if t.status == "failed"]
+    assert len(failed) >= 2 and all("Your code printed:\nchecking" in o for o in failed), failed
+    assert sum("epoch 0" in o for o in failed) <= 1, failed
