@@ -257,11 +257,13 @@ def serve(sock, module_path: str, module_name: str, hello: dict, watch_plan: lis
         tb = traceback.extract_tb(e.__traceback__)
         where = [[f.filename.rsplit("/", 1)[-1], f.lineno, f.name, f.line or ""]
                  for f in tb if f.filename == module_path][-3:]
+        message = exception_message(e, 2000)
         if isinstance(e, SyntaxError):
             where = [[module_path.rsplit("/", 1)[-1], e.lineno, "<module>", (e.text or "").strip()]]
+            message = str(e.msg)[:2000]      # str(e) names the file and line again
         wire.send(sock, wire.encode({**hello, "ok": False, "error": {
             "type": type(e).__name__, "mro": [c.__name__ for c in type(e).__mro__],
-            "message": exception_message(e, 2000), "where": where}}, {}))
+            "message": message, "where": where}}, {}))
         return
     wire.send(sock, wire.encode({**hello, "ok": True, "cell_errors": cell_errors}, {}))
     worker, reader, queued = Worker(module, watcher), wire.Reader(sock), collections.deque()

@@ -99,3 +99,13 @@ def test_a_failing_test_shows_what_the_code_printed_during_it(course, tmp_path):
     failed = [t.output for t in result.tests if t.status == "failed"]
     assert len(failed) >= 2 and all("Your code printed:\nchecking" in o for o in failed), failed
     assert sum("epoch 0" in o for o in failed) <= 1, failed
+
+
+def test_a_syntax_error_names_its_line_once(grader, tmp_path):
+    source = (ROOT / "solutions" / "broadcasting.py").read_text().replace("def can_broadcast(*shapes) -> bool:",
+                                                                         "def can_broadcast(*shapes) -> bool")
+    line = source.splitlines().index("def can_broadcast(*shapes) -> bool") + 1
+    result = grader.grade(grader.prepare(submission_with(tmp_path, {"broadcasting": source})), ["broadcasting"])
+    assert {t.output for t in result.tests} == {
+        f"broadcasting.py could not be imported: SyntaxError: expected ':' (broadcasting.py, line {line}, in "
+        "<module>: def can_broadcast(*shapes) -> bool)"}
