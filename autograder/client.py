@@ -110,12 +110,13 @@ class WorkerProcess:
     def _drain(self, timeout: float) -> None:
         ready, _, _ = select.select([self.sock, self.out_fd], [], [], max(timeout, 0))
         if self.out_fd in ready:
-            self._read_output()
+            self.read_output()
             if self.output_total > OUTPUT_FLOOD:
                 self.kill()
                 raise WorkerFailure(f"printed more than {OUTPUT_FLOOD >> 20} MiB of output; stopped")
 
-    def _read_output(self):
+    def read_output(self):
+        """Take in what the worker printed so far (the latest OUTPUT_KEPT bytes are kept)."""
         while True:
             try:
                 chunk = os.read(self.out_fd, 1 << 16)
@@ -224,7 +225,7 @@ class WorkerProcess:
 
     def close(self) -> None:
         self.kill()
-        self._read_output()
+        self.read_output()
         for fd in (self.out_fd, self.status_fd, self._pidfd):
             if fd is not None:
                 try:
@@ -519,7 +520,7 @@ class ExerciseSession:
         """Where the student's printed output stands now (for :meth:`printed_since`)."""
         if self.worker is None:
             return self._generation, 0
-        self.worker._read_output()
+        self.worker.read_output()
         return self._generation, self.worker.output_total
 
     def printed_since(self, mark: tuple[int, int] | None) -> str:
@@ -527,7 +528,7 @@ class ExerciseSession:
         OUTPUT_KEPT bytes; all a new worker printed if one started since."""
         if self.worker is None:
             return ""
-        self.worker._read_output()
+        self.worker.read_output()
         total = self.worker.output_total
         new = total - mark[1] if mark is not None and mark[0] == self._generation else total
         return bytes(self.worker.output[len(self.worker.output) - min(new, len(self.worker.output)):]).decode(
