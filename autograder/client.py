@@ -7,6 +7,7 @@ are enforced here, from outside the worker.
 
 from __future__ import annotations
 
+import ast
 import builtins
 import json
 import os
@@ -21,12 +22,17 @@ from autograder import wire
 from autograder.cells import MAX_CELL_ERRORS, TOO_LONG
 from autograder.notebook import NotebookModule
 from autograder.sandbox import Limits
+from autograder.syntax import parse_module
 from autograder.text import plain_text
 from autograder.zygote import Zygote
 
 OUTPUT_KEPT = 8 << 10          # bytes of a worker's printed output kept for feedback
 OUTPUT_FLOOD = 8 << 20         # printed output beyond this kills the worker
 MAX_AHEAD = 32                 # requests sent before their answers are read, at most
+
+
+def budget_spent(seconds: float) -> str:
+    return f"grading stopped: this submission used up its time budget ({seconds:g} s)"
 
 
 class StudentError(Exception):
@@ -138,9 +144,9 @@ class WorkerProcess:
             raise TimedOut(f"did not answer within {timeout:g} s (an infinite loop, or far too slow); stopped") from None
         except wire.Closed:
             raise self._died() from None
-        except wire.WireError as e:
+        except wire.WireError:           # what is wrong is not told: the worker's bytes could say anything
             self.kill()
-            raise WorkerFailure(f"sent a malformed answer ({e})") from None
+            raise WorkerFailure("sent a malformed answer") from None
 
     def send(self, message: bytes, timeout: float) -> None:
         """Send one request; a worker that stops reading (busy in an earlier request) for
@@ -206,8 +212,7 @@ class WorkerProcess:
                 signal.SIGKILL: "was killed (out of memory, or a limit was hit)",
                 signal.SIGSEGV: "crashed (segmentation fault)",
             }.get(sig, f"was stopped by signal {signal.Signals(sig).name}")
-        code = os.WEXITSTATUS(status)
-        return f"exited (exit code {code}) instead of answering: remove sys.exit / os._exit / exit() calls"
+        return "exited instead of answering: remove sys.exit / os._exit / exit() calls"   # its code could say anything
 
     def kill(self) -> None:
         if not self.alive:
@@ -285,6 +290,8 @@ class ExerciseSession:
     _verdict_owed: bool = False                         # a failed answer was read; the worker awaits the verdict
     _deferred: list = field(default_factory=list)       # (name, check, on_error) of requests whose answers are unread
     _pending_spawn: object = None                       # a worker asked of the zygote, not taken yet
+    _sources: dict = field(default_factory=dict)        # file -> (lines, definitions), read once
+    budget_end: float | None = None                     # time.monotonic() when the submission's time is up
 
     def _module_path(self) -> str | None:
         path = os.path.join(self.submission_dir, self.module_file)
@@ -319,7 +326,9 @@ class ExerciseSession:
             raise ExerciseUnavailable(self.unavailable) from None
         self._generation += 1
         try:
-            header, _ = wire.decode(self.worker.receive(self.timeouts.start))
+            hello, _ = wire.decode(self.worker.receive(self.timeouts.start))    # before the student's code ran
+            self.protections = _protections(hello.get("protections"))
+            header, _ = wire.decode(self.worker.receive(self.timeouts.start))   # the import
         except TimedOut:
             self.failures += 1
             self.unavailable = f"loading {self._student_file()} did not finish within {self.timeouts.start:g} s: " + (
@@ -331,13 +340,12 @@ class ExerciseSession:
             self.failures += 1
             self.unavailable = f"importing {self._student_file()} failed: your code {e}"
             raise ExerciseUnavailable(self.unavailable) from None
-        except wire.WireError as e:
-            self.unavailable = f"importing {self._student_file()} failed: malformed answer ({e})"
+        except wire.WireError:
+            self.unavailable = f"importing {self._student_file()} failed: malformed answer"
             raise ExerciseUnavailable(self.unavailable) from None
-        self.protections = header.get("protections", {}) if isinstance(header.get("protections"), dict) else {}
         self.cell_notes = _cell_notes(header.get("cell_errors"), self._student_file())
         if not header.get("ok"):
-            err = _student_error(header.get("error"))
+            err = self._placed(_student_error(header.get("error")))
             where = f" ({err.location(self.locate)})" if err.location() else ""
             self.unavailable = f"{self._student_file()} could not be imported: {err.type_name}: {err.message}{where}"
             raise ExerciseUnavailable(self.unavailable)
@@ -366,7 +374,7 @@ class ExerciseSession:
         if error is not None:
             raise error
         if not answer.get("ok"):
-            raise _failure(answer)
+            raise self._failure(answer, called=name)
         return answer, out
 
     def defer(self, header: dict, values: dict, name: str, check=None, on_error=None) -> None:
@@ -395,7 +403,16 @@ class ExerciseSession:
         if error is not None and raise_errors:
             raise error
 
+    def _check_budget(self) -> None:
+        """Stop for good once the submission's time budget is spent (checked at every request:
+        calls that each end just before their deadline must not hold a grader for hours)."""
+        if self.budget_end is not None and time.monotonic() > self.budget_end:
+            self._retire()
+            self.unavailable = budget_spent(self.timeouts.submission)
+            raise ExerciseUnavailable(self.unavailable)
+
     def _send(self, header, values, name):
+        self._check_budget()
         if name in self.failed_calls:
             raise CallStopped(f"`{name}` was not run again after an earlier call of it failed: your code "
                               f"{self.failed_calls[name]}")
@@ -409,13 +426,14 @@ class ExerciseSession:
     def _read(self) -> tuple[dict, dict]:
         """The answer of the oldest request sent (``last_call`` names it). After a failed one, the
         worker runs nothing more until :meth:`_judge` gives the verdict."""
+        self._check_budget()
         self._judge(skip=True)
         try:
             answer, out = wire.decode(self.worker.receive(self.timeouts.call))
         except WorkerFailure as e:
             raise self._failed(e, self.last_call) from None
-        except wire.WireError as e:
-            raise self._failed(WorkerFailure(f"sent an answer the grader refuses ({e}); stopped"),
+        except wire.WireError:
+            raise self._failed(WorkerFailure("sent an answer the grader refuses; stopped"),
                                self.last_call) from None
         self._verdict_owed = not answer.get("ok") and not answer.get("skipped")
         return answer, out
@@ -432,6 +450,41 @@ class ExerciseSession:
             except WorkerFailure as e:
                 raise self._failed(e, self.last_call) from None
 
+    def _failure(self, answer: dict, deferred: bool = False, called: str = "") -> StudentError | ForbiddenCall:
+        failure = _failure(answer, deferred, called, self.watch, len(self._source(self.module_file)[0]))
+        return self._placed(failure) if isinstance(failure, StudentError) else failure
+
+    def _placed(self, error: StudentError) -> StudentError:
+        """``error`` with its place (the innermost frame in the student's files) read from the
+        grader's own copy of the submission: file, line, the function around it and its code. The
+        worker's account is student code's to forge; its code line could carry hidden inputs."""
+        file, line = error.where[-1][:2] if error.where else (None, None)
+        lines, functions = self._source(file) if isinstance(file, str) else ([], [])
+        if type(line) is not int or not 1 <= line <= len(lines):
+            error.where = []
+            return error
+        inside = [f for f in functions if f.lineno <= line <= (f.end_lineno or f.lineno)]
+        name = max(inside, key=lambda f: f.lineno).name if inside else "<module>"
+        error.where = [[file, line, name, lines[line - 1]]]
+        return error
+
+    def _source(self, file: str) -> tuple[list[str], list]:
+        """(lines, function and class definitions) of a module file of the submission, read once;
+        empty for any other name."""
+        if file not in self._sources:
+            lines, defs = [], []
+            if "/" not in file and file.endswith(".py"):
+                try:
+                    with open(os.path.join(self.submission_dir, file), "rb") as f:
+                        source = f.read()
+                    lines = source.decode("utf-8", "replace").splitlines()
+                    defs = [n for n in ast.walk(parse_module(source) or ast.Module(body=[], type_ignores=[]))
+                            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+                except OSError:
+                    pass
+            self._sources[file] = lines, defs
+        return self._sources[file]
+
     def _answer_arrived(self) -> bool:
         return self.worker.has_answer()
 
@@ -444,7 +497,7 @@ class ExerciseSession:
             self.last_call, check, on_error = self._deferred[0]
             answer, out = self._read()
             self._deferred.pop(0)
-            raised = _raised(answer) if on_error is not None and not answer.get("ok") else None
+            raised = _raised(answer, self.last_call) if on_error is not None and not answer.get("ok") else None
             self._judge(skip=error is not None or raised is None)   # before any check: a check may send requests
             if error is not None:
                 continue
@@ -455,7 +508,7 @@ class ExerciseSession:
                 elif raised is not None:
                     on_error(raised)
                 else:
-                    error, current = _failure(answer, deferred=True), self.last_call
+                    error, current = self._failure(answer, deferred=True, called=self.last_call), self.last_call
             except (KeyboardInterrupt, SystemExit):
                 raise
             except BaseException as e:  # noqa: BLE001 - a failed check (or a bug in it) fails the test
@@ -544,25 +597,56 @@ class ExerciseSession:
         self._retire()
 
 
-def _failure(answer: dict, deferred: bool = False) -> StudentError | ForbiddenCall:
-    """The exception for a worker's answer that is not ``ok``."""
+def _failure(answer: dict, deferred: bool = False, called: str = "", watch: dict | None = None,
+             module_lines: int = 0) -> StudentError | ForbiddenCall:
+    """The exception for a worker's answer that is not ``ok``. A forbidden call's note is checked
+    against what the grader knows, as student code in the worker could forge it: the call must be
+    one the exercise's ``watch`` wraps, the names its contract names, the line one of the module's
+    ``module_lines``."""
     info = answer.get("forbidden")
     if not isinstance(info, dict):
-        return _student_error(answer.get("error"), deferred)
-    names = info.get("names") if isinstance(info.get("names"), list) else []
-    line = info.get("line") if type(info.get("line")) is int and info["line"] > 0 else 0
-    return ForbiddenCall(plain_text(str(info.get("used", "a forbidden call"))[:200]),
-                         [plain_text(str(n))[:100] for n in names[:50]], line, info.get("replaced") is True)
+        return _student_error(answer.get("error"), deferred, called)
+    watch = watch or {}
+    used = info.get("used")
+    used = used if isinstance(used, str) and used in _watched_calls(watch.get("rules")) else "a forbidden call"
+    names = [n for n in info.get("names", []) if isinstance(n, str) and n in watch.get("names", ())] \
+        if isinstance(info.get("names"), list) else []
+    line = info.get("line") if type(info.get("line")) is int and 0 < info["line"] <= module_lines else 0
+    return ForbiddenCall(used, names, line, info.get("replaced") is True)
 
 
-def _raised(answer: dict) -> StudentError | None:
+_WATCHED_CALLS: dict[str, frozenset] = {}
+
+
+def _watched_calls(rules) -> frozenset:
+    """The names the run-time watch reports calls by, for an exercise's forbidden ``rules`` (as
+    the zygote finds them, in the same torch)."""
+    from autograder.forbidden_watch import watch_plan
+
+    key = json.dumps(rules, sort_keys=True)
+    if key not in _WATCHED_CALLS:
+        try:
+            _WATCHED_CALLS[key] = frozenset(shown for _, shown, *_ in watch_plan(rules or {}))
+        except Exception:  # noqa: BLE001 - rules this torch cannot read: the zygote refused them too
+            _WATCHED_CALLS[key] = frozenset()
+    return _WATCHED_CALLS[key]
+
+
+def _raised(answer: dict, called: str = "") -> StudentError | None:
     """The Exception student code raised, from an answer that is not ``ok``; None for a
     forbidden call, a skipped request, a result the worker could not send, or SystemExit and
     the like."""
     if answer.get("skipped") or isinstance(answer.get("forbidden"), dict):
         return None
-    error = _student_error(answer.get("error"))
+    error = _student_error(answer.get("error"), called=called)
     return error if "Exception" in error.type_names and error.type_name != "UnreadableResult" else None
+
+
+def _protections(report) -> dict:
+    """A worker's protections (:class:`autograder.sandbox.Report`), as plain, short text."""
+    if not isinstance(report, dict):
+        return {}
+    return {plain_text(str(k))[:60]: plain_text(str(v))[:200] for k, v in list(report.items())[:20]}
 
 
 def _cell_notes(errors, notebook: str) -> list[str]:
@@ -584,7 +668,9 @@ def _cell_notes(errors, notebook: str) -> list[str]:
     return notes
 
 
-def _student_error(info, deferred: bool = False) -> StudentError:
+def _student_error(info, deferred: bool = False, called: str = "") -> StudentError:
+    """The StudentError an answer's ``error`` describes. Its ``missing`` name is believed only when
+    it is the name that was called (``called``), else student code could name anything there."""
     if not isinstance(info, dict):
         return StudentError("Exception", ["Exception"], "unknown error", [], deferred)
     names = [plain_text(str(n)) for n in info.get("mro", [])] if isinstance(info.get("mro"), list) else []
@@ -592,7 +678,7 @@ def _student_error(info, deferred: bool = False) -> StudentError:
     where = [[plain_text(str(part)) if isinstance(part, str) else part for part in w]
              for w in where if isinstance(w, list) and len(w) == 4]
     missing = info.get("missing")
-    missing = missing if isinstance(missing, str) and missing.isidentifier() and len(missing) <= 100 else None
+    missing = missing if isinstance(missing, str) and missing == called.split(".")[0] else None
     return StudentError(plain_text(str(info.get("type", "Exception"))[:200]), names or ["Exception"],
                         plain_text(str(info.get("message", ""))[:2000]), where, deferred, missing)
 

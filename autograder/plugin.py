@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from autograder.client import (CallStopped, ExerciseSession, ExerciseUnavailable, ForbiddenCall, Student,
-                               StudentError, Timeouts, WorkerFailure)
+                               StudentError, Timeouts, WorkerFailure, budget_spent)
 from autograder.course import Course
 from autograder.forbidden import Violation, find_forbidden
 from autograder.notebook import NotebookModule
@@ -221,8 +221,7 @@ class GradingPlugin:
         if exercise in self.submission.problems:
             raise ExerciseUnavailable(self.submission.problems[exercise])
         if time.monotonic() - self.started > self.timeouts.submission:
-            raise ExerciseUnavailable(f"grading stopped: this submission used up its time budget "
-                                      f"({self.timeouts.submission:g} s)")
+            raise ExerciseUnavailable(budget_spent(self.timeouts.submission))
         violations = self.violations(exercise)
         for name in covers_of(request.node):
             if name in violations:
@@ -239,7 +238,7 @@ class GradingPlugin:
             watch = {"rules": ex.forbidden, "names": list(ex.names)} if self.check_forbidden else None
             self.sessions[exercise] = session = self.session_class(
                 self.zygote, str(self.submission.folder), exercise, module_file, self.limits, self.timeouts,
-                watch=watch)
+                watch=watch, budget_end=self.started + self.timeouts.submission)
             came_from = self.submission.found.get(exercise, "")
             if came_from.lower().endswith(".ipynb"):          # tell lines as the notebook's cells
                 session.notebook = NotebookModule(came_from.rsplit("/", 1)[-1], module_file,

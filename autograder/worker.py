@@ -246,10 +246,12 @@ def load_module(path: str, name: str, cell_seconds: float | None = None) -> tupl
 
 def serve(sock, module_path: str, module_name: str, hello: dict, watch_plan: list | None = None,
           names=(), cell_seconds: float | None = None) -> None:
-    """Import the module (``cell_seconds``: a notebook's, cell by cell), report how that went
-    (with ``hello``), then answer requests until the socket closes. ``watch_plan`` (the exercise's forbidden calls, see
+    """Send ``hello`` (how the worker is confined: sent before any student code runs, which could
+    forge anything sent later), import the module (``cell_seconds``: a notebook's, cell by cell),
+    report how that went, then answer requests until the socket closes. ``watch_plan`` (the exercise's forbidden calls, see
     :func:`autograder.forbidden_watch.watch_plan`) is put in place before the import, noting
     calls against the contract ``names``."""
+    wire.send(sock, wire.encode(hello, {}))
     watcher = ForbiddenWatch(watch_plan, names, module_path) if watch_plan is not None else None
     try:
         module, cell_errors = load_module(module_path, module_name, cell_seconds)
@@ -261,11 +263,11 @@ def serve(sock, module_path: str, module_name: str, hello: dict, watch_plan: lis
         if isinstance(e, SyntaxError):
             where = [[module_path.rsplit("/", 1)[-1], e.lineno, "<module>", (e.text or "").strip()]]
             message = str(e.msg)[:2000]      # str(e) names the file and line again
-        wire.send(sock, wire.encode({**hello, "ok": False, "error": {
+        wire.send(sock, wire.encode({"ok": False, "error": {
             "type": type(e).__name__, "mro": [c.__name__ for c in type(e).__mro__],
             "message": message, "where": where}}, {}))
         return
-    wire.send(sock, wire.encode({**hello, "ok": True, "cell_errors": cell_errors}, {}))
+    wire.send(sock, wire.encode({"ok": True, "cell_errors": cell_errors}, {}))
     worker, reader, queued = Worker(module, watcher), wire.Reader(sock), collections.deque()
     while True:
         try:

@@ -192,14 +192,46 @@ def unbroadcast(grad, shape):
 """
 
 
-def test_hidden_feedback_shows_nothing_student_code_can_fill_with_the_inputs(grader, tmp_path):
+LEAK_THROUGH_THE_WORKER = {
+    # the line of code shown with an error, from a linecache entry of its own
+    "linecache": """
+import linecache
+def broadcast_shape(*shapes):
+    linecache.cache[__file__] = (1, None, [MARK + repr(shapes) + "\\n"] * 400, __file__)
+    raise ValueError("no")
+""",
+    # a 'missing' name of its own making
+    "missing": """
+import sys
+def broadcast_shape(*shapes):
+    worker = vars(sys)["".join(reversed("seludom"))]["autograder.worker"]
+    raise worker.MissingName(MARK.strip(":") + "_" + "_".join(str(n) for s in shapes for n in s))
+""",
+    # a forbidden-call note of its own making
+    "forbidden": """
+import sys
+_watch = vars(sys)["".join(reversed("seludom"))]["autograder.forbidden_watch"].ForbiddenWatch
+_leaked = []
+def broadcast_shape(*shapes):
+    _leaked.append(MARK + repr(shapes))
+    return (1,)
+_watch.take = lambda self: [{"used": _leaked[-1], "names": [_leaked[-1]], "line": 10 ** 9}] if _leaked else []
+""",
+}
+
+
+@pytest.mark.parametrize("how", ["returned", *LEAK_THROUGH_THE_WORKER])
+def test_hidden_feedback_shows_nothing_student_code_can_fill_with_the_inputs(grader, tmp_path, how):
     """What a call returned or raised (message, exception class name, a tensor's shape) can carry
-    the hidden inputs; a student who read them could hard-code the answers in the next submission."""
-    result = grader.grade_path(submission_with(tmp_path, {"broadcasting": LEAK_INPUTS}))
+    the hidden inputs, and so can all the worker says of an error (student code in it can forge
+    that); a student who read them could hard-code the answers in the next submission."""
+    source = LEAK_INPUTS if how == "returned" else LEAK_INPUTS + LEAK_THROUGH_THE_WORKER[how]
+    result = grader.grade_path(submission_with(tmp_path, {"broadcasting": source}))
     outputs = [t.output for t in result.tests if t.exercise == "broadcasting"]
     assert outputs
-    assert not any("LEAK:" in o or "(2, 1)" in o or "[2, 1]" in o for o in outputs), outputs
-    assert any("raised ValueError" in o for o in outputs)
+    assert not any("LEAK" in o.replace('"LE" + "AK:"', "") or "(2, 1)" in o or "[2, 1]" in o or "_2_1_3" in o
+                   for o in outputs), outputs
+    assert any("raised " in o or "forbidden" in o for o in outputs)
 
 
 def test_hostile_failures_are_explained(grader, tmp_path):
@@ -266,3 +298,17 @@ def test_an_ordinary_user_gets_the_same_protections_and_scores(tmp_path):
     protections = data["extra_data"]["protections"]
     assert protections["unprivileged uid"] == "on (started as an ordinary user)"
     assert all(v.startswith("on") for v in protections.values()), protections
+
+
+def test_calls_that_each_end_just_in_time_stop_at_the_submissions_budget(grader, tmp_path, monkeypatch):
+    """Every step() takes a while, never past the call deadline: the time budget of the submission
+    is checked at each request, not only when a test starts (one test of hundreds of calls ran
+    for an hour)."""
+    monkeypatch.setattr(grader, "timeouts", Timeouts(call=2.0, start=10.0, submission=3.0))
+    source = (ROOT / "solutions" / "sgd.py").read_text().replace(
+        "    def step(self):", "    def step(self):\n        import time\n        time.sleep(1.0)\n        return self._step()\n\n"
+                              "    def _step(self):", 1)
+    assert "def _step(self):" in source
+    result = grader.grade(grader.prepare(submission_with(tmp_path, {"sgd": source})), ["sgd"])
+    first = result.tests[0]
+    assert first.covers == ("SGD",) and "used up its time budget (3 s)" in first.output, first
