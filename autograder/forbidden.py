@@ -18,8 +18,9 @@ the name they make.
 Every exercise also forbids reaching into Python's or the grader's internals, which no exercise
 needs and which only serve to get around the checks (:data:`INTERNALS`): a function's closure or
 code, frames, the garbage collector's object lists, tracing hooks, a class's bases (torch's C
-base class of ``Tensor`` holds the tensor methods unwatched), and code run from strings
-(``exec``, ``eval``, ``compile``, ``__import__``).
+base class of ``Tensor`` holds the tensor methods unwatched), the loaded modules (``sys.modules``,
+``importlib.import_module``: the grader's own, in the worker, include the watch), and code run
+from strings (``exec``, ``eval``, ``compile``, ``__import__``).
 
 A use counts against a contract name when its code reaches it: the function or class itself,
 and the module-level functions, classes and assignments it refers to, transitively (as Python
@@ -43,8 +44,8 @@ INTERNALS = [f".{name}" for name in (
     "f_globals", "f_code", "f_builtins", "_getframe", "tb_frame", "gi_frame", "cr_frame", "ag_frame",
     "co_filename", "get_referents", "get_referrers", "get_objects", "setprofile", "settrace",
     "_current_frames", "currentframe", "getouterframes", "getinnerframes",
-    "__mro__", "__bases__", "__base__", "__subclasses__", "mro", "getmro", "TensorBase")] + \
-    [f"builtins.{name}" for name in CODE_FROM_STRINGS]
+    "__mro__", "__bases__", "__base__", "__subclasses__", "mro", "getmro", "TensorBase", "import_module")] + \
+    [f"builtins.{name}" for name in CODE_FROM_STRINGS] + ["sys.modules"]
 INTERNAL_USES = {f"{rule}(...)" if rule.startswith(".") else rule for rule in INTERNALS}   # as a Violation shows them
 MAX_ALIAS_PARTS = 12      # a forbidden name has a handful of parts: longer ones only come from alias cycles
 MAX_ALIAS_VALUES = 32     # honest code binds a name to a few dotted values, never dozens

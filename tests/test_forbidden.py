@@ -144,6 +144,10 @@ def test_reaching_into_internals_is_forbidden_in_every_exercise():
         "import torch\ndef broadcast_to(x, s):\n    return getattr(torch.Tensor.__mro__[1], 'exp' + x)(s)": ".__mro__(...)",
         "def broadcast_to(x, s):\n    return type(x).__base__": ".__base__(...)",
         "import inspect\ndef broadcast_to(x, s):\n    return inspect.getmro(type(x))[1]": ".getmro(...)",
+        # the loaded modules hold the grader's own, the run-time watch among them
+        "import sys\ndef broadcast_to(x, s):\n    return sys.modules['autograder.forbidden_watch']": "sys.modules",
+        "from sys import modules as m\ndef broadcast_to(x, s):\n    return m": "sys.modules",
+        "import importlib\ndef broadcast_to(x, s):\n    return importlib.import_module('autograder')": ".import_module(...)",
     }
     for source, used in cases.items():
         assert found(source) == {"broadcast_to": used}, source
@@ -153,4 +157,5 @@ def test_reaching_into_internals_is_forbidden_in_every_exercise():
                        "and none needs it")
     assert found("def eval(x):\n    return x\ndef broadcast_to(x, s):\n    return eval(x)") == {}
     assert found("def broadcast_to(x, s):\n    return x.eval().compile") == {}
+    assert found("def broadcast_to(x, s):\n    return list(x.modules())") == {}             # nn.Module.modules()
     assert found("def broadcast_to(x, s, compile=False):\n    return compile") == {}
