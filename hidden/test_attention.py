@@ -311,6 +311,19 @@ def test_dot_product_attention_mask_edges(student):
                    (v.mean(dim=1, keepdim=True).expand(3, 2, 3).contiguous(),
                     torch.full((3, 2, 4), 0.25, dtype=dtype)),
                    weights="uniform attention weights")
+    # one lengths tensor kept in the worker and changed in place between two calls: each call
+    # masks by the lengths it holds at that call (nothing is remembered by the tensor's identity)
+    kept = student.tensor(torch.tensor([0, 4, 2]))
+    for lens in (torch.tensor([0, 4, 2]), torch.tensor([3, 1, 0])):
+        kept.copy_.call_later(lens)
+        exp_out, exp_w = ref.dot_product_attention(q, k, v, lens)
+
+        def check(res, exp_out=exp_out, exp_w=exp_w):
+            what = " for valid lengths changed in place since the previous call"
+            expect_close(res[1], exp_w, what="attention weights" + what)
+            expect_close(res[0], exp_out, what="output" + what)
+
+        student.attention.dot_product_attention.later(check, q, k, v, kept)
 
 
 @pytest.mark.points(1)
@@ -380,11 +393,18 @@ def test_dot_product_attention_module(student):
         lens = torch.tensor([[1, 4, 2], [3, 0, 4]])
         _grads_later(obj.forward, ref_mod, (q, k, v, lens), grad_out)
         # the same module, now with queries and keys of size d = 2 (not 5): the scale 1/sqrt(d)
-        # follows the queries of each call
+        # follows the queries of each call; lengths above nk = 4 mask nothing, and the valid
+        # lengths, like every input, are left unmodified ("Inputs are never modified in place")
         q2, k2, v2 = _qkv(5, dtype, b=2, nq=3, nk=4, d=2, dv=2)
-        obj.forward.later(_close(ref_mod(q2, k2, v2, lens),
-                                 "output of a second call with queries and keys of another size (d = 2 after d = 5)"),
-                          q2, k2, v2, lens)
+        lens2 = torch.tensor([[1, 9, 2], [6, 0, 4]])
+        exp2 = ref_mod(q2, k2, v2, lens2)
+
+        def second_call(res, exp2=exp2, args=(q2, k2, v2, lens2)):
+            expect_close(res.value, exp2, what="output of a second call with queries and keys of another "
+                                               "size (d = 2 after d = 5)")
+            _expect_args_unchanged(ARG_NAMES, args, res.args)
+
+        obj.forward.detailed_later(second_call, q2, k2, v2, lens2)
     # float64 stays float64 in forward too, the scale 1/sqrt(d) included (the probe of
     # test_dot_product_attention_large_scores)
     q, k, v = _cancelling_float64_probe()
@@ -513,6 +533,8 @@ def test_additive_attention_matches_book(student, dtype):
             k = _randn(g, b, key_size, nk, dtype=dtype).transpose(1, 2)
             v = _randn(g, b, nk, 8, dtype=dtype)[..., ::2]
         vl = _valid_lens(kind, seed, b, nq, nk)
+        if seed == 2:
+            vl[0] += nk      # a length above nk: masks nothing, and must be left unmodified
         args = (q, k, v) if vl is None else (q, k, v, vl)
         exp = ref_mod(*args)
         # the last case passes valid_lens by keyword (the contract's parameter name)
@@ -655,11 +677,13 @@ def test_multihead_attention_per_head_weights(student):
         g = torch.Generator().manual_seed(8000)
         q, k, v = _randn(g, 2, 3, 4, dtype=dtype), _randn(g, 2, 5, 4, dtype=dtype), \
             _randn(g, 2, 5, 4, dtype=dtype)
-        for lens in (torch.tensor([2, 5]), torch.tensor([[1, 3, 0], [5, 4, 2]])):
+        # lengths above nk = 5 mask nothing; the valid lengths are left unmodified
+        for lens in (torch.tensor([2, 5]), torch.tensor([[1, 3, 0], [8, 4, 2]])):
             exp = ref_mod(q, k, v, lens)
             _forward_and_weights_later(obj, (q, k, v, lens), obj.attention.attention_weights, exp,
                                        ref_mod.attention.attention_weights, out_what="output",
-                                       weights_what="self.attention.attention_weights (batch * num_heads, nq, nk)")
+                                       weights_what="self.attention.attention_weights (batch * num_heads, nq, nk)",
+                                       arg_names=ARG_NAMES)
         obj.train.call_later()   # made without a dropout argument: dropout 0, training mode changes nothing
         obj.forward.later(_close(ref_mod(q, k, v, lens), "training-mode output of MultiHeadAttention(4, 4, 4, 6, 3) "
                                                          "(no dropout argument: the default dropout is 0)"),

@@ -344,7 +344,7 @@ def _check_ce(student, logits, targets, atol=None):
 @pytest.mark.points(2)
 @pytest.mark.covers("softmax_cross_entropy_backward")
 def test_softmax_cross_entropy_backward(student):
-    """softmax_cross_entropy_backward gives (softmax(logits) - onehot) / N, as autograd"""
+    """softmax_cross_entropy_backward gives (softmax(logits) - onehot) / N, as autograd, in a new tensor at each call"""
     for dt in DTYPES:
         for seed in SEEDS:
             g = _gen(seed)
@@ -355,6 +355,15 @@ def test_softmax_cross_entropy_backward(student):
             _check_ce(student, logits, torch.tensor([6, 0, 6]))
         _check_ce(student, _randn(_gen(5), 1, 1, dtype=dt), torch.tensor([0]))
         _check_ce(student, _randn(_gen(5), 2, 3, dtype=dt), torch.tensor([2, 2]))
+    # a result kept from one call is still that call's gradient after a second call of the same
+    # shape (each call returns a new tensor, not a buffer that the next call overwrites)
+    g = _gen(6)
+    fn = student.gradients.softmax_cross_entropy_backward
+    (l1, t1), (l2, t2) = [(_randn(g, 4, 3), torch.randint(0, 3, (4,), generator=g)) for _ in range(2)]
+    first = fn.new_later(l1, t1)
+    fn.later(_close(ref.softmax_cross_entropy_backward(l2, t2), ("softmax_cross_entropy_backward", (l2, t2))), l2, t2)
+    first.get_later(_close(ref.softmax_cross_entropy_backward(l1, t1), ("softmax_cross_entropy_backward", (l1, t1)),
+                           what="result of a first call, read after a second call"))
 
 
 @pytest.mark.points(1)
@@ -398,7 +407,7 @@ def _check_mlp(student, args):
 @pytest.mark.points(2)
 @pytest.mark.covers("mlp_backward")
 def test_mlp_backward(student):
-    """mlp_backward returns the four gradients {W1, b1, W2, b2} of the two-layer network, output logits near 1000 too"""
+    """mlp_backward returns the four gradients {W1, b1, W2, b2} of the two-layer network, output logits near 1000 and rows of very different logits too, whatever classes the labels name"""
     for dt in DTYPES:
         for seed in SEEDS:
             g = _gen(seed)
@@ -419,6 +428,13 @@ def test_mlp_backward(student):
     g = _gen(11)
     _check_mlp(student, (_randn(g, 6, 3), torch.randint(0, 4, (6,), generator=g), _randn(g, 5, 3), _randn(g, 5),
                          _randn(g, 4, 5), _randn(g, 4) + 1000.0))
+    # one example whose logits are about 1000 above the others' (each row is shifted by its own
+    # maximum, not the batch's), and labels that never name the last class (C comes from W2)
+    g = _gen(12)
+    X = _randn(g, 5, 3)
+    X[0] *= 500
+    _check_mlp(student, (X, torch.tensor([0, 1, 0, 2, 1]), _randn(g, 6, 3), _randn(g, 6), _randn(g, 4, 6),
+                         _randn(g, 4)))
 
 
 # --------------------------------------------------------------------------- invalid arguments

@@ -156,6 +156,12 @@ def _softmax_extremes(fn, ref_fn, name):
             x = torch.randn(shape, generator=_gen(7), dtype=dtype)
             _run(fn, ref_fn, name, x, dim=dim, hint="a dimension of size 0 gives an empty result")
         _run(fn, ref_fn, name, torch.tensor(2.5, dtype=dtype), dim=-1)
+    # a dim out of range is an error, as in torch.softmax (which raises IndexError; the contract's
+    # ValueError is accepted too), not wrapped around to an existing dimension
+    x = torch.randn((3, 4), generator=_gen(8))
+    for dim in (2, -3):
+        expect_raises_later((ValueError, IndexError), fn, x, dim=dim, call=(name, x.shape, {"dim": dim}),
+                            hint="dim must lie in [-x.dim(), x.dim())")
 
 
 def _softmax_gradient(fn, ref_fn, name):
@@ -178,7 +184,7 @@ def test_softmax_matches_torch(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("softmax")
 def test_softmax_large_logits_and_edge_shapes(student):
-    """softmax stays finite and exact for logits up to 1e4 and handles size-0, size-1 and 0-dim inputs"""
+    """softmax stays finite and exact for logits up to 1e4, handles size-0, size-1 and 0-dim inputs, and refuses a dim out of range"""
     _softmax_extremes(student.losses.softmax, ref.softmax, "softmax")
 
 
@@ -199,7 +205,7 @@ def test_log_softmax_matches_torch(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("log_softmax")
 def test_log_softmax_large_logits_and_edge_shapes(student):
-    """log_softmax stays finite and accurate for logits up to 1e4 and handles size-0, size-1 and 0-dim inputs"""
+    """log_softmax stays finite and accurate for logits up to 1e4, handles size-0, size-1 and 0-dim inputs, and refuses a dim out of range"""
     _softmax_extremes(student.losses.log_softmax, ref.log_softmax, "log_softmax")
 
 
@@ -317,6 +323,12 @@ def test_bce_rejects_invalid_arguments(student):
         expect_raises_later(ValueError, fn, p, y, weight=bad_w,
                             call=("binary_cross_entropy", (p.shape, y.shape), {"weight": bad_w.shape}),
                             hint="weight must broadcast to the shape of probs (no extra dimensions)")
+    # the weight broadcasts to probs, not the other way round (F.binary_cross_entropy refuses a
+    # weight larger than probs even where probs would broadcast to it)
+    p1, y1, w1 = p[:, :1], y[:, :1], torch.ones(3, 4)
+    expect_raises_later(ValueError, fn, p1, y1, weight=w1,
+                        call=("binary_cross_entropy", (p1.shape, y1.shape), {"weight": w1.shape}),
+                        hint="weight must broadcast to the shape of probs (the result has the shape of probs)")
 
 
 # --------------------------------------------------------------------------- BCE with logits
@@ -477,6 +489,16 @@ def test_cross_entropy_class_indices(student):
             # in float32 inside and cast back is off
             xo = torch.randn((5, 4), generator=_gen(d), dtype=dtype) + 1e3
             _ce(fn, xo, torch.tensor([0, 3, 1, 2, 1]), reduction="none")
+    # one targets tensor kept in the worker and changed in place between two calls: each call
+    # uses the targets it holds at that call (nothing is remembered by the tensor's identity)
+    x = torch.randn((5, 4), generator=_gen(4))
+    kept = student.tensor(torch.tensor([0, 3, 1, 2, 1]))
+    for t in (torch.tensor([0, 3, 1, 2, 1]), torch.tensor([2, 0, 3, 3, 0])):
+        kept.copy_.call_later(t)
+        exp, call = ref.cross_entropy(x, t, reduction="none"), ("cross_entropy", (x, t), {"reduction": "none"})
+        fn.later(lambda got, exp=exp, call=call: expect_close(
+            got, exp, call=call, what="loss for targets changed in place since the previous call"),
+            x, kept, reduction="none")
 
 
 @pytest.mark.points(1)
@@ -622,6 +644,9 @@ def test_cross_entropy_rejects_invalid_arguments(student):
         ((x, torch.full((3, 3), 0.25)), {}, "probability targets have the logits' shape"),
         ((x, torch.tensor([0, 4, 1])), {}, "class indices must lie in [0, C)"),
         ((x, torch.tensor([0, -1, 1])), {}, "class indices must lie in [0, C)"),
+        # -100 is only skipped when it is the ignore_index
+        ((x, torch.tensor([0, -100, 1])), {"ignore_index": 2},
+         "class indices must lie in [0, C), except those equal to ignore_index"),
         ((x, t), {"weight": torch.ones(3)}, "weight must hold one value per class"),
         ((x, t), {"weight": torch.ones(5)}, "weight must hold one value per class"),
         ((x, t), {"label_smoothing": 1.5}, "label_smoothing must lie in [0, 1]"),

@@ -319,6 +319,16 @@ def test_masked_softmax_zero_and_long_lengths(student):
     X = _randn((1, 2, 3), F32, _gen(9))
     for lens in (torch.tensor([0]), torch.tensor([[0, 0]])):
         _masked_softmax_later(student, X, lens)
+    # One lengths tensor kept in the worker and changed in place between two calls: each call
+    # masks by the lengths it holds at that call (nothing is remembered by the tensor's identity).
+    X = _randn((3, 2, 4), F32, _gen(10))
+    kept = student.tensor(torch.tensor([4, 0, 2]))
+    for lens in (torch.tensor([4, 0, 2]), torch.tensor([0, 9, 1])):
+        kept.copy_.call_later(lens)
+        student.masked_softmax.masked_softmax.later(
+            functools.partial(expect_close, expected=ref.masked_softmax(X, lens), call=("masked_softmax", (X, lens)),
+                              what="output for valid lengths changed in place since the previous call"),
+            X, kept)
 
 
 @pytest.mark.points(1)

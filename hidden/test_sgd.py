@@ -168,11 +168,23 @@ def test_sgd_plain_steps(student, dtype):
 @pytest.mark.points(1)
 @pytest.mark.covers("SGD")
 def test_sgd_momentum_and_dampening(student):
-    """SGD with momentum (with and without dampening) matches torch.optim.SGD over many steps"""
+    """SGD with momentum (with and without dampening) matches torch.optim.SGD over many steps, each optimizer keeping its own momentum"""
     for seed, (dtype, dampening) in enumerate(itertools.product(DTYPES, (0.0, 0.3))):
         _play(student, _params(dtype, 10 + seed, twin=True),
               {"lr": 0.05, "momentum": 0.9, "dampening": dampening},
               steps=8, seed=10 + seed, keep_every=3)
+    # two optimizers over the same parameter tensors, stepped in turn: as with torch.optim.SGD,
+    # each keeps its own momentum buffers (the state belongs to the optimizer, not the parameter)
+    params = _params(torch.float64, 15)
+    run = _Run(student, params, {"lr": 0.05, "momentum": 0.9})
+    other = student.sgd.SGD.new_later(list(run.remote), lr=0.1, momentum=0.5)
+    other_ref = ref.SGD(list(run.local), lr=0.1, momentum=0.5)
+    for s in range(3):
+        run.step(_grads(params, 1500 + s))
+        other.step.call_later()
+        other_ref.step()
+    run.check(hint="two SGD instances over the same parameters, stepped in turn, each keep their own "
+                   "momentum buffers (as torch.optim.SGD's do)")
 
 
 @pytest.mark.points(1)
@@ -244,7 +256,7 @@ def test_sgd_generator_plain_tensors_same_objects(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("SGD")
 def test_sgd_zero_grad(student):
-    """zero_grad() sets every .grad to None; zero_grad(set_to_none=False) fills them with zeros"""
+    """zero_grad() sets every .grad to None; zero_grad(set_to_none=False) fills them with zeros (whatever they held, NaN and inf included)"""
     for seed, dtype in enumerate(DTYPES):
         params = _params(dtype, 70 + seed)
         run = _Run(student, params, {"lr": 0.1, "momentum": 0.9})
@@ -261,6 +273,14 @@ def test_sgd_zero_grad(student):
         run.check(grads_too=True)  # zeros where there was a gradient, None where there was none
         run.step()  # zero gradients are gradients: momentum still moves those parameters
         run.check(grads_too=True)
+        # gradients holding NaN, inf and -inf become zeros too (as torch.optim.SGD's zero_grad)
+        run.set_grads([torch.full_like(p, v) for p, v in zip(params, (float("nan"), float("inf"), -float("inf")))])
+        run.zero_grad(set_to_none=False)
+        for i, r in enumerate(run.remote):
+            r.grad.get_later(functools.partial(
+                expect_close, expected=torch.zeros_like(params[i]),
+                what=f".grad of parameter {i} after zero_grad(set_to_none=False) (it held NaN or inf)",
+                hint="fill the gradients with zeros: 0 * NaN and 0 * inf are NaN"))
         run.zero_grad(True)
         for i, r in enumerate(run.remote):
             r.grad.get_later(functools.partial(expect_equal, expected=None,
