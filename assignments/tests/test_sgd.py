@@ -156,8 +156,9 @@ def test_train_one_full_batch(student):
     expect_equal(type(got).__name__ in ("tuple", "list") and len(got) == 2, True,
                  what="returns a pair (w, b)")
     hint = "the loss is the MEAN over the batch of 0.5 * (X @ w + b - y) ** 2, starting at w = 0, b = 0"
-    expect_close(got[0], w.detach(), what="w", hint=hint)
-    expect_close(got[1], b.detach(), what="b (a 0-dim tensor)", hint=hint)
+    call = ("train_linear_regression", (X, y), {"lr": 0.1, "epochs": 3, "batch_size": 8})
+    expect_close(got[0], w.detach(), call=call, what="w", hint=hint)
+    expect_close(got[1], b.detach(), call=call, what="b (a 0-dim tensor)", hint=hint)
 
 
 @pytest.mark.covers("train_linear_regression")
@@ -168,6 +169,8 @@ def test_train_finds_the_line(student):
     y = X @ torch.tensor([2.0, -3.4]) + 4.2
     w, b = student.sgd.train_linear_regression(X, y, lr=0.1, epochs=5, batch_size=10,
                                                generator=torch.Generator().manual_seed(0))
-    expect_close(w, torch.tensor([2.0, -3.4]), rtol=0, atol=1e-2, what="w",
+    call = ("train_linear_regression", (X, y), {"lr": 0.1, "epochs": 5, "batch_size": 10,
+                                                "generator": torch.Generator().manual_seed(0)})
+    expect_close(w, torch.tensor([2.0, -3.4]), rtol=0, atol=1e-2, call=call, what="w",
                  hint="check the sign of the update and that b is trained too")
-    expect_close(b, torch.tensor(4.2), rtol=0, atol=1e-2, what="b")
+    expect_close(b, torch.tensor(4.2), rtol=0, atol=1e-2, call=call, what="b")
