@@ -615,21 +615,15 @@ def _failure(answer: dict, deferred: bool = False, called: str = "", watch: dict
     return ForbiddenCall(used, names, line, info.get("replaced") is True)
 
 
-_WATCHED_CALLS: dict[str, frozenset] = {}
-
-
-def _watched_calls(rules) -> frozenset:
+def _watched_calls(rules) -> set:
     """The names the run-time watch reports calls by, for an exercise's forbidden ``rules`` (as
     the zygote finds them, in the same torch)."""
-    from autograder.forbidden_watch import watch_plan
+    from autograder.forbidden_watch import cached_plan
 
-    key = json.dumps(rules, sort_keys=True)
-    if key not in _WATCHED_CALLS:
-        try:
-            _WATCHED_CALLS[key] = frozenset(shown for _, shown, *_ in watch_plan(rules or {}))
-        except Exception:  # noqa: BLE001 - rules this torch cannot read: the zygote refused them too
-            _WATCHED_CALLS[key] = frozenset()
-    return _WATCHED_CALLS[key]
+    try:
+        return {shown for _, shown, *_ in cached_plan(rules or {})}
+    except Exception:  # noqa: BLE001 - rules this torch cannot read: the zygote refused them too
+        return set()
 
 
 def _raised(answer: dict, called: str = "") -> StudentError | None:

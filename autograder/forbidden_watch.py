@@ -30,6 +30,7 @@ student who puts the original back is noted too (every binding is checked after 
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import sys
 import types
@@ -50,6 +51,18 @@ def watch_plan(rules: dict) -> list[tuple]:
     forked worker only installs the wrappers (reading there would copy every page it touches)."""
     return [(owner, *target) for owner, rule_list in rules.items() for rule in rule_list
             for target in _targets(rule)]
+
+
+_PLANS: dict[str, list] = {}     # an exercise's forbidden rules (as JSON) -> their watch plan
+
+
+def cached_plan(rules: dict) -> list[tuple]:
+    """:func:`watch_plan` of ``rules``, looked up once per process: in the zygote, for the workers
+    it forks; in the grader, to check what a worker reports."""
+    key = json.dumps(rules, sort_keys=True)
+    if key not in _PLANS:
+        _PLANS[key] = watch_plan(rules)
+    return _PLANS[key]
 
 
 class ForbiddenWatch:

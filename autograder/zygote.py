@@ -280,20 +280,14 @@ def _clone(control):
     return None
 
 
-_WATCH_PLANS: dict[str, list] = {}     # an exercise's forbidden rules (as JSON) -> their watch plan
-
-
 def _watch_plan(watch: dict | None) -> list | None:
     """The plan of the forbidden-call watch asked for, made once per exercise here (a worker
     forked with it only installs it)."""
     if not watch:
         return None
-    from autograder.forbidden_watch import watch_plan
+    from autograder.forbidden_watch import cached_plan
 
-    key = json.dumps(watch["rules"], sort_keys=True)
-    if key not in _WATCH_PLANS:
-        _WATCH_PLANS[key] = watch_plan(watch["rules"])
-    return _WATCH_PLANS[key]
+    return cached_plan(watch["rules"])
 
 
 def _spawn(control, spec, readable):
