@@ -31,8 +31,12 @@ name is made at run time is caught while the code runs, by :mod:`autograder.forb
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.util
+import inspect
 import symtable
+import sys
+import types
 from dataclasses import dataclass
 
 from autograder.syntax import parse_module
@@ -59,6 +63,7 @@ class Violation:
     line: int          # 0 when unknown
     via: str | None    # the helper it was found in, when not the function itself
     replaced: bool = False   # seen at run time: the student put back what the grader watches
+    lookup: bool = False     # a look into torch's names by a name made at run time (``getattr(torch, s)``)
 
     def message(self, locate=None) -> str:
         """What the student reads; ``locate(line)`` may name the line otherwise (a notebook's cell)."""
@@ -73,6 +78,9 @@ class Violation:
         if self.line:
             place.append((locate(self.line) if locate else None) or f"line {self.line}")
         where = f" ({', '.join(place)})" if place else ""
+        if self.lookup:
+            return (f"`{self.name}` uses `{self.used}`{where}: a name of torch's made while your code runs "
+                    "cannot be checked for forbidden calls in this exercise; write the name out")
         if self.used in INTERNAL_USES:
             return (f"`{self.name}` uses `{self.used}`{where}: reaching into Python's or the grader's internals "
                     "(closures, frames, a class's bases, code run from strings) is not allowed in any exercise, "
@@ -83,9 +91,11 @@ class Violation:
 
 @dataclass(frozen=True)
 class _Use:
-    kind: str      # "dotted", "attr" or "kw"
+    kind: str      # "dotted", "attr", "kw", "set" or "lookup" (text: the torch namespace looked into)
     text: str
     line: int
+    bare: str | None = None   # read from a bare name: a builtin, or one a star import may bind...
+    since: int = 0            # ...unless the module binds that name itself after this line
 
 
 class _TooConvoluted(Exception):
@@ -97,24 +107,25 @@ class _Aliases(ast.NodeVisitor):
 
     def __init__(self):
         self.names: dict[str, set[str]] = {}
-        self.star_modules: dict[str, None] = {}      # in order, each once (a repeated import adds nothing)
+        self.star_modules: dict[str, int] = {}       # module -> line of its last star import
+        self.bound_at: dict[str, list[int]] = {}     # name -> lines of the imports that bind it
 
     def visit_Import(self, node):
         for a in node.names:
-            if a.asname:
-                self.names.setdefault(a.asname, set()).add(a.name)
-            else:
-                top = a.name.split(".")[0]
-                self.names.setdefault(top, set()).add(top)
+            local = a.asname or a.name.split(".")[0]
+            self.names.setdefault(local, set()).add(a.name if a.asname else local)
+            self.bound_at.setdefault(local, []).append(node.lineno)
 
     def visit_ImportFrom(self, node):
         if node.level or not node.module:
             return
         for a in node.names:
             if a.name == "*":
-                self.star_modules[node.module] = None
+                self.star_modules.pop(node.module, None)
+                self.star_modules[node.module] = node.lineno
             else:
                 self.names.setdefault(a.asname or a.name, set()).add(f"{node.module}.{a.name}")
+                self.bound_at.setdefault(a.asname or a.name, []).append(node.lineno)
 
 
 def _getattr_call(node, functions=("getattr",)) -> bool:
@@ -175,19 +186,41 @@ class _Uses(ast.NodeVisitor):
 
     def visit_Name(self, node):
         if node.id in CODE_FROM_STRINGS:          # the builtin, unless shadowed (see _scan)
-            self.uses.append(_Use("dotted", f"builtins.{node.id}", node.lineno))
+            self.uses.append(_Use("dotted", f"builtins.{node.id}", node.lineno, node.id))
         for d in _dotted(node, self.aliases):
             self.uses.append(_Use("dotted", d, node.lineno))
-        for m in self.star_modules:
-            self.uses.append(_Use("dotted", f"{m}.{node.id}", node.lineno))
+        for m, line in self.star_modules.items():
+            self.uses.append(_Use("dotted", f"{m}.{node.id}", node.lineno, node.id, line))
 
     def visit_Attribute(self, node):
         self.uses.append(_Use("attr", node.attr, node.lineno))
         for d in _dotted(node, self.aliases):
             self.uses.append(_Use("dotted", d, node.lineno))
+        if node.attr == "__dict__":
+            self._lookup(node.value, f"{{}}.__dict__", node.lineno)
         self.generic_visit(node)
 
+    def _lookup(self, namespace, shown: str, line: int) -> None:
+        """A look into one of torch's modules or classes by a name that only exists at run time."""
+        for d in _dotted(namespace, self.aliases):
+            path = _path_objects(d)
+            if len(path) == d.count(".") + 1 and _of_torch(path[-1]):
+                self.uses.append(_Use("lookup", shown.format(d), line))
+                return
+
     def visit_Call(self, node):
+        if _turns_off_gradients(node):           # x.requires_grad_(False): switching off is no trick
+            for part in [getattr(node.func, "value", None), *node.args, *(k.value for k in node.keywords)]:
+                if part is not None:
+                    self.visit(part)
+            return
+        if isinstance(node.func, ast.Name) and node.args:
+            if node.func.id in ("getattr", "hasattr") and len(node.args) >= 2 and _constant_name(node.args[1]) is None:
+                self._lookup(node.args[0], f"{node.func.id}({{}}, <a name made at run time>)", node.lineno)
+            elif node.func.id == "vars":
+                self._lookup(node.args[0], "vars({})", node.lineno)
+        if _called_name(node) == "getmembers" and node.args:
+            self._lookup(node.args[0], "inspect.getmembers({})", node.lineno)
         if _getattr_call(node, ("getattr", "setattr", "hasattr")):
             name = _constant_name(node.args[1])
             self.uses.append(_Use("attr", name, node.lineno))
@@ -223,12 +256,30 @@ def _is_false(node) -> bool:
     return isinstance(node, ast.Constant) and node.value is False
 
 
+def _turns_off_gradients(call: ast.Call) -> bool:
+    """``x.requires_grad_(False)``, ``torch.set_grad_enabled(False)``: one argument, the constant False."""
+    arguments = [*call.args, *(k.value for k in call.keywords)]
+    return _called_name(call) in ("requires_grad_", "set_grad_enabled") and len(arguments) == 1 \
+        and _is_false(arguments[0])
+
+
+def _of_torch(obj) -> bool:
+    """Whether an object is one of torch's modules or classes."""
+    home = obj.__name__ if isinstance(obj, types.ModuleType) else getattr(obj, "__module__", None) \
+        if isinstance(obj, type) else None
+    return isinstance(home, str) and home.split(".")[0] in ("torch", "functorch")
+
+
 def _definitions(tree: ast.Module) -> dict[str, list[ast.AST]]:
-    """Module-level names and the statements that define them."""
+    """Module-level names and the statements that define them. A function or class defined again
+    later (a notebook's first try, then its final version) is left out when nothing between the
+    two could keep hold of it: it is then never what the name stands for."""
     defs: dict[str, list[ast.AST]] = {}
-    for stmt in tree.body:
+    body = tree.body
+    for i, stmt in enumerate(body):
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            defs.setdefault(stmt.name, []).append(stmt)
+            if not _replaced_unseen(stmt.name, body[i + 1:]):
+                defs.setdefault(stmt.name, []).append(stmt)
         elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
             targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
             for t in targets:
@@ -236,6 +287,28 @@ def _definitions(tree: ast.Module) -> dict[str, list[ast.AST]]:
                     if isinstance(n, ast.Name):
                         defs.setdefault(n.id, []).append(stmt)
     return defs
+
+
+def _replaced_unseen(name: str, later: list[ast.stmt]) -> bool:
+    """Whether the module-level statements ``later`` define ``name`` again as a function or class
+    before anything could take hold of the old one: a read of the name that is not a call of it
+    (``old = f``, ``functools.partial(f)``, ``@wraps(f)``, a ``global`` assignment) keeps it."""
+    for stmt in later:
+        redefined = isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and stmt.name == name
+        looked_at = [*stmt.decorator_list, *(stmt.bases if isinstance(stmt, ast.ClassDef) else []),
+                     *(k.value for k in getattr(stmt, "keywords", ())),
+                     *(_defaults(stmt.args) if not isinstance(stmt, ast.ClassDef) else [])] if redefined else [stmt]
+        for part in looked_at:
+            called = {id(c.func) for c in ast.walk(part) if isinstance(c, ast.Call)}
+            if any(isinstance(n, ast.Name) and n.id == name and id(n) not in called for n in ast.walk(part)):
+                return False
+        if redefined:
+            return True
+    return False
+
+
+def _defaults(args: ast.arguments) -> list[ast.expr]:
+    return [*args.defaults, *(d for d in args.kw_defaults if d)]
 
 
 def _global_reads(source: bytes | str) -> dict[tuple[str, int], set[str]] | None:
@@ -275,9 +348,34 @@ def _refs(stmt: ast.stmt, global_reads) -> set[str]:
     return body_reads | {n.id for part in outer for n in ast.walk(part) if isinstance(n, ast.Name)}
 
 
-def _own_method_names(tree: ast.Module) -> set[str]:
-    return {n.name for c in ast.walk(tree) if isinstance(c, ast.ClassDef)
-            for n in c.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+def _own_attribute_names(tree: ast.Module) -> set[str]:
+    """Attribute names the student's code gives its own objects: methods and class attributes
+    (dataclass fields included), named-tuple fields (``namedtuple("Layer", "forward backward")``)
+    and attributes it assigns (``layer.backward = ...``)."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    names.add(item.name)
+                elif isinstance(item, (ast.Assign, ast.AnnAssign)):
+                    targets = item.targets if isinstance(item, ast.Assign) else [item.target]
+                    names |= {t.id for t in targets if isinstance(t, ast.Name)}
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            names.add(node.attr)
+        elif isinstance(node, ast.Call) and _called_name(node) in ("namedtuple", "NamedTuple") and len(node.args) > 1:
+            fields = node.args[1]
+            if isinstance(fields, (ast.List, ast.Tuple)):
+                fields = [e.elts[0] if isinstance(e, ast.Tuple) and e.elts else e for e in fields.elts]
+                names |= {n for n in map(_constant_name, fields) if n}
+            elif (text := _constant_name(fields)) is not None:
+                names |= set(text.replace(",", " ").split())
+    return names
+
+
+def _called_name(call: ast.Call) -> str | None:
+    func = call.func
+    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
 
 
 def _assigned_aliases(tree: ast.Module, aliases: dict[str, set[str]]) -> None:
@@ -305,14 +403,64 @@ def _assigned_aliases(tree: ast.Module, aliases: dict[str, set[str]]) -> None:
                 work.append(name)
 
 
-def _matches(use: _Use, rule: str, own_methods: set[str]) -> bool:
-    if rule.startswith("kw:"):
-        return use.kind == "kw" and use.text == rule[3:]
-    if rule.startswith("set:"):
-        return use.kind == "set" and use.text == rule[4:]
-    if rule.startswith("."):
-        return use.kind == "attr" and use.text == rule[1:] and use.text not in own_methods
-    return use.kind == "dotted" and (use.text == rule or use.text.startswith(rule + "."))
+@functools.lru_cache(maxsize=4096)
+def _path_objects(dotted: str) -> tuple:
+    """The objects that a dotted name's prefixes are in this process, as far as they are loaded
+    modules and what their namespaces hold: ``torch.nn.functional.torch.optim`` passes through
+    ``torch`` and ``torch.optim`` themselves. Read from module namespaces only (nothing is
+    imported, no ``__getattr__`` runs), so a module the grader has not loaded ends the path."""
+    parts = dotted.split(".")
+    obj = sys.modules.get(parts[0])
+    if obj is None:
+        return ()
+    path = [obj]
+    for part in parts[1:]:
+        if not isinstance(obj, types.ModuleType):
+            break
+        obj = vars(obj).get(part, sys.modules.get(f"{obj.__name__}.{part}"))
+        if obj is None:
+            break
+        path.append(obj)
+    return tuple(path)
+
+
+def _watched_method(name: str) -> bool:
+    """Whether ``torch.Tensor.<name>`` is a method, which the run-time watch wraps."""
+    torch = sys.modules.get("torch")
+    return torch is not None and f".{name}" not in INTERNALS and inspect.isroutine(getattr(torch.Tensor, name, None))
+
+
+class _RuleSet:
+    """The rules that apply to one contract name, indexed for matching a use.
+
+    A dotted rule matches a use whose name starts with it, or whose path reaches the very object
+    the rule names, however it got there (``torch.nn.modules.loss.F.cross_entropy`` is
+    ``torch.nn.functional.cross_entropy``; ``F.torch.optim`` is ``torch.optim``). An attribute
+    rule spares a method or field of the student's own where the run-time watch still sees
+    torch's (a tensor method); never an attribute it cannot watch (``.grad_fn``, an internal)."""
+
+    def __init__(self, rules: list[str]):
+        self.dotted = {r for r in rules if not r.startswith((".", "kw:", "set:"))}
+        self.attrs = {r[1:] for r in rules if r.startswith(".")}
+        self.keywords = {r[3:] for r in rules if r.startswith("kw:")}
+        self.assigned = {r[4:] for r in rules if r.startswith("set:")}
+        self.forbids_torch = not set(rules) <= set(INTERNALS)    # then torch's names must be readable
+        self.objects = {}
+        for rule in self.dotted:
+            path = _path_objects(rule)
+            if len(path) == rule.count(".") + 1:
+                self.objects[id(path[-1])] = path[-1]        # kept alive, so its id stays its own
+
+    def matches(self, use: _Use, own_names: set[str]) -> bool:
+        if use.kind == "dotted":
+            parts = use.text.split(".")
+            return any(".".join(parts[:i]) in self.dotted for i in range(1, len(parts) + 1)) \
+                or any(id(obj) in self.objects for obj in _path_objects(use.text))
+        if use.kind == "attr":
+            return use.text in self.attrs and (use.text not in own_names or not _watched_method(use.text))
+        if use.kind == "lookup":
+            return self.forbids_torch
+        return use.text in (self.keywords if use.kind == "kw" else self.assigned)
 
 
 def find_forbidden(source: bytes | str, rules: dict[str, list[str]], names: list[str]) -> dict[str, Violation]:
@@ -340,7 +488,10 @@ def _scan(tree: ast.Module, rules: dict[str, list[str]], names: list[str], globa
     aliases = alias_finder.names
     _assigned_aliases(tree, aliases)
     defs = _definitions(tree)
-    own_methods = _own_method_names(tree)
+    own_names = _own_attribute_names(tree)
+    bound_at = dict(alias_finder.bound_at)
+    for name, stmts in defs.items():
+        bound_at.setdefault(name, []).extend(stmt.lineno for stmt in stmts)
     scans: dict[str, _Uses] = {}
     refs: dict[str, set[str]] = {}
     for def_name, stmts in defs.items():
@@ -348,26 +499,26 @@ def _scan(tree: ast.Module, rules: dict[str, list[str]], names: list[str], globa
         for stmt in stmts:
             scan.visit(stmt)
         refs[def_name] = set().union(*(_refs(stmt, global_reads) for stmt in stmts))
-        not_builtin = {n for n in CODE_FROM_STRINGS if n not in refs[def_name] or n in defs or n in aliases}
-        scan.uses = [u for u in scan.uses if not (u.kind == "dotted" and u.text.startswith("builtins.")
-                                                  and u.text[9:] in not_builtin)]   # a local, the module's or an import
+        scan.uses = [u for u in scan.uses if u.bare is None or (      # a bare name stands for the builtin or
+            u.bare in refs[def_name]                                    # the star import's unless it is a local
+            and not any(line > u.since for line in bound_at.get(u.bare, ())))]   # or the module binds it later
         scans[def_name] = scan
 
     found: dict[str, Violation] = {}
     for name in names:
-        name_rules = list(rules.get("*", [])) + list(rules.get(name, []))
-        if not name_rules or name not in scans:
+        name_rules = _RuleSet(list(rules.get("*", [])) + list(rules.get(name, [])))
+        if name not in scans:
             continue
         seen, queue = {name}, [name]
         while queue and name not in found:
             current = queue.pop(0)
             scan = scans[current]
             for use in sorted(scan.uses, key=lambda u: u.line):
-                rule = next((r for r in name_rules if _matches(use, r, own_methods)), None)
-                if rule:
+                if name_rules.matches(use, own_names):
                     used = {"dotted": use.text, "attr": f".{use.text}(...)", "kw": f"{use.text}=...",
-                            "set": f".{use.text} = ..."}[use.kind]
-                    found[name] = Violation(name, used, use.line, None if current == name else current)
+                            "set": f".{use.text} = ...", "lookup": use.text}[use.kind]
+                    found[name] = Violation(name, used, use.line, None if current == name else current,
+                                            lookup=use.kind == "lookup")
                     break
             for ref in sorted(refs[current]):
                 if ref in scans and ref not in seen:

@@ -159,3 +159,97 @@ def test_reaching_into_internals_is_forbidden_in_every_exercise():
     assert found("def broadcast_to(x, s):\n    return x.eval().compile") == {}
     assert found("def broadcast_to(x, s):\n    return list(x.modules())") == {}             # nn.Module.modules()
     assert found("def broadcast_to(x, s, compile=False):\n    return compile") == {}
+
+
+def test_a_module_reached_through_another_is_that_module():
+    """``F.torch`` is ``torch`` itself, and ``torch.nn.modules.loss.F`` is ``F``: a forbidden name
+    reached through another module's namespace is still that name."""
+    rules = {"*": ["torch.optim", "torch._C", "torch.nn.functional.softmax"]}
+    cases = {
+        "import torch.nn.functional as _F\ndef f(ps):\n    return _F.torch.optim._functional.sgd(ps)":
+            "torch.nn.functional.torch.optim._functional.sgd",
+        "from torch.nn import functional\ndef f(s):\n    return functional.torch._C._infer_size(s, s)":
+            "torch.nn.functional.torch._C._infer_size",
+        "import torch\ndef f(x):\n    return torch.nn.modules.activation.F.softmax(x, 0)":
+            "torch.nn.modules.activation.F.softmax",
+    }
+    for source, used in cases.items():
+        assert {k: v.used for k, v in find_forbidden(source, rules, ["f"]).items()} == {"f": used}, source
+    assert find_forbidden("import torch\ndef f(x):\n    return torch.nn.functional.relu(x)", rules, ["f"]) == {}
+
+
+def test_a_look_into_torch_by_a_name_made_at_run_time_counts_where_torch_is_forbidden():
+    """``getattr(torch.nn, name)`` with a name built while the code runs, ``vars(torch)``,
+    ``torch.__dict__``: what they reach cannot be read from the source, so they count, in an
+    exercise that forbids anything of torch's; the student's own objects are not torch's."""
+    cases = {
+        "import torch\ndef broadcast_to(x, s):\n    return getattr(torch.nn, bytes([65]).decode())":
+            "getattr(torch.nn, <a name made at run time>)",
+        "import torch as t\ndef broadcast_to(x, s):\n    return vars(t)['x']": "vars(torch)",
+        "import torch\ndef broadcast_to(x, s):\n    return torch.Tensor.__dict__": "torch.Tensor.__dict__",
+        "import inspect, torch\ndef broadcast_to(x, s):\n    return inspect.getmembers(torch)": "inspect.getmembers(torch)",
+    }
+    for source, used in cases.items():
+        assert found(source) == {"broadcast_to": used}, source
+        assert find_forbidden(source, {"*": []}, NAMES) == {}, source      # nothing of torch's is forbidden
+    message = find_forbidden(next(iter(cases)), RULES, NAMES)["broadcast_to"].message()
+    assert message == ("`broadcast_to` uses `getattr(torch.nn, <a name made at run time>)` (line 3): a name of torch's "
+                       "made while your code runs cannot be checked for forbidden calls in this exercise; write the "
+                       "name out")
+    for honest in ("def broadcast_to(x, s, name='a'):\n    return getattr(x, name)",
+                   "import torch\ndef broadcast_to(x, s):\n    return getattr(torch, 'float32')",
+                   "def broadcast_to(x, s):\n    return vars(s)"):
+        assert found(honest) == {}, honest
+
+
+def test_a_star_import_does_not_claim_the_modules_own_names_or_locals():
+    star = "from torch.nn.functional import *\n"
+    own = "def softmax(x):\n    return x\ndef broadcast_to(x, s):\n    return softmax(x)\n"
+    assert found(star + own) == {}
+    assert found(star + "def broadcast_to(x, softmax):\n    return softmax(x)\n") == {}
+    assert found(star + "def broadcast_to(x, s):\n    softmax = s\n    return softmax\n") == {}
+    # ... while the star import's own names still count, and so does one bound before it
+    assert found(star + "def broadcast_to(x, s):\n    return softmax(x)\n") == \
+        {"broadcast_to": "torch.nn.functional.softmax"}
+    assert found("def softmax(x):\n    return x\n" + star + "def broadcast_to(x, s):\n    return softmax(x)\n") == \
+        {"broadcast_to": "torch.nn.functional.softmax"}
+
+
+def test_a_function_defined_again_later_is_judged_by_its_last_definition():
+    """A notebook's first try (a check against torch in one cell), then the final version: the
+    first is what the name stands for only if something kept hold of it in between."""
+    first = "import torch\ndef broadcast_shape(*s):\n    return torch.broadcast_shapes(*s)\n"
+    final = "def broadcast_shape(*s):\n    return max(s, key=len)\n"
+    assert found(first + "print(broadcast_shape((2, 1), (3,)))\n" + final) == {}
+    for kept in ("old = broadcast_shape\n", "import functools\np = functools.partial(broadcast_shape)\n"):
+        assert found(first + kept + final.replace("max(s, key=len)", "old(*s)")) == \
+            {"broadcast_shape": "torch.broadcast_shapes"}, kept
+    assert found(first + "import functools\n@functools.wraps(broadcast_shape)\n" + final) == \
+        {"broadcast_shape": "torch.broadcast_shapes"}
+
+
+def test_an_attribute_the_student_gives_its_own_objects_is_not_the_forbidden_one_but_an_internal_is():
+    rules = {"*": [".backward"]}
+    for own in ("from collections import namedtuple\nLayer = namedtuple('Layer', 'forward backward')\n",
+                "from typing import NamedTuple\nLayer = NamedTuple('Layer', [('forward', int), ('backward', int)])\n",
+                "from dataclasses import dataclass\n@dataclass\nclass Layer:\n    backward: object = None\n",
+                "def make(layer, f):\n    layer.backward = f\n"):
+        assert find_forbidden(own + "def f(layer, d):\n    return layer.backward(d)\n", rules, ["f"]) == {}, own
+    assert set(find_forbidden("def f(x):\n    return x.backward()\n", rules, ["f"])) == {"f"}
+    # an attribute the run-time watch cannot wrap is never spared: y.grad_fn(dout) computes gradients
+    grad_fn = {"*": [".grad_fn"]}
+    assert set(find_forbidden("def make(t):\n    t.grad_fn = None\ndef f(y, d):\n    return y.grad_fn(d)\n",
+                              grad_fn, ["f"])) == {"f"}
+    assert found("class A:\n    def f_back(self):\n        return 0\n"
+                 "def broadcast_to(x, s):\n    return s.f_back") == {"broadcast_to": ".f_back(...)"}
+
+
+def test_switching_gradients_off_is_no_requires_grad_trick():
+    head = "import torch\ndef unbroadcast(g, s):\n"
+    rules = {"*": ["torch.set_grad_enabled", ".requires_grad_", "kw:requires_grad"]}
+    for off in ("    with torch.set_grad_enabled(False):\n        return g\n", "    return g.requires_grad_(False)\n",
+                "    return g.detach().requires_grad_(requires_grad=False)\n"):
+        assert find_forbidden(head + off, rules, NAMES) == {}, off
+    for on in ("    with torch.set_grad_enabled(True):\n        return g\n", "    return g.requires_grad_()\n",
+               "    return g.requires_grad_(True)\n", "    return g.detach().requires_grad_(g.requires_grad)\n"):
+        assert set(find_forbidden(head + on, rules, NAMES)) == {"unbroadcast"}, on

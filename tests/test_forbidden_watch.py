@@ -24,26 +24,28 @@ def covering(tests, name):
 
 
 def test_each_exercise_catches_a_call_spelled_at_run_time(grader, full_marks, tmp_path):
+    """Names made at run time in a namespace the syntax check cannot tell is torch's (``[torch][0]``;
+    ``vars(torch)`` itself it reads as a look into torch's names)."""
     cases = [
         ("broadcasting", "broadcast_shape", "torch.broadcast_shapes",
-         "def broadcast_shape(*shapes):\n    tail = 'shapes'\n    return tuple(vars(torch)['broadcast_' + tail](*shapes))\n"),
+         "def broadcast_shape(*shapes):\n    tail = 'shapes'\n    return tuple(vars([torch][0])['broadcast_' + tail](*shapes))\n"),
         ("gradients", "relu_backward", "torch.autograd.grad",
          "def relu_backward(dout, x):\n"
          "    part = 'grad'\n"
          "    x = x.detach().clone()\n"
          "    setattr(x, 'requires_' + part, True)\n"
          "    y = torch.relu(x)\n"
-         "    return vars(torch)['auto' + part].grad(y, x, dout)[0]\n"),
+         "    return vars([torch][0])['auto' + part].grad(y, x, dout)[0]\n"),
         ("gradients", "tanh_backward", "torch.autograd.functional.vjp",
          "def tanh_backward(dout, x):\n"
          "    part = 'grad'\n"
-         "    return vars(torch)['auto' + part].functional.vjp(torch.tanh, x, dout)[1]\n"),
+         "    return vars([torch][0])['auto' + part].functional.vjp(torch.tanh, x, dout)[1]\n"),
         ("sgd", "train_linear_regression", "torch.optim.SGD",
          "def train_linear_regression(X, y, lr=0.03, epochs=3, batch_size=10, generator=None):\n"
          "    w = torch.zeros(X.shape[1], dtype=X.dtype, requires_grad=True)\n"
          "    b = torch.zeros((), dtype=X.dtype, requires_grad=True)\n"
          "    part = 'tim'\n"
-         "    opt = getattr(getattr(torch, 'op' + part), 'SGD')([w, b], lr=lr)\n"
+         "    opt = getattr(getattr([torch][0], 'op' + part), 'SGD')([w, b], lr=lr)\n"
          "    for _ in range(epochs):\n"
          "        for xb, yb in minibatches(X, y, batch_size, generator=generator):\n"
          "            opt.zero_grad()\n"
@@ -53,7 +55,7 @@ def test_each_exercise_catches_a_call_spelled_at_run_time(grader, full_marks, tm
         ("attention", "dot_product_attention", "torch.nn.functional.scaled_dot_product_attention",
          "def dot_product_attention(queries, keys, values, valid_lens=None):\n"
          "    part = 'attention'\n"
-         "    sdpa = getattr(torch.nn.functional, 'scaled_dot_product_' + part)\n"
+         "    sdpa = getattr([torch.nn.functional][0], 'scaled_dot_product_' + part)\n"
          "    return sdpa(queries, keys, values), None\n"),
     ]
     for exercise, name, used, source in cases:
@@ -74,7 +76,7 @@ def test_a_call_seen_late_zeroes_the_tests_that_passed_before_it(grader, tmp_pat
         "        z = x - x.detach().amax(dim=dim, keepdim=True)\n"
         "        return z.exp() / z.exp().sum(dim=dim, keepdim=True)\n"
         "    tail = 'max'\n"
-        "    return getattr(torch, 'soft' + tail)(x, dim)\n"))
+        "    return getattr([torch][0], 'soft' + tail)(x, dim)\n"))
     result, tests = graded(grader, tmp_path, "losses", source)
     caught = covering(tests, "softmax")
     assert caught and all(t.score == 0 and t.status == "failed" for t in caught)
@@ -86,9 +88,9 @@ def test_a_call_seen_late_zeroes_the_tests_that_passed_before_it(grader, tmp_pat
 def test_a_watched_function_put_back_by_the_student_zeroes_the_exercise(grader, full_marks, tmp_path):
     source = with_function("losses", (
         "_tail, _c = 'max', 'C'\n"
-        "setattr(torch, 'soft' + _tail, getattr(getattr(torch, '_' + _c), '_VariableFunctions').softmax)\n"
+        "setattr(torch, 'soft' + _tail, getattr(getattr([torch][0], '_' + _c), '_VariableFunctions').softmax)\n"
         "def softmax(x, dim=-1):\n"
-        "    return getattr(torch, 'soft' + _tail)(x, dim)\n"))
+        "    return getattr([torch][0], 'soft' + _tail)(x, dim)\n"))
     result, tests = graded(grader, tmp_path, "losses", source)
     assert all(t.score == 0 for t in tests)
     assert all(t.output.endswith("your code replaced `torch.softmax`, which this exercise forbids and the grader "
@@ -121,7 +123,7 @@ def test_student_code_compiled_under_a_file_name_of_torch_is_still_student_code(
     source = with_function("losses", (
         "import os\nimport types\n\n"
         "_tail = 'max'\n_attr = '__co' + 'de__'\n\n"
-        "def _impl(x, dim):\n    return vars(torch)['soft' + _tail](x, dim)\n\n"
+        "def _impl(x, dim):\n    return vars([torch][0])['soft' + _tail](x, dim)\n\n"
         "_impl = types.FunctionType(getattr(_impl, _attr).replace(\n"
         "    co_filename=os.path.join(os.path.dirname(torch.__file__), '_impl.py')), globals())\n\n"
         "def softmax(x, dim=-1):\n    return _impl(x, dim)\n"))
@@ -138,12 +140,13 @@ def test_a_forbidden_function_handed_to_torch_or_to_the_grader_is_still_the_stud
         "_tail = 'max'\n"
         "def softmax(x, dim=-1):\n"
         "    m = torch.nn.Module()\n"
-        "    m.forward = vars(torch)['soft' + _tail]\n"
+        "    m.forward = vars([torch][0])['soft' + _tail]\n"
         "    return m(x, dim)\n\n"
-        "log_softmax = vars(torch)['log_soft' + _tail]\n"))
+        "log_softmax = vars([torch][0])['log_soft' + _tail]\n"))
     result, tests = graded(grader, tmp_path, "losses", losses)
     for name, used in (("softmax", "torch.softmax"), ("log_softmax", "torch.log_softmax")):
         caught = covering(tests, name)
         assert caught and all(t.score == 0 and f"uses `{used}`" in t.output for t in caught), name
     scores = result.by_exercise()
     assert all(scores[ex] == full_marks[ex] for ex in scores if ex != "losses")
+
