@@ -7,7 +7,10 @@ imported, the worker puts a wrapper in place of each forbidden binding of torch:
 
 - a dotted rule naming a function (``torch.softmax``, ``torch.nn.functional.cross_entropy``):
   that attribute of its module;
-- a dotted rule naming a class (``torch.nn.CrossEntropyLoss``): its ``__init__``;
+- a dotted rule naming a class (``torch.nn.CrossEntropyLoss``): its ``__init__``, and for an
+  ``nn.Module`` the methods it defines (``forward``), which compute just the same on an instance
+  made without ``__init__`` (``object.__new__``). (An optimizer's ``step`` is left alone: torch
+  replaces it itself, for its profiler.);
 - a dotted rule naming a public module (``torch.optim``, ``torch.autograd``): the functions and
   classes in it and in its public submodules (``torch.autograd.functional.jacobian``), except
   what students may use: what ``torch``, ``torch.nn``, ``torch.nn.functional`` or the package
@@ -20,7 +23,9 @@ A wrapper notes a call only while a request runs, not when torch's own code (or 
 calls it by name as part of its work (``torch.distributions`` may call ``F.softmax``), but when
 torch's code calls it as a value it was handed (an ``nn.Module`` whose ``forward`` is
 ``F.cross_entropy``), and only against the contract names whose code is on the stack and which
-the rule applies to. Keyword and assignment rules (``kw:requires_grad``, ``set:requires_grad``) stay
+the rule applies to. ``nn.Module``'s own call machinery is not a caller: calling a module runs
+its ``forward`` for whoever called the module. Switching gradients off
+(``x.requires_grad_(False)``, ``torch.set_grad_enabled(False)``) is not noted. Keyword and assignment rules (``kw:requires_grad``, ``set:requires_grad``) stay
 with the syntax check: using what they unlock takes a call watched here (``backward``, ``grad``).
 
 This runs beside student code, so it is not trusted: a note can only cost the student points. A
@@ -102,10 +107,11 @@ class ForbiddenWatch:
 
     def _wrapper(self, original, shown: str, called: frozenset):
         watch = self
+        switch = any(original is off for off in _OFF_SWITCHES)
 
         def watched(*args, **kwargs):
-            if watch.active:
-                watch._note(shown, called, sys._getframe(1))
+            if watch.active and not (switch and _switched_off(args, kwargs)):
+                watch._note(shown, called, _caller(sys._getframe(1)))
             return original(*args, **kwargs)
 
         watched.__name__ = getattr(original, "__name__", "watched")
@@ -172,6 +178,25 @@ class ForbiddenWatch:
             return False
 
 
+_MODULE_CALL = {code for code in (getattr(vars(torch.nn.Module).get(name), "__code__", None)
+                                  for name in ("_call_impl", "_wrapped_call_impl")) if code is not None}
+_OFF_SWITCHES = (torch.Tensor.requires_grad_, torch.set_grad_enabled.__init__)
+
+
+def _caller(frame):
+    """The frame that called a watched function, past ``nn.Module``'s call machinery."""
+    while frame is not None and frame.f_code in _MODULE_CALL:
+        frame = frame.f_back
+    return frame
+
+
+def _switched_off(args, kwargs) -> bool:
+    """``(self, False)``: a tensor's ``requires_grad_`` or ``set_grad_enabled``'s ``__init__``
+    called to switch gradients off."""
+    values = [*args[1:], *kwargs.values()]
+    return len(values) == 1 and values[0] is False
+
+
 def _library_code(frame) -> bool:
     """Whether a frame runs torch's code or the grader's: a file in their folders, run in the
     namespace of the module loaded from that file (student code compiled under such a file name
@@ -207,6 +232,7 @@ def _targets(rule: str):
             yield from _module_targets(rule, obj, parent)   # private modules: the syntax check alone
     elif parent is not None and _watchable(obj):
         yield rule, parent, parts[-1], obj
+        yield from _method_targets(rule, obj)
 
 
 def _module_targets(rule: str, module, above, depth: int = 0):
@@ -227,6 +253,15 @@ def _module_targets(rule: str, module, above, depth: int = 0):
                 and (defined_in == home or defined_in.startswith(home + "."))
                 and all(_attribute(public, name) is not value for public in _public_namespaces(above))):
             yield f"{rule}.{name}", module, name, value
+            yield from _method_targets(f"{rule}.{name}", value)
+
+
+def _method_targets(rule: str, cls):
+    """The functions a forbidden ``nn.Module`` class defines besides ``__init__``."""
+    if isinstance(cls, type) and issubclass(cls, torch.nn.Module):
+        for name, value in sorted(vars(cls).items()):
+            if name != "__init__" and inspect.isfunction(value):
+                yield f"{rule}.{name}", cls, name, value
 
 
 def _public_namespaces(above):

@@ -150,3 +150,44 @@ def test_a_forbidden_function_handed_to_torch_or_to_the_grader_is_still_the_stud
     scores = result.by_exercise()
     assert all(scores[ex] == full_marks[ex] for ex in scores if ex != "losses")
 
+
+def test_a_forbidden_module_used_without_its_init_or_through_another_module_is_noted(grader, full_marks, tmp_path):
+    """A loss module made with ``object.__new__`` (its ``__init__`` never runs) still computes in
+    ``forward``, called directly or through the module's call; ``nn.TransformerEncoderLayer``
+    builds an ``nn.MultiheadAttention`` for itself, and calling that is the student's use of it."""
+    attrs = ("weight=weight, ignore_index=ignore_index, reduction=reduction, label_smoothing=label_smoothing, "
+             "training=False, _parameters={}, _buffers={}, _modules={}, _non_persistent_buffers_set=set(), "
+             "_forward_hooks={}, _forward_pre_hooks={}, _backward_hooks={}, _backward_pre_hooks={}, "
+             "_forward_hooks_with_kwargs={}, _forward_hooks_always_called={}, _forward_pre_hooks_with_kwargs={}")
+    losses = with_function("losses", (
+        "import operator, types\n"
+        "_name = bytes.fromhex('43726f7373456e74726f70794c6f7373').decode()\n"      # CrossEntropyLoss
+        "def cross_entropy(logits, targets, weight=None, ignore_index=-100, reduction='mean', label_smoothing=0.0):\n"
+        "    cls = operator.attrgetter(_name)(torch.nn)\n"
+        f"    if reduction == 'sum':\n        return cls.forward(types.SimpleNamespace({attrs}), logits, targets)\n"
+        "    module = object.__new__(cls)\n"
+        f"    vars(module).update({attrs})\n"
+        "    return module(logits, targets)\n"))
+    attention = with_function("attention", (
+        "def dot_product_attention(queries, keys, values, valid_lens=None):\n"
+        "    layer = torch.nn.TransformerEncoderLayer(queries.shape[-1], 1, dtype=queries.dtype)\n"
+        "    return layer.self_attn(queries, keys, values)\n"))
+    result = grader.grade_path(submission_with(tmp_path, {"losses": losses, "attention": attention}))
+    for name, used in (("cross_entropy", "torch.nn.CrossEntropyLoss.forward"),
+                       ("dot_product_attention", "torch.nn.MultiheadAttention.forward")):
+        caught = covering(result.tests, name)
+        assert caught and all(t.score == 0 for t in caught), name
+        assert all(f"`{name}` uses `{used}`" in t.output for t in caught if "uses" in t.output), name
+    scores = result.by_exercise()
+    assert all(scores[ex] == full_marks[ex] for ex in scores if ex not in ("losses", "attention"))
+
+
+def test_switching_gradients_off_while_the_code_runs_is_allowed(grader, full_marks, tmp_path):
+    gradients = with_function("gradients", (
+        "_numerical_grad = numerical_grad\n"
+        "def numerical_grad(f, x, h=1e-5):\n"
+        "    torch.zeros(1).requires_grad_(False)\n"
+        "    with torch.set_grad_enabled(False):\n"
+        "        return _numerical_grad(f, x, h)\n"))
+    result = grader.grade_path(submission_with(tmp_path, {"gradients": gradients}))
+    assert result.by_exercise() == full_marks
