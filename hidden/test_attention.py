@@ -9,6 +9,8 @@ weights a forward pass stored (``get``).
 """
 
 
+import functools
+
 import pytest
 import torch
 
@@ -74,8 +76,15 @@ def _cancelling_float64_probe():
     q = torch.tensor([[[1.0, 1.0, 1.0]]], dtype=torch.float64)
     k = torch.tensor([[[1.5, 1.5, 1.5], [0.0, 0.0, 0.0]]], dtype=torch.float64)
     _, w = ref.dot_product_attention(q, k, torch.zeros(1, 2, 1, dtype=torch.float64))
-    v = torch.tensor([[[1e4], [-1e4 * (w[0, 0, 0] / w[0, 0, 1]).item()]]], dtype=torch.float64)
-    return q, k, v
+    return q, k, _cancelling_values(w)
+
+
+def _cancelling_values(weights):
+    """Float64 values (1, 2, 1) of 1e4 and -1e4 * w0 / w1 for attention weights [[[w0, w1]]]: the
+    output, their weighted sum, cancels to about 0, so weights off by float32 rounding (~1e-7)
+    move it by ~1e-3, far outside float64's tolerance."""
+    w = weights.detach()
+    return torch.tensor([[[1e4], [-1e4 * (w[0, 0, 0] / w[0, 0, 1]).item()]]], dtype=torch.float64)
 
 
 def _ref_grads(fn, args, wrt, grad_output, output_index=None, params=None):
@@ -277,6 +286,14 @@ def test_dot_product_attention_matches_book(student, dtype):
     for b, nq, lens in ((1, 3, torch.tensor([2])), (1, 3, torch.tensor([[1, 4, 2]])),
                         (2, 1, torch.tensor([[3], [1]])), (1, 1, torch.tensor([3.0]))):
         _dpa_later(student, _qkv(2, dtype, b=b, nq=nq, nk=4, d=3, dv=2) + (lens,))
+    # valid lengths of every integer and floating dtype, whatever the queries' dtype: the results
+    # keep the queries' dtype (a mask made in the lengths' dtype turns float32 into float64)
+    q, k, v = _qkv(3, dtype, b=2, nq=3, nk=5, d=4, dv=6)
+    for len_dtype in (torch.int32, torch.float64):     # int64 and float32 lengths are above
+        for lens in (torch.tensor([3, 9]), torch.tensor([[0, 4, 7], [2, 5, 1]])):
+            _dpa_later(student, (q, k, v, lens.to(len_dtype)),
+                       weights=f"attention weights for {len_dtype} valid lengths",
+                       output=f"output for {len_dtype} valid lengths")
 
 
 @pytest.mark.points(1)
@@ -288,7 +305,9 @@ def test_dot_product_attention_noncontiguous_inputs_unchanged(student):
             q, k, v = _qkv(seed, dtype, b=3, nq=4, nk=5, d=3, dv=2, layout="strided")
             lens_1d = torch.tensor([7, 2, 5, 9, 4, 1])[::2]                 # strided: 7, 5, 4
             lens_2d = torch.tensor([[1, 5, 3], [4, 5, 3], [2, 5, 1], [5, 5, 2]]).t()  # transposed
-            for lens in (lens_1d, lens_2d):
+            # float32 lengths too, some above nk = 5: left unmodified as well (not clamped in place)
+            lens_float = torch.tensor([7.0, 2.0, 5.0, 9.0, 4.0, 1.0])[::2]
+            for lens in (lens_1d, lens_2d, lens_float, lens_2d.float()):
                 _dpa_later(student, (q, k, v, lens), unchanged=True)
 
 
@@ -396,15 +415,15 @@ def test_dot_product_attention_module(student):
         # follows the queries of each call; lengths above nk = 4 mask nothing, and the valid
         # lengths, like every input, are left unmodified ("Inputs are never modified in place")
         q2, k2, v2 = _qkv(5, dtype, b=2, nq=3, nk=4, d=2, dv=2)
-        lens2 = torch.tensor([[1, 9, 2], [6, 0, 4]])
-        exp2 = ref_mod(q2, k2, v2, lens2)
+        for lens2 in (torch.tensor([[1, 9, 2], [6, 0, 4]]), torch.tensor([[1.0, 9.0, 2.0], [6.0, 0.0, 4.0]])):
+            exp2 = ref_mod(q2, k2, v2, lens2)
 
-        def second_call(res, exp2=exp2, args=(q2, k2, v2, lens2)):
-            expect_close(res.value, exp2, what="output of a second call with queries and keys of another "
-                                               "size (d = 2 after d = 5)")
-            _expect_args_unchanged(ARG_NAMES, args, res.args)
+            def second_call(res, exp2=exp2, args=(q2, k2, v2, lens2)):
+                expect_close(res.value, exp2, what="output of a second call with queries and keys of another "
+                                                   "size (d = 2 after d = 5)")
+                _expect_args_unchanged(ARG_NAMES, args, res.args)
 
-        obj.forward.detailed_later(second_call, q2, k2, v2, lens2)
+            obj.forward.detailed_later(second_call, q2, k2, v2, lens2)
     # float64 stays float64 in forward too, the scale 1/sqrt(d) included (the probe of
     # test_dot_product_attention_large_scores)
     q, k, v = _cancelling_float64_probe()
@@ -448,24 +467,28 @@ def test_dropout_acts_on_weights_in_training_mode(student, cls_name):
     obj.train.call_later()
     draws, counts = 3, []        # counts: (kept, dropped) of each training-mode draw so far
 
-    def check(out):
-        """One training-mode output; after the last draw, some weights must have been kept
-        and some dropped, about a fraction p of them dropped."""
-        expect_equal(tuple(out.shape), (b, nq, nk + 1), what="output shape")
-        expect_equal(out.dtype, dtype, what="output dtype")
+    def kept_and_dropped(out, exp_w, when="", hint="in training mode apply dropout to the attention "
+                                                   "weights before multiplying by the values"):
+        """Checks one training-mode output (with eval-mode weights ``exp_w``): each weight is 0
+        or scaled by 1/(1-p). Returns how many weights above 1e-3 were kept and dropped."""
+        expect_equal(tuple(out.shape), (b, nq, nk + 1), what="output shape" + when)
+        expect_equal(out.dtype, dtype, what="output dtype" + when)
         w = out[..., :nk]
         scaled = exp_w / (1 - p)
         kept = torch.isclose(w, scaled, rtol=1.3e-6, atol=1e-5)
         dropped = torch.isclose(w, torch.zeros_like(w), rtol=0, atol=1e-5)
         expect_equal(bool((kept | dropped).all()), True,
-                     what="dropout pattern (each weight either 0 or scaled by 1/(1-p))",
-                     hint="in training mode apply dropout to the attention weights before "
-                          "multiplying by the values")
+                     what="dropout pattern (each weight either 0 or scaled by 1/(1-p))" + when, hint=hint)
         # the dropout acts on the weights, not on the output: the last column is the row sum
         # of the dropped-out weights
-        expect_close(out[..., nk], w.sum(-1), what="output computed from the dropped-out weights")
+        expect_close(out[..., nk], w.sum(-1), what="output computed from the dropped-out weights" + when)
         big = exp_w > 1e-3
-        counts.append((int((kept & ~dropped & big).sum()), int((dropped & ~kept & big).sum())))
+        return int((kept & ~dropped & big).sum()), int((dropped & ~kept & big).sum())
+
+    def check(out):
+        """One training-mode output; after the last draw, some weights must have been kept
+        and some dropped, about a fraction p of them dropped."""
+        counts.append(kept_and_dropped(out, exp_w))
         if len(counts) == draws:
             kept_total, dropped_total = (sum(c) for c in zip(*counts))
             expect_equal(kept_total > 0 and dropped_total > 0, True,
@@ -479,6 +502,13 @@ def test_dropout_acts_on_weights_in_training_mode(student, cls_name):
 
     for _ in range(draws):
         obj.forward.later(check, q, k, v, lens)
+
+    # without valid_lens (no mask) dropout acts all the same: each weight 0 or scaled by 1/(1-p)
+    # (weights left as they are, not scaled, fail whatever the draw)
+    obj.forward.later(functools.partial(
+        kept_and_dropped, exp_w=ref_mod(q, k, v)[..., :nk], when=" without valid_lens",
+        hint="in training mode apply dropout to the attention weights, with or without valid_lens, "
+             "before multiplying by the values"), q, k, v)
 
     # Training mode is for training: backward runs through the dropped-out weights (a dropout done
     # in place on the softmax's output breaks autograd, one done without autograd cuts the
@@ -541,6 +571,15 @@ def test_additive_attention_matches_book(student, dtype):
         _forward_and_weights_later(obj, args, obj.attention_weights, exp, ref_mod.attention_weights,
                                    out_what="output", weights_what="attention_weights", arg_names=ARG_NAMES,
                                    keyword=seed == 4)
+    if dtype == torch.float64:
+        # float64 stays float64 throughout, the tanh features included: one query, two keys and
+        # values that cancel (as in the probe of test_dot_product_attention_large_scores)
+        g = torch.Generator().manual_seed(5100)
+        q, k = _randn(g, 1, 1, query_size, dtype=dtype), _randn(g, 1, 2, key_size, dtype=dtype)
+        ref_mod(q, k, torch.zeros(1, 2, 1, dtype=dtype))
+        v = _cancelling_values(ref_mod.attention_weights)
+        obj.forward.later(_close(ref_mod(q, k, v), "float64 output of values that cancel (tanh features "
+                                                   "computed in float64)"), q, k, v)
 
 
 @pytest.mark.points(1)
@@ -650,8 +689,10 @@ def test_multihead_attention_matches_book(student, dtype):
     nh, heads = 6, 2
     ref_mod, obj = _twin(student, "MultiHeadAttention", (3, 3, nh, nh, heads), {"dropout": 0.25}, dtype, 8)
     eye = torch.eye(nh, dtype=dtype)
-    obj.load_state_dict.call_later({k: eye if k in ("W_v.weight", "W_o.weight") else w.detach().clone()
-                                    for k, w in ref_mod.state_dict().items()})
+    identities = {k: eye if k in ("W_v.weight", "W_o.weight") else w.detach().clone()
+                  for k, w in ref_mod.state_dict().items()}
+    ref_mod.load_state_dict(identities)
+    obj.load_state_dict.call_later(identities)
     obj.train.call_later()
     g = torch.Generator().manual_seed(7100)
     q, k = _randn(g, 3, 4, 3, dtype=dtype), _randn(g, 3, 5, 3, dtype=dtype)
@@ -667,6 +708,44 @@ def test_multihead_attention_matches_book(student, dtype):
 
     obj.forward.later(blocks_constant, q, k, torch.ones(3, 5, nh, dtype=dtype), torch.tensor([5, 2, 4]))
 
+    # ... each weight either dropped (0) or scaled by 1/(1-p), and backward runs through the
+    # dropped-out weights (to the queries, keys and W_q, W_k too). With 3 keys and values [I | I],
+    # each head's block of the output is that head's dropped-out weight matrix; the expected output
+    # and gradients are the reference's with that mask in place of its dropout.
+    p, nk = 0.25, nh // heads
+    k, v = _randn(g, 3, nk, 3, dtype=dtype), torch.eye(nk, dtype=dtype).repeat(3, 1, heads)
+    lens = torch.tensor([3, 2, 3])
+    ref_mod(q, k, v, lens)
+    exp_w = ref_mod.attention.attention_weights.detach().clone()      # (3 * heads, 4, nk), eval mode
+    grad_out = _randn(g, 3, 4, nh, dtype=dtype)
+
+    def replayed(got):
+        expect_equal(tuple(got.value.shape), (3, 4, nh), what="training-mode output shape")
+        # (batch, nq, heads * nk) -> (batch * heads, nq, nk), as the heads' weights are stacked
+        w = got.value.reshape(3, 4, heads, nk).transpose(1, 2).reshape(3 * heads, 4, nk)
+        pattern = torch.isclose(w, exp_w / (1 - p), rtol=1.3e-6, atol=1e-5) | \
+            torch.isclose(w, torch.zeros_like(w), rtol=0, atol=1e-5)
+        expect_equal(bool(pattern.all()), True,
+                     what="dropout pattern of MultiHeadAttention(3, 3, 6, 6, 2, dropout=0.25)'s attention "
+                          "weights in training mode (each weight either 0 or scaled by 1/(1-p))",
+                     hint="pass dropout on to the DotProductAttention: like nn.Dropout(p), it zeroes each "
+                          "weight with probability p and scales the ones it keeps by 1/(1-p)")
+        expect_equal(got.grads[0] is not None, True,
+                     what="training-mode backward (no gradient reached the queries)",
+                     hint="backward must run through the dropped-out attention weights: apply dropout "
+                          "with autograd (not under torch.no_grad() nor on .detach()ed weights)")
+        dropout, ref_mod.attention.dropout = ref_mod.attention.dropout, _FixedDropout(
+            torch.where(w > exp_w / (2 * (1 - p)), 1 / (1 - p), 0.0).to(dtype))
+        try:
+            value, grads, pgrads = _ref_grads(ref_mod, (q, k, v, lens), (0, 1, 2), grad_out,
+                                              params=dict(ref_mod.named_parameters()))
+        finally:
+            ref_mod.attention.dropout = dropout
+        expect_close(got.value, value, what="training-mode output")
+        _expect_grads(got, grads, pgrads)
+
+    obj.forward.with_grad_later(replayed, q, k, v, lens, wrt=(0, 1, 2), grad_output=grad_out, params=True)
+
 
 @pytest.mark.points(1)
 @pytest.mark.covers("MultiHeadAttention")
@@ -677,8 +756,8 @@ def test_multihead_attention_per_head_weights(student):
         g = torch.Generator().manual_seed(8000)
         q, k, v = _randn(g, 2, 3, 4, dtype=dtype), _randn(g, 2, 5, 4, dtype=dtype), \
             _randn(g, 2, 5, 4, dtype=dtype)
-        # lengths above nk = 5 mask nothing; the valid lengths are left unmodified
-        for lens in (torch.tensor([2, 5]), torch.tensor([[1, 3, 0], [8, 4, 2]])):
+        # lengths above nk = 5 mask nothing; the valid lengths, int or float, are left unmodified
+        for lens in (torch.tensor([2, 5]), torch.tensor([[1, 3, 0], [8, 4, 2]]), torch.tensor([9.0, 3.0])):
             exp = ref_mod(q, k, v, lens)
             _forward_and_weights_later(obj, (q, k, v, lens), obj.attention.attention_weights, exp,
                                        ref_mod.attention.attention_weights, out_what="output",
