@@ -187,7 +187,7 @@ def test_broadcast_shape_incompatible_raises(student):
                             call=("broadcast_shape", shapes))
 
 
-# Sizes 6..9 so that a dimension index (0, 1, 2, -2) is not mistaken for a size.
+# Sizes 6..9 so that a dimension index (0, 1, 2, 3, -2, -3) is not mistaken for a size.
 CLASH = ((7, 8, 9), (6, 9))
 # The clashing dimension of CLASH, however it is counted: -2 (from the right), 1 (from the left
 # in the result or in the first shape, or 0-based from the right), 2 (1-based from the right), 0
@@ -195,6 +195,12 @@ CLASH = ((7, 8, 9), (6, 9))
 # -2", "dim=1", "axis -2", "the 2nd dimension from the right"), so "-1" is not a 1, and neither
 # "the 2 shapes" nor "2 dimensions" names a dimension.
 _RIGHT_DIMENSIONS = {-2, 0, 1, 2}
+# A clash in the leftmost dimension of the result when the first shape is the shortest (it has
+# no such dimension, so counting in the first shape names another one, -2): -3 (from the right),
+# 0 (from the left in the result or in the shapes that clash), 1 (1-based from the left), 2
+# (0-based from the right), 3 (1-based from the right).
+CLASH_LEFT = ((9,), (7, 8, 9), (6, 1, 9))
+_LEFT_DIMENSIONS = {-3, 0, 1, 2, 3}
 _DIM_WORD = r"(?:dim(?:ension)?s?|ax(?:is|es)|index)"
 _NUMBER = r"([-\u2212]?\d+)(?!\d|\.\d)"       # "dimension -2." ends a sentence; 2.0 is no dimension
 _NAMED_DIMENSION = re.compile(
@@ -204,16 +210,19 @@ _NAMED_DIMENSION = re.compile(
 _DIMENSION_WORDS = re.compile(
     r"\b(?:second|2nd)[- ]+(?:to[- ]+last|from[- ]+(?:the[- ]+)?(?:right|end|back)|dim(?:ension)?|axis)\b"
     r"|\bpenultimate\b|\bnext[- ]+to[- ]+last\b|\blast[- ]+but[- ]+one\b", re.IGNORECASE)
+_LEFT_DIMENSION_WORDS = re.compile(
+    r"\b(?:third|3rd)[- ]+(?:to[- ]+last|from[- ]+(?:the[- ]+)?(?:right|end|back))\b"
+    r"|\b(?:first|leading|leftmost)[- ]+(?:dim(?:ension)?|axis)\b", re.IGNORECASE)
 
 
-def _names_clashing_dimension(message: str) -> bool:
-    """Whether ``message`` names CLASH's clashing dimension (one of the right numbers, tied to a
-    dimension word, or words such as "second to last")."""
-    if _DIMENSION_WORDS.search(message):
+def _names_clashing_dimension(message: str, numbers=_RIGHT_DIMENSIONS, words=_DIMENSION_WORDS) -> bool:
+    """Whether ``message`` names the clashing dimension: one of ``numbers`` tied to a dimension
+    word, or ``words`` (such as "second to last" for CLASH)."""
+    if words.search(message):
         return True
     for m in _NAMED_DIMENSION.finditer(message):
         number = (m.group(1) or m.group(2)).replace("\u2212", "-")
-        if int(number) in _RIGHT_DIMENSIONS:
+        if int(number) in numbers:
             return True
     return False
 
@@ -221,21 +230,30 @@ def _names_clashing_dimension(message: str) -> bool:
 @pytest.mark.points(1)
 @pytest.mark.covers("broadcast_shape")
 def test_broadcast_shape_error_names_dimension(student):
-    """broadcast_shape's ValueError message names the dimension that clashes"""
-    def check(err):
-        """``err`` (the student's exception, None if the call returned) is a ValueError, checked
-        as expect_raises does, whose message names the dimension."""
-        with expect_raises(ValueError, call=("broadcast_shape", CLASH)):
-            if err is not None:
-                raise err
-        # Any honest way of naming the clashing dimension is accepted (see _RIGHT_DIMENSIONS),
-        # or words such as "second to last" or "next-to-last"; another dimension is not.
-        if not _names_clashing_dimension(err.message or ""):
-            raise GradingFailure(
-                "the ValueError message should say which dimension clashes (e.g. 'dimension -2')"
-            )
+    """broadcast_shape's ValueError message names the dimension that clashes (shapes of different lengths too)"""
+    def checker(shapes, numbers, words, problem):
+        def check(err):
+            """``err`` (the student's exception, None if the call returned) is a ValueError,
+            checked as expect_raises does, whose message names the dimension."""
+            with expect_raises(ValueError, call=("broadcast_shape", shapes)):
+                if err is not None:
+                    raise err
+            # Any honest way of naming the clashing dimension is accepted (see _RIGHT_DIMENSIONS
+            # and _LEFT_DIMENSIONS), or words such as "second to last"; another dimension is not.
+            if not _names_clashing_dimension(err.message or "", numbers, words):
+                raise GradingFailure(problem)
+        return check
 
-    student.broadcasting.broadcast_shape.error_later(check, *CLASH)
+    student.broadcasting.broadcast_shape.error_later(
+        checker(CLASH, _RIGHT_DIMENSIONS, _DIMENSION_WORDS,
+                "the ValueError message should say which dimension clashes (e.g. 'dimension -2')"),
+        *CLASH)
+    student.broadcasting.broadcast_shape.error_later(
+        checker(CLASH_LEFT, _LEFT_DIMENSIONS, _LEFT_DIMENSION_WORDS,
+                "when the first shape is shorter than the others, the ValueError message should still "
+                "name the dimension that clashes (e.g. 'dimension -3', counted from the right; an index "
+                "counted in the first shape names another dimension)"),
+        *CLASH_LEFT)
 
 
 @pytest.mark.points(1)
@@ -388,7 +406,7 @@ def test_broadcast_to_zero_sizes_and_scalars(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("broadcast_to")
 def test_broadcast_to_incompatible_raises(student):
-    """broadcast_to raises ValueError where torch.broadcast_to fails (size clash, a size other than 1 to 0, -1 in a new dim)"""
+    """broadcast_to raises ValueError where torch.broadcast_to fails (size clash, a size other than 1 to 0, -1 in a new dim), and TypeError for a float size or an x that is not a tensor"""
     cases = [
         ((3,), (4,)),
         ((3,), (1,)),
@@ -412,6 +430,14 @@ def test_broadcast_to_incompatible_raises(student):
         x = torch.zeros(src)
         expect_raises_later(ValueError, student.broadcasting.broadcast_to, x, shape,
                             call=("broadcast_to", (x, shape)))
+    # a wrong type: TypeError (ValueError accepted too), not a silent int() or torch.as_tensor
+    x = torch.ones(3)
+    expect_raises_later((TypeError, ValueError), student.broadcasting.broadcast_to, x, (2.0, 3),
+                        call=("broadcast_to", (x, (2.0, 3))),
+                        hint="a shape holds ints: raise TypeError for a float size such as 2.0")
+    expect_raises_later((TypeError, ValueError), student.broadcasting.broadcast_to, [1.0, 2.0], (2, 2),
+                        call=("broadcast_to", ([1.0, 2.0], (2, 2))),
+                        hint="x must be a tensor: raise TypeError for a list")
 
 
 @pytest.mark.points(1)
@@ -521,7 +547,7 @@ def test_unbroadcast_zero_sizes(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("unbroadcast")
 def test_unbroadcast_incompatible_raises(student):
-    """unbroadcast raises ValueError when shape does not broadcast to grad's shape"""
+    """unbroadcast raises ValueError when shape does not broadcast to grad's shape (TypeError for a float size)"""
     cases = [
         ((2, 3), (2,)),
         ((2, 3), (3, 3)),
@@ -540,3 +566,16 @@ def test_unbroadcast_incompatible_raises(student):
         grad = torch.ones(gshape)
         expect_raises_later(ValueError, student.broadcasting.unbroadcast, grad, shape,
                             call=("unbroadcast", (grad, shape)))
+    # broadcasting goes one way only, from shape to grad's shape: a size 1 in grad does not take
+    # shape's 2 (or 0), as a symmetric can_broadcast(shape, grad.shape) check would let through
+    for gshape, shape in (((1, 3), (2, 3)), ((1,), (0,))):
+        grad = torch.ones(gshape)
+        expect_raises_later(ValueError, student.broadcasting.unbroadcast, grad, shape,
+                            call=("unbroadcast", (grad, shape)),
+                            hint="shape must broadcast to grad's shape: each of its sizes is 1 or "
+                                 "equal to grad's size there (grad's size 1 does not fit shape's 2)")
+    # a float size is a wrong type: TypeError (ValueError accepted too), not a silent int()
+    grad = torch.ones(2, 3)
+    expect_raises_later((TypeError, ValueError), student.broadcasting.unbroadcast, grad, (1.0, 3),
+                        call=("unbroadcast", (grad, (1.0, 3))),
+                        hint="a shape holds ints: raise TypeError for a float size such as 1.0")

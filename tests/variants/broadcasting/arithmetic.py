@@ -41,6 +41,8 @@ def can_broadcast(*shapes):
 
 
 def broadcast_to(x, shape):
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a tensor, not {type(x).__name__}")
     shape = list(shape)
     lead = len(shape) - x.dim()
     if lead < 0:

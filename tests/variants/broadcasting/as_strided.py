@@ -37,6 +37,8 @@ def can_broadcast(*shapes):
 
 
 def broadcast_to(x, shape):
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a tensor, not {type(x).__name__}")
     shape = list(shape)
     if len(shape) < x.dim():
         raise ValueError("target shape has fewer dimensions than the tensor")

@@ -47,6 +47,8 @@ def can_broadcast(*shapes):
 
 
 def broadcast_to(x, shape):
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a tensor, not {type(x).__name__}")
     if not isinstance(shape, (tuple, list, torch.Size)):
         raise TypeError("shape must be a sequence of ints")
     shape = list(shape)

@@ -44,6 +44,8 @@ def can_broadcast(*shapes):
 
 
 def broadcast_to(x, shape):
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a tensor, not {type(x).__name__}")
     shape = tuple(shape)
     lead = len(shape) - x.dim()
     if lead < 0:
@@ -62,7 +64,7 @@ def broadcast_to(x, shape):
 
 
 def unbroadcast(grad, shape):
-    shape = tuple(shape)
+    shape = _valid(shape)
     lead = grad.dim() - len(shape)
     if lead < 0 or any(s != 1 and s != grad.shape[lead + i] for i, s in enumerate(shape)):
         raise ValueError(f"shape {shape} does not broadcast to {tuple(grad.shape)}")

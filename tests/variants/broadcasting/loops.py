@@ -56,6 +56,8 @@ def can_broadcast(*shapes):
 
 
 def broadcast_to(x, shape):
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a tensor, not {type(x).__name__}")
     shape = _shape(shape)
     if len(shape) < x.dim():
         raise ValueError("the target shape has fewer dimensions than x")
