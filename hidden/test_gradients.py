@@ -136,7 +136,7 @@ def test_square_loss_grad_floats(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("square_loss_grad")
 def test_square_loss_grad_tensors(student):
-    """square_loss_grad on tensors: elementwise, broadcasting, float32 and float64, empty shapes"""
+    """square_loss_grad on tensors: elementwise, broadcasting, float32 and float64, empty shapes, tensors mixed with floats"""
     for dt in DTYPES:
         for seed in SEEDS:
             g = _gen(seed)
@@ -155,6 +155,16 @@ def test_square_loss_grad_tensors(student):
             for x, y, w in cases:
                 call = ("square_loss_grad", (x, y, w))
                 _send(student.gradients.square_loss_grad, (x, y, w), call, _close(ref.square_loss_grad(x, y, w), call))
+    # a float64 tensor with Python floats: the floats keep their float64 precision (as float32
+    # tensors, 1e4 + 0.1 and 1e4 + 0.101 round apart and x * w - y cancels to the wrong value)
+    t = torch.tensor([1.0, 2.0, -0.5], dtype=torch.float64)
+    near = torch.tensor([1e4 + 0.101, 1e4 + 0.05, 1e4 + 0.2], dtype=torch.float64)
+    for x, y, w in ((t, 1e4 + 0.101, 1e4 + 0.1), (1e4 + 0.1, near, 1.0)):
+        call = ("square_loss_grad", (x, y, w))
+        _send(student.gradients.square_loss_grad, (x, y, w), call,
+              _close(ref.square_loss_grad(x, y, w), call,
+                     hint="Python floats are float64 numbers: use them in the formula as they are "
+                          "(torch.as_tensor or torch.tensor of a float makes a float32 tensor and rounds it)"))
 
 
 # --------------------------------------------------------------------------- numerical_grad
