@@ -18,7 +18,7 @@ import itertools
 import pytest
 import torch
 
-from autograder.testing import expect_close, expect_equal, expect_raises_later, expect_unchanged
+from autograder.testing import expect_close, expect_equal, expect_raises, expect_raises_later, expect_unchanged
 from reference import sgd as ref
 
 pytestmark = pytest.mark.exercise("sgd")
@@ -290,13 +290,20 @@ def test_sgd_zero_grad(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("SGD")
 def test_sgd_invalid_hyperparameters(student):
-    """SGD raises ValueError where torch.optim.SGD does, and accepts the valid edge values"""
+    """SGD raises ValueError where torch.optim.SGD does (nesterov with a negative dampening too), and accepts the valid edge values"""
     bad = [{"lr": -0.1}, {"lr": 0.1, "momentum": -0.5}, {"lr": 0.1, "weight_decay": -1e-4},
            {"lr": 0.1, "nesterov": True}, {"lr": 0.1, "momentum": 0.0, "nesterov": True},
            {"lr": 0.1, "momentum": 0.9, "dampening": 0.1, "nesterov": True}]
+    # SGD.new, waiting: an SGD that gets made stays in the worker, so a missing check reads "the
+    # call returned normally" (SGD(...) itself would fail on an SGD object it cannot send back)
     for kwargs in bad:
         p = student.tensor(torch.randn(3), requires_grad=True)
-        expect_raises_later(ValueError, student.sgd.SGD, [p], call=("SGD", kwargs), **kwargs)
+        with expect_raises(ValueError, call=("SGD", kwargs)):
+            student.sgd.SGD.new([p], **kwargs)
+    kwargs = {"lr": 0.1, "momentum": 0.9, "dampening": -0.5, "nesterov": True}
+    with expect_raises(ValueError, call=("SGD", kwargs),
+                       hint="nesterov=True needs a dampening of exactly 0 (a negative one is an error too)"):
+        student.sgd.SGD.new([student.tensor(torch.randn(3), requires_grad=True)], **kwargs)
     # valid edges: lr = 0 (nothing moves), dampening without momentum, weight decay 0, and no
     # upper bounds: torch.optim.SGD accepts momentum >= 1, any dampening (above 1 or negative
     # too) and weight decay >= 1
@@ -422,12 +429,16 @@ def test_minibatches_leaves_inputs_unchanged(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("minibatches")
 def test_minibatches_invalid_arguments(student):
-    """batch_size < 1 and len(X) != len(y) raise ValueError"""
+    """batch_size < 1 and len(X) != len(y) raise ValueError (TypeError for a batch size that is not an int)"""
     X, y = _data(6, torch.float32, 3)
     for args in ((X, y, 0), (X, y, -2), (X, y[:5], 2), (X[:4], y, 2)):
         expect_raises_later(ValueError, student.sgd.minibatches, *args,
                             call=("minibatches", (f"len(X)={len(args[0])}", f"len(y)={len(args[1])}",
                                                   f"batch_size={args[2]}")))
+    # a float batch size is a wrong type: TypeError (ValueError accepted too), not a silent int()
+    expect_raises_later((TypeError, ValueError), student.sgd.minibatches, X, y, 2.5,
+                        call=("minibatches", ("len(X)=6", "len(y)=6", "batch_size=2.5")),
+                        hint="batch_size must be an int: raise TypeError for 2.5")
 
 
 # ------------------------------------------------------------------------ train_linear_regression
@@ -438,6 +449,17 @@ def _linear_data(n, d, dtype, seed, noise=0.01):
     b = torch.tensor(4.2, dtype=dtype)
     y = X @ w + b + noise * torch.randn(n, generator=g, dtype=dtype)
     return X, y
+
+
+def _same_wb(a, b):
+    """Whether the results ``a`` and ``b`` are (w, b) pairs of tensors within the default tolerance
+    of each other (False for anything else: _expect_wb says what is wrong with those)."""
+    try:
+        return all(torch.allclose(u, v, rtol=1.3e-6 if u.dtype == torch.float32 else 1e-7,
+                                  atol=1e-5 if u.dtype == torch.float32 else 1e-7)
+                   for u, v in zip(a, b)) and len(a) == len(b) == 2
+    except Exception:
+        return False
 
 
 def _expect_wb(got, want, what):
@@ -530,7 +552,7 @@ def test_train_defaults_partial_batch_and_zero_epochs(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("train_linear_regression")
 def test_train_lands_near_least_squares(student):
-    """shuffled minibatch SGD lands near the least-squares answer, reproducibly with a generator"""
+    """shuffled minibatch SGD lands near the least-squares answer, reproducibly with a generator (another seed, another shuffle)"""
     for k, dtype in enumerate(DTYPES):
         X, y = _linear_data(200, 3, dtype, 310 + k)
         A = torch.cat([X, torch.ones(200, 1, dtype=dtype)], dim=1)
@@ -539,6 +561,8 @@ def test_train_lands_near_least_squares(student):
         got = student.sgd.train_linear_regression(X, y, 0.1, 5, 10, gen)
         again = student.sgd.train_linear_regression(X, y, lr=0.1, epochs=5, batch_size=10,
                                                     generator=torch.Generator().manual_seed(k))
+        # another seed shuffles differently: the reference's (w, b) move by about 1e-3
+        other = student.sgd.train_linear_regression(X, y, 0.1, 5, 10, torch.Generator().manual_seed(k + 2))
         # "near": within 0.01 of the least-squares coefficients (noise 0.01, 100 steps of
         # lr 0.1; the reference stays within 0.0015 over 30 shuffles)
         if not isinstance(got, (tuple, list)) or len(got) != 2:
@@ -548,6 +572,11 @@ def test_train_lands_near_least_squares(student):
         expect_close(got[1], sol[3], rtol=0, atol=1e-2,
                      what="b after 5 epochs on 200 low-noise examples (vs least squares)")
         _expect_wb(again, got, "a second run with a generator seeded the same way")
+        if _same_wb(other, got):
+            expect_equal("the same (w, b)", "a different (w, b)",
+                         what=f"(w, b) after training with generators seeded {k} and {k + 2}",
+                         hint="shuffle the examples in every epoch with the generator you are given "
+                              "(minibatches(X, y, batch_size, shuffle=True, generator=generator))")
 
 
 @pytest.mark.points(1)
