@@ -31,6 +31,7 @@ name is made at run time is caught while the code runs, by :mod:`autograder.forb
 from __future__ import annotations
 
 import ast
+import bisect
 import functools
 import importlib.util
 import inspect
@@ -48,7 +49,8 @@ INTERNALS = [f".{name}" for name in (
     "f_globals", "f_code", "f_builtins", "_getframe", "tb_frame", "gi_frame", "cr_frame", "ag_frame",
     "co_filename", "get_referents", "get_referrers", "get_objects", "setprofile", "settrace",
     "_current_frames", "currentframe", "getouterframes", "getinnerframes",
-    "__mro__", "__bases__", "__base__", "__subclasses__", "mro", "getmro", "TensorBase", "import_module")] + \
+    "__mro__", "__bases__", "__base__", "__subclasses__", "mro", "getmro", "TensorBase", "import_module",
+    "__getattribute__", "getattr_static")] + \
     [f"builtins.{name}" for name in CODE_FROM_STRINGS] + ["sys.modules"]
 INTERNAL_USES = {f"{rule}(...)" if rule.startswith(".") else rule for rule in INTERNALS}   # as a Violation shows them
 MAX_ALIAS_PARTS = 12      # a forbidden name has a handful of parts: longer ones only come from alias cycles
@@ -81,6 +83,9 @@ class Violation:
         if self.lookup:
             return (f"`{self.name}` uses `{self.used}`{where}: a name of torch's made while your code runs "
                     "cannot be checked for forbidden calls in this exercise; write the name out")
+        if private_torch_name(self.used):
+            return (f"`{self.name}` uses `{self.used}`{where}: torch's private internals (names that start with "
+                    "_) are off limits in this exercise; use torch's public functions")
         if self.used in INTERNAL_USES:
             return (f"`{self.name}` uses `{self.used}`{where}: reaching into Python's or the grader's internals "
                     "(closures, frames, a class's bases, code run from strings) is not allowed in any exercise, "
@@ -228,9 +233,9 @@ class _Uses(ast.NodeVisitor):
                 self.uses.append(_Use("dotted", d, node.lineno))
             if node.func.id == "setattr" and not (len(node.args) > 2 and _is_false(node.args[2])):
                 self.uses.append(_Use("set", name, node.lineno))
-        for kw in node.keywords:
-            if kw.arg and not _is_false(kw.value):
-                self.uses.append(_Use("kw", kw.arg, node.lineno))
+        for name, value in _keywords(node):
+            if not _is_false(value):
+                self.uses.append(_Use("kw", name, node.lineno))
         self.generic_visit(node)
 
     def visit_Assign(self, node):
@@ -256,6 +261,19 @@ def _is_false(node) -> bool:
     return isinstance(node, ast.Constant) and node.value is False
 
 
+def _keywords(call: ast.Call):
+    """(name, value) of each keyword a call passes: written out, or spread from a dict written
+    out (``**{"requires_grad": True}``, ``**dict(requires_grad=True)``)."""
+    for kw in call.keywords:
+        if kw.arg:
+            yield kw.arg, kw.value
+        elif isinstance(kw.value, ast.Dict):
+            yield from ((name, v) for k, v in zip(kw.value.keys, kw.value.values)
+                        if k is not None and (name := _constant_name(k)) is not None)
+        elif isinstance(kw.value, ast.Call) and _called_name(kw.value) == "dict":
+            yield from _keywords(kw.value)
+
+
 def _turns_off_gradients(call: ast.Call) -> bool:
     """``x.requires_grad_(False)``, ``torch.set_grad_enabled(False)``: one argument, the constant False."""
     arguments = [*call.args, *(k.value for k in call.keywords)]
@@ -274,11 +292,26 @@ def _definitions(tree: ast.Module) -> dict[str, list[ast.AST]]:
     """Module-level names and the statements that define them. A function or class defined again
     later (a notebook's first try, then its final version) is left out when nothing between the
     two could keep hold of it: it is then never what the name stands for."""
-    defs: dict[str, list[ast.AST]] = {}
-    body = tree.body
+    body = list(_module_level(tree.body))
+    def_at: dict[str, list[int]] = {}
     for i, stmt in enumerate(body):
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            if not _replaced_unseen(stmt.name, body[i + 1:]):
+            def_at.setdefault(stmt.name, []).append(i)
+    held_at: dict[str, list[int]] = {}             # name -> statements that may keep hold of it, in order
+    for i, stmt in enumerate(body):
+        for name in _held(stmt) & def_at.keys():
+            held_at.setdefault(name, []).append(i)
+    replaced = set()
+    for name, at in def_at.items():
+        for i, j in zip(at, at[1:]):
+            held = held_at.get(name, [])
+            k = bisect.bisect_right(held, i)
+            if not (k < len(held) and held[k] < j) and not any(name in _held(e) for e in _evaluated_at_definition(body[j])):
+                replaced.add(i)
+    defs: dict[str, list[ast.AST]] = {}
+    for i, stmt in enumerate(body):
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            if i not in replaced:
                 defs.setdefault(stmt.name, []).append(stmt)
         elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
             targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
@@ -289,22 +322,38 @@ def _definitions(tree: ast.Module) -> dict[str, list[ast.AST]]:
     return defs
 
 
-def _replaced_unseen(name: str, later: list[ast.stmt]) -> bool:
-    """Whether the module-level statements ``later`` define ``name`` again as a function or class
-    before anything could take hold of the old one: a read of the name that is not a call of it
-    (``old = f``, ``functools.partial(f)``, ``@wraps(f)``, a ``global`` assignment) keeps it."""
-    for stmt in later:
-        redefined = isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and stmt.name == name
-        looked_at = [*stmt.decorator_list, *(stmt.bases if isinstance(stmt, ast.ClassDef) else []),
-                     *(k.value for k in getattr(stmt, "keywords", ())),
-                     *(_defaults(stmt.args) if not isinstance(stmt, ast.ClassDef) else [])] if redefined else [stmt]
-        for part in looked_at:
-            called = {id(c.func) for c in ast.walk(part) if isinstance(c, ast.Call)}
-            if any(isinstance(n, ast.Name) and n.id == name and id(n) not in called for n in ast.walk(part)):
-                return False
-        if redefined:
-            return True
-    return False
+_BLOCKS = (ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Try, ast.TryStar, ast.Match)
+
+
+def _module_level(body: list[ast.stmt]):
+    """The statements that run at module level, in order: those inside ``if``, ``try``, ``with``,
+    ``for``, ``while`` and ``match`` blocks too (a function defined under ``if True:`` is the
+    module's), each block's own expressions (its test, its iterable) before its statements."""
+    for stmt in body:
+        if not isinstance(stmt, _BLOCKS):
+            yield stmt
+            continue
+        yield from (e for e in (getattr(stmt, "test", None), getattr(stmt, "iter", None), getattr(stmt, "target", None),
+                                getattr(stmt, "subject", None), *(i.context_expr for i in getattr(stmt, "items", ())))
+                    if e is not None)
+        inner = [*getattr(stmt, "body", ()), *(s for h in getattr(stmt, "handlers", ()) for s in h.body),
+                 *getattr(stmt, "orelse", ()), *getattr(stmt, "finalbody", ()),
+                 *(s for c in getattr(stmt, "cases", ()) for s in c.body)]
+        yield from _module_level(inner)
+
+
+def _held(node: ast.AST) -> set[str]:
+    """The names ``node`` may keep hold of what they are bound to: read other than by a call
+    (``old = f``, ``functools.partial(f)``, ``@wraps(f)``, a ``global`` assignment)."""
+    called = {id(c.func) for c in ast.walk(node) if isinstance(c, ast.Call)}
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and id(n) not in called}
+
+
+def _evaluated_at_definition(stmt) -> list[ast.expr]:
+    """What runs where a function or class is defined: decorators, defaults, bases, keywords."""
+    if isinstance(stmt, ast.ClassDef):
+        return [*stmt.decorator_list, *stmt.bases, *(k.value for k in stmt.keywords)]
+    return [*stmt.decorator_list, *_defaults(stmt.args)]
 
 
 def _defaults(args: ast.arguments) -> list[ast.expr]:
@@ -425,9 +474,19 @@ def _path_objects(dotted: str) -> tuple:
 
 
 def _watched_method(name: str) -> bool:
-    """Whether ``torch.Tensor.<name>`` is a method, which the run-time watch wraps."""
+    """Whether the run-time watch wraps what an attribute rule of that name forbids: a tensor
+    method, or a function of ``torch`` or ``torch.nn.functional``."""
     torch = sys.modules.get("torch")
-    return torch is not None and f".{name}" not in INTERNALS and inspect.isroutine(getattr(torch.Tensor, name, None))
+    return torch is not None and f".{name}" not in INTERNALS and any(
+        inspect.isroutine(getattr(owner, name, None)) for owner in (torch.Tensor, torch, torch.nn.functional))
+
+
+def private_torch_name(dotted: str) -> bool:
+    """Whether a dotted name reaches into torch's private parts (``torch._C``, ``torch.nn._x``):
+    a part after ``torch`` that starts with ``_`` and is no dunder."""
+    parts = dotted.split(".")
+    return parts[0] == "torch" and any(p.startswith("_") and not (p.startswith("__") and p.endswith("__"))
+                                       for p in parts[1:])
 
 
 class _RuleSet:
@@ -455,7 +514,8 @@ class _RuleSet:
         if use.kind == "dotted":
             parts = use.text.split(".")
             return any(".".join(parts[:i]) in self.dotted for i in range(1, len(parts) + 1)) \
-                or any(id(obj) in self.objects for obj in _path_objects(use.text))
+                or any(id(obj) in self.objects for obj in _path_objects(use.text)) \
+                or (self.forbids_torch and private_torch_name(use.text))
         if use.kind == "attr":
             return use.text in self.attrs and (use.text not in own_names or not _watched_method(use.text))
         if use.kind == "lookup":

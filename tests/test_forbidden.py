@@ -253,3 +253,31 @@ def test_switching_gradients_off_is_no_requires_grad_trick():
     for on in ("    with torch.set_grad_enabled(True):\n        return g\n", "    return g.requires_grad_()\n",
                "    return g.requires_grad_(True)\n", "    return g.detach().requires_grad_(g.requires_grad)\n"):
         assert set(find_forbidden(head + on, rules, NAMES)) == {"unbroadcast"}, on
+
+
+def test_private_parts_of_torch_blocks_and_spread_keywords_count():
+    """What the run-time watch cannot wrap is read in the source: torch's private names written
+    out (where anything of torch's is forbidden), a function defined inside a module-level
+    block, keywords spread from a dict written out."""
+    private = "import torch\ndef broadcast_to(x, s):\n    return torch._VF.broadcast_tensors(x)\n"
+    assert found(private) == {"broadcast_to": "torch._VF.broadcast_tensors"}
+    assert "torch's private internals" in find_forbidden(private, RULES, NAMES)["broadcast_to"].message()
+    assert find_forbidden(private, {"*": []}, NAMES) == {}
+    assert found("import torch\ndef broadcast_to(x, s):\n    return torch.__version__\n") == {}
+    for block in ("if True:\n", "try:\n", "with open('f') as f:\n", "for _ in [1]:\n"):
+        src = "import torch\n" + block + "    def broadcast_to(x, s):\n        return torch.broadcast_shapes(s)\n"
+        if block == "try:\n":
+            src += "except Exception:\n    pass\n"
+        assert found(src) == {"broadcast_to": "torch.broadcast_shapes"}, block
+    for spread in ("**{'requires_grad': True}", "**dict(requires_grad=True)"):
+        assert found(f"import torch\ndef unbroadcast(g, s):\n    return torch.ones(2, {spread})\n") == \
+            {"unbroadcast": "requires_grad=..."}, spread
+    assert found("def broadcast_to(x, s):\n    return object.__getattribute__(x, 'y')\n") == \
+        {"broadcast_to": ".__getattribute__(...)"}
+
+
+def test_an_own_method_named_like_a_watched_torch_function_is_spared():
+    rules = {"*": [".scaled_dot_product_attention"]}
+    src = ("class Attention:\n    def scaled_dot_product_attention(self, q):\n        return q\n"
+           "    def forward(self, q):\n        return self.scaled_dot_product_attention(q)\n")
+    assert find_forbidden(src, rules, ["Attention"]) == {}
