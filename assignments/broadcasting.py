@@ -110,6 +110,8 @@ def broadcast_to(x: torch.Tensor, shape) -> torch.Tensor:
         ValueError: where ``torch.broadcast_to`` would fail: ``len(shape) < x.dim()``; a
             dimension of ``x`` that is neither 1 nor the target size (a size-0 dimension only
             goes to 0); ``-1`` in a new leading dimension; any other negative size.
+        TypeError: if ``x`` is not a tensor, or ``shape`` holds something that is not an int
+            (e.g. ``2.0``).
 
     Example:
         >>> broadcast_to(torch.tensor([1., 2., 3.]), (2, 3))
@@ -142,6 +144,9 @@ def unbroadcast(grad: torch.Tensor, shape) -> torch.Tensor:
     Raises:
         ValueError: if ``shape`` does not broadcast to ``grad.shape`` (more dimensions than
             ``grad``, or a size that is neither 1 nor ``grad``'s size in that dimension).
+            Broadcasting goes one way, from ``shape`` to ``grad.shape``: a size 1 of ``grad``
+            does not take ``shape``'s 2.
+        TypeError: if ``shape`` holds something that is not an int (e.g. ``1.0``).
 
     Example:
         >>> g = torch.tensor([[1., 2., 3.],

@@ -111,6 +111,7 @@ def minibatches(X, y, batch_size, shuffle=True, generator=None):
     Raises:
         ValueError: if ``batch_size < 1`` or ``len(X) != len(y)`` (it may be raised when the
             iteration starts, if you write a generator function).
+        TypeError: if ``batch_size`` is not an int (e.g. ``2.5``).
 
     Example:
         >>> X = torch.arange(10.0).reshape(5, 2); y = torch.arange(5)
