@@ -28,12 +28,6 @@ its ``forward`` for whoever called the module. Switching gradients off
 (``x.requires_grad_(False)``, ``torch.set_grad_enabled(False)``) is not noted. Keyword and assignment rules (``kw:requires_grad``, ``set:requires_grad``) stay
 with the syntax check: using what they unlock takes a call watched here (``backward``, ``grad``).
 
-What no wrapper can stand for, the private parts of torch (``torch._C``, ``torch._VF``,
-``torch._decomp``) and namespaces such as ``torch.ops``, is guarded where it is looked up: torch's
-modules get a class whose attribute lookup notes student code (not torch's) reading a private
-name or a module's ``__dict__`` (while the module loads, too), or, while a request runs, a name
-the exercise's rules give (``torch.ops``): ``operator.attrgetter("_C._nn")(torch)`` included.
-
 This runs beside student code, so it is not trusted: a note can only cost the student points. A
 student who puts the original back is noted too (every binding is checked after each request).
 """
@@ -51,22 +45,17 @@ import torch
 
 LIBRARY = (os.path.dirname(torch.__file__) + os.sep, os.path.dirname(os.path.abspath(__file__)) + os.sep)
 ALL = "*"
-PRIVATE = "torch._..."     # what a guarded read of a private name is noted as (forbidden.private_torch_name)
 MAX_NOTES = 16      # per request: the first is reported; a call in a loop is not noted a million times
 
 
 def watch_plan(rules: dict) -> list[tuple]:
     """``(rule owner, shown name, owner object, attribute, object)`` for each binding an
-    exercise's rules (``{"*" | name: [rule, ...]}``) name in this process; where they forbid
-    anything of torch's, also ``("*", PRIVATE, None, None, None)``: guard torch's private names.
+    exercise's rules (``{"*" | name: [rule, ...]}``) name in this process.
 
     Finding them reads through torch's modules; the zygote does it once per exercise, so that a
     forked worker only installs the wrappers (reading there would copy every page it touches)."""
-    plan = [(owner, *target) for owner, rule_list in rules.items() for rule in rule_list
+    return [(owner, *target) for owner, rule_list in rules.items() for rule in rule_list
             for target in _targets(rule)]
-    if any(rule.split(".")[0] == "torch" or rule.startswith(".") for rules_of in rules.values() for rule in rules_of):
-        plan.append((ALL, PRIVATE, None, None, None))
-    return plan
 
 
 _PLANS: dict[str, list] = {}     # an exercise's forbidden rules (as JSON) -> their watch plan
@@ -90,21 +79,11 @@ class ForbiddenWatch:
         self.module_file = module_file
         self.student_dir = os.path.dirname(module_file) + os.sep
         self.active = False
-        self.loading = False                       # the student's module is being imported
         self.noted: list[dict] = []
         self._owners: dict[str, set] = {}          # what is watched -> the names its rules apply to
         self._bindings: list[tuple] = []           # (owner object, attribute, wrapper, shown name)
-        self._guarded_reads: dict[tuple, str] = {}  # (id of a torch module, attribute) -> rule, noted when read
         for owner, shown, target, attr, original in plan:
-            if shown == PRIVATE:
-                _guard_torch_modules(self)
-            elif isinstance(original, types.ModuleType):      # a module no wrapper stands for: its reads
-                self._guarded_reads[(id(target), attr)] = shown
-                _GUARDED_NAMES.add(attr)
-            if shown == PRIVATE or isinstance(original, types.ModuleType):
-                self._owners.setdefault(shown, set()).add(owner)
-            else:
-                self._watch(target, attr, original, shown, owner)
+            self._watch(target, attr, original, shown, owner)
         # the bindings as columns, checked after each request in C loops (map) rather than one by one
         self._columns = tuple(zip(*self._bindings))[:3] or ((), (), ())
 
@@ -181,21 +160,6 @@ class ForbiddenWatch:
                 return                             # forbidden only in functions this call is not in
         self.noted.append({"used": shown, "names": names, "line": line})
 
-    def read(self, module, name: str, caller) -> None:
-        """A guarded module's attribute ``name`` was read by ``caller``'s code (see _GuardedModule)."""
-        if not (self.active or self.loading) or _library_code(caller) \
-                or caller.f_code.co_filename.startswith("<frozen importlib"):
-            return               # between requests; torch's own (or the grader's) code, or an import it makes
-        private = name == "__dict__" or (name.startswith("_") and not name.startswith("__"))
-        shown = self._guarded_reads.get((id(module), name)) if self.active or private else None
-        shown = shown or (PRIVATE if private else None)
-        if shown is None or PRIVATE not in self._owners:
-            return                                 # nothing of torch's is forbidden here
-        before = len(self.noted)
-        self._note(shown, frozenset(), caller)
-        if self.loading and len(self.noted) > before:   # at import no function runs: the module as a whole
-            self.noted[-1]["names"] = sorted(self.names)
-
     def _check_bindings(self) -> None:
         """A binding the student replaced is put back, and noted against every name."""
         if self._all_bound():
@@ -217,34 +181,6 @@ class ForbiddenWatch:
 _MODULE_CALL = {code for code in (getattr(vars(torch.nn.Module).get(name), "__code__", None)
                                   for name in ("_call_impl", "_wrapped_call_impl")) if code is not None}
 _OFF_SWITCHES = (torch.Tensor.requires_grad_, torch.set_grad_enabled.__init__)
-
-
-_WATCH: list = []        # the worker's watch, for the guarded modules' lookups
-_GUARDED_NAMES: set = set()    # the attribute names some guarded read is about (a quick first test)
-
-
-class _GuardedModule(types.ModuleType):
-    """A torch module whose attribute lookups are shown to the watch when their name starts with
-    ``_`` or is guarded (cheap tests first: this runs for every lookup on torch's modules)."""
-
-    def __getattribute__(self, name):
-        if (name[0] == "_" or name in _GUARDED_NAMES) and _WATCH and (name[:2] != "__" or name == "__dict__"):
-            _WATCH[0].read(self, name, sys._getframe(1))
-        return _plain_lookup(self, name)
-
-
-_plain_lookup = types.ModuleType.__getattribute__
-
-
-def _guard_torch_modules(watch) -> None:
-    """Give torch's plain modules the guarded class, and the watch to report to (once per worker)."""
-    _WATCH[:] = [watch]
-    for name, module in list(sys.modules.items()):
-        if (name == "torch" or name.startswith("torch.")) and type(module) is types.ModuleType:
-            try:
-                module.__class__ = _GuardedModule
-            except TypeError:
-                pass
 
 
 def _caller(frame):
@@ -292,10 +228,8 @@ def _targets(rule: str):
             return
         parent, obj = obj, _attribute(obj, part)
     if isinstance(obj, types.ModuleType):
-        if isinstance(parent, types.ModuleType):
-            yield rule, parent, parts[-1], obj             # a guarded read (torch.ops, torch._C)
         if not any(p.startswith("_") for p in parts) and parent is not None:
-            yield from _module_targets(rule, obj, parent)   # private modules: their reads alone
+            yield from _module_targets(rule, obj, parent)   # private modules: the syntax check alone
     elif parent is not None and _watchable(obj):
         yield rule, parent, parts[-1], obj
         yield from _method_targets(rule, obj)

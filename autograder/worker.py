@@ -254,11 +254,7 @@ def serve(sock, module_path: str, module_name: str, hello: dict, watch_plan: lis
     wire.send(sock, wire.encode(hello, {}))
     watcher = ForbiddenWatch(watch_plan, names, module_path) if watch_plan is not None else None
     try:
-        if watcher is not None:
-            watcher.loading = True           # reads of torch's private names count at import too
         module, cell_errors = load_module(module_path, module_name, cell_seconds)
-        if watcher is not None:
-            watcher.loading = False
     except BaseException as e:  # noqa: BLE001 - SystemExit at import included
         tb = traceback.extract_tb(e.__traceback__)
         where = [[f.filename.rsplit("/", 1)[-1], f.lineno, f.name, f.line or ""]

@@ -25,23 +25,22 @@ def covering(tests, name):
 
 def test_each_exercise_catches_a_call_spelled_at_run_time(grader, full_marks, tmp_path):
     """Names made at run time in a namespace the syntax check cannot tell is torch's (``[torch][0]``;
-    ``getattr(torch, name)`` itself it reads as a look into torch's names): a forbidden function
-    is noted where it is called, a forbidden module (``torch.autograd``) where it is read."""
+    ``vars(torch)`` itself it reads as a look into torch's names)."""
     cases = [
         ("broadcasting", "broadcast_shape", "torch.broadcast_shapes",
-         "def broadcast_shape(*shapes):\n    tail = 'shapes'\n    return tuple(getattr([torch][0], 'broadcast_' + tail)(*shapes))\n"),
-        ("gradients", "relu_backward", "torch.autograd",
+         "def broadcast_shape(*shapes):\n    tail = 'shapes'\n    return tuple(vars([torch][0])['broadcast_' + tail](*shapes))\n"),
+        ("gradients", "relu_backward", "torch.autograd.grad",
          "def relu_backward(dout, x):\n"
          "    part = 'grad'\n"
          "    x = x.detach().clone()\n"
          "    setattr(x, 'requires_' + part, True)\n"
          "    y = torch.relu(x)\n"
-         "    return getattr([torch][0], 'auto' + part).grad(y, x, dout)[0]\n"),
-        ("gradients", "tanh_backward", "torch.autograd",
+         "    return vars([torch][0])['auto' + part].grad(y, x, dout)[0]\n"),
+        ("gradients", "tanh_backward", "torch.autograd.functional.vjp",
          "def tanh_backward(dout, x):\n"
          "    part = 'grad'\n"
-         "    return getattr([torch][0], 'auto' + part).functional.vjp(torch.tanh, x, dout)[1]\n"),
-        ("sgd", "train_linear_regression", "torch.optim",
+         "    return vars([torch][0])['auto' + part].functional.vjp(torch.tanh, x, dout)[1]\n"),
+        ("sgd", "train_linear_regression", "torch.optim.SGD",
          "def train_linear_regression(X, y, lr=0.03, epochs=3, batch_size=10, generator=None):\n"
          "    w = torch.zeros(X.shape[1], dtype=X.dtype, requires_grad=True)\n"
          "    b = torch.zeros((), dtype=X.dtype, requires_grad=True)\n"
@@ -88,8 +87,8 @@ def test_a_call_seen_late_zeroes_the_tests_that_passed_before_it(grader, tmp_pat
 
 def test_a_watched_function_put_back_by_the_student_zeroes_the_exercise(grader, full_marks, tmp_path):
     source = with_function("losses", (
-        "_tail = 'max'\n"
-        "setattr(torch, 'soft' + _tail, lambda x, dim: (x - x.logsumexp(dim, keepdim=True)).exp())\n"
+        "_tail, _c = 'max', 'C'\n"
+        "setattr(torch, 'soft' + _tail, getattr(getattr([torch][0], '_' + _c), '_VariableFunctions').softmax)\n"
         "def softmax(x, dim=-1):\n"
         "    return getattr([torch][0], 'soft' + _tail)(x, dim)\n"))
     result, tests = graded(grader, tmp_path, "losses", source)
@@ -124,7 +123,7 @@ def test_student_code_compiled_under_a_file_name_of_torch_is_still_student_code(
     source = with_function("losses", (
         "import os\nimport types\n\n"
         "_tail = 'max'\n_attr = '__co' + 'de__'\n\n"
-        "def _impl(x, dim):\n    return getattr([torch][0], 'soft' + _tail)(x, dim)\n\n"
+        "def _impl(x, dim):\n    return vars([torch][0])['soft' + _tail](x, dim)\n\n"
         "_impl = types.FunctionType(getattr(_impl, _attr).replace(\n"
         "    co_filename=os.path.join(os.path.dirname(torch.__file__), '_impl.py')), globals())\n\n"
         "def softmax(x, dim=-1):\n    return _impl(x, dim)\n"))
@@ -141,9 +140,9 @@ def test_a_forbidden_function_handed_to_torch_or_to_the_grader_is_still_the_stud
         "_tail = 'max'\n"
         "def softmax(x, dim=-1):\n"
         "    m = torch.nn.Module()\n"
-        "    m.forward = getattr([torch][0], 'soft' + _tail)\n"
+        "    m.forward = vars([torch][0])['soft' + _tail]\n"
         "    return m(x, dim)\n\n"
-        "log_softmax = getattr([torch][0], 'log_soft' + _tail)\n"))
+        "log_softmax = vars([torch][0])['log_soft' + _tail]\n"))
     result, tests = graded(grader, tmp_path, "losses", losses)
     for name, used in (("softmax", "torch.softmax"), ("log_softmax", "torch.log_softmax")):
         caught = covering(tests, name)
@@ -164,7 +163,7 @@ def test_a_forbidden_module_used_without_its_init_or_through_another_module_is_n
         "import operator, types\n"
         "_name = bytes.fromhex('43726f7373456e74726f70794c6f7373').decode()\n"      # CrossEntropyLoss
         "def cross_entropy(logits, targets, weight=None, ignore_index=-100, reduction='mean', label_smoothing=0.0):\n"
-        "    cls = operator.attrgetter(_name)(torch.nn.modules)\n"
+        "    cls = operator.attrgetter(_name)(torch.nn)\n"
         f"    if reduction == 'sum':\n        return cls.forward(types.SimpleNamespace({attrs}), logits, targets)\n"
         "    module = object.__new__(cls)\n"
         f"    vars(module).update({attrs})\n"
@@ -192,28 +191,3 @@ def test_switching_gradients_off_while_the_code_runs_is_allowed(grader, full_mar
         "        return _numerical_grad(f, x, h)\n"))
     result = grader.grade_path(submission_with(tmp_path, {"gradients": gradients}))
     assert result.by_exercise() == full_marks
-
-
-def test_torch_private_names_read_while_the_code_runs_or_loads_are_noted(grader, full_marks, tmp_path):
-    """No wrapper can stand for torch's private parts, so reading them is watched where they are
-    looked up: a private name of a torch module (``attrgetter`` reads it in C, for the student's
-    code), a name the rules give (``torch.ops``), and, at import, a private name reached for the
-    module as a whole. Where nothing of torch's is forbidden, nothing is noted."""
-    losses = with_function("losses", (
-        "import functools, operator\n"
-        "_loss = operator.attrgetter('_C._nn.cross_entropy_loss')\n"
-        "def cross_entropy(logits, targets, weight=None, ignore_index=-100, reduction='mean', label_smoothing=0.0):\n"
-        "    codes = {'none': 0, 'mean': 1, 'sum': 2}\n"
-        "    return _loss(torch)(logits, targets, weight, codes[reduction], ignore_index, label_smoothing)\n"
-        "def log_softmax(x, dim=-1):\n"
-        "    return functools.reduce(getattr, ['ops', 'aten', 'log_softmax'], torch)(x, dim)\n"))
-    sgd = with_function("sgd", "import operator\n_functional = operator.attrgetter('optim._functional')(torch)\n")
-    masked = (ROOT / "solutions" / "masked_softmax.py").read_text() + \
-        "\nimport operator\n_c = operator.attrgetter('_C')(torch)\n"
-    result = grader.grade_path(submission_with(tmp_path, {"losses": losses, "sgd": sgd, "masked_softmax": masked}))
-    for name, used in (("cross_entropy", "torch._C"), ("log_softmax", "torch.ops")):
-        caught = covering(result.tests, name)
-        assert caught and all(t.score == 0 and f"`{name}` uses `{used}`" in t.output for t in caught), name
-    assert result.by_exercise()["sgd"][0] == 0                     # read while the module loads: all of it
-    scores = result.by_exercise()
-    assert all(scores[ex] == full_marks[ex] for ex in scores if ex not in ("losses", "sgd"))
