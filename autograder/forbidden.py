@@ -194,7 +194,7 @@ class _Uses(ast.NodeVisitor):
             self.uses.append(_Use("dotted", f"builtins.{node.id}", node.lineno, node.id))
         for d in _dotted(node, self.aliases):
             self.uses.append(_Use("dotted", d, node.lineno))
-        for m, line in self.star_modules.items():
+        for m, line in self.star_modules.items() if not node.id.startswith("_") else ():   # never star-bound
             self.uses.append(_Use("dotted", f"{m}.{node.id}", node.lineno, node.id, line))
 
     def visit_Attribute(self, node):

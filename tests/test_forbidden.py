@@ -213,6 +213,8 @@ def test_a_star_import_does_not_claim_the_modules_own_names_or_locals():
         {"broadcast_to": "torch.nn.functional.softmax"}
     assert found("def softmax(x):\n    return x\n" + star + "def broadcast_to(x, s):\n    return softmax(x)\n") == \
         {"broadcast_to": "torch.nn.functional.softmax"}
+    # a star import binds no name that starts with _ (a module without __all__ keeps them)
+    assert found(star + "def _softmax(x):\n    return x\ndef broadcast_to(x, s):\n    return _softmax(x)\n") == {}
 
 
 def test_a_function_defined_again_later_is_judged_by_its_last_definition():
@@ -259,6 +261,10 @@ def test_private_parts_of_torch_blocks_and_spread_keywords_count():
     """What the run-time watch cannot wrap is read in the source: torch's private names written
     out (where anything of torch's is forbidden), a function defined inside a module-level
     block, keywords spread from a dict written out."""
+    # torch.ops.aten under a public name (torch.fx.experimental.proxy_tensor.aten) is torch.ops.aten
+    aten = {"*": ["torch.ops", "torch.ops.aten"]}
+    assert set(find_forbidden("from torch.fx.experimental.proxy_tensor import aten\n"
+                              "def f(x):\n    return aten.softmax(x, 0)\n", aten, ["f"])) == {"f"}
     private = "import torch\ndef broadcast_to(x, s):\n    return torch._VF.broadcast_tensors(x)\n"
     assert found(private) == {"broadcast_to": "torch._VF.broadcast_tensors"}
     assert "torch's private internals" in find_forbidden(private, RULES, NAMES)["broadcast_to"].message()
