@@ -25,8 +25,9 @@ torch's code calls it as a value it was handed (an ``nn.Module`` whose ``forward
 ``F.cross_entropy``), and only against the contract names whose code is on the stack and which
 the rule applies to. ``nn.Module``'s own call machinery is not a caller: calling a module runs
 its ``forward`` for whoever called the module. Switching gradients off
-(``x.requires_grad_(False)``, ``torch.set_grad_enabled(False)``) is not noted. Keyword and assignment rules (``kw:requires_grad``, ``set:requires_grad``) stay
-with the syntax check: using what they unlock takes a call watched here (``backward``, ``grad``).
+(``x.requires_grad_(False)``, ``torch.set_grad_enabled(False)``) is not noted. Keyword and
+assignment rules (``kw:requires_grad``, ``set:requires_grad``) stay with the syntax check: using
+what they unlock takes a call watched here (``backward``, ``grad``).
 
 This runs beside student code, so it is not trusted: a note can only cost the student points. A
 student who puts the original back is noted too (every binding is checked after each request).
