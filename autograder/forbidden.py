@@ -188,8 +188,11 @@ class _Uses(ast.NodeVisitor):
     def __init__(self, aliases, star_modules):
         self.aliases, self.star_modules = aliases, star_modules
         self.uses: list[_Use] = []
+        self._called: set[int] = set()       # the Name nodes that are called (``getattr(...)``)
 
     def visit_Name(self, node):
+        if node.id == "getattr" and id(node) not in self._called:   # getattr handed on: reduce(getattr, ...)
+            self.uses.append(_Use("lookup", "getattr (passed on as a value)", node.lineno, node.id))
         if node.id in CODE_FROM_STRINGS:          # the builtin, unless shadowed (see _scan)
             self.uses.append(_Use("dotted", f"builtins.{node.id}", node.lineno, node.id))
         for d in _dotted(node, self.aliases):
@@ -219,6 +222,10 @@ class _Uses(ast.NodeVisitor):
                 if part is not None:
                     self.visit(part)
             return
+        self._called.add(id(node.func))
+        resolver = next((d for d in _dotted(node.func, self.aliases) if d in NAME_RESOLVERS), None)
+        if resolver and not all(_public_path(_constant_name(a)) for a in node.args):
+            self.uses.append(_Use("lookup", f"{resolver}(<a name made at run time, or a private one>)", node.lineno))
         if isinstance(node.func, ast.Name) and node.args:
             if node.func.id in ("getattr", "hasattr") and len(node.args) >= 2 and _constant_name(node.args[1]) is None:
                 self._lookup(node.args[0], f"{node.func.id}({{}}, <a name made at run time>)", node.lineno)
@@ -259,6 +266,14 @@ class _Uses(ast.NodeVisitor):
 
 def _is_false(node) -> bool:
     return isinstance(node, ast.Constant) and node.value is False
+
+
+NAME_RESOLVERS = ("operator.attrgetter", "operator.methodcaller", "pkgutil.resolve_name", "pydoc.locate")
+
+
+def _public_path(name: str | None) -> bool:
+    """Whether a constant dotted name (``"weight.data"``, ``"torch.nn:Linear"``) has no private part."""
+    return name is not None and not any(p.startswith("_") for p in name.replace(":", ".").split("."))
 
 
 def _keywords(call: ast.Call):

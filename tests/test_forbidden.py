@@ -196,6 +196,19 @@ def test_a_look_into_torch_by_a_name_made_at_run_time_counts_where_torch_is_forb
     assert message == ("`broadcast_to` uses `getattr(torch.nn, <a name made at run time>)` (line 3): a name of torch's "
                        "made while your code runs cannot be checked for forbidden calls in this exercise; write the "
                        "name out")
+    # what the standard library resolves at run time: getattr handed on, attrgetter and its kin
+    # with a name made at run time or a private one
+    for source, used in {
+            "import functools, torch\ndef broadcast_to(x, s):\n    return functools.reduce(getattr, s, torch)":
+                "getattr (passed on as a value)",
+            "import operator, torch\ndef broadcast_to(x, s):\n    return operator.attrgetter(s)(torch)":
+                "operator.attrgetter(<a name made at run time, or a private one>)",
+            "from operator import attrgetter\ndef broadcast_to(x, s):\n    return attrgetter('_C._nn')(x)":
+                "operator.attrgetter(<a name made at run time, or a private one>)",
+            "import pkgutil\ndef broadcast_to(x, s):\n    return pkgutil.resolve_name(s)":
+                "pkgutil.resolve_name(<a name made at run time, or a private one>)"}.items():
+        assert found(source) == {"broadcast_to": used}, source
+    assert found("import operator\ndef broadcast_to(x, s):\n    return sorted(s, key=operator.attrgetter('size'))") == {}
     for honest in ("def broadcast_to(x, s, name='a'):\n    return getattr(x, name)",
                    "import torch\ndef broadcast_to(x, s):\n    return getattr(torch, 'float32')",
                    "def broadcast_to(x, s):\n    return vars(s)"):

@@ -160,10 +160,10 @@ def test_a_forbidden_module_used_without_its_init_or_through_another_module_is_n
              "_forward_hooks={}, _forward_pre_hooks={}, _backward_hooks={}, _backward_pre_hooks={}, "
              "_forward_hooks_with_kwargs={}, _forward_hooks_always_called={}, _forward_pre_hooks_with_kwargs={}")
     losses = with_function("losses", (
-        "import operator, types\n"
+        "import types\n"
         "_name = bytes.fromhex('43726f7373456e74726f70794c6f7373').decode()\n"      # CrossEntropyLoss
         "def cross_entropy(logits, targets, weight=None, ignore_index=-100, reduction='mean', label_smoothing=0.0):\n"
-        "    cls = operator.attrgetter(_name)(torch.nn)\n"
+        "    cls = getattr((torch.nn,)[0], _name)\n"
         f"    if reduction == 'sum':\n        return cls.forward(types.SimpleNamespace({attrs}), logits, targets)\n"
         "    module = object.__new__(cls)\n"
         f"    vars(module).update({attrs})\n"
