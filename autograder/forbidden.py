@@ -34,7 +34,6 @@ import ast
 import bisect
 import functools
 import importlib.util
-import inspect
 import symtable
 import sys
 import types
@@ -312,9 +311,10 @@ def _definitions(tree: ast.Module) -> dict[str, list[ast.AST]]:
     for i, stmt in enumerate(body):
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             def_at.setdefault(stmt.name, []).append(i)
+    redefined = {name for name, at in def_at.items() if len(at) > 1}
     held_at: dict[str, list[int]] = {}             # name -> statements that may keep hold of it, in order
-    for i, stmt in enumerate(body):
-        for name in _held(stmt) & def_at.keys():
+    for i, stmt in enumerate(body if redefined else ()):
+        for name in _held(stmt) & redefined:
             held_at.setdefault(name, []).append(i)
     replaced = set()
     for name, at in def_at.items():
@@ -489,11 +489,11 @@ def _path_objects(dotted: str) -> tuple:
 
 
 def _watched_method(name: str) -> bool:
-    """Whether the run-time watch wraps what an attribute rule of that name forbids: a tensor
-    method, or a function of ``torch`` or ``torch.nn.functional``."""
-    torch = sys.modules.get("torch")
-    return torch is not None and f".{name}" not in INTERNALS and any(
-        inspect.isroutine(getattr(owner, name, None)) for owner in (torch.Tensor, torch, torch.nn.functional))
+    """Whether the run-time watch wraps what an attribute rule of that name forbids (never an
+    internal)."""
+    from autograder.forbidden_watch import watches_attribute     # imports torch: the grader's side only
+
+    return f".{name}" not in INTERNALS and watches_attribute(name)
 
 
 def private_torch_name(dotted: str) -> bool:

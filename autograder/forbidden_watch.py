@@ -215,12 +215,7 @@ def _targets(rule: str):
     if rule.startswith(("kw:", "set:")):
         return
     if rule.startswith("."):
-        name = rule[1:]
-        for shown, owner in ((f".{name}(...)", torch.Tensor), (f"torch.{name}", torch),
-                             (f"torch.nn.functional.{name}", torch.nn.functional)):
-            value = _attribute(owner, name)
-            if inspect.isroutine(value):
-                yield shown, owner, name, value
+        yield from _attribute_targets(rule[1:])
         return
     parts = rule.split(".")
     parent, obj = None, sys.modules.get(parts[0])
@@ -234,6 +229,21 @@ def _targets(rule: str):
     elif parent is not None and _watchable(obj):
         yield rule, parent, parts[-1], obj
         yield from _method_targets(rule, obj)
+
+
+def _attribute_targets(name: str):
+    """What an attribute rule ``.name`` wraps: that method of ``torch.Tensor``, and the function of
+    that name in ``torch`` and ``torch.nn.functional``."""
+    for shown, owner in ((f".{name}(...)", torch.Tensor), (f"torch.{name}", torch),
+                         (f"torch.nn.functional.{name}", torch.nn.functional)):
+        value = _attribute(owner, name)
+        if inspect.isroutine(value):
+            yield shown, owner, name, value
+
+
+def watches_attribute(name: str) -> bool:
+    """Whether an attribute rule ``.name`` has anything to wrap (see _attribute_targets)."""
+    return next(_attribute_targets(name), None) is not None
 
 
 def _module_targets(rule: str, module, above, depth: int = 0):
