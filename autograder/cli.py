@@ -43,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("check", help="run the public tests on your own copy of the assignments")
     c.add_argument("folder", nargs="?", type=Path, default=Path("."), help="your assignments folder (default: .)")
-    c.add_argument("--only", nargs="+", metavar="EXERCISE", help="check only these exercises")
+    c.add_argument("--only", nargs="+", action="extend", metavar="EXERCISE", help="check only these exercises")
     c.add_argument("--timeout", type=_seconds, default=10.0, help="seconds one call may take (default 10)")
     return p
 
@@ -51,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
 def _common(p):
     p.add_argument("--course", type=Path, help="the course folder (default: $AUTOGRADER_COURSE, the current "
                                                "folder, or the checkout this package came from)")
-    p.add_argument("--only", nargs="+", metavar="EXERCISE", help="grade only these exercises")
+    p.add_argument("--only", nargs="+", action="extend", metavar="EXERCISE", help="grade only these exercises")
     p.add_argument("--timeout", type=_seconds, default=10.0, help="seconds one call may take (default 10)")
 
 

@@ -15,7 +15,7 @@ import torch
 from autograder.client import StudentError, WorkerFailure
 
 __all__ = [
-    "GradingFailure", "StudentError", "WorkerFailure", "expect_close", "expect_equal",
+    "GradingFailure", "StudentError", "WorkerFailure", "expect_close", "expect_equal", "is_close",
     "expect_raises", "expect_raises_later", "expect_unchanged", "describe",
 ]
 
@@ -131,6 +131,16 @@ def expect_close(actual, expected, *, rtol=None, atol=None, call=None, hint=None
           f"{relative})", call=call, hint=hint,
           detail=f"at index {worst}: expected {e[worst].item()!r}, got {a[worst].item()!r}",
           redacted_problem=f"{n_bad} of {n} values of the {what} are off")
+
+
+def is_close(actual, expected, *, rtol=None, atol=None) -> bool:
+    """Whether :func:`expect_close` takes ``actual`` for ``expected`` (for a suite choosing among
+    several right answers)."""
+    try:
+        expect_close(actual, expected, rtol=rtol, atol=atol)
+    except GradingFailure:
+        return False
+    return True
 
 
 def _close(actual: torch.Tensor, expected: torch.Tensor, rtol: float, atol: float) -> bool:

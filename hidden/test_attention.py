@@ -19,6 +19,7 @@ from autograder.testing import (
     expect_equal,
     expect_raises_later,
     expect_unchanged,
+    is_close,
 )
 from reference import attention as ref
 
@@ -120,8 +121,8 @@ def _twin(student, cls_name, args, kwargs, dtype, seed):
     """
     ref_mod = _randomize(getattr(ref, cls_name)(*args, **kwargs), seed).to(dtype).eval()
     obj = getattr(student.attention, cls_name).new_later(*args, **kwargs)
-    if dtype == torch.float64:
-        obj.double.call_later()
+    # both ways: a module made while the student's default dtype was float64 is made float32 too
+    (obj.double if dtype == torch.float64 else obj.float).call_later()
     ref_keys = sorted(ref_mod.state_dict().keys())
     obj.state_dict.later(
         lambda state: expect_equal(
@@ -247,10 +248,11 @@ def _forward_later(obj, args, expected, keyword=False):
 
 
 def _forward_and_weights_later(obj, args, attr, exp, exp_weights, *, out_what, weights_what, arg_names=(),
-                               keyword=False):
+                               keyword=False, heads_in_any_order=False):
     """Send ``obj.forward.detailed(*args)``, then read ``attr`` (the attention weights the forward
     pass stored); when both answers are in, compare them with ``exp`` and ``exp_weights`` and
-    check the arguments named ``arg_names`` were left unchanged."""
+    check the arguments named ``arg_names`` were left unchanged. ``heads_in_any_order``: the
+    weights' (nq, nk) matrices may be stacked in another order than the reference's."""
     results = []
     _forward_detailed_later(obj, results.append, args, keyword)
     exp_weights = exp_weights.detach().clone()       # the reference module overwrites its own
@@ -258,11 +260,29 @@ def _forward_and_weights_later(obj, args, attr, exp, exp_weights, *, out_what, w
     def check(weights):
         res = results[0]
         expect_close(res.value, exp, what=out_what)
+        if heads_in_any_order:
+            weights = _in_order_of(weights, exp_weights)
         expect_close(weights, exp_weights, what=weights_what)
         if arg_names:
             _expect_args_unchanged(arg_names, args, res.args)
 
     attr.get_later(check)
+
+
+def _in_order_of(got, exp):
+    """``got`` (n, nq, nk) with its n matrices put in the order of ``exp``'s, if each matrix of
+    ``exp`` has a match of its own in ``got`` (a multi-head forward pass may stack its heads head
+    by head rather than example by example, as the book does); else ``got`` as it is."""
+    if type(got) is not torch.Tensor or got.shape != exp.shape or got.dtype != exp.dtype:
+        return got
+    order, unused = [], list(range(len(got)))
+    for e in exp:
+        match = next((i for i in unused if is_close(got[i], e)), None)
+        if match is None:
+            return got
+        order.append(match)
+        unused.remove(match)
+    return got[order]
 
 
 # --------------------------------------------------------------------------- dot_product_attention
@@ -762,7 +782,7 @@ def test_multihead_attention_per_head_weights(student):
             _forward_and_weights_later(obj, (q, k, v, lens), obj.attention.attention_weights, exp,
                                        ref_mod.attention.attention_weights, out_what="output",
                                        weights_what="self.attention.attention_weights (batch * num_heads, nq, nk)",
-                                       arg_names=ARG_NAMES)
+                                       arg_names=ARG_NAMES, heads_in_any_order=True)
         obj.train.call_later()   # made without a dropout argument: dropout 0, training mode changes nothing
         obj.forward.later(_close(ref_mod(q, k, v, lens), "training-mode output of MultiHeadAttention(4, 4, 4, 6, 3) "
                                                          "(no dropout argument: the default dropout is 0)"),

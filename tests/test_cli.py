@@ -11,6 +11,7 @@ import sys
 import time
 import zipfile
 
+from autograder.cli import _parser
 from autograder.sandbox import WORKER_UID_BASE
 from conftest import ROOT
 from mutation import planted_bugs
@@ -174,3 +175,9 @@ def test_ctrl_c_stops_cleanly_at_any_point(tmp_path):
                 time.sleep(0.2)
             assert alive(workers) == [], (args, wait)
             assert wait < 6 or workers, "the hanging call had a worker running"
+
+
+def test_only_given_twice_grades_both():
+    for command in (["grade", "SUB", "--json", "r.json"], ["check"]):
+        args = _parser().parse_args([*command, "--only", "sgd", "--only", "losses", "masked_softmax"])
+        assert args.only == ["sgd", "losses", "masked_softmax"]
