@@ -5,7 +5,8 @@ header, then raw byte buffers whose lengths the header lists. Values are JSON tr
 the few non-JSON types are tagged objects:
 
 ===================  =============================================================
-``{"t": i}``         tensor ``i`` of ``header["tensors"]``: dtype, shape, stride, buffer
+``{"t": i}``         tensor ``i`` of ``header["tensors"]``: dtype, shape, stride, buffer (and the
+                     storage offset of a view the worker is sent: its storage before it travels too)
 ``{"tuple": [...]}``  a tuple (``{"size": [...]}`` a ``torch.Size``)
 ``{"dict": [[k, v]...]}``  a dict with any encodable keys, order kept
 ``{"float": "nan"}``  a non-finite float (``"inf"``, ``"-inf"``)
@@ -132,14 +133,14 @@ class _Encoder:
                 t = t.resolve_conj().resolve_neg()
             if self.strict_tensors:
                 t = t.contiguous()
-            shape, stride = list(t.shape), list(t.stride())
-            if t.is_contiguous():        # its storage span is its elements, in order
-                data = _raw_bytes(t)
-            else:                        # the storage it spans, so the strides survive
-                span = _storage_span(shape, stride)
-                data = _raw_bytes(torch.as_strided(t, (span,), (1,), t.storage_offset())) if span else b""
+            shape, stride, offset = list(t.shape), list(t.stride()), t.storage_offset()
+            if t.numel() == 0 or (t.is_contiguous() and (offset == 0 or self.strict_tensors)):
+                offset, data = 0, _raw_bytes(t)     # its elements, in order
+            else:       # its storage from the start to as far as it reaches: strides and offset survive
+                data = _raw_bytes(torch.as_strided(t, (offset + _storage_span(shape, stride),), (1,), 0))
         self.buffers.append(data)
-        self.tensors.append({"dtype": dtype, "shape": shape, "stride": stride, "buffer": len(self.buffers) - 1})
+        self.tensors.append({"dtype": dtype, "shape": shape, "stride": stride, "buffer": len(self.buffers) - 1,
+                             **({"offset": offset} if offset else {})})
         return len(self.tensors) - 1
 
 
@@ -241,22 +242,23 @@ class _Decoder:
         spec = self.specs[i]
         try:
             dtype = DTYPES[spec["dtype"]]
-            shape, stride, buf = spec["shape"], spec["stride"], spec["buffer"]
-        except (KeyError, TypeError) as e:
+            shape, stride, buf, offset = spec["shape"], spec["stride"], spec["buffer"], spec.get("offset", 0)
+        except (KeyError, TypeError, AttributeError) as e:
             raise WireError("bad tensor spec") from e
         if (type(shape) is not list or type(stride) is not list or len(shape) != len(stride)
-                or len(shape) > MAX_DIMS or type(buf) is not int or not 0 <= buf < len(self.buffers)):
+                or len(shape) > MAX_DIMS or type(buf) is not int or not 0 <= buf < len(self.buffers)
+                or type(offset) is not int or offset < 0):
             raise WireError("bad tensor spec")
         for size, step in zip(shape, stride):
             if type(size) is not int or type(step) is not int or size < 0 or step < 0:
                 raise WireError("bad tensor spec")
         span = _storage_span(shape, stride)
         data = self.buffers[buf]
-        if len(data) != span * dtype.itemsize:
+        if len(data) != (offset + span if span else 0) * dtype.itemsize:
             raise WireError("tensor data does not match its shape")
         if span == 0:
             return torch.empty(shape, dtype=dtype)
-        return torch.frombuffer(bytearray(data), dtype=dtype).as_strided(shape, stride)
+        return torch.frombuffer(bytearray(data), dtype=dtype).as_strided(shape, stride, offset)
 
 
 def decode(payload: bytes, make_ref=None, make_iter=None) -> tuple[dict, dict]:

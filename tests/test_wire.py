@@ -33,10 +33,12 @@ def test_values_roundtrip_exactly():
 @pytest.mark.parametrize("dtype", list(wire.DTYPES.values()))
 def test_every_dtype_and_layout_survives(dtype):
     base = (torch.arange(24) % 7).to(dtype).reshape(2, 3, 4)
-    for t in (base, base.transpose(0, 2), base[:, 1:, ::2], base[0, 0, :0], base.expand(5, 2, 3, 4)):
+    for t in (base, base.transpose(0, 2), base[:, 1:, ::2], base[0, 0, :0], base.expand(5, 2, 3, 4), base[1],
+              base[1, 1:, 1::2]):
         out = roundtrip({"t": t})["t"]
         assert type(out) is torch.Tensor and out.dtype == dtype and out.shape == t.shape
         assert out.stride() == t.stride() or t.numel() == 0
+        assert out.storage_offset() == t.storage_offset() or t.numel() == 0   # code that ignores it is caught
         assert torch.equal(out, t)
 
 
@@ -71,6 +73,10 @@ def forged(body: dict, buffers: bytes = b"") -> bytes:
       "buffers": [8]}, b"\0" * 8),
     ({"values": {"x": {"t": 0}}, "tensors": [{"dtype": "float32", "shape": [-1], "stride": [1], "buffer": 0}],
       "buffers": [4]}, b"\0" * 4),
+    ({"values": {"x": {"t": 0}}, "tensors": [{"dtype": "float32", "shape": [1], "stride": [1], "buffer": 0,
+                                               "offset": -1}], "buffers": [4]}, b"\0" * 4),
+    ({"values": {"x": {"t": 0}}, "tensors": [{"dtype": "float32", "shape": [1], "stride": [1], "buffer": 0,
+                                               "offset": 2}], "buffers": [8]}, b"\0" * 8),
     ({"values": {"x": {"t": 5}}, "tensors": [], "buffers": []}, b""),
     ({"values": {"x": {"ref": 1}}}, b""),
     ({"values": {"x": {"iter": [1]}}}, b""),
