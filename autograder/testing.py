@@ -215,6 +215,10 @@ def _check_raised(types, exc, call, hint) -> bool:
         if exc.missing:
             _fail(exc.explain_missing(), call=call)
         if any(t.__name__ in exc.type_names for t in types):
+            if not exc.message.strip():
+                _fail(f"it raised {exc.builtin_type()} without a message", call=call,
+                      hint="say in the message what was wrong, e.g. "
+                           "raise ValueError(f\"x must be 2-D, got shape {tuple(x.shape)}\")")
             return True
         if "NotImplementedError" in exc.type_names:
             _fail("not implemented yet (it raises NotImplementedError)", call=call)
