@@ -188,7 +188,10 @@ def test_sequence_mask_new_tensor_inputs_unchanged(student):
     for seed in SEEDS:
         g = _gen(seed)
         X = _randn((4, 5), F32 if seed % 2 else F64, g)
-        for lens in (_lengths((4,), 5, g), torch.tensor([2.0, 0.0, 5.0, 1.0])):
+        # lengths of every dtype, some above maxlen (clamped in place, a copy-free .int() or
+        # .double() of int32 or float64 lengths would change the caller's)
+        for lens in (*(_lengths((4,), 5, g, len_dtype) for len_dtype in LEN_DTYPES),
+                     torch.tensor([2.0, 0.0, 5.0, 1.0])):
             _inputs_unchanged_later(student.masked_softmax.sequence_mask, ref.sequence_mask, "sequence_mask",
                                     (X, lens), ("X", "valid_len"), {"value": -9.0})
     # Nothing to mask (every length >= maxlen) is where returning X itself is tempting.
@@ -360,7 +363,10 @@ def test_masked_softmax_leaves_inputs_unchanged(student):
         g = _gen(seed)
         for dtype in (F32, F64):
             X = _randn((2, 3, 4), dtype, g)
-            for lens in (_lengths((2,), 4, g), _lengths((2, 3), 4, g, F32), None):
+            # lengths of every dtype, some above num_keys (clamped in place, a copy-free .int()
+            # or .double() of int32 or float64 lengths would change the caller's)
+            for lens in (*(_lengths(shape, 4, g, len_dtype) for shape in ((2,), (2, 3)) for len_dtype in LEN_DTYPES),
+                         None):
                 _inputs_unchanged_later(student.masked_softmax.masked_softmax, ref.masked_softmax,
                                         "masked_softmax", (X, lens), ("X", "valid_lens"))
 
