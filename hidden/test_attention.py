@@ -29,6 +29,7 @@ DTYPES = [torch.float32, torch.float64]
 DTYPE_IDS = ["float32", "float64"]
 SEEDS = [0, 1, 2]
 VALID_KINDS = ["none", "1d-int", "2d-int", "1d-float", "2d-float"]
+LEN_DTYPES = (torch.int64, torch.int32, torch.float32, torch.float64)
 ARG_NAMES = ("queries", "keys", "values", "valid_lens")
 
 
@@ -67,6 +68,18 @@ def _valid_lens(kind, seed, b, nq, nk):
     if kind.endswith("float"):
         lens = lens.to(torch.float32)
     return lens
+
+
+def _lens_in_every_dtype(lens):
+    """``lens`` in each of LEN_DTYPES, contiguous and as a strided (non-contiguous) view: a
+    conversion that makes no copy for one dtype or layout (``.int()`` of int32 lengths, say)
+    and then clamps in place shows in that one only."""
+    out = []
+    for len_dtype in LEN_DTYPES:
+        strided = torch.zeros(*lens.shape[:-1], 2 * lens.shape[-1], dtype=len_dtype)[..., ::2]
+        strided.copy_(lens)
+        out += [lens.to(len_dtype).contiguous(), strided]
+    return out
 
 
 def _cancelling_float64_probe():
@@ -319,15 +332,15 @@ def test_dot_product_attention_matches_book(student, dtype):
 @pytest.mark.points(1)
 @pytest.mark.covers("dot_product_attention")
 def test_dot_product_attention_noncontiguous_inputs_unchanged(student):
-    """dot_product_attention: non-contiguous inputs work and are left unmodified"""
+    """dot_product_attention: non-contiguous inputs work and are left unmodified, valid lengths of every dtype included"""
     for dtype in DTYPES:
         for seed in SEEDS[:2]:
             q, k, v = _qkv(seed, dtype, b=3, nq=4, nk=5, d=3, dv=2, layout="strided")
-            lens_1d = torch.tensor([7, 2, 5, 9, 4, 1])[::2]                 # strided: 7, 5, 4
             lens_2d = torch.tensor([[1, 5, 3], [4, 5, 3], [2, 5, 1], [5, 5, 2]]).t()  # transposed
-            # float32 lengths too, some above nk = 5: left unmodified as well (not clamped in place)
-            lens_float = torch.tensor([7.0, 2.0, 5.0, 9.0, 4.0, 1.0])[::2]
-            for lens in (lens_1d, lens_2d, lens_float, lens_2d.float()):
+            # every lengths dtype, contiguous and strided, some above nk = 5: left unmodified as
+            # well (not clamped in place)
+            for lens in (lens_2d, *_lens_in_every_dtype(torch.tensor([7, 5, 4])),
+                         *_lens_in_every_dtype(lens_2d)):
                 _dpa_later(student, (q, k, v, lens), unchanged=True)
 
 
@@ -435,7 +448,7 @@ def test_dot_product_attention_module(student):
         # follows the queries of each call; lengths above nk = 4 mask nothing, and the valid
         # lengths, like every input, are left unmodified ("Inputs are never modified in place")
         q2, k2, v2 = _qkv(5, dtype, b=2, nq=3, nk=4, d=2, dv=2)
-        for lens2 in (torch.tensor([[1, 9, 2], [6, 0, 4]]), torch.tensor([[1.0, 9.0, 2.0], [6.0, 0.0, 4.0]])):
+        for lens2 in _lens_in_every_dtype(torch.tensor([[1, 9, 2], [6, 0, 4]])):
             exp2 = ref_mod(q2, k2, v2, lens2)
 
             def second_call(res, exp2=exp2, args=(q2, k2, v2, lens2)):
@@ -591,6 +604,12 @@ def test_additive_attention_matches_book(student, dtype):
         _forward_and_weights_later(obj, args, obj.attention_weights, exp, ref_mod.attention_weights,
                                    out_what="output", weights_what="attention_weights", arg_names=ARG_NAMES,
                                    keyword=seed == 4)
+    # valid lengths of every dtype, contiguous and strided, some above nk = 4: left unmodified
+    g = torch.Generator().manual_seed(5050)
+    q, k = _randn(g, 2, 3, query_size, dtype=dtype), _randn(g, 2, 4, key_size, dtype=dtype)
+    v = _randn(g, 2, 4, 4, dtype=dtype)
+    for lens in _lens_in_every_dtype(torch.tensor([[1, 6, 0], [4, 9, 2]])):
+        _forward_later(obj, (q, k, v, lens), ref_mod(q, k, v, lens))
     if dtype == torch.float64:
         # float64 stays float64 throughout, the tanh features included: one query, two keys and
         # values that cancel (as in the probe of test_dot_product_attention_large_scores)
@@ -776,8 +795,9 @@ def test_multihead_attention_per_head_weights(student):
         g = torch.Generator().manual_seed(8000)
         q, k, v = _randn(g, 2, 3, 4, dtype=dtype), _randn(g, 2, 5, 4, dtype=dtype), \
             _randn(g, 2, 5, 4, dtype=dtype)
-        # lengths above nk = 5 mask nothing; the valid lengths, int or float, are left unmodified
-        for lens in (torch.tensor([2, 5]), torch.tensor([[1, 3, 0], [8, 4, 2]]), torch.tensor([9.0, 3.0])):
+        # lengths above nk = 5 mask nothing; the valid lengths, of every dtype, are left unmodified
+        for lens in (torch.tensor([2, 5]), *_lens_in_every_dtype(torch.tensor([[1, 3, 0], [8, 4, 2]])),
+                     *_lens_in_every_dtype(torch.tensor([9, 3]))):
             exp = ref_mod(q, k, v, lens)
             _forward_and_weights_later(obj, (q, k, v, lens), obj.attention.attention_weights, exp,
                                        ref_mod.attention.attention_weights, out_what="output",
