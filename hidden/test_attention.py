@@ -543,6 +543,35 @@ def test_dropout_acts_on_weights_in_training_mode(student, cls_name):
         hint="in training mode apply dropout to the attention weights, with or without valid_lens, "
              "before multiplying by the values"), q, k, v)
 
+    # Each weight is dropped on a draw of its own, as nn.Dropout does, and every call draws anew.
+    # Without valid lengths every weight is positive, so with values I (4 examples, 6 queries,
+    # 8 keys) the output's zeros are the dropped weights. By chance, a per-weight mask drops each
+    # of the 24 rows whole or not at all, or each of the 8 keys in all 24 rows or in none, with
+    # probability below 1e-18; gives the 4 examples one mask, below 1e-24; and repeats itself on
+    # the next call, below 1e-30.
+    nb, nr, nc = 4, 6, 8
+    q_many, k_many, _ = _qkv(6, dtype, b=nb, nq=nr, nk=nc, d=d, dv=1)
+    masks = []
+
+    def dropped_one_by_one(out):
+        expect_equal(tuple(out.shape), (nb, nr, nc), what="training-mode output shape")
+        dropped = out == 0
+        masks.append(dropped)
+        rows = dropped.reshape(nb * nr, nc)
+        for mixed, where in (((rows.any(1) & ~rows.all(1)).any(), "within a row (each row dropped whole or not at all)"),
+                             ((rows.any(0) & ~rows.all(0)).any(), "down a column (each key dropped in every row or in none)"),
+                             ((dropped != dropped[:1]).any(), "between examples (every example has the same mask)")):
+            expect_equal(bool(mixed), True, what=f"training-mode dropout pattern {where}",
+                         hint="like nn.Dropout(p), zero each attention weight on its own random draw: a mask "
+                              "of the weights' full shape")
+        if len(masks) == 2:
+            expect_equal(torch.equal(*masks), False,
+                         what="dropout mask of the second training-mode call (the same as the first call's)",
+                         hint="draw a new mask at every call (do not reseed the random generator in forward)")
+
+    for _ in range(2):
+        obj.forward.later(dropped_one_by_one, q_many, k_many, torch.eye(nc, dtype=dtype).repeat(nb, 1, 1))
+
     # Training mode is for training: backward runs through the dropped-out weights (a dropout done
     # in place on the softmax's output breaks autograd, one done without autograd cuts the
     # gradient). The mask is read from the output; the expected output and gradients are the
