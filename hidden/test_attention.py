@@ -475,7 +475,7 @@ def test_dot_product_attention_module(student):
 @pytest.mark.covers("DotProductAttention", "AdditiveAttention")
 @pytest.mark.parametrize("cls_name", ["DotProductAttention", "AdditiveAttention"])
 def test_dropout_acts_on_weights_in_training_mode(student, cls_name):
-    """Dropout: in training mode each attention weight is zeroed with probability p or scaled by 1/(1-p), and gradients flow through it; eval mode, and the default dropout of 0, have none"""
+    """Dropout: in training mode each attention weight is zeroed with probability p or scaled by 1/(1-p), on a draw of its own at every call, and gradients flow through it; eval mode, and the default dropout of 0, have none"""
     # p is not 0.5, so that reading p as the keep probability, or scaling by 1/p, shows
     p, b, nq, nk, d = 0.2, 3, 4, 5, 3
     args = (p,) if cls_name == "DotProductAttention" else (d, d, 6, p)
