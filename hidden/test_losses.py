@@ -262,18 +262,25 @@ def test_bce_matches_torch(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("binary_cross_entropy")
 def test_bce_probabilities_0_and_1_and_empty(student):
-    """binary_cross_entropy clamps each log at -100 (probabilities of exactly 0 and 1 give finite losses) and handles an empty batch"""
+    """binary_cross_entropy clamps every log at -100 (for probabilities of exactly 0 and 1 and for tiny ones such as 1e-60 alike) and handles an empty batch"""
     fn = student.losses.binary_cross_entropy
     name = "binary_cross_entropy"
     for dtype in DTYPES:
-        p = torch.tensor([0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 1e-30, 1 - 1e-7, 0.5], dtype=dtype)
-        y = torch.tensor([0.0, 1.0, 1.0, 0.0, 0.3, 0.6, 1.0, 0.0, 1.0], dtype=dtype)
-        w = torch.linspace(0.5, 2.0, 9, dtype=dtype)
+        # 1e-60 (0 in float32) and 1e-45 (a float32 denormal) have logs below -100 that are not
+        # -inf: the clamp applies there too. No probability below 1 has log(1 - p) under -100
+        # (1 - p is at least eps / 2): the largest one checks log(1 - p) near 1.
+        below_one = 1 - torch.finfo(dtype).eps / 2
+        p = torch.tensor([0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 1e-30, 1 - 1e-7, 0.5,
+                          1e-60, 1e-45, 1e-45, below_one, below_one, 1e-60], dtype=dtype)
+        y = torch.tensor([0.0, 1.0, 1.0, 0.0, 0.3, 0.6, 1.0, 0.0, 1.0,
+                          1.0, 1.0, 0.4, 0.0, 0.7, 0.2], dtype=dtype)
+        w = torch.linspace(0.5, 2.0, 15, dtype=dtype)
         for red in REDUCTIONS:
             _run(fn, ref.binary_cross_entropy, name, p, y, reduction=red,
-                 hint="clamp each log at -100 as PyTorch does, not the probabilities")
-        _run(fn, ref.binary_cross_entropy, name, p.view(3, 3).T, y.view(3, 3).T,
-             weight=w.view(3, 3).T, reduction="mean")
+                 hint="clamp each log at -100 as PyTorch does (every log below -100, not only where it "
+                      "is -inf), not the probabilities")
+        _run(fn, ref.binary_cross_entropy, name, p.view(5, 3).T, y.view(5, 3).T,
+             weight=w.view(5, 3).T, reduction="mean")
         for shape, red in (((0,), "none"), ((0,), "mean"), ((0,), "sum"), ((0, 3), "mean"),
                            ((3, 0), "sum")):
             _run(fn, ref.binary_cross_entropy, name, torch.rand(shape, dtype=dtype),
@@ -462,6 +469,16 @@ def _ce(fn, *args, **kwargs):
     _run(fn, ref.cross_entropy, "cross_entropy", *args, **kwargs)
 
 
+def _large_logits(dtype) -> torch.Tensor:
+    """(4, 3) logits up to 1e4 whose softmax underflows to 0 in places (exp(-400) in float32,
+    exp(-2e4) in float64): only a stable log-softmax keeps every log-probability finite."""
+    return torch.tensor([[200.0, 0.0, -200.0], [0.0, 150.0, 100.0], [-300.0, 300.0, 299.0],
+                         [1e4, -1e4, 0.0]], dtype=dtype)
+
+
+STABLE_HINT = "compute log-probabilities stably (subtract the max / use logsumexp)"
+
+
 @pytest.mark.points(1)
 @pytest.mark.covers("cross_entropy")
 def test_cross_entropy_class_indices(student):
@@ -477,13 +494,11 @@ def test_cross_entropy_class_indices(student):
             _ce(fn, _rot(_layouts(x), seed + d), _rot((t, _noncontig(t)), seed),
                 reduction=_rot(REDUCTIONS, seed + d + 1))
         _ce(fn, torch.randn((1, 7), generator=_gen(d), dtype=dtype), torch.tensor([6]))
-        big = torch.tensor([[200.0, 0.0, -200.0], [0.0, 150.0, 100.0], [-300.0, 300.0, 299.0],
-                            [1e4, -1e4, 0.0]], dtype=dtype)
+        big = _large_logits(dtype)
         tb = torch.tensor([0, 2, 1, 1])
         rtol, atol = _scaled_atol(big)
         for red in REDUCTIONS:
-            _ce(fn, big, tb, reduction=red, rtol=rtol, atol=atol,
-                hint="compute log-probabilities stably (subtract the max / use logsumexp)")
+            _ce(fn, big, tb, reduction=red, rtol=rtol, atol=atol, hint=STABLE_HINT)
         if dtype == torch.float64:
             # float64 logits that float32 cannot hold (~3e-5 rounding near 1e3): a loss computed
             # in float32 inside and cast back is off
@@ -570,7 +585,7 @@ def test_cross_entropy_higher_dimensional(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("cross_entropy")
 def test_cross_entropy_probabilities_and_label_smoothing(student):
-    """cross_entropy accepts class-probability targets and label_smoothing (with indices, weights and ignored targets too)"""
+    """cross_entropy accepts class-probability targets and label_smoothing (with indices, weights and ignored targets too), for logits up to 1e4 as well"""
     fn = student.losses.cross_entropy
     for d, dtype in enumerate(DTYPES):
         g = _gen(_rot(SEEDS, d + 1))
@@ -592,6 +607,16 @@ def test_cross_entropy_probabilities_and_label_smoothing(student):
         onehot = torch.zeros((n, c), dtype=dtype)
         onehot[torch.arange(n), t.clamp(min=0)] = 1.0
         _ce(fn, x.T.contiguous().T, _noncontig(onehot), label_smoothing=0.2)
+        # large logits: probability targets and label smoothing weigh every log-probability,
+        # those of the classes a softmax rounds to 0 included
+        big = _large_logits(dtype)
+        pb = torch.rand(big.shape, generator=g, dtype=dtype) + 0.1
+        pb = pb / pb.sum(1, keepdim=True)
+        tb = torch.tensor([0, 2, 1, 1])
+        rtol, atol = _scaled_atol(big)
+        for i, (tgt, kw) in enumerate(((pb, {}), (pb, {"label_smoothing": 0.1}), (tb, {"label_smoothing": 0.1}),
+                                       (tb, {"weight": w[:3], "label_smoothing": 0.1}))):
+            _ce(fn, big, tgt, reduction=_rot(REDUCTIONS, i + d), rtol=rtol, atol=atol, hint=STABLE_HINT, **kw)
 
 
 @pytest.mark.points(1)
