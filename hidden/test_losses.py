@@ -654,7 +654,7 @@ def test_cross_entropy_gradient(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("cross_entropy")
 def test_cross_entropy_rejects_invalid_arguments(student):
-    """cross_entropy raises ValueError for an unknown reduction, targets of the wrong shape, class indices out of range, a weight of the wrong length and label_smoothing outside [0, 1], with class indices or probabilities"""
+    """cross_entropy raises ValueError for an unknown reduction, targets of the wrong shape, class indices out of range, a weight not of shape (C,) and label_smoothing outside [0, 1], with class indices or probabilities"""
     fn = student.losses.cross_entropy
     x = torch.zeros(3, 4)
     t = torch.tensor([0, 1, 3])
@@ -666,6 +666,10 @@ def test_cross_entropy_rejects_invalid_arguments(student):
         ((x, torch.tensor([0, 1, 2, 3])), {}, "class-index targets must have shape (N,)"),
         ((torch.zeros(2, 3, 4), torch.zeros(2, 3, dtype=torch.long)), {},
          "targets for (N, C, d1) logits have shape (N, d1)"),
+        # the right number of class indices in another shape is still the wrong shape
+        ((x, torch.tensor([[0], [1], [3]])), {}, "class-index targets must have shape (N,)"),
+        ((torch.zeros(2, 3, 2, 2), torch.zeros(2, 4, dtype=torch.long)), {},
+         "targets for (N, C, d1, d2) logits have shape (N, d1, d2)"),
         ((x, torch.full((3, 3), 0.25)), {}, "probability targets have the logits' shape"),
         ((x, torch.tensor([0, 4, 1])), {}, "class indices must lie in [0, C)"),
         ((x, torch.tensor([0, -1, 1])), {}, "class indices must lie in [0, C)"),
@@ -674,6 +678,8 @@ def test_cross_entropy_rejects_invalid_arguments(student):
          "class indices must lie in [0, C), except those equal to ignore_index"),
         ((x, t), {"weight": torch.ones(3)}, "weight must hold one value per class"),
         ((x, t), {"weight": torch.ones(5)}, "weight must hold one value per class"),
+        ((x, t), {"weight": torch.ones(2, 2)}, "weight must have shape (C,)"),
+        ((x, t), {"weight": torch.ones(1, 4)}, "weight must have shape (C,)"),
         ((x, t), {"label_smoothing": 1.5}, "label_smoothing must lie in [0, 1]"),
         ((x, t), {"label_smoothing": -0.1}, "label_smoothing must lie in [0, 1]"),
         # the same checks hold for class-probability targets
