@@ -121,11 +121,16 @@ class _Run:
         self.ref.zero_grad(*args, **kwargs)
 
     def check(self, grads_too=False, hint=None):
-        """Compare the parameters (and their .grad) now, when the worker's answers arrive."""
+        """Compare the parameters (their values and requires_grad, and their .grad if asked) now,
+        when the worker's answers arrive."""
         for i, (r, l) in enumerate(zip(self.remote, self.local)):
             r.get_later(functools.partial(expect_close, expected=l.detach().clone(), call=("SGD", self.kwargs),
                                           hint=hint, what=f"parameter {i} after {self.steps} step(s) of "
                                                           f"SGD({self.kwargs}){self.how}"))
+            r.requires_grad.get_later(functools.partial(
+                expect_equal, expected=l.requires_grad,
+                what=f"requires_grad of parameter {i} after step() (step must leave it as it was)",
+                hint="update the parameters under torch.no_grad() instead of switching requires_grad"))
         for i, (r, l) in enumerate(zip(self.remote, self.local) if grads_too else ()):
             if l.grad is None:
                 r.grad.get_later(functools.partial(expect_equal, expected=None, what=f".grad of parameter {i}"))
@@ -239,7 +244,7 @@ def test_sgd_skips_parameters_without_grad(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("SGD")
 def test_sgd_generator_plain_tensors_same_objects(student):
-    """params may be a generator or a tuple, of leaves or plain tensors; the same tensor objects are updated"""
+    """params may be a generator or a tuple, of leaves or plain tensors; the same tensor objects are updated and keep their requires_grad"""
     kwargs = {"lr": 0.05, "momentum": 0.9, "weight_decay": 0.01}
     for seed, (container, requires_grad) in enumerate(
             itertools.product(("generator", "tuple"), (True, False))):
