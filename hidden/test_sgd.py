@@ -350,6 +350,21 @@ def _pairs(got):
     return out
 
 
+def _expect_one_pass(got, X, y, bs):
+    """``got`` (the (X_batch, y_batch) pairs of one pass) covers every example of X exactly once,
+    in batches of ``bs`` except perhaps the last, each row of X_batch paired with its y."""
+    n = len(X)
+    sizes = [len(xb) for xb, _ in got]
+    want_sizes = [bs] * (n // bs) + ([n % bs] if n % bs else [])
+    expect_equal(sizes, want_sizes, what="batch sizes")
+    ids = _ids(got)
+    expect_equal(sorted(ids), list(range(n)), what="examples covered by one pass")
+    for xb, yb in got:
+        idx = xb[:, 0].long()
+        expect_close(xb, X[idx], what="X_batch (rows of X)")
+        expect_close(yb, y[idx], what="y_batch (paired with the rows of X_batch)")
+
+
 @pytest.mark.points(1)
 @pytest.mark.covers("minibatches")
 def test_minibatches_keeps_order_without_shuffle(student):
@@ -371,21 +386,24 @@ def test_minibatches_keeps_order_without_shuffle(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("minibatches")
 def test_minibatches_shuffled_pass_covers_every_example_once(student):
-    """a shuffled pass yields every example exactly once, X rows still paired with their y"""
+    """a shuffled pass (shuffle=True, the default, with or without a generator) yields every example exactly once, X rows still paired with their y"""
     for k, (n, bs) in enumerate([(23, 5), (20, 4), (7, 10), (16, 3)]):
         dtype = DTYPES[k % 2]
         X, y = _data(n, dtype, 100 + k, y_int=bool(k % 2))
         gen = torch.Generator().manual_seed(100 + k)
-        got = _pairs(student.sgd.minibatches(X, y, bs, shuffle=True, generator=gen))
-        sizes = [len(xb) for xb, _ in got]
-        want_sizes = [bs] * (n // bs) + ([n % bs] if n % bs else [])
-        expect_equal(sizes, want_sizes, what="batch sizes")
-        ids = _ids(got)
-        expect_equal(sorted(ids), list(range(n)), what="examples covered by one pass")
-        for xb, yb in got:
-            idx = xb[:, 0].long()
-            expect_close(xb, X[idx], what="X_batch (rows of X)")
-            expect_close(yb, y[idx], what="y_batch (paired with the rows of X_batch)")
+        _expect_one_pass(_pairs(student.sgd.minibatches(X, y, bs, shuffle=True, generator=gen)), X, y, bs)
+    # without a generator the order comes from the worker's global random state: three passes over 10
+    # examples all in their original order happen by chance once in (10!)^3 (about 2e-20)
+    X, y = _data(10, torch.float64, 104)
+    orders = []
+    for _ in range(3):
+        got = _pairs(student.sgd.minibatches(X, y, 3))
+        _expect_one_pass(got, X, y, 3)
+        orders.append(_ids(got))
+    if all(o == list(range(10)) for o in orders):
+        expect_equal("examples in their original order", "a shuffled order",
+                     what="order of three passes of minibatches(X, y, 3) without a generator (shuffle=True by default)",
+                     hint="shuffle=True shuffles without a generator too (torch.randperm(n, generator=None))")
 
 
 @pytest.mark.points(1)
