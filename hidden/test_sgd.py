@@ -101,6 +101,7 @@ class _Run:
             self.ref = ref.SGD(r_arg, **kwargs)
         self.kwargs = kwargs
         self.steps = 0
+        self.requires_grad_checked = False      # once a run: a step that switches it shows at once
 
     def set_grads(self, grads):
         for r, l, g in zip(self.remote, self.local, grads):
@@ -121,16 +122,18 @@ class _Run:
         self.ref.zero_grad(*args, **kwargs)
 
     def check(self, grads_too=False, hint=None):
-        """Compare the parameters (their values and requires_grad, and their .grad if asked) now,
-        when the worker's answers arrive."""
+        """Compare the parameters (their values, their requires_grad at the first check, and their
+        .grad if asked) now, when the worker's answers arrive."""
         for i, (r, l) in enumerate(zip(self.remote, self.local)):
             r.get_later(functools.partial(expect_close, expected=l.detach().clone(), call=("SGD", self.kwargs),
                                           hint=hint, what=f"parameter {i} after {self.steps} step(s) of "
                                                           f"SGD({self.kwargs}){self.how}"))
-            r.requires_grad.get_later(functools.partial(
-                expect_equal, expected=l.requires_grad,
-                what=f"requires_grad of parameter {i} after step() (step must leave it as it was)",
-                hint="update the parameters under torch.no_grad() instead of switching requires_grad"))
+            if not self.requires_grad_checked:
+                r.requires_grad.get_later(functools.partial(
+                    expect_equal, expected=l.requires_grad,
+                    what=f"requires_grad of parameter {i} after step() (step must leave it as it was)",
+                    hint="update the parameters under torch.no_grad() instead of switching requires_grad"))
+        self.requires_grad_checked = True
         for i, (r, l) in enumerate(zip(self.remote, self.local) if grads_too else ()):
             if l.grad is None:
                 r.grad.get_later(functools.partial(expect_equal, expected=None, what=f".grad of parameter {i}"))
