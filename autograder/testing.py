@@ -260,13 +260,27 @@ def expect_raises_later(exc_type, fn, *args, call=None, hint=None, **kwargs):
 
 
 def expect_unchanged(before, after, *, call=None, what="input", hint=None):
-    """A tensor argument holds the same values after the call as before it."""
-    if not isinstance(after, torch.Tensor):
+    """A tensor argument holds the same values after the call as before it; a list (or tuple)
+    argument holds the same numbers and tensors (the worker sends both back as lists)."""
+    if isinstance(before, torch.Tensor) and not isinstance(after, torch.Tensor):
         return
-    same = after.shape == before.shape and after.dtype == before.dtype and bool(
-        ((after == before) | (torch.isnan(after) & torch.isnan(before)) if after.is_floating_point()
-         else (after == before)).all())
-    if not same:
+    if not _unchanged(before, after):
         _fail(f"the {what} was modified in place", call=call,
-              hint=hint or "inputs must not change: compute a new tensor (avoid in-place ops like +=, "
-                           "masked_fill_, x[...] = on the argument)")
+              hint=hint or ("inputs must not change: compute a new tensor (avoid in-place ops like +=, "
+                            "masked_fill_, x[...] = on the argument)" if isinstance(before, torch.Tensor) else
+                            "inputs must not change: work on a copy of a list (list(shape)), not on the list itself"))
+
+
+def _unchanged(before, after) -> bool:
+    """Whether ``after`` (an argument as the worker sent it back after the call) still equals
+    ``before``: tensors by their values, lists and tuples item by item, numbers by value; anything
+    else is not sent back, and counts as unchanged."""
+    if isinstance(before, torch.Tensor):
+        return isinstance(after, torch.Tensor) and after.shape == before.shape and after.dtype == before.dtype and bool(
+            ((after == before) | (torch.isnan(after) & torch.isnan(before)) if after.is_floating_point()
+             else (after == before)).all())
+    if isinstance(before, (list, tuple)):
+        return isinstance(after, list) and len(after) == len(before) and all(map(_unchanged, before, after))
+    if type(before) in (bool, int, float):
+        return type(after) is type(before) and (after == before or (after != after and before != before))
+    return True

@@ -222,11 +222,14 @@ def _read_by_iterating(v) -> bool:
 
 
 def _sendable_arg(v):
-    """Arguments after a call, for checking they were not modified: tensors only."""
+    """Arguments after a call, for checking they were not modified: tensors, and lists and tuples
+    (as lists) with the numbers they hold (a list shape the call may have changed)."""
     if isinstance(v, torch.Tensor):
         return v
     if isinstance(v, (list, tuple)):
         return [_sendable_arg(x) for x in v]
+    if type(v) in (bool, int, float):
+        return v
     return None
 
 

@@ -68,13 +68,25 @@ def _close_later(fn, expected, *args, call, hint=None, **kwargs):
     fn.later(lambda got: expect_close(got, expected, call=call, hint=hint), *args, **kwargs)
 
 
+def _equal_and_unchanged_later(fn, expected, *shapes, call):
+    """``fn(*shapes)`` equals ``expected`` and leaves every shape (a list can change) as it was."""
+    def check(res):
+        expect_equal(res.value, expected, call=call)
+        for i, shape in enumerate(shapes):
+            expect_unchanged(shape, res.args[i], call=call, what=f"shape at position {i + 1}")
+
+    fn.detailed_later(check, *shapes)
+
+
 def _close_and_unchanged_later(fn, expected, x, shape, *, call, what):
-    """``fn(x, shape)`` is close to ``expected`` and leaves ``x`` (named ``what``) unchanged."""
+    """``fn(x, shape)`` is close to ``expected`` and leaves ``x`` (named ``what``) and ``shape``
+    (a list can change) unchanged."""
     before = x.clone()
 
     def check(res):
         expect_close(res.value, expected, call=call)
         expect_unchanged(before, res.args[0], call=call, what=what)
+        expect_unchanged(shape, res.args[1], call=call, what="shape")
 
     fn.detailed_later(check, x, shape)
 
@@ -134,7 +146,7 @@ def test_broadcast_shape_many_shapes_and_none(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("broadcast_shape")
 def test_broadcast_shape_accepts_lists_and_sizes(student):
-    """broadcast_shape takes tuples, lists and torch.Size, and returns a tuple of ints"""
+    """broadcast_shape takes tuples, lists and torch.Size, returns a tuple of ints, and leaves the lists as they were"""
     cases = [
         ([2, 1], [3]),
         (torch.Size([4, 1, 3]), (2, 1)),
@@ -144,8 +156,8 @@ def test_broadcast_shape_accepts_lists_and_sizes(student):
     ]
     for shapes in cases:
         # expect_equal also checks that the result is a tuple (not a list) of ints.
-        _equal_later(student.broadcasting.broadcast_shape, ref.broadcast_shape(*shapes), *shapes,
-                     call=("broadcast_shape", shapes))
+        _equal_and_unchanged_later(student.broadcasting.broadcast_shape, ref.broadcast_shape(*shapes), *shapes,
+                                   call=("broadcast_shape", shapes))
 
 
 @pytest.mark.points(1)
@@ -333,8 +345,8 @@ def test_broadcast_to_values(student):
                          call=("broadcast_to", (x, shape)))
     x = _randn((2, 1), torch.float32, gen)
     for shape in ([3, 2, 4], torch.Size([2, 5])):
-        _close_later(student.broadcasting.broadcast_to, ref.broadcast_to(x, shape), x, shape,
-                     call=("broadcast_to", (x, shape)))
+        _close_and_unchanged_later(student.broadcasting.broadcast_to, ref.broadcast_to(x, shape), x, shape,
+                                   call=("broadcast_to", (x, shape)), what="x")
     # float64 values that float32 cannot hold (1e40 would become inf).
     big = torch.tensor([[1e40], [-2.5]], dtype=torch.float64)
     _close_later(student.broadcasting.broadcast_to, ref.broadcast_to(big, (3, 2, 2)), big, (3, 2, 2),
@@ -364,7 +376,7 @@ def test_broadcast_to_noncontiguous_and_unchanged(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("broadcast_to")
 def test_broadcast_to_minus_one(student):
-    """broadcast_to accepts -1 for an existing dimension (keeps its size), as torch.broadcast_to"""
+    """broadcast_to accepts -1 for an existing dimension (keeps its size), as torch.broadcast_to, and leaves a list shape as it was"""
     gen = _gen(12)
     cases = [
         ((3,), (-1,)),
@@ -378,6 +390,11 @@ def test_broadcast_to_minus_one(student):
         x = _randn(src, torch.float64, gen)
         _close_later(student.broadcasting.broadcast_to, ref.broadcast_to(x, shape), x, shape,
                      call=("broadcast_to", (x, shape)))
+    # the same as lists: the caller's list keeps its -1s
+    for src, shape in cases[1:4]:
+        x = _randn(src, torch.float64, gen)
+        _close_and_unchanged_later(student.broadcasting.broadcast_to, ref.broadcast_to(x, shape), x, list(shape),
+                                   call=("broadcast_to", (x, list(shape))), what="x")
 
 
 @pytest.mark.points(1)
