@@ -2,7 +2,8 @@
 
 Expected values come from ``reference/gradients.py``, where every gradient is PyTorch's own
 autograd. Inputs are float32 and float64, contiguous or not (transposed / sliced), with several
-seeds; every call is checked to leave its tensor arguments unchanged.
+seeds; every call is checked to leave its tensor arguments unchanged. Each function is called
+once by the contract's parameter names (keyword arguments) as well.
 
 ``numerical_grad`` needs a scalar-valued callable ``f`` that lives in the worker (only data and
 worker objects cross the wire): :func:`_remote_method` makes one, the bound method ``a.dist``
@@ -66,17 +67,32 @@ def _transposed(t):
     return out
 
 
-def _send(fn, args, call, check_value, names=None):
-    """Send ``fn(*args)`` without waiting. When the answer arrives, check that no tensor argument
-    changed (named ``names[i]``, or "argument i+1"), then run ``check_value(result)``."""
+def _send(fn, args, call, check_value, names=None, kwargs=None):
+    """Send ``fn(*args, **kwargs)`` without waiting. When the answer arrives, check that no tensor
+    argument changed (named ``names[i]``, or "argument i+1"; a keyword argument by its keyword),
+    then run ``check_value(result)``."""
+    kwargs = kwargs or {}
+
     def check(res):
         for i, a in enumerate(args):
             if isinstance(a, torch.Tensor):
                 what = names[i] if names else f"argument {i + 1}"
                 expect_unchanged(a, res.args[i], call=call, what=what)
+        for k, v in kwargs.items():
+            if isinstance(v, torch.Tensor):
+                expect_unchanged(v, res.kwargs[k], call=call, what=k)
         check_value(res.value)
 
-    fn.detailed_later(check, *args)
+    fn.detailed_later(check, *args, **kwargs)
+
+
+def _arguments(name, names, args, keywords=False):
+    """``(args, kwargs, call)`` for calling ``name`` on ``args``: positionally, or (``keywords``)
+    by the contract's parameter ``names``, which a student's function must keep."""
+    if keywords:
+        kwargs = dict(zip(names, args))
+        return (), kwargs, (name, (), kwargs)
+    return tuple(args), {}, (name, tuple(args))
 
 
 def _close(want, call, **kwargs):
@@ -91,14 +107,14 @@ def _tensors(value, n, call=None):
     return list(value)
 
 
-def _send_tensors(fn, args, call, wants, whats):
+def _send_tensors(fn, args, call, wants, whats, kwargs=None):
     """``_send`` for a function returning a tuple of tensors: one ``expect_close`` per element,
     ``wants[i]`` named ``whats[i]``."""
     def check_value(got):
         for g, want, what in zip(_tensors(got, len(wants), call=call), wants, whats):
             expect_close(g, want, call=call, what=what)
 
-    _send(fn, args, call, check_value)
+    _send(fn, args, call, check_value, kwargs=kwargs)
 
 
 def _remote_method(student, a, name):
@@ -165,6 +181,10 @@ def test_square_loss_grad_tensors(student):
               _close(ref.square_loss_grad(x, y, w), call,
                      hint="Python floats are float64 numbers: use them in the formula as they are "
                           "(torch.as_tensor or torch.tensor of a float makes a float32 tensor and rounds it)"))
+    g = _gen(8)
+    xyw = (_randn(g, 2, 3), _randn(g, 3), _randn(g, 2, 1))
+    args, kwargs, call = _arguments("square_loss_grad", ("x", "y", "w"), xyw, keywords=True)
+    _send(student.gradients.square_loss_grad, args, call, _close(ref.square_loss_grad(*xyw), call), kwargs=kwargs)
 
 
 # --------------------------------------------------------------------------- numerical_grad
@@ -199,6 +219,13 @@ def test_numerical_grad_float64(student):
                                                   hint="compute the gradient in x's dtype (a float32 buffer "
                                                        "overflows here)"),
                                            _remote_method(student, a, "dot"), x)
+    # the contract's parameter names: numerical_grad(f, x, h)
+    g = _gen(5)
+    x, a = _randn(g, 2, 3), _randn(g, 2, 3) + 0.5
+    kwargs = {"f": _remote_method(student, a, "dist"), "x": x, "h": 1e-4}
+    call = ("numerical_grad", (), {"f": "lambda t: a.dist(t)", "x": x, "h": 1e-4})
+    _send(student.gradients.numerical_grad, (), call, _close(ref.numerical_grad(a.dist, x, h=1e-4), call),
+          kwargs=kwargs)
 
 
 @pytest.mark.points(1)
@@ -243,6 +270,14 @@ def test_numerical_grad_float32_and_step(student):
 
 # --------------------------------------------------------------------------- linear_regression_grads
 
+def _check_linear_regression(student, Xywb, keywords=False):
+    """Send linear_regression_grads(X, y, w, b) (by the parameter names with ``keywords``); check dw
+    and db against autograd's."""
+    args, kwargs, call = _arguments("linear_regression_grads", ("X", "y", "w", "b"), Xywb, keywords)
+    _send_tensors(student.gradients.linear_regression_grads, args, call, ref.linear_regression_grads(*Xywb),
+                  ("dw", "db"), kwargs=kwargs)
+
+
 @pytest.mark.points(2)
 @pytest.mark.covers("linear_regression_grads")
 def test_linear_regression_grads(student):
@@ -255,17 +290,19 @@ def test_linear_regression_grads(student):
                 y = _strided(_randn(g, n, dtype=dt))
                 w = _randn(g, d, dtype=dt)
                 for b in (0.75, _randn(g, dtype=dt)):
-                    call = ("linear_regression_grads", (X, y, w, b))
-                    _send_tensors(student.gradients.linear_regression_grads, (X, y, w, b), call,
-                                  ref.linear_regression_grads(X, y, w, b), ("dw", "db"))
+                    _check_linear_regression(student, (X, y, w, b))
+    g = _gen(5)
+    _check_linear_regression(student, (_randn(g, 4, 3), _randn(g, 4), _randn(g, 3), 0.5), keywords=True)
 
 
 # --------------------------------------------------------------------------- linear_backward
 
-def _check_linear(student, dout, x, W, b):
-    """Send linear_backward(dout, x, W, b); check dx, dW and db against autograd's."""
-    _send_tensors(student.gradients.linear_backward, (dout, x, W, b), ("linear_backward", (dout, x, W, b)),
-                  ref.linear_backward(dout, x, W, b), ("dx", "dW", "db"))
+def _check_linear(student, dout, x, W, b, keywords=False):
+    """Send linear_backward(dout, x, W, b) (by the parameter names with ``keywords``); check dx, dW
+    and db against autograd's."""
+    args, kwargs, call = _arguments("linear_backward", ("dout", "x", "W", "b"), (dout, x, W, b), keywords)
+    _send_tensors(student.gradients.linear_backward, args, call, ref.linear_backward(dout, x, W, b),
+                  ("dx", "dW", "db"), kwargs=kwargs)
 
 
 @pytest.mark.points(1)
@@ -280,6 +317,8 @@ def test_linear_backward_2d(student):
             b = _strided(_randn(g, 5, dtype=dt))
             dout = _strided(_randn(g, 4, 5, dtype=dt))
             _check_linear(student, dout, x, W, b)
+    g = _gen(4)
+    _check_linear(student, _randn(g, 2, 4), _randn(g, 2, 3), _randn(g, 4, 3), _randn(g, 4), keywords=True)
 
 
 @pytest.mark.points(1)
@@ -316,6 +355,10 @@ def _check_activation(student, name, xs_extra):
                 dout = _randn(g, *x.shape, dtype=dt)
                 call = (name, (dout, x))
                 _send(fn, (dout, x), call, _close(getattr(ref, name)(dout, x), call))
+    g = _gen(4)
+    dout_x = (_randn(g, 2, 3), torch.tensor([[-1.0, 0.5, 2.0], [3.0, -0.25, 0.0]], dtype=torch.float64))
+    args, kwargs, call = _arguments(name, ("dout", "x"), dout_x, keywords=True)
+    _send(fn, args, call, _close(getattr(ref, name)(*dout_x), call), kwargs=kwargs)
 
 
 @pytest.mark.points(1)
@@ -341,14 +384,15 @@ def test_tanh_backward(student):
 
 # --------------------------------------------------------------------------- softmax cross-entropy
 
-def _check_ce(student, logits, targets, atol=None):
-    """Send softmax_cross_entropy_backward(logits, targets); check it against autograd's
-    (with ``atol``, and the default rtol, if given)."""
-    call = ("softmax_cross_entropy_backward", (logits, targets))
+def _check_ce(student, logits, targets, atol=None, keywords=False):
+    """Send softmax_cross_entropy_backward(logits, targets) (by the parameter names with
+    ``keywords``); check it against autograd's (with ``atol``, and the default rtol, if given)."""
+    args, kwargs, call = _arguments("softmax_cross_entropy_backward", ("logits", "targets"), (logits, targets),
+                                    keywords)
     rtol = None if atol is None else _RTOL[logits.dtype]
     want = ref.softmax_cross_entropy_backward(logits, targets)
-    _send(student.gradients.softmax_cross_entropy_backward, (logits, targets), call,
-          _close(want, call, rtol=rtol, atol=atol))
+    _send(student.gradients.softmax_cross_entropy_backward, args, call, _close(want, call, rtol=rtol, atol=atol),
+          kwargs=kwargs)
 
 
 @pytest.mark.points(2)
@@ -365,6 +409,7 @@ def test_softmax_cross_entropy_backward(student):
             _check_ce(student, logits, torch.tensor([6, 0, 6]))
         _check_ce(student, _randn(_gen(5), 1, 1, dtype=dt), torch.tensor([0]))
         _check_ce(student, _randn(_gen(5), 2, 3, dtype=dt), torch.tensor([2, 2]))
+    _check_ce(student, _randn(_gen(8), 3, 4), torch.tensor([1, 3, 0]), keywords=True)
     # a result kept from one call is still that call's gradient after a second call of the same
     # shape (each call returns a new tensor, not a buffer that the next call overwrites)
     g = _gen(6)
@@ -400,10 +445,11 @@ def test_softmax_cross_entropy_backward_extremes(student):
 
 # --------------------------------------------------------------------------- mlp_backward
 
-def _check_mlp(student, args):
-    """Send mlp_backward(*args); check the dict's keys and its four gradients against autograd's."""
-    call = ("mlp_backward", args)
-    want = ref.mlp_backward(*args)
+def _check_mlp(student, XyWb, keywords=False):
+    """Send mlp_backward(X, y, W1, b1, W2, b2) (by the parameter names with ``keywords``); check the
+    dict's keys and its four gradients against autograd's."""
+    args, kwargs, call = _arguments("mlp_backward", ("X", "y", "W1", "b1", "W2", "b2"), XyWb, keywords)
+    want = ref.mlp_backward(*XyWb)
 
     def check_value(got):
         expect_equal(isinstance(got, dict) and sorted(got), sorted(want), call=call,
@@ -411,7 +457,7 @@ def _check_mlp(student, args):
         for k in ("W1", "b1", "W2", "b2"):
             expect_close(got[k], want[k], call=call, what=f"gradient of {k}")
 
-    _send(student.gradients.mlp_backward, args, call, check_value)
+    _send(student.gradients.mlp_backward, args, call, check_value, kwargs=kwargs)
 
 
 @pytest.mark.points(2)
@@ -445,6 +491,9 @@ def test_mlp_backward(student):
     X[0] *= 500
     _check_mlp(student, (X, torch.tensor([0, 1, 0, 2, 1]), _randn(g, 6, 3), _randn(g, 6), _randn(g, 4, 6),
                          _randn(g, 4)))
+    g = _gen(13)
+    _check_mlp(student, (_randn(g, 4, 3), torch.tensor([2, 0, 1, 2]), _randn(g, 5, 3), _randn(g, 5),
+                         _randn(g, 3, 5), _randn(g, 3)), keywords=True)
 
 
 # --------------------------------------------------------------------------- invalid arguments
