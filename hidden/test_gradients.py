@@ -530,7 +530,9 @@ def test_linear_shape_errors(student):
     for args in [(r(4, 5), r(4, 3), r(5, 2), r(5)), (r(4, 6), r(4, 3), r(5, 3), r(5)),
                  (r(4, 5), r(4, 3), r(5, 3), r(4)), (r(3, 5), r(4, 3), r(5, 3), r(5)),
                  (r(5), r(()), r(5, 3), r(5)), (r(4, 5), r(4, 3), r(5, 3), r(5, 1)),
-                 (r(4, 5), r(4, 3), r(1, 5, 3), r(5))]:  # a 3-D W: W.shape[-2:] would take it, dx would broadcast
+                 (r(4, 5), r(4, 3), r(1, 5, 3), r(5)),  # a 3-D W: W.shape[-2:] would take it, dx would broadcast
+                 # dout's leading dims must be x's (2, 3), not any that hold as many rows
+                 (r(3, 2, 5), r(2, 3, 4), r(5, 4), r(5)), (r(6, 5), r(2, 3, 4), r(5, 4), r(5))]:
         expect_raises_later(ValueError, gr.linear_backward, *args, call=("linear_backward", args))
     y = torch.zeros(8, dtype=torch.int64)
     for args in [(r(8, 3), y, r(5, 4), r(5), r(4, 5), r(4)), (r(8, 3), y, r(5, 3), r(5), r(4, 6), r(4)),
