@@ -508,6 +508,9 @@ def test_elementwise_shape_errors(student):
                         call=("square_loss_grad", (r(3), r(4), r(3))))
     expect_raises_later(ValueError, gr.square_loss_grad, r(2, 3), 1.0, r(2),
                         call=("square_loss_grad", (r(2, 3), 1.0, r(2))))
+    # y and w must broadcast together too (x * w - y), whatever x is
+    for args in [(r(1), r(2), r(3)), (1.5, r(2), r(3))]:
+        expect_raises_later(ValueError, gr.square_loss_grad, *args, call=("square_loss_grad", args))
     for name in ("relu_backward", "sigmoid_backward", "tanh_backward"):
         expect_raises_later(ValueError, getattr(gr, name), r(3, 4), r(4, 3), call=(name, (r(3, 4), r(4, 3))))
         expect_raises_later(ValueError, getattr(gr, name), r(1, 3), r(2, 3), call=(name, (r(1, 3), r(2, 3))))
