@@ -17,7 +17,8 @@ Contract readings taken here (see CONTRACT.md, "How the contract is read"):
 - A wrong tensor dtype for ``targets`` may be a ``TypeError`` or a ``ValueError``; so may a plain list
   where a tensor is expected (anything but those two, e.g. an ``AttributeError``, is wrong).
 - ``linear_regression_grads`` with n = 0 is not tested (the mean over no examples is undefined:
-  the hand formula gives NaN, autograd gives 0).
+  the hand formula gives NaN, autograd gives 0). ``mlp_backward`` with N = 0 is, as a call that
+  must not fail: each gradient may be autograd's 0 or NaN.
 - At logits around 1e3, tolerances scale with the logits (as for the losses exercise).
 
 Calls to student code are sent without waiting (``*_later``): each check is built first, with the
@@ -29,7 +30,7 @@ together.
 import pytest
 import torch
 
-from autograder.testing import expect_close, expect_equal, expect_raises_later, expect_unchanged
+from autograder.testing import expect_close, expect_equal, expect_raises_later, expect_unchanged, is_close
 from reference import gradients as ref
 
 pytestmark = pytest.mark.exercise("gradients")
@@ -447,14 +448,17 @@ def test_softmax_cross_entropy_backward_extremes(student):
 
 def _check_mlp(student, XyWb, keywords=False):
     """Send mlp_backward(X, y, W1, b1, W2, b2) (by the parameter names with ``keywords``); check the
-    dict's keys and its four gradients against autograd's."""
+    dict's keys and its four gradients against autograd's (or NaN, for a batch of no examples)."""
     args, kwargs, call = _arguments("mlp_backward", ("X", "y", "W1", "b1", "W2", "b2"), XyWb, keywords)
     want = ref.mlp_backward(*XyWb)
+    empty_batch = XyWb[0].shape[0] == 0
 
     def check_value(got):
         expect_equal(isinstance(got, dict) and sorted(got), sorted(want), call=call,
                      what="keys of the returned dict")
         for k in ("W1", "b1", "W2", "b2"):
+            if empty_batch and is_close(got[k], torch.full_like(want[k], float("nan"))):
+                continue  # the mean over no examples: NaN (0 / 0) is as honest as autograd's 0
             expect_close(got[k], want[k], call=call, what=f"gradient of {k}")
 
     _send(student.gradients.mlp_backward, args, call, check_value, kwargs=kwargs)
@@ -463,7 +467,7 @@ def _check_mlp(student, XyWb, keywords=False):
 @pytest.mark.points(2)
 @pytest.mark.covers("mlp_backward")
 def test_mlp_backward(student):
-    """mlp_backward returns the four gradients {W1, b1, W2, b2} of the two-layer network, output logits near 1000 and rows of very different logits too, whatever classes the labels name"""
+    """mlp_backward returns the four gradients {W1, b1, W2, b2} of the two-layer network, output logits near 1000 and rows of very different logits too, whatever classes the labels name, and for an empty batch"""
     for dt in DTYPES:
         for seed in SEEDS:
             g = _gen(seed)
@@ -494,6 +498,9 @@ def test_mlp_backward(student):
     g = _gen(13)
     _check_mlp(student, (_randn(g, 4, 3), torch.tensor([2, 0, 1, 2]), _randn(g, 5, 3), _randn(g, 5),
                          _randn(g, 3, 5), _randn(g, 3)), keywords=True)
+    # a batch of no examples: y is empty, so there is no class index to check
+    _check_mlp(student, (_randn(g, 0, 3), torch.zeros(0, dtype=torch.int64), _randn(g, 5, 3), _randn(g, 5),
+                         _randn(g, 3, 5), _randn(g, 3)))
 
 
 # --------------------------------------------------------------------------- invalid arguments
