@@ -196,7 +196,7 @@ _NUMGRAD_ARGS = ("f", "x", "h")  # names of numerical_grad's arguments, for expe
 @pytest.mark.points(2)
 @pytest.mark.covers("numerical_grad")
 def test_numerical_grad_float64(student):
-    """numerical_grad matches the central difference in float64, any shape and layout, x unchanged"""
+    """numerical_grad matches the central difference in float64, any shape and layout (expanded too), x unchanged even while f runs"""
     for seed in SEEDS:
         g = _gen(seed)
         xs = [
@@ -212,6 +212,20 @@ def test_numerical_grad_float64(student):
             call = ("numerical_grad", ("f = lambda t: a.dist(t)", x))
             want = ref.numerical_grad(a.dist, x)
             _send(student.gradients.numerical_grad, (f, x), call, _close(want, call), names=_NUMGRAD_ARGS)
+    # an expanded x: its elements share memory (stride 0), so writing one element writes its whole row
+    x = torch.tensor([[0.5], [-1.0]], dtype=torch.float64).expand(2, 3)
+    a = _randn(_gen(8), 2, 3)
+    call = ("numerical_grad", ("f = lambda t: a.dist(t)", x))
+    _send(student.gradients.numerical_grad, (_remote_method(student, a, "dist"), x), call,
+          _close(ref.numerical_grad(a.dist, x), call, hint="perturb a contiguous copy of x, never x itself"),
+          names=_NUMGRAD_ARGS)
+    # f reads x itself (f = x.dot): the gradient of f at x is x, as long as x stays as it is while f runs
+    a = torch.tensor([0.5, -1.25, 2.0, 0.0], dtype=torch.float64)
+    same = student.tensor(a)
+    call = ("numerical_grad", ("f = lambda t: x.dot(t)", a))
+    student.gradients.numerical_grad.later(_close(ref.numerical_grad(a.dot, a), call,
+                                                  hint="perturb a copy of x, never x itself: f may read x"),
+                                           same.dot.ref_later(), same)
     # a gradient of about 1e39, beyond float32's range (about 3.4e38): finite in float64
     x = _randn(_gen(4), 4)
     a = torch.tensor([1.0, -2.0, 0.5, 3.0], dtype=torch.float64) * 2.0 ** 130
