@@ -25,7 +25,7 @@ from pathlib import Path
 
 from autograder.notebook import NotebookError, notebook_to_source
 from autograder.submission import (MAX_NOTEBOOK_BYTES, Entry, SubmissionError, entries_of, file_reader,
-                                   folder_entries, zip_entries)
+                                   folder_entries, read_capped, zip_entries)
 from autograder.syntax import parse_module
 
 MAX_NESTED_ZIP_BYTES = 64 << 20
@@ -128,10 +128,13 @@ def _named_by_student(entries: list[Entry], exercises, notes=()) -> tuple[list[E
     for entry in entries:
         if Path(entry.module_name).stem not in exercises:
             try:
-                raw = entry.read(MAX_NOTEBOOK_BYTES).decode("utf-8-sig", "replace")
+                raw = read_capped(entry, MAX_NOTEBOOK_BYTES).decode("utf-8-sig", "replace")
                 source = notebook_to_source(raw) if entry.name.endswith(".ipynb") else raw
-            except (NotebookError, SubmissionError):
+            except NotebookError:
                 source = ""
+            except SubmissionError as e:         # too large to read: say so, not that nothing was found
+                source = ""
+                notes.append(str(e))
             ex = infer_exercise(source, exercises)
             if ex is not None:
                 notes.append(f"{entry.name} was graded as {ex} (from the functions it defines); name it "

@@ -268,13 +268,19 @@ def _is_stub(body: list) -> bool:
     return isinstance(exc, ast.Name) and exc.id == "NotImplementedError"
 
 
+def read_capped(entry: Entry, cap: int) -> bytes:
+    """The bytes of an entry; SubmissionError if it holds more than ``cap``."""
+    raw = entry.read(cap)
+    if len(raw) > cap:
+        raise SubmissionError(f"{entry.path} is larger than {cap >> 20} MiB")
+    return raw
+
+
 def module_source(entry: Entry) -> tuple[bytes, list[str]]:
     """The module source of an entry as UTF-8 (notebooks converted), and notes for the student
     (a file that had to be repaired, a notebook's repeated solution cells); raises SubmissionError."""
     if entry.name.lower().endswith(".ipynb"):
-        raw = entry.read(MAX_NOTEBOOK_BYTES)
-        if len(raw) > MAX_NOTEBOOK_BYTES:
-            raise SubmissionError(f"{entry.path} is larger than {MAX_NOTEBOOK_BYTES >> 20} MiB")
+        raw = read_capped(entry, MAX_NOTEBOOK_BYTES)
         try:
             source, notes = read_notebook(raw.decode("utf-8"))
             return source.encode(), [f"{entry.path}: {note}" for note in notes]
@@ -282,9 +288,7 @@ def module_source(entry: Entry) -> tuple[bytes, list[str]]:
             raise SubmissionError(f"{entry.path} is not UTF-8 text, so it is not a notebook") from None
         except NotebookError as e:
             raise SubmissionError(f"{entry.path} is {e}") from None
-    raw = entry.read(MAX_SOURCE_BYTES)
-    if len(raw) > MAX_SOURCE_BYTES:
-        raise SubmissionError(f"{entry.path} is larger than {MAX_SOURCE_BYTES >> 20} MiB")
+    raw = read_capped(entry, MAX_SOURCE_BYTES)
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):     # Notepad's "Unicode"
         note = f"{entry.path} was saved as UTF-16 and read as such. Save your files as UTF-8."
         return raw.decode("utf-16", errors="replace").encode("utf-8"), [note]
