@@ -425,7 +425,8 @@ def grade_class(paths, course: Course, out: Path, *, gradebook_path: Path | None
     from autograder.exports import write_exports
 
     exercises = list(exercises or course.exercises)
-    found = discover(paths, course.exercises)
+    gradebook_path = Path(gradebook_path or Path(out) / "gradebook.sqlite")
+    found = discover(paths, course.exercises, exclude=[out, gradebook_path.parent])   # --out may be in the class
     if not found:
         raise GradingError(f"no submissions in {', '.join(str(p) for p in paths)}: a class is a folder or .zip "
                            "holding one folder, .zip, .py or .ipynb per student (or an LMS download)")
@@ -438,7 +439,7 @@ def grade_class(paths, course: Course, out: Path, *, gradebook_path: Path | None
     candidates = [c for c in found if in_shard(c.student, shard)]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    with Gradebook(gradebook_path or out / "gradebook.sqlite") as gradebook:
+    with Gradebook(gradebook_path) as gradebook:
         summary = run_batch(candidates, course, gradebook, exercises=exercises, jobs=jobs, timeouts=timeouts,
                             regrade=regrade, regrade_all=regrade_all, zygote=zygote, progress=progress)
         summary.combined = [(c.student, c.source) for c in candidates if c.combined]

@@ -10,18 +10,26 @@ flat files of an LMS download. Student ids come from entry names:
   in ``file_``; ``onlinetext`` entries belong to the same student and hold no module).
 - anything else: the entry's name without its extension.
 
-Nothing is read here beyond names: each :class:`Candidate` loads its files when it is graded, so
-memory does not grow with the size of the class.
+Ids are cleaned up (``student_id``), cut to MAX_ID_BYTES, and kept distinct within a container:
+names that clean up alike (``Jo Ann``, ``Jo_Ann``) get a short hash of the name. A folder or zip
+entry that is not named after one student but whose entries carry several LMS students is an
+LMS bulk download (a folder of one per section): its students are graded, one level deep.
+
+Nothing is read here beyond names (and the member names of such zips): each :class:`Candidate`
+loads its files when it is graded, so memory does not grow with the size of the class.
 """
 
 from __future__ import annotations
 
 import ast
+import hashlib
 import io
+import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from autograder.notebook import NotebookError, notebook_to_source
 from autograder.submission import (MAX_NOTEBOOK_BYTES, Entry, SubmissionError, entries_of, file_reader,
@@ -29,6 +37,7 @@ from autograder.submission import (MAX_NOTEBOOK_BYTES, Entry, SubmissionError, e
 from autograder.syntax import parse_module
 
 MAX_NESTED_ZIP_BYTES = 64 << 20
+MAX_ID_BYTES = 100             # with ".json", far below a file name's 255 bytes
 MODULE_SUFFIXES = (".py", ".ipynb")
 CANVAS = re.compile(r"^(?P<name>.*?)_(?:(?P<late>LATE)_)?(?P<uid>\d+)_(?P<att>\d+)_(?P<file>.+)$")
 CANVAS_ANON = re.compile(r"^(?:(?P<late>LATE)_)?anon_(?P<anon>[^_]+)_(?P<att>\d+)_(?P<file>.+)$")
@@ -46,6 +55,8 @@ class Candidate:
     late: bool = False
     notes: list = field(default_factory=list)
     combined: bool = False               # entries of two places were taken for one student (not an LMS's uploads)
+    origins: list = field(default_factory=list)   # the full path of each entry taken
+    uploads: int = 0                     # how many of them are whole submissions the LMS numbered
 
     def load(self) -> tuple[list[Entry], list[str]]:
         """Read the names of the student's files (archives opened here, not before)."""
@@ -61,25 +72,65 @@ class Candidate:
         return entries, notes
 
 
+class LmsName(NamedTuple):
+    """What an LMS's entry name says: the student (as written), the file, its rank, lateness."""
+
+    student: str
+    file: str | None
+    rank: int
+    late: bool
+
+
 def student_id(text: str) -> str:
     """A file-system-safe id: letters, digits, '.', '_' and '-' only (accents kept in their
-    composed form, as macOS's decomposed file names would otherwise lose them)."""
-    clean = re.sub(r"[^\w.-]+", "_", unicodedata.normalize("NFC", text).strip()).strip("._")
-    return clean or "student"
+    composed form, as macOS's decomposed file names would otherwise lose them); one longer than
+    MAX_ID_BYTES is cut, with a short hash of the whole name, so that ``<id>.json`` can be written."""
+    clean = re.sub(r"[^\w.-]+", "_", unicodedata.normalize("NFC", text).strip()).strip("._") or "student"
+    if len(clean.encode()) <= MAX_ID_BYTES:
+        return clean
+    prefix = clean.encode()[:MAX_ID_BYTES - 9].decode("utf-8", "ignore").rstrip("._-")
+    return f"{prefix}-{_short_hash(text)}"
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+
+
+def distinct_ids(names) -> dict[str, str]:
+    """name -> student id for the entry names of one container: names that clean up to the same
+    id (``Jo Ann``, ``Jo, Ann``) each get a short hash of the name, except one already clean."""
+    by_id: dict[str, set[str]] = {}
+    for name in names:
+        by_id.setdefault(student_id(name), set()).add(unicodedata.normalize("NFC", name))
+    ids = {}
+    for sid, same in by_id.items():
+        for name in same:
+            ids[name] = sid if len(same) == 1 or name == sid else f"{sid}-{_short_hash(name)}"
+    return ids
+
+
+def _lms_name(name: str) -> LmsName | None:
+    m = CANVAS_ANON.match(name)
+    if m:
+        return LmsName(f"anon_{m['anon']}", _reupload(m["file"]), int(m["att"]), bool(m["late"]))
+    m = MOODLE.match(name)
+    if m:
+        return LmsName(f"{m['name']}_{m['pid']}", m["file"] or None, 0, False)
+    m = CANVAS.match(name)
+    if m:
+        return LmsName(f"{m['name']}_{m['uid']}", _reupload(m["file"]), int(m["att"]), bool(m["late"]))
+    return None
 
 
 def parse_lms_name(name: str) -> tuple[str, str | None, int, bool] | None:
     """``(student id, file name or None, rank, late)`` for a Canvas or Moodle entry name."""
-    m = CANVAS_ANON.match(name)
-    if m:
-        return f"anon_{m['anon']}", _reupload(m["file"]), int(m["att"]), bool(m["late"])
-    m = MOODLE.match(name)
-    if m:
-        return student_id(f"{m['name']}_{m['pid']}"), m["file"] or None, 0, False
-    m = CANVAS.match(name)
-    if m:
-        return student_id(f"{m['name']}_{m['uid']}"), _reupload(m["file"]), int(m["att"]), bool(m["late"])
-    return None
+    lms = _lms_name(name)
+    return None if lms is None else (student_id(lms.student), lms.file, lms.rank, lms.late)
+
+
+def _is_bulk(names) -> bool:
+    """Whether entry names carry several LMS students: a class, not one student's work."""
+    return len({lms.student for name in names if (lms := _lms_name(name))}) > 1
 
 
 def _reupload(file_name: str) -> str:
@@ -159,125 +210,184 @@ def _failing(error: SubmissionError):
     return load
 
 
-def discover(paths: list[Path], exercises) -> list[Candidate]:
+def discover(paths: list[Path], exercises, exclude=()) -> list[Candidate]:
     """Candidates from the instructor's PATHs, merged by student id, sorted by id. A folder whose
     one subfolder holds the modules is a class of one when it is the only PATH, and one student
-    (the PATH's name) among several PATHs."""
-    found: dict[str, Candidate] = {}
+    (the PATH's name) among several PATHs. Nothing under ``exclude`` (the grader's own output)
+    is a student."""
+    finder = _Finder(exercises, exclude)
+    for path in paths:
+        finder.add_path(Path(path), several=len(paths) > 1)
+    return [finder.found[k] for k in sorted(finder.found)]
 
-    def add(student, source, part, late=False, notes=(), lms=False):
-        c = found.setdefault(student, Candidate(student, source))
-        if c.parts and source not in c.source.split(" + "):
-            c.source += f" + {source}"
+
+class _Finder:
+    """The students found so far, by id."""
+
+    def __init__(self, exercises, exclude):
+        self.exercises = exercises
+        self.excluded = {os.path.realpath(p) for p in exclude}
+        self.found: dict[str, Candidate] = {}
+
+    def add(self, student, source, origin, part, *, lms: LmsName | None = None, whole=False, notes=()):
+        """One entry of ``student`` (``origin`` its full path, ``lms`` what its LMS name says,
+        ``whole`` a folder or zip); entries of several places are combined, with a note, unless
+        they are one LMS student's files; two whole uploads the LMS numbered are noted too."""
+        upload = bool(whole and lms and lms.rank)
+        c = self.found.setdefault(student, Candidate(student, source))
+        if c.parts and origin not in c.origins:
+            c.source += f" + {origin if source in c.source.split(' + ') else source}"
             if not lms:
                 c.combined = True
                 c.notes.append(f"more than one entry for {student} ({c.source}); their files were combined, "
                                "and where two hold the same module the shallowest (then newest) was graded")
+            elif upload and c.uploads:
+                c.combined = True
+                c.notes.append(f"more than one upload for {student} ({c.source}); the LMS's names make them one "
+                               "student's resubmissions, so their files were combined, and where two hold the "
+                               "same module the shallowest (then newest) was graded")
+        c.origins.append(origin)
+        c.uploads += upload
         c.parts.append(part)
-        c.late = c.late or late
+        c.late = c.late or bool(lms and lms.late)
         c.notes += list(notes)
 
-    for path in paths:
-        path = Path(path)
+    def add_path(self, path: Path, several: bool) -> None:
+        exercises = self.exercises
         if path.is_dir() and not path.is_symlink() and not _folder_holds_modules(path, exercises):
-            inner = _wrapped_folder(path, exercises) if len(paths) > 1 else None
-            if inner is not None:                            # one of several students, work a folder down (hw2/)
-                lms = parse_lms_name(inner.name)
-                add(lms[0] if lms else student_id(path.name), str(path), lambda f=inner: folder_entries(f),
-                    lms=bool(lms))
-                continue
-            for child in sorted(path.iterdir()):             # a class folder: read lazily, entry by entry
-                if not child.name.startswith((".", "__MACOSX")) and not _is_output(child):
-                    _add_folder_child(child, path, exercises, add)
-            continue
+            inner = self._wrapped_folder(path) if several else None
+            if inner is None:
+                self.add_folder(path)
+                return
+            lms = _lms_name(inner.name)                      # one of several students, work a folder down (hw2/)
+            self.add(student_id(lms.student if lms else path.name), str(path), str(path),
+                     lambda: folder_entries(inner), lms=lms, whole=True)
+            return
         try:
             entries, notes = entries_of(path)
         except SubmissionError as e:
-            add(student_id(path.stem), str(path), _failing(e))
-            continue
+            self.add(student_id(path.stem), str(path), str(path), _failing(e))
+            return
         top = _single_top_dir(entries)
         if _holds_modules(entries, exercises) or path.is_dir():
-            add(student_id(path.stem), str(path), lambda e=entries, n=notes: (e, n))
+            self.add(student_id(path.stem), str(path), str(path), lambda: (entries, notes))
         elif top and _holds_modules(entries, exercises, top + "/"):
-            lms = parse_lms_name(top)
-            add(lms[0] if lms else student_id(path.stem), str(path), lambda e=_under(entries, top), n=notes: (e, n),
-                lms=bool(lms))
+            lms = _lms_name(top)
+            self.add(student_id(lms.student if lms else path.stem), str(path), str(path),
+                     lambda e=_under(entries, top): (e, notes), lms=lms, whole=True)
         elif path.suffix in MODULE_SUFFIXES:
-            add(student_id(path.stem), str(path), lambda e=entries, n=notes: _named_by_student(e, exercises, n))
+            self.add(student_id(path.stem), str(path), str(path), lambda: _named_by_student(entries, exercises, notes))
         else:
-            if top:
-                entries = _under(entries, top)   # a class zip wrapping everything in one folder
-            _add_class_entries(entries, path, exercises, add)
-    return [found[k] for k in sorted(found)]
+            self.add_class_entries(_under(entries, top) if top else entries, path.name, str(path))
+
+    def _wrapped_folder(self, folder: Path) -> Path | None:
+        """The one subfolder holding modules, when nothing else in ``folder`` could be a submission
+        (loose files such as a README aside): one student's work, a level down."""
+        children = self._children(folder)
+        dirs = [c for c in children if c.is_dir() and not c.is_symlink()]
+        others = [c for c in children if c not in dirs]
+        if len(dirs) == 1 and not any(c.is_symlink() or _could_be_submission(c.name) for c in others) \
+                and _folder_holds_modules(dirs[0], self.exercises):
+            return dirs[0]
+        return None
+
+    def _children(self, folder: Path) -> list[Path]:
+        """A folder's entries, sorted, without hidden ones and the grader's own output."""
+        return [c for c in sorted(folder.iterdir()) if not c.name.startswith((".", "__MACOSX"))
+                and os.path.realpath(c) not in self.excluded]     # realpath: a symlink loop does not raise
+
+    def add_folder(self, folder: Path, nested: bool = False) -> None:
+        """A class folder, read lazily entry by entry; ``nested``: one found inside a PATH (an
+        LMS download in a folder of downloads), whose entries are not looked into again."""
+        children = self._children(folder)
+        ids = distinct_ids(_entry_key(c.name, c.is_dir() and not c.is_symlink())[0] for c in children)
+        for child in children:
+            key, lms = _entry_key(child.name, child.is_dir() and not child.is_symlink())
+            student = ids[unicodedata.normalize("NFC", key)]
+            source, origin = f"{folder.name}/{child.name}", str(child)
+            if child.is_symlink():
+                error = SubmissionError(f"{child.name} is a symbolic link; it was not followed")
+                self.add(student, source, origin, _failing(error), lms=lms)
+            elif child.is_dir():
+                if not (nested or lms or _folder_holds_modules(child, self.exercises)) \
+                        and _is_bulk(c.name for c in self._children(child)):
+                    self.add_folder(child, nested=True)
+                else:
+                    self.add(student, source, origin, lambda c=child: folder_entries(c),
+                             lms=lms, whole=True)
+            elif child.is_file():
+                bulk = None if nested or lms or not child.name.endswith(".zip") else _bulk_entries(child)
+                if bulk is not None:
+                    self.add_class_entries(bulk, child.name, origin, nested=True)
+                    continue
+                st = child.stat()
+                entry = Entry(child.name, st.st_size, file_reader(child), rank=int(st.st_mtime))
+                self._add_file_entry(entry, student, lms, source, origin)
+
+    def add_class_entries(self, entries: list[Entry], label: str, origin: str, nested: bool = False) -> None:
+        """Entries of a class zip (``label`` its name, ``origin`` its full path): each top-level
+        folder, zip or module file is a submission (grouped by LMS student id where the names
+        follow Canvas or Moodle)."""
+        groups: dict[str, list[Entry]] = {}
+        for e in entries:
+            groups.setdefault(e.path.split("/", 1)[0], []).append(e)
+        folders = {top for top, members in groups.items() if len(members) > 1 or "/" in members[0].path}
+        keys = {top: _entry_key(top, top in folders) for top in groups}
+        ids = distinct_ids(key for key, _ in keys.values())
+        for top, members in sorted(groups.items()):
+            key, lms = keys[top]
+            student = ids[unicodedata.normalize("NFC", key)]
+            source, where = f"{label}/{top}", f"{origin}/{top}"
+            if top in folders:
+                inner = _under(members, top)
+                if not (nested or lms or _holds_modules(inner, self.exercises)) \
+                        and _is_bulk({e.path.split("/", 1)[0] for e in inner}):
+                    self.add_class_entries(inner, top, where, nested=True)
+                else:
+                    self.add(student, source, where, lambda m=inner: (m, []), lms=lms, whole=True)
+                continue
+            entry = members[0]
+            bulk = None if nested or lms or not entry.name.endswith(".zip") else _bulk_entries(entry)
+            if bulk is not None:
+                self.add_class_entries(bulk, top, where, nested=True)
+            else:
+                self._add_file_entry(entry, student, lms, source, where)
+
+    def _add_file_entry(self, entry: Entry, student: str, lms: LmsName | None, source: str, origin: str) -> None:
+        """A single file of a class: a student's zip, or a module or notebook (LMS-named or named
+        after the student)."""
+        if entry.name.endswith(".zip"):
+            self.add(student, source, origin, _nested_zip(entry), lms=lms, whole=True)
+        elif entry.name.endswith(MODULE_SUFFIXES):
+            if lms and lms.file:
+                renamed = Entry(entry.path, entry.size, entry.read, lms.file, lms.rank)
+                self.add(student, source, origin, lambda: _named_by_student([renamed], self.exercises),
+                         lms=lms)
+            else:
+                self.add(student, source, origin, lambda: _named_by_student([entry], self.exercises))
+        elif lms:
+            self.add(student, source, origin, lambda: ([], []), lms=lms,
+                     notes=[f"{entry.name} is not a module, notebook or zip and was ignored"])
 
 
-def _wrapped_folder(folder: Path, exercises) -> Path | None:
-    """The one subfolder holding modules, when nothing else in ``folder`` could be a submission
-    (loose files such as a README aside): one student's work, a level down."""
-    children = [c for c in folder.iterdir() if not c.name.startswith((".", "__MACOSX")) and not _is_output(c)]
-    dirs = [c for c in children if c.is_dir() and not c.is_symlink()]
-    others = [c for c in children if c not in dirs]
-    if len(dirs) == 1 and not any(c.is_symlink() or _could_be_submission(c.name) for c in others) \
-            and _folder_holds_modules(dirs[0], exercises):
-        return dirs[0]
-    return None
+def _entry_key(name: str, is_folder: bool) -> tuple[str, LmsName | None]:
+    """The student an entry of a class stands for, as written (before ``student_id``), and
+    what its LMS name says if it has one."""
+    lms = _lms_name(name)
+    return (lms.student if lms else name if is_folder else Path(name).stem), lms
 
 
-def _is_output(folder: Path) -> bool:
-    """A folder the grader wrote (``--out`` inside the class folder), not a student's."""
-    return (folder / "gradebook.sqlite").is_file()
+def _bulk_entries(zip_file) -> list[Entry] | None:
+    """The entries of a zip (a path or an :class:`Entry`) that is an LMS bulk download, else None."""
+    try:
+        entries, _ = zip_entries(zip_file) if isinstance(zip_file, Path) else _nested_zip(zip_file)()
+    except SubmissionError:
+        return None
+    top = _single_top_dir(entries)
+    entries = _under(entries, top) if top else entries
+    return entries if _is_bulk({e.path.split("/", 1)[0] for e in entries}) else None
 
 
 def _folder_holds_modules(folder: Path, exercises) -> bool:
     return any((folder / f"{ex}{sfx}").exists() or (folder / f"{ex}{sfx}").is_symlink()
                for ex in exercises for sfx in MODULE_SUFFIXES)
-
-
-def _add_folder_child(child: Path, container: Path, exercises, add) -> None:
-    """One entry of a class folder: a student's folder, zip, module file or notebook."""
-    source = f"{container.name}/{child.name}"
-    lms = parse_lms_name(child.name)
-    if child.is_symlink():
-        error = SubmissionError(f"{child.name} is a symbolic link; it was not followed")
-        add(lms[0] if lms else student_id(child.stem), source, _failing(error), lms=bool(lms))
-    elif child.is_dir():
-        add(lms[0] if lms else student_id(child.name), source, lambda: folder_entries(child), lms=bool(lms))
-    elif child.is_file():
-        st = child.stat()
-        entry = Entry(child.name, st.st_size, file_reader(child), rank=int(st.st_mtime))
-        _add_file_entry(entry, source, exercises, add)
-
-
-def _add_class_entries(entries: list[Entry], container: Path, exercises, add) -> None:
-    """Entries of a class zip: each top-level folder, zip or module file is a submission
-    (grouped by LMS student id where the names follow Canvas or Moodle)."""
-    groups: dict[str, list[Entry]] = {}
-    for e in entries:
-        groups.setdefault(e.path.split("/", 1)[0], []).append(e)
-    for top, members in sorted(groups.items()):
-        source = f"{container.name}/{top}"
-        lms = parse_lms_name(top)
-        if len(members) > 1 or "/" in members[0].path:          # a folder
-            student = lms[0] if lms else student_id(top)
-            add(student, source, lambda m=_under(members, top): (m, []), lms=bool(lms))
-        else:
-            _add_file_entry(members[0], source, exercises, add)
-
-
-def _add_file_entry(entry: Entry, source: str, exercises, add) -> None:
-    """A single file of a class: a student's zip, or a module or notebook (LMS-named or named
-    after the student)."""
-    lms = parse_lms_name(entry.name)
-    stem = Path(entry.name).stem
-    if entry.name.endswith(".zip"):
-        add(lms[0] if lms else student_id(stem), source, _nested_zip(entry), late=bool(lms and lms[3]),
-            lms=bool(lms))
-    elif entry.name.endswith(MODULE_SUFFIXES):
-        if lms and lms[1]:
-            renamed = Entry(entry.path, entry.size, entry.read, lms[1], lms[2])
-            add(lms[0], source, lambda: _named_by_student([renamed], exercises), late=lms[3], lms=True)
-        else:
-            add(student_id(stem), source, lambda: _named_by_student([entry], exercises))
-    elif lms:
-        add(lms[0], source, lambda: ([], []), late=lms[3], lms=True,
-            notes=[f"{entry.name} is not a module, notebook or zip and was ignored"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -542,6 +543,115 @@ def test_discovery_does_not_read_files_up_front(course, tmp_path):
     shutil.rmtree(cls / "s01")
     entries, _ = candidates[1].load()
     assert [c.student for c in candidates] == ["s00", "s01", "s02"] and entries == []
+
+
+# --------------------------------------------------------------------------- finding the students
+
+
+def students_of(candidates) -> dict:
+    """student -> the names of the files discovery gives for them."""
+    return {c.student: sorted(e.path for e in c.load()[0]) for c in candidates}
+
+
+def test_lms_downloads_in_a_folder_or_zip_are_classes_not_students(course, tmp_path):
+    """A folder of Canvas bulk zips (one per section), an extracted one in a subfolder, and one
+    zipped inside a class zip: each of their students is a student."""
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    write_zip(downloads / "submissions.zip", {"smithbob_101_9001_broadcasting.py": STUB,
+                                              "jonesann_102_9002_broadcasting.py": SOLUTION})
+    write_zip(downloads / "submissions (1).zip", {"doejane_201_9101_broadcasting.py": SOLUTION,
+                                                  "roemax_202_9102_broadcasting.py": STUB})
+    (downloads / "sec3").mkdir()
+    for name in ("leekim_301_9201_broadcasting.py", "parkjo_302_9202_broadcasting.py"):
+        (downloads / "sec3" / name).write_text(SOLUTION)
+    (downloads / "alice.zip").write_bytes(write_zip(tmp_path / "alice.zip", {"broadcasting.py": SOLUTION}).read_bytes())
+    inner = write_zip(tmp_path / "inner.zip", {"wuli_401_9301_broadcasting.py": SOLUTION,
+                                               "hoang_402_9302_broadcasting.py": SOLUTION})
+    outer = write_zip(tmp_path / "outer.zip", {"sec4.zip": inner.read_bytes(), "bob/broadcasting.py": SOLUTION,
+                                               "sec5/kay_501_9401_broadcasting.py": SOLUTION,
+                                               "sec5/lou_502_9402_broadcasting.py": SOLUTION})
+    found = students_of(discover([downloads, outer], course.exercises))
+    assert found == {
+        "smithbob_101": ["smithbob_101_9001_broadcasting.py"], "jonesann_102": ["jonesann_102_9002_broadcasting.py"],
+        "doejane_201": ["doejane_201_9101_broadcasting.py"], "roemax_202": ["roemax_202_9102_broadcasting.py"],
+        "leekim_301": ["leekim_301_9201_broadcasting.py"], "parkjo_302": ["parkjo_302_9202_broadcasting.py"],
+        "alice": ["broadcasting.py"], "bob": ["broadcasting.py"],
+        "wuli_401": ["wuli_401_9301_broadcasting.py"], "hoang_402": ["hoang_402_9302_broadcasting.py"],
+        "kay_501": ["kay_501_9401_broadcasting.py"], "lou_502": ["lou_502_9402_broadcasting.py"]}
+
+
+def test_distinct_names_give_distinct_readable_ids_on_every_run(course, tmp_path):
+    """Names that clean up to one id (``Jo Ann``, ``Jo_Ann``; two emoji), a name too long for a
+    file name, and anonymous-Canvas names with a newline or bytes that are not UTF-8."""
+    cls = tmp_path / "class"
+    for name in ("Jo Ann", "Jo_Ann", "Jo, Ann"):
+        (cls / name).mkdir(parents=True)
+        (cls / name / "broadcasting.py").write_text(SOLUTION)
+    for name in ("\U0001F600", "\U0001F389", "\u674e", "x" * 251, "anon_a\nb_3_broadcasting", "anon_a b_4_broadcasting"):
+        (cls / f"{name}.py").write_text(SOLUTION)
+    (cls / os.fsdecode(b"anon_\xff\xfe_1_broadcasting.py")).write_text(SOLUTION)
+    first = students_of(discover([cls], course.exercises))
+    assert students_of(discover([cls], course.exercises)) == first
+    assert len(first) == 10 and all(re.fullmatch(r"[\w.-]+", s) and len(s.encode()) <= 100 for s in first)
+    assert {"Jo_Ann", "\u674e"} < set(first)
+    assert [sum(s.startswith(p) for s in first) for p in ("Jo_Ann-", "student-", "anon_a_b-")] == [2, 2, 2]
+    long_id = next(s for s in first if s.startswith("x"))
+    assert long_id.startswith("x" * 80) and first[long_id] == ["x" * 251 + ".py"]
+
+
+def test_the_same_folder_name_in_two_sections_is_reported(course, tmp_path):
+    for section, other in (("sec1", "bob"), ("sec2", "carl")):
+        for student in ("alice", other):
+            (tmp_path / section / "submissions" / student).mkdir(parents=True)
+            (tmp_path / section / "submissions" / student / "broadcasting.py").write_text(SOLUTION)
+    alice, _, _ = discover([tmp_path / "sec1" / "submissions", tmp_path / "sec2" / "submissions"], course.exercises)
+    assert alice.combined and "more than one entry for alice" in " ".join(alice.notes)
+    assert str(tmp_path / "sec2" / "submissions" / "alice") in alice.source
+
+
+def test_a_late_canvas_folder_stays_late(course, tmp_path):
+    cls = tmp_path / "class"
+    (cls / "smithbob_LATE_101_9001_hw2").mkdir(parents=True)
+    (cls / "smithbob_LATE_101_9001_hw2" / "broadcasting.py").write_text(SOLUTION)
+    zipped = write_zip(tmp_path / "class.zip", {"leekim_LATE_103_9003_hw2/broadcasting.py": SOLUTION,
+                                                "roemax_104_9004_hw2/broadcasting.py": SOLUTION})
+    late = {c.student: c.late for c in discover([cls, zipped], course.exercises)}
+    assert late == {"smithbob_101": True, "leekim_103": True, "roemax_104": False}
+
+
+def test_two_uploads_an_lms_names_as_one_student_are_reported(course, tmp_path):
+    """``<course>_<hw>_<student no>_<name>.zip`` reads as Canvas's ``<name>_<user id>_<file id>_<file>``."""
+    cls = tmp_path / "class"
+    cls.mkdir()
+    write_zip(cls / "lab_2_20231234_ana.zip", {"broadcasting.py": SOLUTION})
+    write_zip(cls / "lab_2_20239999_ben.zip", {"broadcasting.py": STUB})
+    [student] = discover([cls], course.exercises)
+    assert student.combined and "more than one upload for lab_2" in " ".join(student.notes)
+    moodle = write_zip(tmp_path / "moodle.zip", {                 # a file and a text: one submission
+        "Jane Doe_12345_assignsubmission_file_/broadcasting.py": SOLUTION,
+        "Jane Doe_12345_assignsubmission_onlinetext_/onlinetext.html": "<p>done</p>",
+        "Ann Lee_34567_assignsubmission_file_/broadcasting.py": SOLUTION})
+    assert [(c.combined, c.notes) for c in discover([moodle], course.exercises)] == [(False, [])] * 2
+
+
+def test_the_output_folder_inside_the_class_a_too_large_notebook_and_a_long_name(course, tmp_path):
+    """``--out`` inside the class folder with the gradebook kept elsewhere is no student, on any
+    run; a notebook over the read cap named after its student is said to be too large; a name
+    too long for a file name is graded."""
+    cls = tmp_path / "class"
+    (cls / "alice").mkdir(parents=True)
+    (cls / "alice" / "broadcasting.py").write_text(SOLUTION)
+    (cls / "bigplots.ipynb").write_text(notebook(SOLUTION + "#" * (33 << 20)))
+    (cls / f"{'x' * 251}.py").write_text(SOLUTION)          # results/<id>.json must still be a legal name
+    gradebook = tmp_path / "gb" / "gradebook.sqlite"
+    gradebook.parent.mkdir()
+    for _ in range(2):
+        grades = grade([cls], cls / "grading", course=course, gradebook_path=gradebook)
+        assert sorted(grades)[:2] == ["alice", "bigplots"] and len(grades) == 3
+    long_id = sorted(grades)[2]
+    assert grades[long_id]["broadcasting"] == "20" and (cls / "grading" / "results" / f"{long_id}.json").is_file()
+    assert "bigplots.ipynb is larger than 32 MiB" in feedback(cls / "grading", "bigplots")
 
 
 # --------------------------------------------------------------------------- the report in a browser
