@@ -27,7 +27,7 @@ from pathlib import Path
 
 from autograder import __version__
 from autograder.client import Timeouts
-from autograder.collect import Candidate, discover, student_id
+from autograder.collect import Candidate, discover, student_named
 from autograder.course import Course
 from autograder.gradebook import Gradebook, Provenance
 from autograder.grading import GradeResult, Grader, GradingError, make_workdir
@@ -431,7 +431,7 @@ def grade_class(paths, course: Course, out: Path, *, gradebook_path: Path | None
         raise GradingError(f"no submissions in {', '.join(str(p) for p in paths)}: a class is a folder or .zip "
                            "holding one folder, .zip, .py or .ipynb per student (or an LMS download)")
     ids = {c.student for c in found}
-    regrade = [r if r in ids else student_id(r) for r in regrade]      # "Élodie Müller" is Élodie_Müller
+    regrade = [student_named(r, found) for r in regrade]      # "Élodie Müller" is Élodie_Müller
     unknown = sorted(set(regrade) - ids)
     if unknown:
         raise GradingError(f"cannot regrade {unknown[0]}: no such student among the {len(found)} found "

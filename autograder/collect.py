@@ -109,6 +109,19 @@ def distinct_ids(names) -> dict[str, str]:
     return ids
 
 
+def student_named(name: str, candidates: list[Candidate]) -> str:
+    """The id of the student an instructor names: an id, an entry's name as it is written
+    (``Jo Ann`` when ``Jo_Ann`` is another student's), or a name that cleans up to an id."""
+    if any(c.student == name for c in candidates):
+        return name
+    nfc = unicodedata.normalize("NFC", name)
+    for c in candidates:
+        if any(nfc in (unicodedata.normalize("NFC", Path(o).name), unicodedata.normalize("NFC", Path(o).stem))
+               for o in c.origins):
+            return c.student
+    return student_id(name)
+
+
 def _lms_name(name: str) -> LmsName | None:
     m = CANVAS_ANON.match(name)
     if m:

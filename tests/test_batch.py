@@ -341,9 +341,12 @@ def test_unchanged_submissions_are_not_regraded_unless_asked(course, tmp_path):
     summary, _ = grade_class([cls], course, out, exercises=ONLY, jobs=2, timeouts=TIMEOUTS, regrade=["s01"])
     assert (summary.graded, summary.skipped) == (1, 3)
     (cls / "s02").rename(cls / "Zoë M")                          # named as the instructor knows them
-    grade([cls], out, course=course)
+    (cls / "s03").rename(cls / "Zoë_M")                          # another student, whose name is the id of hers
+    zoe_m = next(s for s in grade([cls], out, course=course) if s.startswith("Zoë_M-"))
     summary, _ = grade_class([cls], course, out, exercises=ONLY, jobs=2, timeouts=TIMEOUTS, regrade=["Zoë M"])
     assert (summary.graded, summary.skipped) == (1, 3)
+    with Gradebook(out / "gradebook.sqlite") as gb:
+        assert len(gb.history(zoe_m)) == 2 and len(gb.history("Zoë_M")) == 1
     (cls / "s00" / "broadcasting.py").write_text(SOLUTION)        # s00 fixes their work
     summary, _ = grade_class([cls], course, out, exercises=ONLY, jobs=2, timeouts=TIMEOUTS)
     assert (summary.graded, summary.skipped) == (1, 3)
