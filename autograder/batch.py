@@ -448,8 +448,9 @@ def grade_class(paths, course: Course, out: Path, *, gradebook_path: Path | None
 
 
 def merge_gradebooks(sources: list[Path], course: Course, out: Path, exercises=None) -> int:
-    """Merge shard gradebooks into ``out/gradebook.sqlite`` and write the exports; returns the
-    number of runs added."""
+    """Merge shard gradebooks into ``out/gradebook.sqlite`` and write the exports of
+    ``exercises`` (default: those the students' newest runs graded, as a class graded ``--only``
+    some exports those); returns the number of runs added."""
     from autograder.exports import write_exports
 
     out = Path(out)
@@ -462,5 +463,6 @@ def merge_gradebooks(sources: list[Path], course: Course, out: Path, exercises=N
         target = stack.enter_context(Gradebook(target_path))
         for other in others:
             added += target.merge_from(other)
-        write_exports(target, out, course, list(exercises or course.exercises))
+        graded = target.graded_exercises()
+        write_exports(target, out, course, list(exercises or [ex for ex in course.exercises if ex in graded]))
     return added

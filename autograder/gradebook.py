@@ -4,8 +4,10 @@ Tables: ``students``; ``submissions`` (one per distinct content of a student's w
 ``runs`` (each grading of a submission, with provenance: grader version, suite hash, torch
 version); ``results`` (one row per test of a run); ``exercise_cache`` (an exercise's results for
 an exact module content under exact suites: the suites are deterministic, so a file graded once,
-an untouched stub say, need not be graded again). The latest run of a student's latest
-submission is their grade; earlier runs stay for history. Because a run and its results are
+an untouched stub say, need not be graded again). A student's grade is their newest run, by when
+it was graded (UTC, to the microsecond, later than any earlier run of theirs in the same
+gradebook), so a merge gives the same grades whatever order the gradebooks come in; earlier runs
+stay for history. Because a run and its results are
 written in one transaction, a batch killed at any moment leaves only whole runs behind, and the
 next batch picks up the students that have none for the current suites.
 """
@@ -14,9 +16,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from contextlib import closing
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from autograder.text import plain_text
@@ -74,6 +76,12 @@ CREATE TABLE IF NOT EXISTS exercise_cache (
 );
 """
 
+# A student's runs, newest first: by when they were graded; runs of two gradebooks graded in the
+# same microsecond (or the same second, by versions that stored no more) are told apart by what
+# they hold, never by the order the gradebooks were merged in.
+NEWEST_FIRST = "r.graded_at DESC, r.score DESC, s.digest DESC, r.suite_hash DESC, r.id DESC"
+GRADED_AT = "%Y-%m-%dT%H:%M:%S.%f+00:00"        # fixed width, UTC: text order is time order
+
 
 @dataclass(frozen=True)
 class Provenance:
@@ -85,7 +93,7 @@ class Provenance:
 
 @dataclass
 class StudentGrade:
-    """A student's current grade: their latest run, with its tests."""
+    """A student's current grade: their newest run, with its tests."""
 
     student: str
     run: int
@@ -121,12 +129,35 @@ class Gradebook:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.executescript(SCHEMA)
-        except sqlite3.Error as e:
+            self._normalise_graded_at()
+        except (sqlite3.Error, ValueError) as e:          # ValueError: a time that is no time
             self.db.close()
             raise GradebookError(f"{self.path} is not a gradebook (an SQLite database): {e}") from None
         except GradebookError:
             self.db.close()
             raise
+
+    def _normalise_graded_at(self) -> None:
+        """Rewrite times stored by earlier versions (local, to the second: "%Y-%m-%dT%H:%M:%S%z")
+        as :data:`GRADED_AT`; a student's runs of one second keep the order they were made in."""
+        old = self.db.execute("SELECT id, student, graded_at FROM runs WHERE graded_at NOT LIKE "
+                              "'____-__-__T__:__:__.______+00:00' ORDER BY id").fetchall()
+        with self.db:
+            for run, student, graded_at in old:
+                when = datetime.strptime(graded_at, "%Y-%m-%dT%H:%M:%S%z").astimezone(timezone.utc)
+                when = self._unique_time(student, when, when + timedelta(seconds=1), f"AND id < {run:d}")
+                self.db.execute("UPDATE runs SET graded_at=? WHERE id=?", (when.strftime(GRADED_AT), run))
+
+    def _unique_time(self, student: str, when: datetime, until: datetime, among: str = "") -> datetime:
+        """``when``, or a microsecond after the student's latest run (of those ``among``) graded
+        from ``when`` to ``until``: no two runs of a student share a time, and a clock set back
+        never makes a new run the older."""
+        (latest,) = self.db.execute(
+            f"SELECT MAX(graded_at) FROM runs WHERE student=? AND graded_at >= ? AND graded_at < ? {among}",
+            (student, when.strftime(GRADED_AT), until.strftime(GRADED_AT))).fetchone()
+        if latest is None:
+            return when
+        return datetime.strptime(latest, GRADED_AT).replace(tzinfo=timezone.utc) + timedelta(microseconds=1)
 
     def close(self):
         self.db.close()
@@ -141,7 +172,8 @@ class Gradebook:
     def record(self, student: str, digest: str, source: str, notes: list, late: bool, result,
                provenance: Provenance) -> int:
         """Store one graded submission (a GradeResult-like object) in one transaction."""
-        now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        now = self._unique_time(student, datetime.now(timezone.utc), datetime.max.replace(tzinfo=timezone.utc))
+        now = now.strftime(GRADED_AT)
         notes_json = json.dumps([plain_text(n) for n in notes])
         with self.db:
             self.db.execute("INSERT OR IGNORE INTO students(id) VALUES (?)", (student,))
@@ -214,23 +246,33 @@ class Gradebook:
 
     # ------------------------------------------------------------------ reading
     def is_graded(self, student: str, digest: str, suite_hash: str, exercises) -> bool:
-        """Whether the student's latest run is of this content under these suites, and graded
+        """Whether the student's newest run is of this content under these suites, and graded
         every one of ``exercises`` (a run made with ``--only`` covers only some)."""
         row = self.db.execute(
             "SELECT r.id, s.digest, r.suite_hash FROM runs r JOIN submissions s ON s.id = r.submission "
-            "WHERE r.student=? ORDER BY r.id DESC LIMIT 1", (student,)).fetchone()
+            f"WHERE r.student=? ORDER BY {NEWEST_FIRST} LIMIT 1", (student,)).fetchone()
         if row is None or row[1:] != (digest, suite_hash):
             return False
         graded = {ex for (ex,) in self.db.execute("SELECT DISTINCT exercise FROM results WHERE run=?", (row[0],))}
         return set(exercises) <= graded
 
+    def _newest_runs(self) -> str:
+        """SQL for the ids of every student's newest run."""
+        return ("SELECT id FROM (SELECT r.id, ROW_NUMBER() OVER (PARTITION BY r.student ORDER BY "
+                f"{NEWEST_FIRST}) AS rank FROM runs r JOIN submissions s ON s.id = r.submission) WHERE rank = 1")
+
+    def graded_exercises(self) -> set[str]:
+        """The exercises that students' newest runs graded."""
+        return {ex for (ex,) in self.db.execute(
+            f"SELECT DISTINCT exercise FROM results WHERE run IN ({self._newest_runs()})")}
+
     def current(self):
-        """Every student's latest run, sorted by student, one at a time (memory stays flat)."""
+        """Every student's newest run, sorted by student, one at a time (memory stays flat)."""
         with closing(self.db.cursor()) as cur:
             rows = cur.execute(
                 "SELECT r.id, r.student, s.digest, s.source, s.notes, s.late, r.score, r.max_score, r.seconds, "
                 "r.protections FROM runs r JOIN submissions s ON s.id = r.submission "
-                "WHERE r.id IN (SELECT MAX(id) FROM runs GROUP BY student) ORDER BY r.student").fetchall()
+                f"WHERE r.id IN ({self._newest_runs()}) ORDER BY r.student").fetchall()
             for run, student, digest, source, notes, late, score, max_score, seconds, protections in rows:
                 tests = [dict(zip(("name", "nodeid", "exercise", "score", "max_score", "status", "output",
                                    "visibility", "seconds", "internal"), t))
@@ -244,4 +286,4 @@ class Gradebook:
         """(run id, graded_at, digest, score, max_score) of every run of a student, oldest first."""
         return self.db.execute(
             "SELECT r.id, r.graded_at, s.digest, r.score, r.max_score FROM runs r JOIN submissions s "
-            "ON s.id = r.submission WHERE r.student=? ORDER BY r.id", (student,)).fetchall()
+            f"ON s.id = r.submission WHERE r.student=? ORDER BY {NEWEST_FIRST}", (student,)).fetchall()[::-1]

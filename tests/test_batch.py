@@ -25,8 +25,9 @@ from autograder.batch import grade_class, merge_gradebooks, module_keys
 from autograder.client import Timeouts
 from autograder.collect import Candidate, discover, infer_exercise, parse_lms_name
 from autograder.course import instructor_course
-from autograder.gradebook import Gradebook, GradebookError
-from autograder.grading import GradingError
+from autograder.gradebook import Gradebook, GradebookError, Provenance
+from autograder.grading import GradeResult, GradingError
+from autograder import plugin
 from conftest import ROOT
 
 ONLY = ["broadcasting"]
@@ -465,6 +466,68 @@ def test_shards_cover_the_class_once_and_merge_into_one_gradebook(course, tmp_pa
     assert current_grades(merged / "gradebook.sqlite") == current_grades(whole / "gradebook.sqlite")
     assert read_grades(merged) == read_grades(whole)
     assert merge_gradebooks(shard_books, course, merged, exercises=ONLY) == 0   # merging twice adds nothing
+
+
+def test_a_merge_keeps_each_students_newest_run_whatever_the_order(course, tmp_path):
+    """alice is graded on her stub in one run, on her fixed work in a later one: merged either way
+    round, her grade is the later one; the exports cover the exercises the runs graded."""
+    for run, source in (("A", STUB), ("B", SOLUTION)):
+        (tmp_path / run / "alice").mkdir(parents=True)
+        (tmp_path / run / "alice" / "broadcasting.py").write_text(source)
+        (tmp_path / run / "bob.py").write_text(SOLUTION)
+        grade_class([tmp_path / run], course, tmp_path / f"out{run}", exercises=ONLY, jobs=1, timeouts=TIMEOUTS)
+    books = [tmp_path / f"out{run}" / "gradebook.sqlite" for run in "AB"]
+    for order in (books, books[::-1]):
+        merged = tmp_path / f"merged{len(list(tmp_path.glob('merged*')))}"
+        merge_gradebooks(order, course, merged)
+        assert read_grades(merged) == read_grades(tmp_path / "outB"), order
+        with Gradebook(merged / "gradebook.sqlite") as gb:
+            assert [h[3] for h in gb.history("alice")] == [0, 20]
+
+
+def record_run(gb: Gradebook, student: str, score: float, digest: str) -> int:
+    test = plugin.TestResult("t", "t", "broadcasting", score, 20.0, "passed" if score else "failed", "")
+    return gb.record(student, digest, student, [], False, GradeResult([test], ONLY), Provenance("v", "h", "t"))
+
+
+def test_times_written_by_earlier_versions_are_read_as_the_instants_they_name(tmp_path):
+    """Earlier versions wrote local time to the second: a run at 10:00+0100 is older than one
+    at 09:30+0000, and runs of one second keep the order the gradebook made them in. Runs of two
+    gradebooks graded at the same instant merge to the same grade in either order."""
+    books = []
+    for name, runs in (("one", [("2026-12-01T10:00:00+0100", 20), ("2026-12-01T09:30:00+0000", 5),
+                                ("2026-12-01T09:30:00+0000", 10)]),
+                       ("two", [("2026-12-01T09:30:00.000001+00:00", 15)])):
+        path = tmp_path / f"{name}.sqlite"
+        with Gradebook(path) as gb:
+            for i, (when, score) in enumerate(runs):
+                run = record_run(gb, "alice", score, f"{name}{i}")
+                gb.db.execute("UPDATE runs SET graded_at=? WHERE id=?", (when, run))
+            gb.db.commit()
+        books.append(path)
+    with Gradebook(books[0]) as gb:
+        assert [(h[1], h[3]) for h in gb.history("alice")] == [
+            ("2026-12-01T09:00:00.000000+00:00", 20), ("2026-12-01T09:30:00.000000+00:00", 5),
+            ("2026-12-01T09:30:00.000001+00:00", 10)]
+        assert [g.score for g in gb.current()] == [10]
+    merged = []
+    for order in (books, books[::-1]):
+        with Gradebook(tmp_path / f"merged{len(merged)}.sqlite") as gb:
+            for path in order:
+                with Gradebook(path) as other:
+                    gb.merge_from(other)
+            merged.append([(g.score, g.digest) for g in gb.current()])
+    assert merged[0] == merged[1] == [(15, "two0")]
+
+
+def test_a_run_is_newer_than_the_last_even_when_the_clock_was_set_back(tmp_path):
+    with Gradebook(tmp_path / "gb.sqlite") as gb:
+        first = record_run(gb, "alice", 0, "a")
+        gb.db.execute("UPDATE runs SET graded_at='2999-01-01T00:00:00.000000+00:00' WHERE id=?", (first,))
+        gb.db.commit()
+        record_run(gb, "alice", 20, "b")
+        assert [g.score for g in gb.current()] == [20]
+        assert gb.history("alice")[-1][1] == "2999-01-01T00:00:00.000001+00:00"
 
 
 def test_an_empty_class_or_an_unknown_student_to_regrade_is_an_error_before_grading(course, tmp_path):
