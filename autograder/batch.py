@@ -38,9 +38,11 @@ from autograder.text import plain_text
 from autograder.zygote import Zygote
 
 
-def suite_hash(course: Course) -> str:
-    """What the grades depend on besides the submission: suites, references, course file, grader."""
-    h = hashlib.sha256(__version__.encode())
+def suite_hash(course: Course, check_forbidden: bool = True) -> str:
+    """What the grades depend on besides the submission: suites, references, course file, grader,
+    and whether forbidden calls score 0 (``--allow-forbidden`` grades differ, so they are neither
+    taken for nor cached as the others)."""
+    h = hashlib.sha256(__version__.encode() + (b"" if check_forbidden else b"\0forbidden calls allowed"))
     files = sorted(course.suite_dir.glob("*.py")) + sorted((course.root / "reference").glob("*.py")) \
         + [course.root / "assignments" / "course.toml"]
     for f in files:
@@ -142,7 +144,8 @@ def _imports(source: bytes) -> tuple[set[str], set[str]]:
     return found, names
 
 
-def _grader_process(conn: socket.socket, course: Course, exercises, timeouts, zygote: Zygote) -> None:
+def _grader_process(conn: socket.socket, course: Course, exercises, timeouts, zygote: Zygote,
+                    check_forbidden: bool) -> None:
     """Loop in a forked grader: read task lines, grade them one after another in one pytest
     session, answer each with a result line."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is for the main process, which stops this one
@@ -172,7 +175,8 @@ def _grader_process(conn: socket.socket, course: Course, exercises, timeouts, zy
         except Exception as e:  # noqa: BLE001 - reported to the main process, batch goes on
             answer({"error": f"{type(e).__name__}: {e}"})
 
-    with Grader(course, exercises=exercises, timeouts=timeouts, zygote=zygote) as grader:
+    with Grader(course, exercises=exercises, timeouts=timeouts, zygote=zygote,
+                check_forbidden=check_forbidden) as grader:
         grader.grade_each(tasks(), on_result)
 
 
@@ -184,8 +188,9 @@ class _Pool:
     is stopped, the student is reported as not graded, and a new grader process takes its place.
     """
 
-    def __init__(self, jobs, course, exercises, timeouts, zygote: Zygote):
+    def __init__(self, jobs, course, exercises, timeouts, zygote: Zygote, check_forbidden: bool):
         self.course, self.exercises, self.timeouts, self.zygote = course, exercises, timeouts or Timeouts(), zygote
+        self.check_forbidden = check_forbidden
         self.procs = {}
         for _ in range(jobs):
             self._spawn()
@@ -200,7 +205,7 @@ class _Pool:
             self.zygote.forget()
             code = 0
             try:
-                _grader_process(child_end, self.course, self.exercises, self.timeouts, clone)
+                _grader_process(child_end, self.course, self.exercises, self.timeouts, clone, self.check_forbidden)
             except BaseException:  # noqa: BLE001
                 code = 1
             finally:
@@ -279,21 +284,21 @@ class _Pool:
 
 def run_batch(candidates: list[Candidate], course: Course, gradebook: Gradebook, *, exercises=None,
               jobs: int = 0, timeouts=None, regrade=(), regrade_all=False, zygote: Zygote | None = None,
-              progress=None) -> BatchSummary:
+              progress=None, check_forbidden: bool = True) -> BatchSummary:
     """Grade every candidate that is not already graded (same content, same suites)."""
     import torch
 
     exercises = list(exercises or course.exercises)
     siblings = [ex for ex in course.exercises if ex not in exercises]      # written too: a module may import one
     jobs = jobs or os.cpu_count() or 1
-    provenance = Provenance(__version__, suite_hash(course), torch.__version__)
+    provenance = Provenance(__version__, suite_hash(course, check_forbidden), torch.__version__)
     summary = BatchSummary()
     start = time.monotonic()
     own_zygote = zygote is None
     zygote = zygote or Zygote()
     workdir = make_workdir()
     pending = list(candidates)
-    pool = _Pool(min(jobs, max(len(pending), 1)), course, exercises, timeouts, zygote)
+    pool = _Pool(min(jobs, max(len(pending), 1)), course, exercises, timeouts, zygote, check_forbidden)
     total = len(pending)
     try:
         while pending or pool.busy():
@@ -417,7 +422,7 @@ class Progress:
 
 def grade_class(paths, course: Course, out: Path, *, gradebook_path: Path | None = None, exercises=None,
                 jobs: int = 0, shard=None, regrade=(), regrade_all=False, timeouts=None, zygote=None,
-                progress=None) -> tuple[BatchSummary, int]:
+                progress=None, check_forbidden: bool = True) -> tuple[BatchSummary, int]:
     """Find the students in ``paths``, grade those not yet graded, write every export to ``out``.
 
     Returns the batch summary and the number of students in the gradebook.
@@ -441,7 +446,8 @@ def grade_class(paths, course: Course, out: Path, *, gradebook_path: Path | None
     out.mkdir(parents=True, exist_ok=True)
     with Gradebook(gradebook_path) as gradebook:
         summary = run_batch(candidates, course, gradebook, exercises=exercises, jobs=jobs, timeouts=timeouts,
-                            regrade=regrade, regrade_all=regrade_all, zygote=zygote, progress=progress)
+                            regrade=regrade, regrade_all=regrade_all, zygote=zygote, progress=progress,
+                            check_forbidden=check_forbidden)
         summary.combined = [(c.student, c.source) for c in candidates if c.combined]
         stats = write_exports(gradebook, out, course, exercises)
     return summary, stats.students

@@ -210,7 +210,7 @@ def _grade_class(args, timeouts, zygote) -> int:
     summary, students = grade_class(
         args.paths, course, args.out, gradebook_path=args.gradebook, exercises=args.only, jobs=args.jobs,
         shard=args.shard, regrade=args.regrade, regrade_all=args.regrade_all, timeouts=timeouts, zygote=zygote,
-        progress=Progress())
+        progress=Progress(), check_forbidden=not args.allow_forbidden)
     failed = f", {len(summary.failed)} could not be graded" if summary.failed else ""
     print(f"Graded {_count(summary.graded, 'submission')} ({summary.skipped} unchanged, skipped{failed}) in "
           f"{summary.seconds:.1f} s; {_count(students, 'student')} in {args.out}/ (grades.csv, report.html, results/, "

@@ -357,6 +357,26 @@ def test_unchanged_submissions_are_not_regraded_unless_asked(course, tmp_path):
     assert read_grades(out)["s00"]["broadcasting"] == "20"
 
 
+def test_a_class_graded_with_forbidden_calls_allowed_is_not_taken_for_one_graded_without(course, tmp_path):
+    """reference/ uses the calls students may not: --allow-forbidden gives it full marks in a
+    class as for one submission, and a run without the flag grades it again (and back)."""
+    (tmp_path / "class" / "ref").mkdir(parents=True)
+    shutil.copy(ROOT / "reference" / "broadcasting.py", tmp_path / "class" / "ref")
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "autograder", "grade", str(tmp_path / "class"), "--out", str(out),
+           "--allow-forbidden", "--only", *ONLY, "--jobs", "1", "--course", str(ROOT)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert read_grades(out)["ref"]["broadcasting"] == "20"
+    for check_forbidden, score in ((True, "0"), (False, "20"), (True, "0")):
+        summary, _ = grade_class([tmp_path / "class"], course, out, exercises=ONLY, jobs=1, timeouts=TIMEOUTS,
+                                 check_forbidden=check_forbidden)
+        assert (summary.graded, summary.skipped) == (1, 0)
+        assert read_grades(out)["ref"]["broadcasting"] == score, check_forbidden
+    summary, _ = grade_class([tmp_path / "class"], course, out, exercises=ONLY, jobs=1, timeouts=TIMEOUTS)
+    assert (summary.graded, summary.skipped) == (0, 1)
+
+
 def test_a_class_graded_for_some_exercises_is_graded_for_the_others_when_asked(course, tmp_path):
     """A run made with --only holds those exercises: a later run of more exercises grades the
     students again (they were 'unchanged' and kept 0 for the rest), and the exports of a run show
