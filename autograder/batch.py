@@ -65,6 +65,7 @@ class BatchSummary:
     skipped: int = 0
     failed: list = field(default_factory=list)     # students the grader itself could not grade
     combined: list = field(default_factory=list)   # (student, sources): entries of several places taken as one
+    unwritten: list = field(default_factory=list)  # (student, reason): their own export files could not be written
     seconds: float = 0.0
 
 
@@ -449,14 +450,16 @@ def grade_class(paths, course: Course, out: Path, *, gradebook_path: Path | None
                             regrade=regrade, regrade_all=regrade_all, zygote=zygote, progress=progress,
                             check_forbidden=check_forbidden)
         summary.combined = [(c.student, c.source) for c in candidates if c.combined]
-        stats = write_exports(gradebook, out, course, exercises)
-    return summary, stats.students
+        exports = write_exports(gradebook, out, course, exercises)
+    summary.unwritten = exports.unwritten
+    return summary, exports.stats.students
 
 
-def merge_gradebooks(sources: list[Path], course: Course, out: Path, exercises=None) -> int:
+def merge_gradebooks(sources: list[Path], course: Course, out: Path, exercises=None) -> tuple[int, list]:
     """Merge shard gradebooks into ``out/gradebook.sqlite`` and write the exports of
     ``exercises`` (default: those the students' newest runs graded, as a class graded ``--only``
-    some exports those); returns the number of runs added."""
+    some exports those); returns the number of runs added and the students whose own export
+    files could not be written, with the reason."""
     from autograder.exports import write_exports
 
     out = Path(out)
@@ -470,5 +473,5 @@ def merge_gradebooks(sources: list[Path], course: Course, out: Path, exercises=N
         for other in others:
             added += target.merge_from(other)
         graded = target.graded_exercises()
-        write_exports(target, out, course, list(exercises or [ex for ex in course.exercises if ex in graded]))
-    return added
+        exports = write_exports(target, out, course, list(exercises or [ex for ex in course.exercises if ex in graded]))
+    return added, exports.unwritten

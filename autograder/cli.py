@@ -219,7 +219,15 @@ def _grade_class(args, timeouts, zygote) -> int:
         print(f"  not graded: {student}: {reason} (run the same command again to grade it)", file=sys.stderr)
     for student, sources in summary.combined:
         print(f"  one student, several entries: {student} ({sources}); their files were combined", file=sys.stderr)
+    _print_unwritten(summary.unwritten)
     return 0
+
+
+def _print_unwritten(unwritten: list) -> None:
+    """Say whose own export files (results, feedback) are missing, and why."""
+    for student, reason in unwritten:
+        print(f"  exports not written: {student}: {reason} (their row is in grades.csv and junit.xml)",
+              file=sys.stderr)
 
 
 def _count(n: int, thing: str) -> str:
@@ -244,8 +252,9 @@ def _merge(args) -> int:
     from autograder.batch import merge_gradebooks
     from autograder.course import instructor_course
 
-    added = merge_gradebooks(args.gradebooks, instructor_course(args.course), args.out)
+    added, unwritten = merge_gradebooks(args.gradebooks, instructor_course(args.course), args.out)
     print(f"Merged {added} runs into {args.out}/gradebook.sqlite and wrote the exports")
+    _print_unwritten(unwritten)
     return 0
 
 

@@ -6,23 +6,68 @@
 - ``feedback/<student>.md``: what a teacher can hand out (no hidden test source, inputs or
   expected values: hidden-suite messages are redacted when graded);
 - ``report.html``: how the class did (see :mod:`autograder.report`).
+
+Each file is written beside its place and renamed into it, so a run stopped half-way leaves the
+previous exports whole; a student's files that cannot be written (a name the file system
+refuses) are reported and the other students' are written all the same.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
 from autograder.gradebook import Gradebook, StudentGrade
 from autograder.grading import GradeResult
 from autograder.plugin import TestResult
-from autograder.report import ClassStats, write_report
+from autograder.report import ClassStats, report_html
 from autograder.text import plain_text
 
 TEST_FIELDS = ("name", "nodeid", "exercise", "score", "max_score", "status", "output", "visibility", "seconds",
                "internal")
+
+
+@dataclass
+class Exports:
+    """What :func:`write_exports` did: the class statistics, and the students whose own files
+    (results, feedback) could not be written, with the reason."""
+
+    stats: ClassStats
+    unwritten: list = field(default_factory=list)      # (student, reason)
+
+
+@contextmanager
+def _replacing(path: Path, newline: str | None = None):
+    """A text file to write that takes the place of ``path`` once closed without error. It is
+    written beside it under a short name, as a student's file name may be as long as the system
+    allows (two names cut short may be the same: a folder's files are written one at a time)."""
+    partial = path.with_name(f".{path.name[:32]}.partial")
+    try:
+        with open(partial, "w", newline=newline) as f:
+            yield f
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _write_student_files(out: Path, student: str, files: dict[str, str], unwritten: list) -> None:
+    """Write one student's files (path in ``out`` -> text); those that cannot be written are
+    noted in ``unwritten`` and the class goes on."""
+    failed, reasons = [], set()
+    for name, text in files.items():
+        try:
+            with _replacing(out / name) as f:
+                f.write(text)
+        except OSError as e:
+            failed.append(f"{name.split('/')[0]}/")
+            reasons.add(e.strerror or str(e))
+    if failed:
+        unwritten.append((student, f"cannot write their file in {' and '.join(failed)} ({'; '.join(sorted(reasons))})"))
 
 
 def grade_result(grade: StudentGrade, exercises) -> GradeResult:
@@ -71,14 +116,14 @@ def _junit_suite(student: str, result: GradeResult) -> str:
     return "\n".join(parts)
 
 
-def write_exports(gradebook: Gradebook, out: Path, course, exercises) -> ClassStats:
-    """Write every export for the students in ``gradebook``; returns the class statistics."""
+def write_exports(gradebook: Gradebook, out: Path, course, exercises) -> Exports:
+    """Write every export for the students in ``gradebook``."""
     out = Path(out)
     (out / "results").mkdir(parents=True, exist_ok=True)
     (out / "feedback").mkdir(parents=True, exist_ok=True)
     titles = {ex: course.exercises[ex].title for ex in exercises}
-    stats = ClassStats(list(exercises))
-    with open(out / "grades.csv", "w", newline="") as csv_file, open(out / "junit.xml", "w") as junit:
+    done = Exports(ClassStats(list(exercises)))
+    with _replacing(out / "grades.csv", newline="") as csv_file, _replacing(out / "junit.xml") as junit:
         writer = csv.writer(csv_file)
         writer.writerow(["student", *exercises, "total", "max_total", "late"])
         junit.write('<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="dl-autograder">\n')
@@ -87,10 +132,12 @@ def write_exports(gradebook: Gradebook, out: Path, course, exercises) -> ClassSt
             per = result.by_exercise()
             writer.writerow([grade.student, *(f"{per.get(ex, (0, 0))[0]:g}" for ex in exercises),
                              f"{result.score:g}", f"{result.max_score:g}", "yes" if grade.late else ""])
-            (out / "results" / f"{grade.student}.json").write_text(json.dumps(result.gradescope(), indent=1))
-            (out / "feedback" / f"{grade.student}.md").write_text(feedback_markdown(grade.student, result, titles))
+            _write_student_files(out, grade.student, {
+                f"results/{grade.student}.json": json.dumps(result.gradescope(), indent=1),
+                f"feedback/{grade.student}.md": feedback_markdown(grade.student, result, titles)}, done.unwritten)
             junit.write(_junit_suite(grade.student, result) + "\n")
-            stats.add(grade.student, result)
+            done.stats.add(grade.student, result)
         junit.write("</testsuites>\n")
-    write_report(stats, out / "report.html", titles)
-    return stats
+    with _replacing(out / "report.html") as report:
+        report.write(report_html(done.stats, titles))
+    return done

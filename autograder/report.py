@@ -12,7 +12,6 @@ import html
 import io
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 
 
 @dataclass
@@ -70,7 +69,8 @@ def _plot(stats: ClassStats, titles: dict) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
-def write_report(stats: ClassStats, path: Path, titles: dict) -> None:
+def report_html(stats: ClassStats, titles: dict) -> str:
+    """The page, as text."""
     esc = html.escape
     rows = []
     for ex in stats.exercises:
@@ -88,7 +88,7 @@ def write_report(stats: ClassStats, path: Path, titles: dict) -> None:
     plot = _plot(stats, titles) if stats.students else ""
     image = f'<img class="plot" alt="score distribution per exercise" src="data:image/png;base64,{plot}">' \
         if plot else "<p>No students graded.</p>"
-    page = f"""<!doctype html>
+    return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Class report</title>
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
@@ -109,4 +109,3 @@ th {{ background: #f0f3f8; }} .n {{ color: #777; }} img.plot {{ max-width: 100%;
 <table><tr><th>student</th><th>grading time</th></tr>{slow}</table>
 </body></html>
 """
-    Path(path).write_text(page)

@@ -287,6 +287,29 @@ def test_bad_inputs_become_messages_and_the_batch_goes_on(course, tmp_path):
     assert not (tmp_path / "broadcasting.py").exists()
 
 
+def test_a_student_whose_files_cannot_be_written_is_reported_and_the_others_are_exported(tmp_path):
+    """A student file the system refuses (a name too long for it once ``.json`` is added; here a
+    folder in its place): the class's exports are whole, the other students' files are written,
+    and the run says which are not, in one line."""
+    cls = tmp_path / "class"
+    for student in ("alice", "bob", "zoe"):
+        (cls / student).mkdir(parents=True)
+        (cls / student / "broadcasting.py").write_text(SOLUTION)
+    out = tmp_path / "out"
+    (out / "results" / "bob.json").mkdir(parents=True)
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(cls), "--out", str(out), "--only", *ONLY,
+                           "--jobs", "1", "--course", str(ROOT)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.splitlines()[-1] == ("  exports not written: bob: cannot write their file in results/ "
+                                            "(Is a directory) (their row is in grades.csv and junit.xml)")
+    assert list(read_grades(out)) == ["alice", "bob", "zoe"]
+    suites = ElementTree.parse(out / "junit.xml").getroot().findall("testsuite")
+    assert [s.get("name") for s in suites] == ["alice", "bob", "zoe"]
+    assert sorted(p.name for p in (out / "results").iterdir() if p.is_file()) == ["alice.json", "zoe.json"]
+    assert sorted(p.name for p in (out / "feedback").iterdir()) == ["alice.md", "bob.md", "zoe.md"]
+    assert not list(out.rglob("*.partial"))
+
+
 # --------------------------------------------------------------------------- resume, regrade, shards
 
 
@@ -485,7 +508,7 @@ def test_shards_cover_the_class_once_and_merge_into_one_gradebook(course, tmp_pa
     merge_gradebooks(shard_books, course, merged, exercises=ONLY)
     assert current_grades(merged / "gradebook.sqlite") == current_grades(whole / "gradebook.sqlite")
     assert read_grades(merged) == read_grades(whole)
-    assert merge_gradebooks(shard_books, course, merged, exercises=ONLY) == 0   # merging twice adds nothing
+    assert merge_gradebooks(shard_books, course, merged, exercises=ONLY) == (0, [])   # merging twice adds nothing
 
 
 def test_a_merge_keeps_each_students_newest_run_whatever_the_order(course, tmp_path):
