@@ -81,6 +81,8 @@ CREATE TABLE IF NOT EXISTS exercise_cache (
 # they hold, never by the order the gradebooks were merged in.
 NEWEST_FIRST = "r.graded_at DESC, r.score DESC, s.digest DESC, r.suite_hash DESC, r.id DESC"
 GRADED_AT = "%Y-%m-%dT%H:%M:%S.%f+00:00"        # fixed width, UTC: text order is time order
+NEWEST_RUNS = ("SELECT id FROM (SELECT r.id, ROW_NUMBER() OVER (PARTITION BY r.student ORDER BY "
+               f"{NEWEST_FIRST}) AS rank FROM runs r JOIN submissions s ON s.id = r.submission) WHERE rank = 1")
 
 
 @dataclass(frozen=True)
@@ -256,15 +258,10 @@ class Gradebook:
         graded = {ex for (ex,) in self.db.execute("SELECT DISTINCT exercise FROM results WHERE run=?", (row[0],))}
         return set(exercises) <= graded
 
-    def _newest_runs(self) -> str:
-        """SQL for the ids of every student's newest run."""
-        return ("SELECT id FROM (SELECT r.id, ROW_NUMBER() OVER (PARTITION BY r.student ORDER BY "
-                f"{NEWEST_FIRST}) AS rank FROM runs r JOIN submissions s ON s.id = r.submission) WHERE rank = 1")
-
     def graded_exercises(self) -> set[str]:
         """The exercises that students' newest runs graded."""
         return {ex for (ex,) in self.db.execute(
-            f"SELECT DISTINCT exercise FROM results WHERE run IN ({self._newest_runs()})")}
+            f"SELECT DISTINCT exercise FROM results WHERE run IN ({NEWEST_RUNS})")}
 
     def current(self):
         """Every student's newest run, sorted by student, one at a time (memory stays flat)."""
@@ -272,7 +269,7 @@ class Gradebook:
             rows = cur.execute(
                 "SELECT r.id, r.student, s.digest, s.source, s.notes, s.late, r.score, r.max_score, r.seconds, "
                 "r.protections FROM runs r JOIN submissions s ON s.id = r.submission "
-                f"WHERE r.id IN ({self._newest_runs()}) ORDER BY r.student").fetchall()
+                f"WHERE r.id IN ({NEWEST_RUNS}) ORDER BY r.student").fetchall()
             for run, student, digest, source, notes, late, score, max_score, seconds, protections in rows:
                 tests = [dict(zip(("name", "nodeid", "exercise", "score", "max_score", "status", "output",
                                    "visibility", "seconds", "internal"), t))
