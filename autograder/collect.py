@@ -83,9 +83,12 @@ class LmsName(NamedTuple):
 
 def student_id(text: str) -> str:
     """A file-system-safe id: letters, digits, '.', '_' and '-' only (accents kept in their
-    composed form, as macOS's decomposed file names would otherwise lose them); one longer than
-    MAX_ID_BYTES is cut, with a short hash of the whole name, so that ``<id>.json`` can be written."""
-    clean = re.sub(r"[^\w.-]+", "_", unicodedata.normalize("NFC", text).strip()).strip("._") or "student"
+    composed form, as macOS's decomposed file names would otherwise lose them), never first a
+    '-' (a spreadsheet reads "-1-1" in grades.csv as a formula, as it would "=1+1"; a command
+    line, as an option) nor first or last a '.' or '_'; one longer than MAX_ID_BYTES is cut, with
+    a short hash of the whole name, so that ``<id>.json`` can be written."""
+    clean = re.sub(r"[^\w.-]+", "_", unicodedata.normalize("NFC", text).strip()).lstrip("._-").rstrip("._") \
+        or "student"
     if len(clean.encode()) <= MAX_ID_BYTES:
         return clean
     prefix = clean.encode()[:MAX_ID_BYTES - 9].decode("utf-8", "ignore").rstrip("._-")

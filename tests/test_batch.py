@@ -211,6 +211,18 @@ def test_lms_names():
 # --------------------------------------------------------------------------- bad input
 
 
+def test_no_student_id_starts_as_a_spreadsheet_formula(tmp_path):
+    """grades.csv opens in a spreadsheet, where a cell that starts with = + - @ (or a tab or CR
+    before one) is a formula: "-1-1" would show as -2."""
+    names = ("-1-1", "-A1-B1", "=1+1", "+SUM(A1)", "@SUM(A1)", "\t=1", "\r-2", "-_-x", "a-1")
+    for name in names:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "broadcasting.py").write_text(SOLUTION)
+    ids = sorted(c.student for c in discover([tmp_path], ONLY))
+    assert len(ids) == len(names) and not any(i.startswith(("-", "=", "+", "@", "\t", "\r")) for i in ids)
+    assert {"1-1", "A1-B1", "1_1", "1", "2", "x", "a-1"} <= set(ids)      # the two SUM_A1s get a hash each
+
+
 def test_bad_inputs_become_messages_and_the_batch_goes_on(course, tmp_path):
     cls = tmp_path / "class"
     cls.mkdir()
