@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 from common import ROOT, import_torch_seconds
-from mutation import planted_bugs
+from mutation import correct_variants, planted_bugs
 
 from autograder.gradebook import Gradebook
 
@@ -59,7 +59,7 @@ def make_class(root: Path, students: int, exercises: list[str], seed: int = 0) -
             elif roll < 0.55:
                 text = rng.choice(planted_bugs(ex)).source()
             elif roll < 0.75:
-                text = rng.choice(sorted((ROOT / "tests" / "variants" / ex).glob("*.py"))).read_text()
+                text = rng.choice(correct_variants(ex)).source()
             else:
                 text = (ROOT / "solutions" / f"{ex}.py").read_text()
             (folder / f"{ex}.py").write_text(f"{text}\n# submitted by student{i:04d}\n")

@@ -1,9 +1,13 @@
-"""Planted bugs, stored as unified diffs against the instructor's solution.
+"""Planted bugs and correct variants, near-copies of the instructor's solution stored as diffs.
 
 ``tests/mutants/<exercise>/<name>.diff`` starts with ``#`` lines saying what the bug is, then a
 unified diff of ``solutions/<exercise>.py``. :func:`planted_bugs` lists them; ``Mutant.source()``
 is the buggy module, rebuilt by applying the diff (it fails loudly if the solution has moved on
 so far that a hunk no longer applies).
+
+``tests/variants/<exercise>/`` holds correct ways to write an exercise: a whole module
+(``<name>.py``), or a diff of the solution in the same form (``<name>.diff``) for one that
+differs from it in a few lines. :func:`correct_variants` lists both.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 
 @dataclass(frozen=True)
 class Mutant:
+    """A planted bug or a correct variant of ``exercise``'s solution."""
+
     exercise: str
     name: str
     path: Path
@@ -28,13 +34,23 @@ class Mutant:
         return " ".join(line[1:].strip() for line in self.path.read_text().splitlines() if line.startswith("#"))
 
     def source(self) -> str:
+        if self.path.suffix == ".py":             # a correct variant written out whole
+            return self.path.read_text()
         solution = (ROOT / "solutions" / f"{self.exercise}.py").read_text()
         return apply_diff(solution, self.path.read_text())
 
 
 def planted_bugs(exercise: str | None = None) -> list[Mutant]:
-    pattern = f"{exercise}/*.diff" if exercise else "*/*.diff"
-    return [Mutant(p.parent.name, p.stem, p) for p in sorted((ROOT / "tests" / "mutants").glob(pattern))]
+    return _edits("mutants", exercise, ("*.diff",))
+
+
+def correct_variants(exercise: str | None = None) -> list[Mutant]:
+    return _edits("variants", exercise, ("*.py", "*.diff"))
+
+
+def _edits(folder: str, exercise: str | None, patterns) -> list[Mutant]:
+    paths = [p for pattern in patterns for p in (ROOT / "tests" / folder).glob(f"{exercise or '*'}/{pattern}")]
+    return [Mutant(p.parent.name, p.stem, p) for p in sorted(paths)]
 
 
 def make_diff(solution: str, mutant: str, exercise: str, description: str) -> str:
@@ -77,11 +93,13 @@ def apply_diff(source: str, diff: str) -> str:
 if __name__ == "__main__":
     import sys
 
-    if len(sys.argv) != 5:
-        raise SystemExit("usage: python tests/mutation.py EXERCISE NAME BUGGY_FILE DESCRIPTION")
-    exercise, name, buggy, description = sys.argv[1:]
+    args = [a for a in sys.argv[1:] if a != "--variant"]
+    if len(args) != 4:
+        raise SystemExit("usage: python tests/mutation.py [--variant] EXERCISE NAME MODULE_FILE DESCRIPTION")
+    exercise, name, buggy, description = args
     solution = (ROOT / "solutions" / f"{exercise}.py").read_text()
-    target = ROOT / "tests" / "mutants" / exercise / f"{name}.diff"
+    folder = "variants" if "--variant" in sys.argv else "mutants"
+    target = ROOT / "tests" / folder / exercise / f"{name}.diff"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(make_diff(solution, Path(buggy).read_text(), exercise, description))
     print(f"wrote {target}")

@@ -18,10 +18,10 @@ from autograder.gradebook import Gradebook
 from autograder.grading import Grader
 from conftest import EXERCISES, ROOT
 
-from mutation import planted_bugs
+from mutation import correct_variants, planted_bugs
 
 MUTANTS = planted_bugs()
-VARIANTS = sorted((ROOT / "tests" / "variants").glob("*/*.py"))
+VARIANTS = correct_variants()
 
 
 @pytest.fixture(scope="module")
@@ -34,10 +34,10 @@ def graded(tmp_path_factory, course):
         folder = cls / f"mutant-{mutant.exercise}-{mutant.name}"
         shutil.copytree(ROOT / "solutions", folder)
         (folder / f"{mutant.exercise}.py").write_text(mutant.source())
-    for path in VARIANTS:
-        folder = cls / f"variant-{path.parent.name}-{path.stem}"
+    for variant in VARIANTS:
+        folder = cls / f"variant-{variant.exercise}-{variant.name}"
         shutil.copytree(ROOT / "solutions", folder)
-        shutil.copy(path, folder / f"{path.parent.name}.py")
+        (folder / f"{variant.exercise}.py").write_text(variant.source())
     out = tmp_path_factory.mktemp("out")
     summary, _ = grade_class([cls], course, out, jobs=2, timeouts=Timeouts(call=10.0, start=20.0))
     assert summary.failed == []
@@ -87,7 +87,7 @@ def test_planted_bug_loses_points_in_its_exercise_only(graded, mutant):
     assert full(others), f"{mutant.name} changed other exercises: {others}"
 
 
-@pytest.mark.parametrize("path", VARIANTS, ids=[f"{p.parent.name}/{p.stem}" for p in VARIANTS])
-def test_correct_variant_gets_full_marks(graded, path):
-    scores = graded[f"variant-{path.parent.name}-{path.stem}"]
+@pytest.mark.parametrize("variant", VARIANTS, ids=[f"{v.exercise}/{v.name}" for v in VARIANTS])
+def test_correct_variant_gets_full_marks(graded, variant):
+    scores = graded[f"variant-{variant.exercise}-{variant.name}"]
     assert full(scores), scores
