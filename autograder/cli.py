@@ -219,15 +219,16 @@ def _grade_class(args, timeouts, zygote) -> int:
         print(f"  not graded: {student}: {reason} (run the same command again to grade it)", file=sys.stderr)
     for student, sources in summary.combined:
         print(f"  one student, several entries: {student} ({sources}); their files were combined", file=sys.stderr)
-    _print_unwritten(summary.unwritten)
-    return 0
+    return _print_unwritten(summary.unwritten)
 
 
-def _print_unwritten(unwritten: list) -> None:
-    """Say whose own export files (results, feedback) are missing, and why."""
+def _print_unwritten(unwritten: list) -> int:
+    """Say whose own export files (results, feedback) are missing, and why; the exit status: 1 if
+    any are (a script must not go on to upload what is there), else 0."""
     for student, reason in unwritten:
         print(f"  exports not written: {student}: {reason} (their row is in grades.csv and junit.xml)",
               file=sys.stderr)
+    return 1 if unwritten else 0
 
 
 def _count(n: int, thing: str) -> str:
@@ -254,8 +255,7 @@ def _merge(args) -> int:
 
     added, unwritten = merge_gradebooks(args.gradebooks, instructor_course(args.course), args.out)
     print(f"Merged {added} runs into {args.out}/gradebook.sqlite and wrote the exports")
-    _print_unwritten(unwritten)
-    return 0
+    return _print_unwritten(unwritten)
 
 
 def _check(args, timeouts, zygote) -> int:

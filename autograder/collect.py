@@ -96,7 +96,8 @@ def student_id(text: str) -> str:
 
 
 def _short_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    """8 hex digits of the name, the same whether its accents are composed or not (macOS)."""
+    return hashlib.sha256(unicodedata.normalize("NFC", text).encode("utf-8", "surrogatepass")).hexdigest()[:8]
 
 
 def distinct_ids(names) -> dict[str, str]:
@@ -144,9 +145,18 @@ def parse_lms_name(name: str) -> tuple[str, str | None, int, bool] | None:
     return None if lms is None else (student_id(lms.student), lms.file, lms.rank, lms.late)
 
 
-def _is_bulk(names) -> bool:
-    """Whether entry names carry several LMS students: a class, not one student's work."""
-    return len({lms.student for name in names if (lms := _lms_name(name))}) > 1
+def _is_bulk(names, exercises) -> bool:
+    """Whether entry names carry several LMS students' submissions (LMS-named modules, notebooks,
+    zips or folders), and no module of an exercise beside them: a class, not one student's work
+    (whose own files may happen to look LMS-named: ``data_1_2_x.csv``)."""
+    students = set()
+    for name in names:
+        if name.endswith(MODULE_SUFFIXES) and Path(name).stem in exercises:
+            return False
+        lms = _lms_name(name)
+        if lms and Path(lms.file or "").suffix in ("", ".zip", *MODULE_SUFFIXES):
+            students.add(lms.student)
+    return len(students) > 1
 
 
 def _reupload(file_name: str) -> str:
@@ -326,13 +336,14 @@ class _Finder:
                 self.add(student, source, origin, _failing(error), lms=lms)
             elif child.is_dir():
                 if not (nested or lms or _folder_holds_modules(child, self.exercises)) \
-                        and _is_bulk(c.name for c in self._children(child)):
+                        and _is_bulk((c.name for c in self._children(child)), self.exercises):
                     self.add_folder(child, nested=True)
                 else:
                     self.add(student, source, origin, lambda c=child: folder_entries(c),
                              lms=lms, whole=True)
             elif child.is_file():
-                bulk = None if nested or lms or not child.name.endswith(".zip") else _bulk_entries(child)
+                bulk = None if nested or lms or not child.name.endswith(".zip") \
+                    else _bulk_entries(child, self.exercises)
                 if bulk is not None:
                     self.add_class_entries(bulk, child.name, origin, nested=True)
                     continue
@@ -357,13 +368,14 @@ class _Finder:
             if top in folders:
                 inner = _under(members, top)
                 if not (nested or lms or _holds_modules(inner, self.exercises)) \
-                        and _is_bulk({e.path.split("/", 1)[0] for e in inner}):
+                        and _is_bulk({e.path.split("/", 1)[0] for e in inner}, self.exercises):
                     self.add_class_entries(inner, top, where, nested=True)
                 else:
                     self.add(student, source, where, lambda m=inner: (m, []), lms=lms, whole=True)
                 continue
             entry = members[0]
-            bulk = None if nested or lms or not entry.name.endswith(".zip") else _bulk_entries(entry)
+            bulk = None if nested or lms or not entry.name.endswith(".zip") \
+                else _bulk_entries(entry, self.exercises)
             if bulk is not None:
                 self.add_class_entries(bulk, top, where, nested=True)
             else:
@@ -393,7 +405,7 @@ def _entry_key(name: str, is_folder: bool) -> tuple[str, LmsName | None]:
     return (lms.student if lms else name if is_folder else Path(name).stem), lms
 
 
-def _bulk_entries(zip_file) -> list[Entry] | None:
+def _bulk_entries(zip_file, exercises) -> list[Entry] | None:
     """The entries of a zip (a path or an :class:`Entry`) that is an LMS bulk download, else None."""
     try:
         entries, _ = zip_entries(zip_file) if isinstance(zip_file, Path) else _nested_zip(zip_file)()
@@ -401,7 +413,7 @@ def _bulk_entries(zip_file) -> list[Entry] | None:
         return None
     top = _single_top_dir(entries)
     entries = _under(entries, top) if top else entries
-    return entries if _is_bulk({e.path.split("/", 1)[0] for e in entries}) else None
+    return entries if _is_bulk({e.path.split("/", 1)[0] for e in entries}, exercises) else None
 
 
 def _folder_holds_modules(folder: Path, exercises) -> bool:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,20 +45,22 @@ class Exports:
 @contextmanager
 def _replacing(path: Path, newline: str | None = None):
     """A text file to write that takes the place of ``path`` once closed without error. It is
-    written beside it under a short name, as a student's file name may be as long as the system
-    allows (two names cut short may be the same: a folder's files are written one at a time)."""
-    partial = path.with_name(f".{path.name[:32]}.partial")
+    written beside it under a short name of its own (a student's file name may be as long as the
+    system allows; two runs may export to one folder at once)."""
+    fd, partial = tempfile.mkstemp(prefix=f".{path.name[:32]}.", suffix=".partial", dir=path.parent)
     try:
-        with open(partial, "w", newline=newline) as f:
+        with open(fd, "w", newline=newline) as f:
             yield f
+        os.chmod(partial, 0o644)                  # mkstemp's 0600 would hide the file from a web server
         os.replace(partial, path)
     finally:
-        partial.unlink(missing_ok=True)
+        Path(partial).unlink(missing_ok=True)
 
 
 def _write_student_files(out: Path, student: str, files: dict[str, str], unwritten: list) -> None:
     """Write one student's files (path in ``out`` -> text); those that cannot be written are
-    noted in ``unwritten`` and the class goes on."""
+    noted in ``unwritten`` (and an earlier run's file there is removed if it can be, so that no
+    stale grade is uploaded) and the class goes on."""
     failed, reasons = [], set()
     for name, text in files.items():
         try:
@@ -66,6 +69,10 @@ def _write_student_files(out: Path, student: str, files: dict[str, str], unwritt
         except OSError as e:
             failed.append(f"{name.split('/')[0]}/")
             reasons.add(e.strerror or str(e))
+            try:
+                (out / name).unlink(missing_ok=True)
+            except OSError:
+                pass
     if failed:
         unwritten.append((student, f"cannot write their file in {' and '.join(failed)} ({'; '.join(sorted(reasons))})"))
 

@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import unicodedata
 import warnings
 import zipfile
 from pathlib import Path
@@ -23,7 +24,7 @@ import pytest
 
 from autograder.batch import grade_class, merge_gradebooks, module_keys
 from autograder.client import Timeouts
-from autograder.collect import Candidate, discover, infer_exercise, parse_lms_name
+from autograder.collect import Candidate, discover, infer_exercise, parse_lms_name, student_id
 from autograder.course import instructor_course
 from autograder.gradebook import Gradebook, GradebookError, Provenance
 from autograder.grading import GradeResult, GradingError
@@ -302,7 +303,7 @@ def test_bad_inputs_become_messages_and_the_batch_goes_on(course, tmp_path):
 def test_a_student_whose_files_cannot_be_written_is_reported_and_the_others_are_exported(tmp_path):
     """A student file the system refuses (a name too long for it once ``.json`` is added; here a
     folder in its place): the class's exports are whole, the other students' files are written,
-    and the run says which are not, in one line."""
+    and the run says which are not, in one line, and exits 1 (a script must not upload what is there)."""
     cls = tmp_path / "class"
     for student in ("alice", "bob", "zoe"):
         (cls / student).mkdir(parents=True)
@@ -311,7 +312,7 @@ def test_a_student_whose_files_cannot_be_written_is_reported_and_the_others_are_
     (out / "results" / "bob.json").mkdir(parents=True)
     proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(cls), "--out", str(out), "--only", *ONLY,
                            "--jobs", "1", "--course", str(ROOT)], capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 1, proc.stderr
     assert proc.stderr.splitlines()[-1] == ("  exports not written: bob: cannot write their file in results/ "
                                             "(Is a directory) (their row is in grades.csv and junit.xml)")
     assert list(read_grades(out)) == ["alice", "bob", "zoe"]
@@ -700,6 +701,25 @@ def test_lms_downloads_in_a_folder_or_zip_are_classes_not_students(course, tmp_p
         "alice": ["broadcasting.py"], "bob": ["broadcasting.py"],
         "wuli_401": ["wuli_401_9301_broadcasting.py"], "hoang_402": ["hoang_402_9302_broadcasting.py"],
         "kay_501": ["kay_501_9401_broadcasting.py"], "lou_502": ["lou_502_9402_broadcasting.py"]}
+
+
+def test_a_students_own_files_that_look_lms_named_do_not_make_a_class(course, tmp_path):
+    """Run logs and data files named like Canvas uploads (``run_1_1_loss.csv``) beside a
+    student's modules, at the top or a folder down, leave that student one student."""
+    cls = tmp_path / "class"
+    (cls / "alice" / "hw").mkdir(parents=True)
+    (cls / "alice" / "hw" / "broadcasting.py").write_text(SOLUTION)
+    (cls / "alice" / "data_1_2_x.csv").write_text("1\n")
+    (cls / "alice" / "notes_3_4_y.txt").write_text("n\n")
+    for who, source in (("carol", SOLUTION), ("dave", STUB)):
+        write_zip(cls / f"{who}.zip", {"broadcasting.py": source, "run_1_1_loss.csv": "1,2\n",
+                                       "run_2_1_loss.csv": "3,4\n"})
+    assert sorted(students_of(discover([cls], course.exercises))) == ["alice", "carol", "dave"]
+
+
+def test_a_long_name_gets_one_id_whether_its_accents_are_composed_or_not():
+    name = "Élodie Müller " * 8
+    assert student_id(name) == student_id(unicodedata.normalize("NFD", name)) and len(student_id(name).encode()) <= 100
 
 
 def test_distinct_names_give_distinct_readable_ids_on_every_run(course, tmp_path):
