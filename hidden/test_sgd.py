@@ -194,6 +194,17 @@ def test_sgd_momentum_and_dampening(student):
         other_ref.step()
     run.check(hint="two SGD instances over the same parameters, stepped in turn, each keep their own "
                    "momentum buffers (as torch.optim.SGD's do)")
+    # float64 gradients that float32 cannot hold: 1e40 is beyond its range (about 3.4e38), and
+    # 1e4 + 0.1 is rounded by about 4e-4 in float32, which shows because three steps (lr 0.1,
+    # momentum 0.9: 0.561 times the gradient) take the parameter from 0.561 * (1e4 + 0.1) to
+    # about 0; momentum buffers kept in float32 are off (or infinite)
+    grad = torch.tensor([1e40, 1e4 + 0.1], dtype=torch.float64)
+    run = _Run(student, [torch.tensor([0.0, 0.561 * (1e4 + 0.1)], dtype=torch.float64)],
+               {"lr": 0.1, "momentum": 0.9})
+    for _ in range(3):
+        run.step([grad])
+    run.check(hint="keep each momentum buffer in its parameter's dtype (a copy of the first gradient, or "
+                   "torch.zeros_like(p)): float64 parameters need float64 buffers")
 
 
 @pytest.mark.points(1)
@@ -537,6 +548,14 @@ def test_train_full_batch_matches_reference(student, dtype):
         got = student.sgd.train_linear_regression(X, y, lr=lr, epochs=epochs, batch_size=bs)
         want = ref.train_linear_regression(X, y, lr=lr, epochs=epochs, batch_size=bs)
         _expect_wb(got, want, f"lr={lr}, epochs={epochs}, batch_size={bs}, 20 examples")
+    if dtype == torch.float64:
+        # float64 data that float32 rounds by about 4e-4: the step, lr * mean(y * X) = 0.1, cancels
+        # the two examples' 1e4, so training in float32 and casting back is off by about 4e-4
+        X = torch.tensor([[1e4 + 0.1], [1e4 - 0.1]], dtype=dtype)
+        y = torch.tensor([1.0, -1.0], dtype=dtype)
+        _expect_wb(student.sgd.train_linear_regression(X, y, lr=1.0, epochs=1, batch_size=2),
+                   ref.train_linear_regression(X, y, lr=1.0, epochs=1, batch_size=2),
+                   "float64 examples that float32 rounds, lr=1.0, epochs=1, batch_size=2")
 
 
 @pytest.mark.points(1)
