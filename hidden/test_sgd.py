@@ -169,8 +169,8 @@ def _all_combinations():
 @pytest.mark.covers("SGD")
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 def test_sgd_plain_steps(student, dtype):
-    """SGD(params, lr): plain gradient steps on requires_grad parameters match torch.optim.SGD"""
-    for seed, lr in ((0, 0.1), (1, 1.5)):
+    """SGD(params, lr): plain gradient steps on requires_grad parameters match torch.optim.SGD (an int lr too)"""
+    for seed, lr in ((0, 0.1), (1, 1.5), (2, 1)):   # lr=1, an int, as torch.optim.SGD accepts
         _play(student, _params(dtype, seed), {"lr": lr}, steps=3, seed=seed, lr_positional=True)
 
 
@@ -428,7 +428,8 @@ def test_minibatches_generator_reproducible(student):
     X, y = _data(n, torch.float32, 7)
     orders = []
     for seed in range(4):
-        a = _ids(_pairs(student.sgd.minibatches(X, y, 4, generator=torch.Generator().manual_seed(seed))))
+        # batch_size by keyword (the contract's parameter name) once, by position once
+        a = _ids(_pairs(student.sgd.minibatches(X, y, batch_size=4, generator=torch.Generator().manual_seed(seed))))
         b = _ids(_pairs(student.sgd.minibatches(X, y, 4, True, torch.Generator().manual_seed(seed))))
         expect_equal(a, b, what=f"order with two generators seeded {seed}")
         orders.append(tuple(a))
