@@ -370,6 +370,14 @@ def _check_activation(student, name, xs_extra):
                 dout = _randn(g, *x.shape, dtype=dt)
                 call = (name, (dout, x))
                 _send(fn, (dout, x), call, _close(getattr(ref, name)(dout, x), call))
+    # float64 beyond float32: an upstream gradient of 1e40 (above float32's range, about 3.4e38),
+    # and 1e6 at |x| of 8 to 10, where 1 - tanh(x) ** 2 (5e-7 to 8e-9) and s * (1 - s) (3e-4 to
+    # 5e-5) cancel: float32's rounding of tanh(x) or s moves the result far outside float64's tolerance
+    x = torch.tensor([0.5, -0.5, 8.0, -8.5, 9.0, -9.5, 10.0], dtype=torch.float64)
+    dout = torch.tensor([1e40, -2e39, 1e6, -1e6, 1e6, 1e6, -1e6], dtype=torch.float64)
+    call = (name, (dout, x))
+    _send(fn, (dout, x), call, _close(getattr(ref, name)(dout, x), call,
+                                      hint="compute in the inputs' dtype: float64 inputs need float64 arithmetic"))
     g = _gen(4)
     dout_x = (_randn(g, 2, 3), torch.tensor([[-1.0, 0.5, 2.0], [3.0, -0.25, 0.0]], dtype=torch.float64))
     args, kwargs, call = _arguments(name, ("dout", "x"), dout_x, keywords=True)
