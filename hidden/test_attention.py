@@ -460,7 +460,7 @@ def test_dot_product_attention_module(student):
     # float64 stays float64 in forward too, the scale 1/sqrt(d) included (the probe of
     # test_dot_product_attention_large_scores)
     q, k, v = _cancelling_float64_probe()
-    obj = student.attention.DotProductAttention.new_later(0.5)
+    obj = student.attention.DotProductAttention.new_later(dropout=0.5)    # the contract's parameter name
     obj.eval.call_later()
     obj.forward.later(_close(ref.DotProductAttention(0.5).eval()(q, k, v),
                              "float64 output of values that cancel (scale sqrt(d) in float64)"), q, k, v)
