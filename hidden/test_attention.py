@@ -547,7 +547,7 @@ def test_dropout_acts_on_weights_in_training_mode(student, cls_name):
     # Without valid lengths every weight is positive, so with values I (4 examples, 6 queries,
     # 8 keys) the output's zeros are the dropped weights. By chance, a per-weight mask drops each
     # of the 24 rows whole or not at all, or each of the 8 keys in all 24 rows or in none, with
-    # probability below 1e-18; gives the 4 examples one mask, below 1e-24; and repeats itself on
+    # probability below 1e-18; gives the 4 examples one mask, below 1e-18; and repeats itself on
     # the next call, below 1e-30.
     nb, nr, nc = 4, 6, 8
     q_many, k_many, _ = _qkv(6, dtype, b=nb, nq=nr, nk=nc, d=d, dv=1)
