@@ -51,7 +51,9 @@ def _replacing(path: Path, newline: str | None = None):
     try:
         with open(fd, "w", newline=newline) as f:
             yield f
-        os.chmod(partial, 0o644)                  # mkstemp's 0600 would hide the file from a web server
+        umask = os.umask(0o022)                   # read it (single-threaded here): the file gets the
+        os.umask(umask)                           # mode open() would give, not mkstemp's 0600
+        os.chmod(partial, 0o666 & ~umask)
         os.replace(partial, path)
     finally:
         Path(partial).unlink(missing_ok=True)

@@ -321,6 +321,10 @@ def test_a_student_whose_files_cannot_be_written_is_reported_and_the_others_are_
     assert sorted(p.name for p in (out / "results").iterdir() if p.is_file()) == ["alice.json", "zoe.json"]
     assert sorted(p.name for p in (out / "feedback").iterdir()) == ["alice.md", "bob.md", "zoe.md"]
     assert not list(out.rglob("*.partial"))
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert {p.stat().st_mode & 0o777 for p in out.rglob("*.*") if p.is_file() and p.suffix != ".sqlite"} \
+        == {0o666 & ~umask}                  # as open() makes them, readable by a web server
 
 
 # --------------------------------------------------------------------------- resume, regrade, shards
