@@ -455,11 +455,12 @@ def grade_class(paths, course: Course, out: Path, *, gradebook_path: Path | None
     return summary, exports.stats.students
 
 
-def merge_gradebooks(sources: list[Path], course: Course, out: Path, exercises=None) -> tuple[int, list]:
+def merge_gradebooks(sources: list[Path], course: Course, out: Path, exercises=None) -> tuple[int, list, dict]:
     """Merge shard gradebooks into ``out/gradebook.sqlite`` and write the exports of
     ``exercises`` (default: those the students' newest runs graded, as a class graded ``--only``
-    some exports those); returns the number of runs added and the students whose own export
-    files could not be written, with the reason."""
+    some exports those); returns the number of runs added, the students whose own export files
+    could not be written (with the reason), and how many grades each suite version gave
+    (:meth:`Gradebook.suite_versions`)."""
     from autograder.exports import write_exports
 
     out = Path(out)
@@ -474,4 +475,4 @@ def merge_gradebooks(sources: list[Path], course: Course, out: Path, exercises=N
             added += target.merge_from(other)
         graded = target.graded_exercises()
         exports = write_exports(target, out, course, list(exercises or [ex for ex in course.exercises if ex in graded]))
-    return added, exports.unwritten
+        return added, exports.unwritten, target.suite_versions()

@@ -253,8 +253,13 @@ def _merge(args) -> int:
     from autograder.batch import merge_gradebooks
     from autograder.course import instructor_course
 
-    added, unwritten = merge_gradebooks(args.gradebooks, instructor_course(args.course), args.out)
+    added, unwritten, versions = merge_gradebooks(args.gradebooks, instructor_course(args.course), args.out)
     print(f"Merged {added} runs into {args.out}/gradebook.sqlite and wrote the exports")
+    if len(versions) > 1:
+        counts = ", ".join(f"{n} under {h}" for h, n in sorted(versions.items()))
+        print(f"  grades of different suite versions ({counts}): the suites, references, grader or "
+              "--allow-forbidden differed between the runs; grade the class again with one to compare "
+              "like with like", file=sys.stderr)
     return _print_unwritten(unwritten)
 
 

@@ -258,6 +258,12 @@ class Gradebook:
         graded = {ex for (ex,) in self.db.execute("SELECT DISTINCT exercise FROM results WHERE run=?", (row[0],))}
         return set(exercises) <= graded
 
+    def suite_versions(self) -> dict[str, int]:
+        """How many students' newest runs were graded under each suite hash (suites, references,
+        grader, ``--allow-forbidden``): more than one, and grades are not alike."""
+        return dict(self.db.execute(f"SELECT suite_hash, COUNT(*) FROM runs WHERE id IN ({NEWEST_RUNS}) "
+                                    "GROUP BY suite_hash"))
+
     def graded_exercises(self) -> set[str]:
         """The exercises that students' newest runs graded."""
         return {ex for (ex,) in self.db.execute(

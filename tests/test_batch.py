@@ -525,7 +525,8 @@ def test_shards_cover_the_class_once_and_merge_into_one_gradebook(course, tmp_pa
     merge_gradebooks(shard_books, course, merged, exercises=ONLY)
     assert current_grades(merged / "gradebook.sqlite") == current_grades(whole / "gradebook.sqlite")
     assert read_grades(merged) == read_grades(whole)
-    assert merge_gradebooks(shard_books, course, merged, exercises=ONLY) == (0, [])   # merging twice adds nothing
+    added, unwritten, versions = merge_gradebooks(shard_books, course, merged, exercises=ONLY)
+    assert (added, unwritten, len(versions)) == (0, [], 1)      # merging twice adds nothing; one suite version
 
 
 def test_a_merge_keeps_each_students_newest_run_whatever_the_order(course, tmp_path):
@@ -548,6 +549,17 @@ def test_a_merge_keeps_each_students_newest_run_whatever_the_order(course, tmp_p
 def record_run(gb: Gradebook, student: str, score: float, digest: str) -> int:
     test = plugin.TestResult("t", "t", "broadcasting", score, 20.0, "passed" if score else "failed", "")
     return gb.record(student, digest, student, [], False, GradeResult([test], ONLY), Provenance("v", "h", "t"))
+
+
+def test_a_merge_says_how_many_grades_each_suite_version_gave(course, tmp_path):
+    """Shards graded under other suites (or one with --allow-forbidden) merge, and say so."""
+    books = []
+    for name, suite in (("one", "h1"), ("two", "h2")):
+        books.append(tmp_path / f"{name}.sqlite")
+        with Gradebook(books[-1]) as gb:
+            test = plugin.TestResult("t", "t", "broadcasting", 20.0, 20.0, "passed", "")
+            gb.record(name, name, name, [], False, GradeResult([test], ONLY), Provenance("v", suite, "t"))
+    assert merge_gradebooks(books, course, tmp_path / "merged")[2] == {"h1": 1, "h2": 1}
 
 
 def test_times_written_by_earlier_versions_are_read_as_the_instants_they_name(tmp_path):
