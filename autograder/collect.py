@@ -145,18 +145,30 @@ def parse_lms_name(name: str) -> tuple[str, str | None, int, bool] | None:
     return None if lms is None else (student_id(lms.student), lms.file, lms.rank, lms.late)
 
 
-def _is_bulk(names, exercises) -> bool:
-    """Whether entry names carry several LMS students' submissions (LMS-named modules, notebooks,
-    zips or folders), and no module of an exercise beside them: a class, not one student's work
-    (whose own files may happen to look LMS-named: ``data_1_2_x.csv``)."""
+def _is_bulk(entries: dict[str, bool]) -> bool:
+    """Whether a container's entries (name -> is a folder) are an LMS download, a class rather
+    than one student's work: every entry that could be a submission (a folder, a zip, a module or
+    notebook) is LMS-named (a folder only as Moodle names them: Canvas makes none), of two
+    students or more. A student's own folder or zip (``hw/`` beside ``run_1_1_loss.csv``, or
+    ``plot_1_1_loss.py``) always holds one that is not."""
     students = set()
-    for name in names:
-        if name.endswith(MODULE_SUFFIXES) and Path(name).stem in exercises:
+    for name, is_folder in entries.items():
+        if not (is_folder or name.endswith((".zip", *MODULE_SUFFIXES))):
+            continue                                     # a README, an index.html: no submission
+        lms = None if is_folder and not MOODLE.match(name) else _lms_name(name)
+        if lms is None or (lms.file and Path(lms.file).suffix not in (".zip", *MODULE_SUFFIXES)):
             return False
-        lms = _lms_name(name)
-        if lms and Path(lms.file or "").suffix in ("", ".zip", *MODULE_SUFFIXES):
-            students.add(lms.student)
+        students.add(lms.student)
     return len(students) > 1
+
+
+def _tops(entries: list[Entry]) -> dict[str, bool]:
+    """The top-level names of a zip's (or a zip folder's) entries -> whether each is a folder."""
+    tops: dict[str, bool] = {}
+    for e in entries:
+        top, _, rest = e.path.partition("/")
+        tops[top] = tops.get(top, False) or bool(rest)
+    return tops
 
 
 def _reupload(file_name: str) -> str:
@@ -336,14 +348,13 @@ class _Finder:
                 self.add(student, source, origin, _failing(error), lms=lms)
             elif child.is_dir():
                 if not (nested or lms or _folder_holds_modules(child, self.exercises)) \
-                        and _is_bulk((c.name for c in self._children(child)), self.exercises):
+                        and _is_bulk({c.name: c.is_dir() for c in self._children(child)}):
                     self.add_folder(child, nested=True)
                 else:
                     self.add(student, source, origin, lambda c=child: folder_entries(c),
                              lms=lms, whole=True)
             elif child.is_file():
-                bulk = None if nested or lms or not child.name.endswith(".zip") \
-                    else _bulk_entries(child, self.exercises)
+                bulk = None if nested or lms or not child.name.endswith(".zip") else _bulk_entries(child)
                 if bulk is not None:
                     self.add_class_entries(bulk, child.name, origin, nested=True)
                     continue
@@ -368,14 +379,13 @@ class _Finder:
             if top in folders:
                 inner = _under(members, top)
                 if not (nested or lms or _holds_modules(inner, self.exercises)) \
-                        and _is_bulk({e.path.split("/", 1)[0] for e in inner}, self.exercises):
+                        and _is_bulk(_tops(inner)):
                     self.add_class_entries(inner, top, where, nested=True)
                 else:
                     self.add(student, source, where, lambda m=inner: (m, []), lms=lms, whole=True)
                 continue
             entry = members[0]
-            bulk = None if nested or lms or not entry.name.endswith(".zip") \
-                else _bulk_entries(entry, self.exercises)
+            bulk = None if nested or lms or not entry.name.endswith(".zip") else _bulk_entries(entry)
             if bulk is not None:
                 self.add_class_entries(bulk, top, where, nested=True)
             else:
@@ -405,7 +415,7 @@ def _entry_key(name: str, is_folder: bool) -> tuple[str, LmsName | None]:
     return (lms.student if lms else name if is_folder else Path(name).stem), lms
 
 
-def _bulk_entries(zip_file, exercises) -> list[Entry] | None:
+def _bulk_entries(zip_file) -> list[Entry] | None:
     """The entries of a zip (a path or an :class:`Entry`) that is an LMS bulk download, else None."""
     try:
         entries, _ = zip_entries(zip_file) if isinstance(zip_file, Path) else _nested_zip(zip_file)()
@@ -413,7 +423,7 @@ def _bulk_entries(zip_file, exercises) -> list[Entry] | None:
         return None
     top = _single_top_dir(entries)
     entries = _under(entries, top) if top else entries
-    return entries if _is_bulk({e.path.split("/", 1)[0] for e in entries}, exercises) else None
+    return entries if _is_bulk(_tops(entries)) else None
 
 
 def _folder_holds_modules(folder: Path, exercises) -> bool:

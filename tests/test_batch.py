@@ -730,7 +730,18 @@ def test_a_students_own_files_that_look_lms_named_do_not_make_a_class(course, tm
     for who, source in (("carol", SOLUTION), ("dave", STUB)):
         write_zip(cls / f"{who}.zip", {"broadcasting.py": source, "run_1_1_loss.csv": "1,2\n",
                                        "run_2_1_loss.csv": "3,4\n"})
-    assert sorted(students_of(discover([cls], course.exercises))) == ["alice", "carol", "dave"]
+    # LMS-looking helper scripts, result folders and checkpoints beside hw/ (red team, round 3)
+    for who, extra in (("erin", ("plot_1_1_loss.py", "plot_2_1_loss.py")), ("finn", ("exp_1_1_lr/", "exp_2_1_lr/")),
+                       ("gus", ("run_1_1_ckpt", "run_2_1_ckpt"))):
+        (cls / who / "hw").mkdir(parents=True)
+        (cls / who / "hw" / "broadcasting.py").write_text(SOLUTION)
+        for name in extra:
+            (cls / who / name.rstrip("/")).mkdir() if name.endswith("/") else (cls / who / name).write_text("x\n")
+    # a student's zip holding classmates' notebooks under their Canvas names beside hw/
+    write_zip(cls / "hana.zip", {"hw/broadcasting.py": SOLUTION, "smithjohn_1234_9001_broadcasting.ipynb": "{}",
+                                 "doejane_2222_9002_broadcasting.ipynb": "{}"})
+    assert sorted(students_of(discover([cls], course.exercises))) == \
+        ["alice", "carol", "dave", "erin", "finn", "gus", "hana"]
 
 
 def test_a_long_name_gets_one_id_whether_its_accents_are_composed_or_not():
