@@ -149,8 +149,8 @@ def _is_bulk(entries: dict[str, bool]) -> bool:
     """Whether a container's entries (name -> is a folder) are an LMS download, a class rather
     than one student's work: every entry that could be a submission (a folder, a zip, a module or
     notebook) is LMS-named (a folder only as Moodle names them: Canvas makes none), of two
-    students or more. A student's own folder or zip (``hw/`` beside ``run_1_1_loss.csv``, or
-    ``plot_1_1_loss.py``) always holds one that is not."""
+    students or more. A student's own folder or zip holds one that is not: its modules, or the
+    folder they are in (``hw/`` beside ``run_1_1_loss.csv`` or ``plot_1_1_loss.py``)."""
     students = set()
     for name, is_folder in entries.items():
         if not (is_folder or name.endswith((".zip", *MODULE_SUFFIXES))):
