@@ -203,8 +203,9 @@ def test_sgd_momentum_and_dampening(student):
                {"lr": 0.1, "momentum": 0.9})
     for _ in range(3):
         run.step([grad])
-    run.check(hint="keep each momentum buffer in its parameter's dtype (a copy of the first gradient, or "
-                   "torch.zeros_like(p)): float64 parameters need float64 buffers")
+    run.check(hint="compute in each parameter's dtype: momentum buffers (a copy of the first gradient, or "
+                   "torch.zeros_like(p)), and lr or momentum if you keep them as tensors; float64 parameters "
+                   "need float64 arithmetic")
 
 
 @pytest.mark.points(1)
