@@ -286,20 +286,21 @@ def test_broadcast_shape_invalid_sizes(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("can_broadcast")
 def test_can_broadcast_cases(student):
-    """can_broadcast returns True or False (a bool) exactly when broadcast_shape would succeed"""
+    """can_broadcast returns True or False (a bool) exactly when broadcast_shape would succeed, and leaves list shapes as they are"""
     cases = PAIRS + INCOMPATIBLE + [
         (),
         ((0,), (1,)),
         ((0,), (0,)),
         ((1, 2, 1), (3, 1, 1), (1, 1, 4)),
         ([2, 1], torch.Size([3])),
+        ([3], (2, 1)),                  # a list shorter than the other shape: left as it is
         ((-1,), (1,)),                  # a negative size: broadcast_shape raises ValueError
         ((2.0,), (2,)),                 # a float size: broadcast_shape raises TypeError
     ]
     for shapes in cases:
         # expect_equal also checks that the result is a bool (not 0/1 or a tensor).
-        _equal_later(student.broadcasting.can_broadcast, ref.can_broadcast(*shapes), *shapes,
-                     call=("can_broadcast", shapes))
+        _equal_and_unchanged_later(student.broadcasting.can_broadcast, ref.can_broadcast(*shapes), *shapes,
+                                   call=("can_broadcast", shapes))
 
 
 @pytest.mark.points(1)
@@ -519,7 +520,7 @@ def test_unbroadcast_matches_autograd(student, dtype):
 @pytest.mark.points(1)
 @pytest.mark.covers("unbroadcast")
 def test_unbroadcast_noncontiguous_and_unchanged(student):
-    """unbroadcast works on transposed and sliced gradients and leaves them untouched"""
+    """unbroadcast works on transposed and sliced gradients and leaves them (and a list shape) untouched"""
     gen = _gen(31)
     cases = [
         (_randn((3, 4), torch.float32, gen).t(), (3,)),
@@ -528,6 +529,7 @@ def test_unbroadcast_noncontiguous_and_unchanged(student):
         (_randn((4, 6, 3), torch.float64, gen)[:, ::2, :], (4, 1, 3)),
         (_randn((2, 3, 4), torch.float32, gen).permute(2, 0, 1), (3,)),
         (_randn((6, 5), torch.float64, gen)[1:5:2, ::2], ()),
+        (_randn((4, 2, 3), torch.float64, gen), [1, 3]),     # a list shorter than grad: left as it is
     ]
     for grad, shape in cases:
         _close_and_unchanged_later(student.broadcasting.unbroadcast, ref.unbroadcast(grad, shape),

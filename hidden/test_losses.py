@@ -130,6 +130,7 @@ def _softmax_matches(fn, ref_fn, name):
         x = torch.randn((3, 4), generator=_gen(k), dtype=dtype)
         _run(fn, ref_fn, name, _noncontig(x))  # default dim=-1
         _run(fn, ref_fn, name, x.T, 0)  # dim passed positionally
+        _run(fn, ref_fn, name, x=x, dim=-1)  # every argument by the contract's names
         if dtype == torch.float64:
             # the default dim on a 3-D input is -1 (not the book's 1); values near 1e3 are not
             # float32 numbers (rounding them costs ~3e-5), so computing in float32 inside shows
@@ -253,6 +254,7 @@ def test_bce_matches_torch(student):
         w = torch.rand(shape, generator=g, dtype=dtype)
         _run(fn, ref.binary_cross_entropy, name, _layouts(p)[1], _layouts(y)[2])
         _run(fn, ref.binary_cross_entropy, name, p.T, y.T, w.T, "sum")
+        _run(fn, ref.binary_cross_entropy, name, probs=p, targets=y, weight=w, reduction="sum")  # by name
         _run(fn, ref.binary_cross_entropy, name, _noncontig(p), y, _noncontig(w[0]), "none")
         for shape in ((7,), (2, 3, 2), ()):
             _run(fn, ref.binary_cross_entropy, name, _probs(shape, g, dtype),
@@ -378,6 +380,8 @@ def test_bce_with_logits_matches_torch(student):
              _noncontig(pw), "none")
         _run(fn, ref.binary_cross_entropy_with_logits, name, torch.tensor(0.3, dtype=dtype),
              torch.tensor(1.0, dtype=dtype), reduction="none")
+        _run(fn, ref.binary_cross_entropy_with_logits, name, logits=x, targets=y, pos_weight=pw,
+             reduction="sum")   # every argument by the contract's names
 
 
 @pytest.mark.points(1)
@@ -494,6 +498,7 @@ def test_cross_entropy_class_indices(student):
             _ce(fn, _rot(_layouts(x), seed + d), _rot((t, _noncontig(t)), seed),
                 reduction=_rot(REDUCTIONS, seed + d + 1))
         _ce(fn, torch.randn((1, 7), generator=_gen(d), dtype=dtype), torch.tensor([6]))
+        _ce(fn, logits=x, targets=t, reduction="sum")   # every argument by the contract's names
         big = _large_logits(dtype)
         tb = torch.tensor([0, 2, 1, 1])
         rtol, atol = _scaled_atol(big)

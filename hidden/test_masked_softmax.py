@@ -287,6 +287,9 @@ def test_masked_softmax_one_length_per_example(student, dtype):
         for len_dtype in LEN_DTYPES:
             lens = _lengths((batch,), nk, g, len_dtype, extremes=False).clamp(min=1)
             _masked_softmax_later(student, X, lens)
+        # every argument by the contract's names
+        _expect_reference_later(student.masked_softmax.masked_softmax, ref.masked_softmax, "masked_softmax", (),
+                                {"X": X, "valid_lens": lens})
 
 
 @pytest.mark.points(1)
