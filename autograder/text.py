@@ -19,14 +19,17 @@ def plain_text(text: str) -> str:
 def exception_message(e: BaseException, limit: int) -> str:
     """``str(e)``, at most ``limit`` characters; where that is empty, what the traceback shows in
     its place: the notes added to it (``e.add_note``), else the message of the error it was
-    raised from (``raise ValueError from err``). A placeholder if the exception's own ``__str__``
-    (a student's) fails."""
+    raised from (``raise ValueError from err``); nothing if those cannot be printed. A placeholder
+    if the exception's own ``__str__`` (a student's) fails."""
     try:
         text = str(e)
-        if not text.strip():
+    except Exception:  # noqa: BLE001
+        return "<unprintable message>"
+    if not text.strip():
+        try:
             notes = getattr(e, "__notes__", None)
             text = "\n".join(map(str, notes)) if isinstance(notes, list) and notes else \
                 str(e.__cause__) if e.__cause__ is not None else text
-        return text[:limit]
-    except Exception:  # noqa: BLE001
-        return "<unprintable message>"
+        except Exception:  # noqa: BLE001 - a note or cause that cannot be printed is no message
+            text = ""
+    return text[:limit]
