@@ -8,6 +8,7 @@ tests score 0.
 
 from __future__ import annotations
 
+import re
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -292,6 +293,9 @@ class GradingPlugin:
                 text = exc.explain_missing()
             elif "NotImplementedError" in exc.type_names:
                 text = f"{fn} is not implemented yet (it raises NotImplementedError)."
+            elif _signature_mismatch(exc):
+                text = (f"{fn} could not be called as the contract says ({exc.message}): give it the contract's "
+                        "parameters, with the contract's names (tests call some functions by keyword)")
             else:
                 where = f"\n  at {exc.location(session.locate if session else None)}" if exc.location() else ""
                 text = (f"{fn} raised {exc.builtin_type()}{where}\n(A hidden test shows no error message: it could "
@@ -311,6 +315,20 @@ class GradingPlugin:
             if printed:
                 text += "\nYour code printed:\n" + printed[-1500:]
         return text, ""
+
+
+_SIGNATURE_MISMATCH = re.compile(
+    r"^[\w.<>]+\(\) (got an unexpected keyword argument '\w+'|got multiple values for argument '\w+'|"
+    r"missing \d+ required (positional|keyword-only) arguments?: [\w', ]+|"
+    r"takes (from )?\d+ (to \d+ )?positional arguments? but \d+ (were|was) given|"
+    r"got some positional-only arguments passed as keyword arguments: [\w', ]+)$")
+
+
+def _signature_mismatch(exc: StudentError) -> bool:
+    """Whether the call itself did not fit the function's parameters (a renamed or missing
+    parameter): a TypeError raised before any student code ran, whose message Python wrote from
+    names alone, so a hidden test may show it."""
+    return exc.type_name == "TypeError" and not exc.where and bool(_SIGNATURE_MISMATCH.match(exc.message))
 
 
 def _violation(call: ForbiddenCall, name: str) -> Violation:

@@ -109,3 +109,13 @@ def test_a_syntax_error_names_its_line_once(grader, tmp_path):
     assert {t.output for t in result.tests} == {
         f"broadcasting.py could not be imported: SyntaxError: expected ':' (broadcasting.py, line {line}, in "
         "<module>: def can_broadcast(*shapes) -> bool)"}
+
+
+def test_a_renamed_parameter_is_named_in_hidden_feedback(grader, tmp_path):
+    """A call that does not fit the function's parameters fails before any student code runs, with
+    a message Python writes from names alone: hidden tests show it, so the student can act."""
+    source = next(m for m in planted_bugs("masked_softmax") if m.name == "masked_softmax_x_lowercase").source()
+    result = grader.grade(grader.prepare(submission_with(tmp_path, {"masked_softmax": source})), ["masked_softmax"])
+    failed = [t.output for t in result.tests if t.status == "failed"]
+    assert failed and all("got an unexpected keyword argument 'X'" in o and "contract's names" in o for o in failed), \
+        failed
