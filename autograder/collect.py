@@ -43,6 +43,7 @@ CANVAS = re.compile(r"^(?P<name>.*?)_(?:(?P<late>LATE)_)?(?P<uid>\d+)_(?P<att>\d
 CANVAS_ANON = re.compile(r"^(?:(?P<late>LATE)_)?anon_(?P<anon>[^_]+)_(?P<att>\d+)_(?P<file>.+)$")
 MOODLE = re.compile(r"^(?P<name>[^_]+)_(?P<pid>\d+)_assignsubmission_(?P<kind>file|onlinetext)(?:_(?P<file>.*))?$")
 REUPLOAD = re.compile(r"^(?P<stem>.+?)-\d+(?P<ext>\.[A-Za-z0-9]+)$")
+DATED = re.compile(r"_(19|20)\d\d_(0?[1-9]|1[0-2])_(0?[1-9]|[12]\d|3[01])(\.\w+)?$")   # name_2026_12_01.py
 
 
 @dataclass
@@ -150,12 +151,13 @@ def _is_bulk(entries: dict[str, bool]) -> bool:
     than one student's work: every entry that could be a submission (a folder, a zip, a module or
     notebook) is LMS-named (a folder only as Moodle names them: Canvas makes none), of two
     students or more. A student's own folder or zip holds one that is not: its modules, or the
-    folder they are in (``hw/`` beside ``run_1_1_loss.csv`` or ``plot_1_1_loss.py``)."""
+    folder they are in (``hw/`` beside ``run_1_1_loss.csv`` or ``plot_1_1_loss.py``), or dated
+    copies (``broadcasting_2026_12_01.py`` reads as Canvas's name_uid_file-id_file, but is a date)."""
     students = set()
     for name, is_folder in entries.items():
         if not (is_folder or name.endswith((".zip", *MODULE_SUFFIXES))):
             continue                                     # a README, an index.html: no submission
-        lms = None if is_folder and not MOODLE.match(name) else _lms_name(name)
+        lms = None if (is_folder and not MOODLE.match(name)) or DATED.search(name) else _lms_name(name)
         if lms is None or (lms.file and Path(lms.file).suffix not in (".zip", *MODULE_SUFFIXES)):
             return False
         students.add(lms.student)

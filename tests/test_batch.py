@@ -740,8 +740,13 @@ def test_a_students_own_files_that_look_lms_named_do_not_make_a_class(course, tm
     # a student's zip holding classmates' notebooks under their Canvas names beside hw/
     write_zip(cls / "hana.zip", {"hw/broadcasting.py": SOLUTION, "smithjohn_1234_9001_broadcasting.ipynb": "{}",
                                  "doejane_2222_9002_broadcasting.ipynb": "{}"})
+    # dated copies, which read as Canvas names (name_uid_file-id_file)
+    (cls / "ivy").mkdir()
+    for name in ("broadcasting_2026_12_01.py", "broadcasting_2026_12_03.ipynb", "gradients_2026_12_02.py"):
+        (cls / "ivy" / name).write_text(SOLUTION)
+    write_zip(cls / "jay.zip", {"lab_2026_12_01.py": SOLUTION, "lab_2025_11_30.py": STUB})
     assert sorted(students_of(discover([cls], course.exercises))) == \
-        ["alice", "carol", "dave", "erin", "finn", "gus", "hana"]
+        ["alice", "carol", "dave", "erin", "finn", "gus", "hana", "ivy", "jay"]
 
 
 def test_a_long_name_gets_one_id_whether_its_accents_are_composed_or_not():
