@@ -155,10 +155,10 @@ def _is_bulk(entries: dict[str, bool]) -> bool:
     copies (``broadcasting_2026_12_01.py`` reads as Canvas's name_uid_file-id_file, but is a date)."""
     students = set()
     for name, is_folder in entries.items():
-        if not (is_folder or name.endswith((".zip", *MODULE_SUFFIXES))):
+        if not (is_folder or _could_be_submission(name)):
             continue                                     # a README, an index.html: no submission
         lms = None if (is_folder and not MOODLE.match(name)) or DATED.search(name) else _lms_name(name)
-        if lms is None or (lms.file and Path(lms.file).suffix not in (".zip", *MODULE_SUFFIXES)):
+        if lms is None or (lms.file and not _could_be_submission(lms.file)):
             return False
         students.add(lms.student)
     return len(students) > 1
@@ -340,9 +340,10 @@ class _Finder:
         """A class folder, read lazily entry by entry; ``nested``: one found inside a PATH (an
         LMS download in a folder of downloads), whose entries are not looked into again."""
         children = self._children(folder)
-        ids = distinct_ids(_entry_key(c.name, c.is_dir() and not c.is_symlink())[0] for c in children)
+        keys = {c: _entry_key(c.name, c.is_dir() and not c.is_symlink()) for c in children}
+        ids = distinct_ids(key for key, _ in keys.values())
         for child in children:
-            key, lms = _entry_key(child.name, child.is_dir() and not child.is_symlink())
+            key, lms = keys[child]
             student = ids[unicodedata.normalize("NFC", key)]
             source, origin = f"{folder.name}/{child.name}", str(child)
             if child.is_symlink():
