@@ -65,6 +65,7 @@ class BatchSummary:
     skipped: int = 0
     failed: list = field(default_factory=list)     # students the grader itself could not grade
     combined: list = field(default_factory=list)   # (student, sources): entries of several places taken as one
+    doubts: list = field(default_factory=list)     # (student, what to check): how they were found may be wrong
     unwritten: list = field(default_factory=list)  # (student, reason): their own export files could not be written
     seconds: float = 0.0
 
@@ -450,6 +451,7 @@ def grade_class(paths, course: Course, out: Path, *, gradebook_path: Path | None
                             regrade=regrade, regrade_all=regrade_all, zygote=zygote, progress=progress,
                             check_forbidden=check_forbidden)
         summary.combined = [(c.student, c.source) for c in candidates if c.combined]
+        summary.doubts = [(c.student, doubt) for c in candidates for doubt in c.doubts]
         exports = write_exports(gradebook, out, course, exercises)
     summary.unwritten = exports.unwritten
     return summary, exports.stats.students

@@ -219,6 +219,8 @@ def _grade_class(args, timeouts, zygote) -> int:
         print(f"  not graded: {student}: {reason} (run the same command again to grade it)", file=sys.stderr)
     for student, sources in summary.combined:
         print(f"  one student, several entries: {student} ({sources}); their files were combined", file=sys.stderr)
+    for student, doubt in summary.doubts:
+        print(f"  check {student}: {doubt}", file=sys.stderr)
     return _print_unwritten(summary.unwritten)
 
 

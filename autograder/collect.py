@@ -13,7 +13,9 @@ flat files of an LMS download. Student ids come from entry names:
 Ids are cleaned up (``student_id``), cut to MAX_ID_BYTES, and kept distinct within a container:
 names that clean up alike (``Jo Ann``, ``Jo_Ann``) get a short hash of the name. A folder or zip
 entry that is not named after one student but whose entries carry several LMS students is an
-LMS bulk download (a folder of one per section): its students are graded, one level deep.
+LMS bulk download (a folder of one per section; beside one, a section of one student is one too):
+its students are graded, one level deep. A student whose folder or zip holds files an LMS named
+for others is one student, and the instructor is told what to check (``Candidate.doubts``).
 
 Nothing is read here beyond names (and the member names of such zips): each :class:`Candidate`
 loads its files when it is graded, so memory does not grow with the size of the class.
@@ -58,6 +60,7 @@ class Candidate:
     combined: bool = False               # entries of two places were taken for one student (not an LMS's uploads)
     origins: list = field(default_factory=list)   # the full path of each entry taken
     uploads: int = 0                     # how many of them are whole submissions the LMS numbered
+    doubts: list = field(default_factory=list)    # for the instructor: what to check about how it was found
 
     def load(self) -> tuple[list[Entry], list[str]]:
         """Read the names of the student's files (archives opened here, not before)."""
@@ -146,22 +149,56 @@ def parse_lms_name(name: str) -> tuple[str, str | None, int, bool] | None:
     return None if lms is None else (student_id(lms.student), lms.file, lms.rank, lms.late)
 
 
-def _is_bulk(entries: dict[str, bool]) -> bool:
-    """Whether a container's entries (name -> is a folder) are an LMS download, a class rather
-    than one student's work: every entry that could be a submission (a folder, a zip, a module or
-    notebook) is LMS-named (a folder only as Moodle names them: Canvas makes none), of two
-    students or more. A student's own folder or zip holds one that is not: its modules, or the
-    folder they are in (``hw/`` beside ``run_1_1_loss.csv`` or ``plot_1_1_loss.py``), or dated
-    copies (``broadcasting_2026_12_01.py`` reads as Canvas's name_uid_file-id_file, but is a date)."""
+def _download_students(names: dict[str, bool]) -> set[str]:
+    """The students an LMS download's top-level entries (name -> is a folder) belong to, or none
+    when it is not one: every entry that could be a submission (a folder, a zip, a module or
+    notebook) must be LMS-named. A folder counts when Moodle names it, or when Canvas does beside
+    Canvas's own files (an upload unzipped in place: Canvas makes no folders). A student's own
+    folder or zip holds an entry that is not: its modules, or the folder they are in (``hw/``
+    beside ``run_1_1_loss.csv`` or ``plot_1_1_loss.py``), or dated copies
+    (``broadcasting_2026_12_01.py`` reads as Canvas's name_uid_file-id_file, but is a date)."""
+    named = {name: (None if DATED.search(name) else _lms_name(name), is_folder)
+             for name, is_folder in names.items() if is_folder or _could_be_submission(name)}
+    lms_files = any(lms for lms, is_folder in named.values() if not is_folder)
     students = set()
-    for name, is_folder in entries.items():
-        if not (is_folder or _could_be_submission(name)):
-            continue                                     # a README, an index.html: no submission
-        lms = None if (is_folder and not MOODLE.match(name)) or DATED.search(name) else _lms_name(name)
-        if lms is None or (lms.file and not _could_be_submission(lms.file)):
-            return False
+    for name, (lms, is_folder) in named.items():
+        if lms is None or (is_folder and not (MOODLE.match(name) or lms_files)) \
+                or (not is_folder and lms.file and not _could_be_submission(lms.file)):
+            return set()
         students.add(lms.student)
-    return len(students) > 1
+    return students
+
+
+def _sections(listings: dict) -> set:
+    """Which containers of a class (key -> the names at their top -> is a folder; none of them
+    LMS-named itself) are LMS downloads, one per section: those of two LMS students or more, and,
+    once one is, also those of one (a section of one student; alone, such a container reads as
+    that student's own folder)."""
+    students = {key: _download_students(names) for key, names in listings.items()}
+    fewest = 1 if any(len(s) > 1 for s in students.values()) else 2
+    return {key for key, s in students.items() if len(s) >= fewest}
+
+
+def _doubts(names: dict[str, bool], student: str, source: str, exercises) -> list[str]:
+    """What the instructor should check about a container graded as one student whose top
+    (names -> is a folder) holds other students' uploads as an LMS names them: an LMS download
+    that was not taken for one (a student's folder or the exercise's stub beside it), or a
+    student's classmates' files."""
+    others = set()
+    for name, is_folder in names.items():
+        lms = None if DATED.search(name) else _lms_name(name)
+        if lms is None or student_id(lms.student) == student:
+            continue
+        if (is_folder and MOODLE.match(name)) or (not is_folder and lms.file and (
+                lms.file.endswith(".zip") or
+                (lms.file.endswith(MODULE_SUFFIXES) and Path(lms.file).stem in exercises))):
+            others.add(student_id(lms.student))
+    if not others:
+        return []
+    named = ", ".join(sorted(others)[:3]) + (", ..." if len(others) > 3 else "")
+    return [f"{source} was graded as one student, {student}, but holds files an LMS named for "
+            f"{len(others)} other student{'s' if len(others) > 1 else ''} ({named}), not graded as theirs; "
+            "if it is an LMS download, give it as a PATH of its own holding the uploads alone"]
 
 
 def _tops(entries: list[Entry]) -> dict[str, bool]:
@@ -269,10 +306,11 @@ class _Finder:
         self.excluded = {os.path.realpath(p) for p in exclude}
         self.found: dict[str, Candidate] = {}
 
-    def add(self, student, source, origin, part, *, lms: LmsName | None = None, whole=False, notes=()):
+    def add(self, student, source, origin, part, *, lms: LmsName | None = None, whole=False, notes=(), doubts=()):
         """One entry of ``student`` (``origin`` its full path, ``lms`` what its LMS name says,
-        ``whole`` a folder or zip); entries of several places are combined, with a note, unless
-        they are one LMS student's files; two whole uploads the LMS numbered are noted too."""
+        ``whole`` a folder or zip, ``doubts`` for the instructor); entries of several places are
+        combined, with a note, unless they are one LMS student's files; two whole uploads the LMS
+        numbered are noted too."""
         upload = bool(whole and lms and lms.rank)
         c = self.found.setdefault(student, Candidate(student, source))
         if c.parts and origin not in c.origins:
@@ -291,6 +329,7 @@ class _Finder:
         c.parts.append(part)
         c.late = c.late or bool(lms and lms.late)
         c.notes += list(notes)
+        c.doubts += list(doubts)
 
     def add_path(self, path: Path, several: bool) -> None:
         exercises = self.exercises
@@ -310,7 +349,9 @@ class _Finder:
             return
         top = _single_top_dir(entries)
         if _holds_modules(entries, exercises) or path.is_dir():
-            self.add(student_id(path.stem), str(path), str(path), lambda: (entries, notes))
+            student = student_id(path.stem)
+            self.add(student, str(path), str(path), lambda: (entries, notes),
+                     doubts=_doubts(_tops(entries), student, path.name, exercises))
         elif top and _holds_modules(entries, exercises, top + "/"):
             lms = _lms_name(top)
             self.add(student_id(lms.student if lms else path.stem), str(path), str(path),
@@ -342,28 +383,37 @@ class _Finder:
         children = self._children(folder)
         keys = {c: _entry_key(c.name, c.is_dir() and not c.is_symlink()) for c in children}
         ids = distinct_ids(key for key, _ in keys.values())
+        listings = {} if nested else {c: self._top_names(c) for c in children if keys[c][1] is None}
+        listings = {c: names for c, names in listings.items() if names is not None}
+        sections = _sections(listings)
         for child in children:
             key, lms = keys[child]
             student = ids[unicodedata.normalize("NFC", key)]
             source, origin = f"{folder.name}/{child.name}", str(child)
-            if child.is_symlink():
+            doubts = _doubts(listings[child], student, source, self.exercises) if child in listings else []
+            if child in sections and child.is_dir():
+                self.add_folder(child, nested=True)
+            elif child in sections:
+                self.add_class_entries(_download_entries(child), child.name, origin, nested=True)
+            elif child.is_symlink():
                 error = SubmissionError(f"{child.name} is a symbolic link; it was not followed")
                 self.add(student, source, origin, _failing(error), lms=lms)
             elif child.is_dir():
-                if not (nested or lms or _folder_holds_modules(child, self.exercises)) \
-                        and _is_bulk({c.name: c.is_dir() for c in self._children(child)}):
-                    self.add_folder(child, nested=True)
-                else:
-                    self.add(student, source, origin, lambda c=child: folder_entries(c),
-                             lms=lms, whole=True)
+                self.add(student, source, origin, lambda c=child: folder_entries(c), lms=lms, whole=True,
+                         doubts=doubts)
             elif child.is_file():
-                bulk = None if nested or lms or not child.name.endswith(".zip") else _bulk_entries(child)
-                if bulk is not None:
-                    self.add_class_entries(bulk, child.name, origin, nested=True)
-                    continue
                 st = child.stat()
                 entry = Entry(child.name, st.st_size, file_reader(child), rank=int(st.st_mtime))
-                self._add_file_entry(entry, student, lms, source, origin)
+                self._add_file_entry(entry, student, lms, source, origin, doubts)
+
+    def _top_names(self, child: Path) -> dict[str, bool] | None:
+        """The names at the top of a folder or zip of a class folder (-> is a folder), or None
+        for anything else (a module, a symbolic link, a damaged zip)."""
+        if child.is_symlink():
+            return None
+        if child.is_dir():
+            return {c.name: c.is_dir() and not c.is_symlink() for c in self._children(child)}
+        return _zip_top_names(child) if child.name.endswith(".zip") else None
 
     def add_class_entries(self, entries: list[Entry], label: str, origin: str, nested: bool = False) -> None:
         """Entries of a class zip (``label`` its name, ``origin`` its full path): each top-level
@@ -375,30 +425,31 @@ class _Finder:
         folders = {top for top, members in groups.items() if len(members) > 1 or "/" in members[0].path}
         keys = {top: _entry_key(top, top in folders) for top in groups}
         ids = distinct_ids(key for key, _ in keys.values())
+        inner = {top: _under(groups[top], top) for top in folders}
+        listings = {} if nested else {top: _tops(inner[top]) if top in folders else _zip_top_names(groups[top][0])
+                                      for top in groups if keys[top][1] is None
+                                      and (top in folders or top.endswith(".zip"))}
+        listings = {top: names for top, names in listings.items() if names is not None}
+        sections = _sections(listings)
         for top, members in sorted(groups.items()):
             key, lms = keys[top]
             student = ids[unicodedata.normalize("NFC", key)]
             source, where = f"{label}/{top}", f"{origin}/{top}"
-            if top in folders:
-                inner = _under(members, top)
-                if not (nested or lms or _holds_modules(inner, self.exercises)) \
-                        and _is_bulk(_tops(inner)):
-                    self.add_class_entries(inner, top, where, nested=True)
-                else:
-                    self.add(student, source, where, lambda m=inner: (m, []), lms=lms, whole=True)
-                continue
-            entry = members[0]
-            bulk = None if nested or lms or not entry.name.endswith(".zip") else _bulk_entries(entry)
-            if bulk is not None:
-                self.add_class_entries(bulk, top, where, nested=True)
+            doubts = _doubts(listings[top], student, source, self.exercises) if top in listings else []
+            if top in sections:
+                self.add_class_entries(inner[top] if top in folders else _download_entries(members[0]), top, where,
+                                       nested=True)
+            elif top in folders:
+                self.add(student, source, where, lambda m=inner[top]: (m, []), lms=lms, whole=True, doubts=doubts)
             else:
-                self._add_file_entry(entry, student, lms, source, where)
+                self._add_file_entry(members[0], student, lms, source, where, doubts)
 
-    def _add_file_entry(self, entry: Entry, student: str, lms: LmsName | None, source: str, origin: str) -> None:
+    def _add_file_entry(self, entry: Entry, student: str, lms: LmsName | None, source: str, origin: str,
+                        doubts=()) -> None:
         """A single file of a class: a student's zip, or a module or notebook (LMS-named or named
         after the student)."""
         if entry.name.endswith(".zip"):
-            self.add(student, source, origin, _nested_zip(entry), lms=lms, whole=True)
+            self.add(student, source, origin, _nested_zip(entry), lms=lms, whole=True, doubts=doubts)
         elif entry.name.endswith(MODULE_SUFFIXES):
             if lms and lms.file:
                 renamed = Entry(entry.path, entry.size, entry.read, lms.file, lms.rank)
@@ -418,15 +469,22 @@ def _entry_key(name: str, is_folder: bool) -> tuple[str, LmsName | None]:
     return (lms.student if lms else name if is_folder else Path(name).stem), lms
 
 
-def _bulk_entries(zip_file) -> list[Entry] | None:
-    """The entries of a zip (a path or an :class:`Entry`) that is an LMS bulk download, else None."""
+def _download_entries(zip_file) -> list[Entry]:
+    """The entries of a zip (a path or an :class:`Entry`), without the one folder holding them all
+    if there is one (an LMS download zipped with its folder); none if it cannot be read."""
     try:
         entries, _ = zip_entries(zip_file) if isinstance(zip_file, Path) else _nested_zip(zip_file)()
     except SubmissionError:
-        return None
+        return []
     top = _single_top_dir(entries)
-    entries = _under(entries, top) if top else entries
-    return entries if _is_bulk(_tops(entries)) else None
+    return _under(entries, top) if top else entries
+
+
+def _zip_top_names(zip_file) -> dict[str, bool] | None:
+    """The names at the top of a zip's entries (-> is a folder), the one folder holding them all
+    taken off; None if it cannot be read (it is graded, and its error reported, as a student's)."""
+    entries = _download_entries(zip_file)
+    return _tops(entries) if entries else None
 
 
 def _folder_holds_modules(folder: Path, exercises) -> bool:

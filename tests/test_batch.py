@@ -719,6 +719,64 @@ def test_lms_downloads_in_a_folder_or_zip_are_classes_not_students(course, tmp_p
         "kay_501": ["kay_501_9401_broadcasting.py"], "lou_502": ["lou_502_9402_broadcasting.py"]}
 
 
+def test_sections_of_one_student_or_with_an_unzipped_upload_are_classes(course, tmp_path):
+    """A folder of section downloads: a section of one student (beside one of two) and a section
+    where a student's zip was unzipped in place (a Canvas-named folder beside Canvas's files),
+    in a folder and in a zip: each student is found under their LMS id, none under a section's."""
+    downloads = tmp_path / "downloads"
+    for section, names in (("sec1", ["leekim_301_9201_broadcasting.py"]),
+                           ("sec2", ["parkjo_302_9202_broadcasting.py", "wuli_303_9203_broadcasting.py"]),
+                           ("sec3", ["kay_304_9204_broadcasting.py", "lou_305_9205_hw2/broadcasting.py"])):
+        for name in names:
+            (downloads / section / name).parent.mkdir(parents=True, exist_ok=True)
+            (downloads / section / name).write_text(SOLUTION)
+    zipped = write_zip(tmp_path / "sections.zip", {"a/max_401_9301_broadcasting.py": SOLUTION,
+                                                   "b/ned_402_9302_broadcasting.py": SOLUTION,
+                                                   "b/oli_403_9303_hw2/broadcasting.py": SOLUTION})
+    found = discover([downloads, zipped], course.exercises)
+    assert sorted(students_of(found)) == ["kay_304", "leekim_301", "lou_305", "max_401", "ned_402", "oli_403",
+                                          "parkjo_302", "wuli_303"]
+    assert [c.doubts for c in found] == [[]] * 8
+
+
+def test_a_student_holding_others_lms_uploads_is_one_student_and_the_instructor_is_told(course, tmp_path):
+    """A section download the grader cannot take for one (the stub at its top, or an instructor's
+    script beside the uploads) and a student's zip holding classmates' notebooks stay one student
+    each, and the summary says which to check and why; a student with run logs named like
+    uploads, or a Canvas upload holding its own LMS-named copy, raises nothing."""
+    cls = tmp_path / "class"
+    (cls / "sec1").mkdir(parents=True)
+    (cls / "sec1" / "broadcasting.py").write_text(STUB)
+    for name in ("leekim_301_9201_broadcasting.py", "parkjo_302_9202_broadcasting.ipynb"):
+        (cls / "sec1" / name).write_text(SOLUTION)
+    (cls / "sec2").mkdir()
+    (cls / "sec2" / "collect_grades.py").write_text("print('helper')\n")
+    for name in ("wuli_303_9203_hw2.zip", "kay_304_9204_hw2.zip", "lou_305_9205_hw2.zip", "max_306_9206_hw2.zip"):
+        write_zip(cls / "sec2" / name, {"broadcasting.py": SOLUTION})
+    write_zip(cls / "hana.zip", {"hw/broadcasting.py": SOLUTION, "smithjohn_1234_9001_broadcasting.ipynb": "{}"})
+    (cls / "ivy").mkdir()
+    (cls / "ivy" / "broadcasting.py").write_text(SOLUTION)
+    (cls / "ivy" / "run_1_1_loss.py").write_text("print(1)\n")
+    write_zip(cls / "jo_501_9501_hw2.zip", {"jo_501_9501_broadcasting.py": SOLUTION})
+    summary, _ = grade_class([cls], course, tmp_path / "out", exercises=ONLY, jobs=1, timeouts=TIMEOUTS)
+    assert sorted(read_grades(tmp_path / "out")) == ["hana", "ivy", "jo_501", "sec1", "sec2"]
+    advice = "not graded as theirs; if it is an LMS download, give it as a PATH of its own holding the uploads alone"
+    assert summary.doubts == [
+        ("hana", "class/hana.zip was graded as one student, hana, but holds files an LMS named for 1 other student "
+                 f"(smithjohn_1234), {advice}"),
+        ("sec1", "class/sec1 was graded as one student, sec1, but holds files an LMS named for 2 other students "
+                 f"(leekim_301, parkjo_302), {advice}"),
+        ("sec2", "class/sec2 was graded as one student, sec2, but holds files an LMS named for 4 other students "
+                 f"(kay_304, lou_305, max_306, ...), {advice}")]
+    (cls / "sec1" / "broadcasting.py").unlink()           # as the summary says: the uploads alone, each a PATH
+    (cls / "sec2" / "collect_grades.py").unlink()
+    again = grade_class([cls / "sec1", cls / "sec2"], course, tmp_path / "out2", exercises=ONLY, jobs=1,
+                        timeouts=TIMEOUTS)[0]
+    assert sorted(read_grades(tmp_path / "out2")) == ["kay_304", "leekim_301", "lou_305", "max_306", "parkjo_302",
+                                                      "wuli_303"]
+    assert again.doubts == []
+
+
 def test_a_students_own_files_that_look_lms_named_do_not_make_a_class(course, tmp_path):
     """Run logs and data files named like Canvas uploads (``run_1_1_loss.csv``) beside a
     student's modules, at the top or a folder down, leave that student one student."""
