@@ -190,8 +190,7 @@ def _doubts(names: dict[str, bool], student: str, source: str, exercises) -> lis
         if lms is None or student_id(lms.student) == student:
             continue
         if (is_folder and MOODLE.match(name)) or (not is_folder and lms.file and (
-                lms.file.endswith(".zip") or
-                (lms.file.endswith(MODULE_SUFFIXES) and Path(lms.file).stem in exercises))):
+                _is_zip(lms.file) or _names_module(lms.file, exercises))):
             others.add(student_id(lms.student))
     if not others:
         return []
@@ -216,12 +215,27 @@ def _reupload(file_name: str) -> str:
 
 
 def _holds_modules(entries: list[Entry], exercises, prefix: str = "") -> bool:
-    names = {f"{prefix}{ex}{sfx}" for ex in exercises for sfx in MODULE_SUFFIXES}
-    return any(e.path in names for e in entries)
+    """Whether an exercise's module or notebook is among the entries right under ``prefix``."""
+    return any(e.path.startswith(prefix) and _names_module(e.path[len(prefix):], exercises) for e in entries)
+
+
+def _names_module(name: str, exercises) -> bool:
+    """Whether a file name is an exercise's module or notebook, in any case (``Broadcasting.PY``
+    from a system that ignores case is graded as ``broadcasting.py``)."""
+    stem, _, suffix = name.lower().rpartition(".")
+    return f".{suffix}" in MODULE_SUFFIXES and stem in exercises
+
+
+def _is_module_file(name: str) -> bool:
+    return name.lower().endswith(MODULE_SUFFIXES)
+
+
+def _is_zip(name: str) -> bool:
+    return name.lower().endswith(".zip")
 
 
 def _could_be_submission(name: str) -> bool:
-    return name.endswith(MODULE_SUFFIXES + (".zip",))
+    return _is_module_file(name) or _is_zip(name)
 
 
 def _single_top_dir(entries: list[Entry]) -> str | None:
@@ -254,10 +268,10 @@ def _named_by_student(entries: list[Entry], exercises, notes=()) -> tuple[list[E
     """Entries like ``alice.ipynb`` get the name of the exercise each implements, with a note."""
     named, notes = [], list(notes)
     for entry in entries:
-        if Path(entry.module_name).stem not in exercises:
+        if not _names_module(entry.module_name, exercises):
             try:
                 raw = read_capped(entry, MAX_NOTEBOOK_BYTES).decode("utf-8-sig", "replace")
-                source = notebook_to_source(raw) if entry.name.endswith(".ipynb") else raw
+                source = notebook_to_source(raw) if entry.name.lower().endswith(".ipynb") else raw
             except NotebookError:
                 source = ""
             except SubmissionError as e:         # too large to read: say so, not that nothing was found
@@ -265,9 +279,10 @@ def _named_by_student(entries: list[Entry], exercises, notes=()) -> tuple[list[E
                 notes.append(str(e))
             ex = infer_exercise(source, exercises)
             if ex is not None:
+                suffix = Path(entry.name).suffix.lower()
                 notes.append(f"{entry.name} was graded as {ex} (from the functions it defines); name it "
-                             f"{ex}{Path(entry.name).suffix} to be sure")
-                entry = Entry(entry.path, entry.size, entry.read, ex + Path(entry.name).suffix, entry.rank)
+                             f"{ex}{suffix} to be sure")
+                entry = Entry(entry.path, entry.size, entry.read, ex + suffix, entry.rank)
         named.append(entry)
     return named, notes
 
@@ -356,7 +371,7 @@ class _Finder:
             lms = _lms_name(top)
             self.add(student_id(lms.student if lms else path.stem), str(path), str(path),
                      lambda e=_under(entries, top): (e, notes), lms=lms, whole=True)
-        elif path.suffix in MODULE_SUFFIXES:
+        elif _is_module_file(path.name):
             self.add(student_id(path.stem), str(path), str(path), lambda: _named_by_student(entries, exercises, notes))
         else:
             self.add_class_entries(_under(entries, top) if top else entries, path.name, str(path))
@@ -413,7 +428,7 @@ class _Finder:
             return None
         if child.is_dir():
             return {c.name: c.is_dir() and not c.is_symlink() for c in self._children(child)}
-        return _zip_top_names(child) if child.name.endswith(".zip") else None
+        return _zip_top_names(child) if _is_zip(child.name) else None
 
     def add_class_entries(self, entries: list[Entry], label: str, origin: str, nested: bool = False) -> None:
         """Entries of a class zip (``label`` its name, ``origin`` its full path): each top-level
@@ -428,7 +443,7 @@ class _Finder:
         inner = {top: _under(groups[top], top) for top in folders}
         listings = {} if nested else {top: _tops(inner[top]) if top in folders else _zip_top_names(groups[top][0])
                                       for top in groups if keys[top][1] is None
-                                      and (top in folders or top.endswith(".zip"))}
+                                      and (top in folders or _is_zip(top))}
         listings = {top: names for top, names in listings.items() if names is not None}
         sections = _sections(listings)
         for top, members in sorted(groups.items()):
@@ -448,9 +463,9 @@ class _Finder:
                         doubts=()) -> None:
         """A single file of a class: a student's zip, or a module or notebook (LMS-named or named
         after the student)."""
-        if entry.name.endswith(".zip"):
+        if _is_zip(entry.name):
             self.add(student, source, origin, _nested_zip(entry), lms=lms, whole=True, doubts=doubts)
-        elif entry.name.endswith(MODULE_SUFFIXES):
+        elif _is_module_file(entry.name):
             if lms and lms.file:
                 renamed = Entry(entry.path, entry.size, entry.read, lms.file, lms.rank)
                 self.add(student, source, origin, lambda: _named_by_student([renamed], self.exercises),
@@ -488,5 +503,7 @@ def _zip_top_names(zip_file) -> dict[str, bool] | None:
 
 
 def _folder_holds_modules(folder: Path, exercises) -> bool:
-    return any((folder / f"{ex}{sfx}").exists() or (folder / f"{ex}{sfx}").is_symlink()
-               for ex in exercises for sfx in MODULE_SUFFIXES)
+    try:
+        return any(_names_module(name, exercises) for name in os.listdir(folder))
+    except OSError:
+        return False

@@ -223,8 +223,8 @@ def _by_loose_name(entries: list[Entry], exercise: str, notes: list[str]) -> lis
     public tests released with it (``tests/test_sgd.py``)."""
     out = []
     for e in entries:
-        stem, dot, suffix = e.module_name.rpartition(".")
-        stem = stem.lower().removeprefix("copy of ").strip()
+        stem, dot, suffix = e.module_name.lower().rpartition(".")
+        stem = stem.removeprefix("copy of ").strip()
         loose = stem[:-COPY_MARKS_SPAN] + LOOSE_COPY.sub("", stem[-COPY_MARKS_SPAN:])
         is_test_file = stem.startswith("test_") or stem.endswith("_test")      # pytest's: the public tests
         if dot and "." + suffix in (".py", ".ipynb") and not is_test_file and (loose == exercise or re.search(

@@ -174,6 +174,26 @@ def test_layouts_found_in_real_downloads_give_one_row_per_student(course, tmp_pa
     assert "hw1_broadcasting.py was graded as broadcasting.py" in feedback(out, "omar")
 
 
+def test_names_in_another_case_are_graded(course, tmp_path):
+    """Suffixes and names in capitals, as systems that ignore case save them: a Canvas download's
+    ``.PY`` module and ``.ZIP`` upload, and a student's folder or single PATH holding
+    ``Broadcasting.PY``: each is its student's module, graded with a note, not ignored."""
+    download = tmp_path / "download"
+    download.mkdir()
+    (download / "smithjo_11_101_broadcasting.PY").write_text(SOLUTION)
+    write_zip(download / "leekim_12_102_HW2.ZIP", {"Broadcasting.py": SOLUTION})
+    (tmp_path / "ann").mkdir()
+    (tmp_path / "ann" / "Broadcasting.PY").write_text(SOLUTION)
+    (tmp_path / "bo").mkdir()
+    (tmp_path / "bo" / "broadcasting.IPYNB").write_text(notebook(SOLUTION))
+    out = tmp_path / "out"
+    grades = grade([download, tmp_path / "ann", tmp_path / "bo" / "broadcasting.IPYNB"], out, course=course)
+    assert {student: row["broadcasting"] for student, row in grades.items()} == \
+        {"smithjo_11": "20", "leekim_12": "20", "ann": "20", "broadcasting": "20"}
+    assert "smithjo_11_101_broadcasting.PY was graded as broadcasting.py" in feedback(out, "smithjo_11")
+    assert "Broadcasting.PY was graded as broadcasting.py" in feedback(out, "ann")
+
+
 class _NoUtf8Flag(zipfile.ZipInfo):
     """A member whose name is UTF-8 bytes without the UTF-8 flag, as Windows Explorer and
     Info-ZIP write it (``zipfile`` would set the flag)."""
