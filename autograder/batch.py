@@ -366,8 +366,8 @@ def _make_task(candidate: Candidate, exercises, siblings, workdir, gradebook, pr
         return None
     keys = module_keys(submission.folder, exercises, siblings,
                        {ex: path.rsplit("/", 1)[-1] for ex, path in submission.found.items() if path.lower().endswith(".ipynb")})
-    cached = {} if fresh else {ex: entry for ex in exercises
-                               if (entry := gradebook.cache_get(ex, keys[ex], provenance.suite_hash)) is not None}
+    cached = {} if fresh else {ex: entry for ex in exercises if ex not in submission.problems
+                               and (entry := gradebook.cache_get(ex, keys[ex], provenance.suite_hash)) is not None}
     return {"student": candidate.student, "folder": str(submission.folder), "found": submission.found,
             "problems": submission.problems, "notes": submission.notes, "digest": submission.digest,
             "source": candidate.source, "late": candidate.late, "keys": keys, "cached": cached,
@@ -376,7 +376,8 @@ def _make_task(candidate: Candidate, exercises, siblings, workdir, gradebook, pr
 
 def _record(task, fresh: GradeResult, exercises, gradebook: Gradebook, provenance: Provenance) -> None:
     """Store a student's run: cached exercises and freshly graded ones, in course order; cache
-    the fresh ones whose results did not depend on timing, with what grading them found."""
+    the fresh ones whose results did not depend on timing, with what grading them found (not
+    those of a missing or unreadable module: their message names the student's files)."""
     tests = []
     notes = task["notes"] + [f"{ex}: {msg}" for ex, msg in task["problems"].items()]
     for ex in exercises:
@@ -385,7 +386,7 @@ def _record(task, fresh: GradeResult, exercises, gradebook: Gradebook, provenanc
             graded = [_test_result(t) for t in graded]
         else:
             graded, found = [t for t in fresh.tests if t.exercise == ex], fresh.exercise_notes.get(ex, [])
-            if ex not in fresh.unstable:
+            if ex not in fresh.unstable and ex not in task["problems"]:
                 gradebook.cache_put(ex, task["keys"][ex], provenance.suite_hash, [t.__dict__ for t in graded], found)
         tests += graded
         notes += [note for note in found if note not in notes]

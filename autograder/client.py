@@ -322,6 +322,7 @@ class ExerciseSession:
         try:
             self.worker = WorkerProcess(*self.zygote.take(pending or self._ask_for_worker()))
         except OSError as e:
+            self.failures += 1              # the machine's state, not the student's code
             self.unavailable = f"the worker for {self.exercise} could not be started ({e})"
             raise ExerciseUnavailable(self.unavailable) from None
         self._generation += 1
@@ -403,16 +404,18 @@ class ExerciseSession:
         if error is not None and raise_errors:
             raise error
 
-    def _check_budget(self) -> None:
-        """Stop for good once the submission's time budget is spent (checked at every request:
-        calls that each end just before their deadline must not hold a grader for hours)."""
+    def check_budget(self) -> None:
+        """Stop for good once the submission's time budget is spent (checked before each test and
+        at every request: calls that each end just before their deadline must not hold a grader
+        for hours). What a stop leaves hung on time, as a timeout does (``failures``)."""
         if self.budget_end is not None and time.monotonic() > self.budget_end:
             self._retire()
+            self.failures += 1
             self.unavailable = budget_spent(self.timeouts.submission)
             raise ExerciseUnavailable(self.unavailable)
 
     def _send(self, header, values, name):
-        self._check_budget()
+        self.check_budget()
         if name in self.failed_calls:
             raise CallStopped(f"`{name}` was not run again after an earlier call of it failed: your code "
                               f"{self.failed_calls[name]}")
@@ -426,7 +429,7 @@ class ExerciseSession:
     def _read(self) -> tuple[dict, dict]:
         """The answer of the oldest request sent (``last_call`` names it). After a failed one, the
         worker runs nothing more until :meth:`_judge` gives the verdict."""
-        self._check_budget()
+        self.check_budget()
         self._judge(skip=True)
         try:
             answer, out = wire.decode(self.worker.receive(self.timeouts.call))

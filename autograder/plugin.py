@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from autograder.client import (CallStopped, ExerciseSession, ExerciseUnavailable, ForbiddenCall, Student,
-                               StudentError, Timeouts, WorkerFailure, budget_spent)
+                               StudentError, Timeouts, WorkerFailure)
 from autograder.course import Course
 from autograder.forbidden import Violation, find_forbidden
 from autograder.notebook import NotebookModule
@@ -221,8 +221,7 @@ class GradingPlugin:
             raise RuntimeError(f"test {request.node.nodeid} has no known exercise mark")
         if exercise in self.submission.problems:
             raise ExerciseUnavailable(self.submission.problems[exercise])
-        if time.monotonic() - self.started > self.timeouts.submission:
-            raise ExerciseUnavailable(budget_spent(self.timeouts.submission))
+        self.session(exercise).check_budget()
         violations = self.violations(exercise)
         for name in covers_of(request.node):
             if name in violations:

@@ -512,6 +512,34 @@ def test_a_module_that_loads_code_by_a_computed_name_is_keyed_with_every_module(
     assert before["broadcasting"] != after["broadcasting"] and before["attention"] == after["attention"]
 
 
+def test_what_a_missing_module_or_a_spent_budget_gave_is_not_cached_for_others(course, tmp_path):
+    """A student without the module is told what their own submission holds, not a classmate's;
+    a student whose slow exercise spent the submission's time budget (stopping the next one)
+    does not hand that stop to a classmate with the same file, nor to their own fixed resubmission."""
+    cls = tmp_path / "class"
+    for student, name in (("aaron", "medical_leave_letter.pdf"), ("bella", "notes.txt")):
+        (cls / student).mkdir(parents=True)
+        (cls / student / name).write_text("x\n")
+    gradients = (ROOT / "solutions" / "gradients.py").read_text()
+    slow = SOLUTION.replace("def broadcast_shape(*shapes)", "def broadcast_shape(*shapes):\n    import time; "
+                            "time.sleep(1.5)\n    return _broadcast_shape(*shapes)\n\n\ndef _broadcast_shape(*shapes)")
+    for student, files in (("carl", {"broadcasting.py": slow, "gradients.py": gradients}),
+                           ("dora", {"gradients.py": gradients})):
+        (cls / student).mkdir()
+        for name, text in files.items():
+            (cls / student / name).write_text(text)
+    out, exercises = tmp_path / "out", ["broadcasting", "gradients"]
+    budget = Timeouts(call=5.0, start=20.0, submission=3.0)
+    grade_class([cls], course, out, exercises=exercises, jobs=1, timeouts=budget)
+    assert "notes.txt" in feedback(out, "bella") and "medical_leave" not in feedback(out, "bella")
+    grades = read_grades(out)
+    assert grades["carl"]["gradients"] == "0" and "time budget" in feedback(out, "carl")
+    assert grades["dora"]["gradients"] == "20", feedback(out, "dora")
+    (cls / "carl" / "broadcasting.py").write_text(SOLUTION)
+    grade_class([cls], course, out, exercises=exercises, jobs=1, timeouts=TIMEOUTS)
+    assert read_grades(out)["carl"]["gradients"] == "20", feedback(out, "carl")
+
+
 def test_no_two_submissions_share_a_cache_key(tmp_path):
     """A module made of another student's module and its sibling, joined as the key once joined
     them, does not take their key (it scored 0 and gave them its 0); a notebook runs cell by cell
