@@ -243,6 +243,24 @@ def test_numerical_grad_float64(student):
           kwargs=kwargs)
 
 
+def _expect_h_checked_before_f(student, h):
+    """Send numerical_grad(f, x, h) for a step ``h <= 0`` with an ``f`` that counts its calls, and
+    check that the ValueError came before any call of ``f`` ("before any work is done").
+
+    ``f`` is ``calls.add_`` on a 0-dim worker tensor ``calls`` (0 at first): it returns ``calls``, a
+    scalar, and adds its argument to it. ``x`` is 1, so every argument is about 1 and ``calls``,
+    rounded, is the number of calls."""
+    calls = student.tensor(torch.zeros((), dtype=torch.float64))
+    x = torch.tensor(1.0, dtype=torch.float64)
+    call = ("numerical_grad", ("f", x, f"h={h}"))
+    expect_raises_later(ValueError, student.gradients.numerical_grad, calls.add_.ref_later(), x, h=h, call=call,
+                        hint="a step h <= 0 cannot give a gradient: raise ValueError")
+    calls.get_later(lambda total: expect_equal(round(total.item()), 0, call=call,
+                                               what="number of calls of f before the ValueError",
+                                               hint="check h before the loop: invalid arguments raise "
+                                                    "before any work is done"))
+
+
 @pytest.mark.points(1)
 @pytest.mark.covers("numerical_grad")
 def test_numerical_grad_float32_and_step(student):
@@ -278,6 +296,7 @@ def test_numerical_grad_float32_and_step(student):
         expect_raises_later(ValueError, student.gradients.numerical_grad, f, x, h=h,
                             call=("numerical_grad", ("f", x, f"h={h}")),
                             hint="a step h <= 0 cannot give a gradient: raise ValueError")
+        _expect_h_checked_before_f(student, h)
     # x must be a tensor: a list is a TypeError (not an AttributeError from x.clone())
     expect_raises_later((TypeError, ValueError), student.gradients.numerical_grad, f, [1.0, 2.0],
                         call=("numerical_grad", ("f", [1.0, 2.0])), hint="x must be a tensor: raise TypeError")
