@@ -207,6 +207,9 @@ CLASH = ((7, 8, 9), (6, 9))
 # -2", "dim=1", "axis -2", "the 2nd dimension from the right"), so "-1" is not a 1, and neither
 # "the 2 shapes" nor "2 dimensions" names a dimension.
 _RIGHT_DIMENSIONS = {-2, 0, 1, 2}
+# CLASH with a shortest shape last: the clash and its honest names stay those of CLASH, but counting
+# in the last shape (which has no such dimension) names another one, -1.
+CLASH_LAST = CLASH + ((9,),)
 # A clash in the leftmost dimension of the result when the first shape is the shortest (it has
 # no such dimension, so counting in the first shape names another one, -2): -3 (from the right),
 # 0 (from the left in the result or in the shapes that clash), 1 (1-based from the left), 2
@@ -266,6 +269,12 @@ def test_broadcast_shape_error_names_dimension(student):
                 "name the dimension that clashes (e.g. 'dimension -3', counted from the right; an index "
                 "counted in the first shape names another dimension)"),
         *CLASH_LEFT)
+    student.broadcasting.broadcast_shape.error_later(
+        checker(CLASH_LAST, _RIGHT_DIMENSIONS, _DIMENSION_WORDS,
+                "when the last shape is shorter than the others, the ValueError message should still "
+                "name the dimension that clashes (e.g. 'dimension -2', counted from the right; an index "
+                "counted in the last shape names another dimension)"),
+        *CLASH_LAST)
 
 
 @pytest.mark.points(1)
