@@ -546,9 +546,10 @@ def test_dropout_acts_on_weights_in_training_mode(student, cls_name):
     # Each weight is dropped on a draw of its own, as nn.Dropout does, and every call draws anew.
     # Without valid lengths every weight is positive, so with values I (4 examples, 6 queries,
     # 8 keys) the output's zeros are the dropped weights. By chance, a per-weight mask drops each
-    # of the 24 rows whole or not at all, or each of the 8 keys in all 24 rows or in none, with
-    # probability below 1e-18; gives the 4 examples one mask, below 1e-18; and repeats itself on
-    # the next call, below 1e-30.
+    # of the 24 rows whole or not at all, below 1e-18 ((0.8 ** 8 + 0.2 ** 8) ** 24); drops each key
+    # of each example in all 6 of its rows or in none (a mask shared by an example's queries),
+    # about 2.5e-19 ((0.8 ** 6 + 0.2 ** 6) ** 32); gives the 4 examples one mask, below 1e-18; and
+    # repeats itself on the next call, below 1e-30.
     nb, nr, nc = 4, 6, 8
     q_many, k_many, _ = _qkv(6, dtype, b=nb, nq=nr, nk=nc, d=d, dv=1)
     masks = []
@@ -559,7 +560,8 @@ def test_dropout_acts_on_weights_in_training_mode(student, cls_name):
         masks.append(dropped)
         rows = dropped.reshape(nb * nr, nc)
         for mixed, where in (((rows.any(1) & ~rows.all(1)).any(), "within a row (each row dropped whole or not at all)"),
-                             ((rows.any(0) & ~rows.all(0)).any(), "down a column (each key dropped in every row or in none)"),
+                             ((dropped.any(1) & ~dropped.all(1)).any(),
+                              "down a column of one example (each key dropped in all of an example's rows or in none)"),
                              ((dropped != dropped[:1]).any(), "between examples (every example has the same mask)")):
             expect_equal(bool(mixed), True, what=f"training-mode dropout pattern {where}",
                          hint="like nn.Dropout(p), zero each attention weight on its own random draw: a mask "
