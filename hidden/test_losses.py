@@ -85,34 +85,41 @@ def _run(fn, ref_fn, name, *args, rtol=None, atol=None, hint=None, **kwargs):
     fn.detailed_later(check, *args, **kwargs)
 
 
-def _ref_grad(ref_fn, args, kwargs, grad_output=None):
-    """Gradient of the reference output w.r.t. ``args[0]``, by autograd."""
-    x = args[0].detach().clone().requires_grad_(True)
-    out = ref_fn(x, *args[1:], **kwargs)
+def _ref_grad(ref_fn, args, kwargs, grad_output=None, wrt=(0,)):
+    """Gradients of the reference output w.r.t. the arguments at positions ``wrt``, by autograd."""
+    args = [a.detach().clone().requires_grad_(True) if i in wrt else a for i, a in enumerate(args)]
+    out = ref_fn(*args, **kwargs)
     go = torch.ones_like(out) if grad_output is None else grad_output
-    (g,) = torch.autograd.grad(out, x, grad_outputs=go)
-    return out.detach(), g
+    grads = torch.autograd.grad(out, [args[i] for i in wrt], grad_outputs=go)
+    return out.detach(), grads
 
 
-def _check_grad(fn, ref_fn, name, *args, random_grad_output=False, seed=0, **kwargs):
-    """Autograd through the student's function must give the reference's gradient w.r.t. the
-    first argument (and the same value)."""
+# how the gradients' messages name the arguments at positions 0 and 1
+GRAD_ARG_NAMES = ("the first argument", "the targets")
+GRAD_HINTS = ("build the result from tensor operations on it (no .item(), no torch.tensor)",
+              "PyTorch's loss passes gradients to soft targets too: use them as they are (not detached)")
+
+
+def _check_grad(fn, ref_fn, name, *args, random_grad_output=False, seed=0, wrt=(0,), **kwargs):
+    """Autograd through the student's function must give the reference's gradients w.r.t. the
+    arguments at positions ``wrt`` (the first, and with ``wrt=(0, 1)`` the targets too) and the
+    same value."""
     go = None
     if random_grad_output:
         shape = ref_fn(*args, **kwargs).shape
         go = torch.randn(shape, generator=_gen(seed + 100), dtype=args[0].dtype)
-    expected, g_exp = _ref_grad(ref_fn, args, kwargs, go)
+    expected, g_exp = _ref_grad(ref_fn, args, kwargs, go, wrt)
     call = (name, args, kwargs)
 
     def check(res):
         expect_close(res.value, expected, call=call, what="output")
-        if res.grads[0] is None:
-            raise GradingFailure(f"{name}: no gradient flowed back to the first argument; build the "
-                                 f"result from tensor operations on it (no .item(), no torch.tensor)")
-        expect_close(res.grads[0], g_exp, call=call, what="gradient",
-                     hint="autograd through your function must give PyTorch's gradient")
+        for i, got, exp in zip(wrt, res.grads, g_exp):
+            if got is None:
+                raise GradingFailure(f"{name}: no gradient flowed back to {GRAD_ARG_NAMES[i]}; {GRAD_HINTS[i]}")
+            expect_close(got, exp, call=call, what="gradient" if i == 0 else f"gradient w.r.t. {GRAD_ARG_NAMES[i]}",
+                         hint="autograd through your function must give PyTorch's gradient")
 
-    fn.with_grad_later(check, *args, wrt=(0,), grad_output=go, **kwargs)
+    fn.with_grad_later(check, *args, wrt=wrt, grad_output=go, **kwargs)
 
 
 # ---------------------------------------------------------------------------- softmax family
@@ -293,7 +300,7 @@ def test_bce_probabilities_0_and_1_and_empty(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("binary_cross_entropy")
 def test_bce_gradient(student):
-    """autograd through binary_cross_entropy gives F.binary_cross_entropy's gradient w.r.t. the probabilities"""
+    """autograd through binary_cross_entropy gives F.binary_cross_entropy's gradient w.r.t. the probabilities, and w.r.t. soft targets"""
     fn = student.losses.binary_cross_entropy
     name = "binary_cross_entropy"
     for d, dtype in enumerate(DTYPES):
@@ -310,6 +317,11 @@ def test_bce_gradient(student):
             else:
                 _check_grad(fn, ref.binary_cross_entropy, name, p, y, weight=w, reduction="none",
                             random_grad_output=True, seed=seed)
+        # F.binary_cross_entropy passes a gradient to soft targets too
+        g = _gen(d + 10)
+        p, y = _probs((4, 3), g, dtype, 0.05, 0.95), _probs((4, 3), g, dtype, 0.05, 0.95)
+        _check_grad(fn, ref.binary_cross_entropy, name, p, y, weight=torch.rand((4, 1), generator=g, dtype=dtype) + 0.5,
+                    wrt=(0, 1))
 
 
 @pytest.mark.points(1)
@@ -422,7 +434,7 @@ def test_bce_with_logits_large_logits_and_empty(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("binary_cross_entropy_with_logits")
 def test_bce_with_logits_gradient(student):
-    """autograd through binary_cross_entropy_with_logits gives PyTorch's gradient w.r.t. the logits"""
+    """autograd through binary_cross_entropy_with_logits gives PyTorch's gradient w.r.t. the logits, and w.r.t. soft targets"""
     fn = student.losses.binary_cross_entropy_with_logits
     name = "binary_cross_entropy_with_logits"
     for d, dtype in enumerate(DTYPES):
@@ -441,6 +453,15 @@ def test_bce_with_logits_gradient(student):
             else:
                 _check_grad(fn, ref.binary_cross_entropy_with_logits, name, x, y, pos_weight=pw,
                             reduction="none", random_grad_output=True, seed=seed)
+        # F.binary_cross_entropy_with_logits passes a gradient to soft targets too (logits of
+        # magnitude 0.1 and more, targets in [0.05, 0.95])
+        g = _gen(d + 10)
+        x = torch.randn((4, 3), generator=g, dtype=dtype) * 3
+        x = torch.where(x < 0, x - 0.1, x + 0.1)
+        y = _probs((4, 3), g, dtype, 0.05, 0.95)
+        _check_grad(fn, ref.binary_cross_entropy_with_logits, name, x, y,
+                    weight=torch.rand((3,), generator=g, dtype=dtype) + 0.5,
+                    pos_weight=torch.rand((3,), generator=g, dtype=dtype) * 3 + 0.1, wrt=(0, 1))
 
 
 @pytest.mark.points(1)
@@ -627,10 +648,10 @@ def test_cross_entropy_probabilities_and_label_smoothing(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("cross_entropy")
 def test_cross_entropy_gradient(student):
-    """autograd through cross_entropy gives F.cross_entropy's gradient w.r.t. the logits"""
+    """autograd through cross_entropy gives F.cross_entropy's gradient w.r.t. the logits, and w.r.t. probability targets"""
     fn = student.losses.cross_entropy
     for d, dtype in enumerate(DTYPES):
-        for kind in range(5):
+        for kind in range(6):
             seed = _rot(SEEDS, kind + d)
             g = _gen(seed)
             n, c = 5, 4
@@ -650,10 +671,14 @@ def test_cross_entropy_gradient(student):
             elif kind == 3:
                 _check_grad(fn, ref.cross_entropy, "cross_entropy", x, t, reduction="none",
                             random_grad_output=True, seed=seed)
-            else:
+            elif kind == 4:
                 x3 = torch.randn((2, 3, 4), generator=g, dtype=dtype)
                 t3 = torch.randint(0, 3, (2, 4), generator=g)
                 _check_grad(fn, ref.cross_entropy, "cross_entropy", x3, t3, weight=w[:3])
+            else:
+                # F.cross_entropy passes a gradient to probability targets too
+                _check_grad(fn, ref.cross_entropy, "cross_entropy", x, p, weight=w, label_smoothing=0.1,
+                            wrt=(0, 1))
 
 
 @pytest.mark.points(1)
