@@ -501,6 +501,14 @@ def _large_logits(dtype) -> torch.Tensor:
                          [1e4, -1e4, 0.0]], dtype=dtype)
 
 
+def _unnormalised_probs(shape, g, dtype) -> torch.Tensor:
+    """Class probabilities (dim 1 of ``shape``, at least 3 classes) that do not sum to 1, as
+    F.cross_entropy allows: each in [0, 1], each example's summing to 0.7 or 1.6 in turn."""
+    u = torch.rand(shape, generator=g, dtype=dtype) + 0.5        # each class's share at most 0.6
+    sums = torch.tensor([0.7, 1.6], dtype=dtype).repeat(shape[0])[:shape[0]]
+    return u / u.sum(1, keepdim=True) * sums.view(-1, *[1] * (len(shape) - 1))
+
+
 STABLE_HINT = "compute log-probabilities stably (subtract the max / use logsumexp)"
 
 
@@ -611,7 +619,7 @@ def test_cross_entropy_higher_dimensional(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("cross_entropy")
 def test_cross_entropy_probabilities_and_label_smoothing(student):
-    """cross_entropy accepts class-probability targets and label_smoothing (with indices, weights and ignored targets too), for logits up to 1e4 as well"""
+    """cross_entropy accepts class-probability targets (rows need not sum to 1) and label_smoothing (with indices, weights and ignored targets too), for logits up to 1e4 as well"""
     fn = student.losses.cross_entropy
     for d, dtype in enumerate(DTYPES):
         g = _gen(_rot(SEEDS, d + 1))
@@ -628,6 +636,10 @@ def test_cross_entropy_probabilities_and_label_smoothing(student):
                       ((x, t), {"weight": w, "label_smoothing": ls}),
                       ((x, p), {"label_smoothing": ls}),
                       ((x, p), {"weight": w, "label_smoothing": ls})]
+        # probabilities need not sum to 1 (F.cross_entropy weighs each log-probability by its own)
+        pu = _unnormalised_probs((n, c), _gen(d + 20), dtype)
+        cases += [((x, pu), {}), ((x, pu), {"weight": w}), ((x, pu), {"label_smoothing": 0.35}),
+                  ((x, pu), {"weight": w, "label_smoothing": 0.1})]
         for i, (args, kw) in enumerate(cases):
             _ce(fn, *args, reduction=_rot(("mean", "sum", "none", "mean"), i + 2 * d), **kw)
         onehot = torch.zeros((n, c), dtype=dtype)
@@ -648,10 +660,10 @@ def test_cross_entropy_probabilities_and_label_smoothing(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("cross_entropy")
 def test_cross_entropy_gradient(student):
-    """autograd through cross_entropy gives F.cross_entropy's gradient w.r.t. the logits, and w.r.t. probability targets"""
+    """autograd through cross_entropy gives F.cross_entropy's gradient w.r.t. the logits (probability targets summing to 1 or not), and w.r.t. probability targets"""
     fn = student.losses.cross_entropy
     for d, dtype in enumerate(DTYPES):
-        for kind in range(6):
+        for kind in range(8):
             seed = _rot(SEEDS, kind + d)
             g = _gen(seed)
             n, c = 5, 4
@@ -675,6 +687,12 @@ def test_cross_entropy_gradient(student):
                 x3 = torch.randn((2, 3, 4), generator=g, dtype=dtype)
                 t3 = torch.randint(0, 3, (2, 4), generator=g)
                 _check_grad(fn, ref.cross_entropy, "cross_entropy", x3, t3, weight=w[:3])
+            elif kind == 5:
+                _check_grad(fn, ref.cross_entropy, "cross_entropy", x, _unnormalised_probs((n, c), g, dtype))
+            elif kind == 6:
+                _check_grad(fn, ref.cross_entropy, "cross_entropy", x, _unnormalised_probs((n, c), g, dtype),
+                            weight=w, reduction="none",
+                            label_smoothing=0.2, random_grad_output=True, seed=seed)
             else:
                 # F.cross_entropy passes a gradient to probability targets too
                 _check_grad(fn, ref.cross_entropy, "cross_entropy", x, p, weight=w, label_smoothing=0.1,
