@@ -384,7 +384,9 @@ def _expect_one_pass(got, X, y, bs):
 @pytest.mark.covers("minibatches")
 def test_minibatches_keeps_order_without_shuffle(student):
     """shuffle=False yields consecutive batches in order, the last one possibly smaller"""
-    cases = [(10, 3), (12, 4), (5, 7), (6, 1), (1, 1), (0, 3)]
+    # (7, 5), (25, 10) and (6, 4): batches of batch_size, not batch_size examples spread evenly
+    # (torch.chunk(indices, ceil(n / batch_size)) gives 4 + 3, 9 + 9 + 7 and 3 + 3)
+    cases = [(10, 3), (12, 4), (5, 7), (6, 1), (1, 1), (0, 3), (7, 5), (25, 10), (6, 4)]
     for k, (n, bs) in enumerate(cases):
         dtype = DTYPES[k % 2]
         X, y = _data(n, dtype, k, y_int=bool(k % 3 == 0))
@@ -402,7 +404,7 @@ def test_minibatches_keeps_order_without_shuffle(student):
 @pytest.mark.covers("minibatches")
 def test_minibatches_shuffled_pass_covers_every_example_once(student):
     """a shuffled pass (shuffle=True, the default, with or without a generator) yields every example exactly once, X rows still paired with their y"""
-    for k, (n, bs) in enumerate([(23, 5), (20, 4), (7, 10), (16, 3)]):
+    for k, (n, bs) in enumerate([(23, 5), (20, 4), (7, 10), (16, 3), (7, 5), (25, 10), (6, 4)]):
         dtype = DTYPES[k % 2]
         X, y = _data(n, dtype, 100 + k, y_int=bool(k % 2))
         gen = torch.Generator().manual_seed(100 + k)
@@ -521,15 +523,23 @@ def _train_in_order(X, y, lr, batch_size, orders):
     return w.detach().clone(), b.detach().clone()
 
 
+def _batchings(n, batch_size):
+    """One order of the n examples for each distinct way an epoch may split them into batches of
+    ``batch_size`` (the last one smaller): the order within a batch does not change its mean."""
+    orders = {}
+    for order in itertools.permutations(range(n)):
+        orders.setdefault(tuple(frozenset(order[s:s + batch_size]) for s in range(0, n, batch_size)), order)
+    return list(orders.values())
+
+
 def _expect_wb_any_order(got, X, y, lr, epochs, batch_size, what):
     """``got`` is the reference's (w, b) for one of the orders the examples may come in (every
-    permutation of a handful of examples, in every epoch): the order is left open, but each step
-    must use the gradient of its own minibatch only."""
+    split of a handful of examples into batches of ``batch_size``, in every epoch): the order is
+    left open, but each step must use the gradient of its own minibatch only."""
     if not isinstance(got, (tuple, list)) or len(got) != 2:
         expect_equal(type(got).__name__, "tuple (w, b)", what=what)
-    perms = list(itertools.permutations(range(len(y))))
     candidates = [_train_in_order(X, y, lr, batch_size, orders)
-                  for orders in itertools.product(perms, repeat=epochs)]
+                  for orders in itertools.product(_batchings(len(y), batch_size), repeat=epochs)]
 
     def distance(want):
         try:
@@ -592,6 +602,16 @@ def test_train_defaults_partial_batch_and_zero_epochs(student):
         _expect_wb_any_order(student.sgd.train_linear_regression(X3, y3, 0.3, 2, batch_size, gen),
                              X3, y3, 0.3, 2, batch_size,
                              f"lr=0.3, epochs=2, batch_size={batch_size}, 3 different examples")
+    # different examples in batches of batch_size and a smaller last one (5 + 2 and 4 + 2, not
+    # the same examples spread evenly over as many batches: 4 + 3 and 3 + 3)
+    X7 = torch.tensor([[1.0, -1.0], [0.5, 2.0], [-1.5, 0.5], [2.0, 1.0], [-0.5, -2.0], [0.0, 1.5], [1.5, -0.5]],
+                      dtype=torch.float64)
+    y7 = torch.tensor([2.0, -1.0, 0.5, 3.0, -2.5, 1.0, 0.0], dtype=torch.float64)
+    for n, batch_size in ((7, 5), (6, 4)):
+        gen = torch.Generator().manual_seed(n)
+        _expect_wb_any_order(student.sgd.train_linear_regression(X7[:n], y7[:n], 0.3, 1, batch_size, gen),
+                             X7[:n], y7[:n], 0.3, 1, batch_size,
+                             f"lr=0.3, epochs=1, batch_size={batch_size}, {n} different examples")
 
 
 @pytest.mark.points(1)
