@@ -444,10 +444,31 @@ def test_minibatches_generator_reproducible(student):
                      what="shuffle=True")
 
 
+def _expect_first_batch_taken(error):
+    """The check of ``batches.send(None)``, which takes the first batch of a generator: None (it
+    did), or AttributeError when minibatches returned another iterable (no batch was taken: the
+    check of the inputs after it has nothing to catch). Anything else the student code raised
+    fails the test."""
+    if error is not None and error.type_name != "AttributeError":
+        raise error
+
+
+def _expect_unchanged_after_first_batch(student, X, y, shuffle, generator):
+    """X and y are unchanged while a pass of minibatches is under way: after its first batch only
+    (a generator that shuffles the data in place and puts it back after the last batch leaves it
+    modified in between)."""
+    Xr, yr = student.tensor(X), student.tensor(y)
+    batches = student.sgd.minibatches.new_later(Xr, yr, 4, shuffle=shuffle, generator=generator)
+    batches.send.error_later(_expect_first_batch_taken, None)
+    hint = "take each batch with X[idx] and y[idx]: do not shuffle X or y in place, even to put them back afterwards"
+    Xr.get_later(functools.partial(expect_unchanged, X.clone(), what="X (after the first batch only)", hint=hint))
+    yr.get_later(functools.partial(expect_unchanged, y.clone(), what="y (after the first batch only)", hint=hint))
+
+
 @pytest.mark.points(1)
 @pytest.mark.covers("minibatches")
 def test_minibatches_leaves_inputs_unchanged(student):
-    """minibatches does not modify X or y, and batches keep the input dtype"""
+    """minibatches does not modify X or y (not even while a pass is under way), and batches keep the input dtype"""
     for k, (dtype, shuffle) in enumerate(itertools.product(DTYPES, (True, False))):
         g = torch.Generator().manual_seed(200 + k)
         X = torch.randn(3, 2, 11, generator=g, dtype=dtype).permute(2, 0, 1)  # (11, 3, 2)
@@ -466,6 +487,7 @@ def test_minibatches_leaves_inputs_unchanged(student):
             if not shuffle:
                 expect_close(xb, xw, what="X_batch")
                 expect_close(yb, yw, what="y_batch")
+        _expect_unchanged_after_first_batch(student, X, y, shuffle, torch.Generator().manual_seed(k))
 
 
 @pytest.mark.points(1)
