@@ -403,14 +403,15 @@ def test_minibatches_keeps_order_without_shuffle(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("minibatches")
 def test_minibatches_shuffled_pass_covers_every_example_once(student):
-    """a shuffled pass (shuffle=True, the default, with or without a generator) yields every example exactly once, X rows still paired with their y"""
+    """a shuffled pass (shuffle=True, the default, with or without a generator) yields every example exactly once, X rows still paired with their y, in a new order each pass without a generator"""
     for k, (n, bs) in enumerate([(23, 5), (20, 4), (7, 10), (16, 3), (7, 5), (25, 10), (6, 4)]):
         dtype = DTYPES[k % 2]
         X, y = _data(n, dtype, 100 + k, y_int=bool(k % 2))
         gen = torch.Generator().manual_seed(100 + k)
         _expect_one_pass(_pairs(student.sgd.minibatches(X, y, bs, shuffle=True, generator=gen)), X, y, bs)
     # without a generator the order comes from the worker's global random state: three passes over 10
-    # examples all in their original order happen by chance once in (10!)^3 (about 2e-20)
+    # examples all in their original order happen by chance once in (10!)^3 (about 2e-20), all in
+    # the same order once in (10!)^2 (about 8e-14)
     X, y = _data(10, torch.float64, 104)
     orders = []
     for _ in range(3):
@@ -421,6 +422,11 @@ def test_minibatches_shuffled_pass_covers_every_example_once(student):
         expect_equal("examples in their original order", "a shuffled order",
                      what="order of three passes of minibatches(X, y, 3) without a generator (shuffle=True by default)",
                      hint="shuffle=True shuffles without a generator too (torch.randperm(n, generator=None))")
+    if len({tuple(o) for o in orders}) == 1:
+        expect_equal("the same order in every pass", "a new order in every pass",
+                     what="order of three passes of minibatches(X, y, 3) without a generator (shuffle=True by default)",
+                     hint="without a generator, draw the order from torch's global random state "
+                          "(torch.randperm(n)), not from a new torch.Generator() each time")
 
 
 @pytest.mark.points(1)
