@@ -645,7 +645,7 @@ def test_train_defaults_partial_batch_and_zero_epochs(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("train_linear_regression")
 def test_train_lands_near_least_squares(student):
-    """shuffled minibatch SGD lands near the least-squares answer, reproducibly with a generator (another seed, another shuffle)"""
+    """shuffled minibatch SGD lands near the least-squares answer, reproducibly with a generator (another seed, another shuffle), shuffled without a generator too"""
     for k, dtype in enumerate(DTYPES):
         X, y = _linear_data(200, 3, dtype, 310 + k)
         A = torch.cat([X, torch.ones(200, 1, dtype=dtype)], dim=1)
@@ -670,6 +670,17 @@ def test_train_lands_near_least_squares(student):
                          what=f"(w, b) after training with generators seeded {k} and {k + 2}",
                          hint="shuffle the examples in every epoch with the generator you are given "
                               "(minibatches(X, y, batch_size, shuffle=True, generator=generator))")
+    # without a generator the order comes from the worker's global random state: 12 different
+    # examples, one a batch, taken in their original order in both epochs give the (w, b) of
+    # unshuffled training, by chance once in (12!)^2 (about 4e-18)
+    X, y = _linear_data(12, 2, torch.float64, 312)
+    in_order = _train_in_order(X, y, 0.1, 1, [tuple(range(12))] * 2)
+    if _same_wb(student.sgd.train_linear_regression(X, y, 0.1, 2, 1), in_order):
+        expect_equal("the (w, b) of the examples in their original order", "the (w, b) of a shuffled order",
+                     what="(w, b) after training without a generator (batch_size=1)",
+                     hint="shuffle the examples in every epoch without a generator too "
+                          "(minibatches(X, y, batch_size, shuffle=True, generator=None) draws from torch's "
+                          "global random state)")
 
 
 @pytest.mark.points(1)
