@@ -27,7 +27,7 @@ from pathlib import Path
 
 from autograder import __version__
 from autograder.client import Timeouts
-from autograder.collect import Candidate, discover, student_named
+from autograder.collect import Candidate, find_class, student_named
 from autograder.course import Course
 from autograder.gradebook import Gradebook, Provenance
 from autograder.grading import GradeResult, Grader, GradingError, make_workdir
@@ -66,6 +66,7 @@ class BatchSummary:
     failed: list = field(default_factory=list)     # students the grader itself could not grade
     combined: list = field(default_factory=list)   # (student, sources): entries of several places taken as one
     doubts: list = field(default_factory=list)     # (student, what to check): how they were found may be wrong
+    class_notes: list = field(default_factory=list)  # files of the class that are no student's (ignored, left out)
     unwritten: list = field(default_factory=list)  # (student, reason): their own export files could not be written
     seconds: float = 0.0
 
@@ -434,7 +435,7 @@ def grade_class(paths, course: Course, out: Path, *, gradebook_path: Path | None
 
     exercises = list(exercises or course.exercises)
     gradebook_path = Path(gradebook_path or Path(out) / "gradebook.sqlite")
-    found = discover(paths, course.exercises, exclude=[out, gradebook_path.parent])   # --out may be in the class
+    found, class_notes = find_class(paths, course.exercises, exclude=[out, gradebook_path.parent])   # --out may be in it
     if not found:
         raise GradingError(f"no submissions in {', '.join(str(p) for p in paths)}: a class is a folder or .zip "
                            "holding one folder, .zip, .py or .ipynb per student (or an LMS download)")
@@ -453,6 +454,7 @@ def grade_class(paths, course: Course, out: Path, *, gradebook_path: Path | None
                             check_forbidden=check_forbidden)
         summary.combined = [(c.student, c.source) for c in candidates if c.combined]
         summary.doubts = [(c.student, doubt) for c in candidates for doubt in c.doubts]
+        summary.class_notes = class_notes
         exports = write_exports(gradebook, out, course, exercises)
     summary.unwritten = exports.unwritten
     return summary, exports.stats.students

@@ -221,6 +221,8 @@ def _grade_class(args, timeouts, zygote) -> int:
         print(f"  one student, several entries: {student} ({sources}); their files were combined", file=sys.stderr)
     for student, doubt in summary.doubts:
         print(f"  check {student}: {doubt}", file=sys.stderr)
+    for note in summary.class_notes:
+        print(f"  note: {note}", file=sys.stderr)
     return _print_unwritten(summary.unwritten)
 
 

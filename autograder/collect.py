@@ -17,7 +17,11 @@ LMS bulk download (a folder of one per section; beside one, a section of one stu
 its students are graded, one level deep. A student whose folder or zip holds files an LMS named
 for others is one student, and the instructor is told what to check (``Candidate.doubts``).
 
-Nothing is read here beyond names (and the member names of such zips): each :class:`Candidate`
+A file of a class that is a zip by its first bytes is read as one whatever its name; another
+archive is a student whose row says why it cannot be read; anything else is named to the
+instructor (:func:`find_class`), as is what a class zip left out.
+
+Nothing is read here beyond names (the member names of such zips, a file's first bytes): each :class:`Candidate`
 loads its files when it is graded, so memory does not grow with the size of the class.
 """
 
@@ -45,6 +49,7 @@ CANVAS = re.compile(r"^(?P<name>.*?)_(?:(?P<late>LATE)_)?(?P<uid>\d+)_(?P<att>\d
 CANVAS_ANON = re.compile(r"^(?:(?P<late>LATE)_)?anon_(?P<anon>[^_]+)_(?P<att>\d+)_(?P<file>.+)$")
 MOODLE = re.compile(r"^(?P<name>[^_]+)_(?P<pid>\d+)_assignsubmission_(?P<kind>file|onlinetext)(?:_(?P<file>.*))?$")
 REUPLOAD = re.compile(r"^(?P<stem>.+?)-\d+(?P<ext>\.[A-Za-z0-9]+)$")
+ARCHIVE = re.compile(r"\.(tar|tgz|tbz2?|txz|gz|bz2|xz|7z|rar)$", re.IGNORECASE)   # archives read by other tools
 DATED = re.compile(r"_(19|20)\d\d_(0?[1-9]|1[0-2])_(0?[1-9]|[12]\d|3[01])(\.\w+)?$")   # name_2026_12_01.py
 
 
@@ -302,15 +307,21 @@ def _failing(error: SubmissionError):
     return load
 
 
-def discover(paths: list[Path], exercises, exclude=()) -> list[Candidate]:
-    """Candidates from the instructor's PATHs, merged by student id, sorted by id. A folder whose
-    one subfolder holds the modules is a class of one when it is the only PATH, and one student
-    (the PATH's name) among several PATHs. Nothing under ``exclude`` (the grader's own output)
-    is a student."""
+def find_class(paths: list[Path], exercises, exclude=()) -> tuple[list[Candidate], list[str]]:
+    """Candidates from the instructor's PATHs, merged by student id, sorted by id, and what the
+    instructor should know of the files that are no student's (ignored, or left out of a class
+    zip). A folder whose one subfolder holds the modules is a class of one when it is the only
+    PATH, and one student (the PATH's name) among several PATHs. Nothing under ``exclude`` (the
+    grader's own output) is a student."""
     finder = _Finder(exercises, exclude)
     for path in paths:
         finder.add_path(Path(path), several=len(paths) > 1)
-    return [finder.found[k] for k in sorted(finder.found)]
+    return [finder.found[k] for k in sorted(finder.found)], finder.notes
+
+
+def discover(paths: list[Path], exercises, exclude=()) -> list[Candidate]:
+    """The candidates of :func:`find_class`."""
+    return find_class(paths, exercises, exclude)[0]
 
 
 class _Finder:
@@ -320,6 +331,7 @@ class _Finder:
         self.exercises = exercises
         self.excluded = {os.path.realpath(p) for p in exclude}
         self.found: dict[str, Candidate] = {}
+        self.notes: list[str] = []          # for the instructor: files of the class that are no student's
 
     def add(self, student, source, origin, part, *, lms: LmsName | None = None, whole=False, notes=(), doubts=()):
         """One entry of ``student`` (``origin`` its full path, ``lms`` what its LMS name says,
@@ -327,6 +339,8 @@ class _Finder:
         combined, with a note, unless they are one LMS student's files; two whole uploads the LMS
         numbered are noted too."""
         upload = bool(whole and lms and lms.rank)
+        if lms and lms.rank:
+            part = _ranked_by_upload(part, lms.rank)
         c = self.found.setdefault(student, Candidate(student, source))
         if c.parts and origin not in c.origins:
             c.source += f" + {origin if source in c.source.split(' + ') else source}"
@@ -357,23 +371,25 @@ class _Finder:
             self.add(student_id(lms.student if lms else path.name), str(path), str(path),
                      lambda: folder_entries(inner), lms=lms, whole=True)
             return
+        name = path.name if path.is_dir() else path.stem     # john.doe/ is john.doe; john.doe.zip too
         try:
             entries, notes = entries_of(path)
         except SubmissionError as e:
-            self.add(student_id(path.stem), str(path), str(path), _failing(e))
+            self.add(student_id(name), str(path), str(path), _failing(e))
             return
         top = _single_top_dir(entries)
         if _holds_modules(entries, exercises) or path.is_dir():
-            student = student_id(path.stem)
+            student = student_id(name)
             self.add(student, str(path), str(path), lambda: (entries, notes),
                      doubts=_doubts(_tops(entries), student, path.name, exercises))
         elif top and _holds_modules(entries, exercises, top + "/"):
             lms = _lms_name(top)
-            self.add(student_id(lms.student if lms else path.stem), str(path), str(path),
+            self.add(student_id(lms.student if lms else name), str(path), str(path),
                      lambda e=_under(entries, top): (e, notes), lms=lms, whole=True)
         elif _is_module_file(path.name):
-            self.add(student_id(path.stem), str(path), str(path), lambda: _named_by_student(entries, exercises, notes))
+            self.add(student_id(name), str(path), str(path), lambda: _named_by_student(entries, exercises, notes))
         else:
+            self.notes += [f"{path.name}: {note}" for note in notes]
             self.add_class_entries(_under(entries, top) if top else entries, path.name, str(path))
 
     def _wrapped_folder(self, folder: Path) -> Path | None:
@@ -414,8 +430,9 @@ class _Finder:
                 error = SubmissionError(f"{child.name} is a symbolic link; it was not followed")
                 self.add(student, source, origin, _failing(error), lms=lms)
             elif child.is_dir():
-                self.add(student, source, origin, lambda c=child: folder_entries(c), lms=lms, whole=True,
-                         doubts=doubts)
+                load = (lambda c=child: _uploads_opened(folder_entries(c))) if lms else \
+                    (lambda c=child: folder_entries(c))
+                self.add(student, source, origin, load, lms=lms, whole=True, doubts=doubts)
             elif child.is_file():
                 st = child.stat()
                 entry = Entry(child.name, st.st_size, file_reader(child), rank=int(st.st_mtime))
@@ -455,19 +472,21 @@ class _Finder:
                 self.add_class_entries(inner[top] if top in folders else _download_entries(members[0]), top, where,
                                        nested=True)
             elif top in folders:
-                self.add(student, source, where, lambda m=inner[top]: (m, []), lms=lms, whole=True, doubts=doubts)
+                load = (lambda m=inner[top]: _uploads_opened((m, []))) if lms else (lambda m=inner[top]: (m, []))
+                self.add(student, source, where, load, lms=lms, whole=True, doubts=doubts)
             else:
                 self._add_file_entry(members[0], student, lms, source, where, doubts)
 
     def _add_file_entry(self, entry: Entry, student: str, lms: LmsName | None, source: str, origin: str,
                         doubts=()) -> None:
-        """A single file of a class: a student's zip, or a module or notebook (LMS-named or named
-        after the student)."""
-        if _is_zip(entry.name):
+        """A single file of a class: a student's zip (by its name or its content: ``erin``,
+        ``dave.7z``), a module or notebook (LMS-named or named after the student), another archive
+        (a student, with the reason it cannot be read), or anything else (ignored, and said)."""
+        if _is_zip(entry.name) or _holds_zip(entry):
             self.add(student, source, origin, _nested_zip(entry), lms=lms, whole=True, doubts=doubts)
         elif _is_module_file(entry.name):
             if lms and lms.file:
-                renamed = Entry(entry.path, entry.size, entry.read, lms.file, lms.rank)
+                renamed = Entry(entry.path, entry.size, entry.read, lms.file, entry.rank)
                 self.add(student, source, origin, lambda: _named_by_student([renamed], self.exercises),
                          lms=lms)
             else:
@@ -475,13 +494,60 @@ class _Finder:
         elif lms:
             self.add(student, source, origin, lambda: ([], []), lms=lms,
                      notes=[f"{entry.name} is not a module, notebook or zip and was ignored"])
+        elif ARCHIVE.search(entry.name):
+            self.add(student, source, origin, _failing(SubmissionError(
+                f"{entry.name} is an archive the grader cannot open: only .zip archives are read")))
+        else:
+            self.notes.append(f"{source} was ignored: it is not a folder, a .zip, a module (.py) or a notebook (.ipynb)")
 
 
 def _entry_key(name: str, is_folder: bool) -> tuple[str, LmsName | None]:
     """The student an entry of a class stands for, as written (before ``student_id``), and
     what its LMS name says if it has one."""
     lms = _lms_name(name)
-    return (lms.student if lms else name if is_folder else Path(name).stem), lms
+    return (lms.student if lms else name if is_folder else Path(name).stem.removesuffix(".tar")), lms
+
+
+def _holds_zip(entry: Entry) -> bool:
+    """Whether a file without a suffix or named as another archive is a zip by its first bytes
+    (``erin``, ``dave.7z``; not a .docx, which is a zip of a document)."""
+    if Path(entry.name).suffix and not ARCHIVE.search(entry.name):
+        return False
+    try:
+        return entry.read(3)[:4] in (b"PK\x03\x04", b"PK\x05\x06")
+    except (SubmissionError, OSError):
+        return False
+
+
+def _uploads_opened(found: tuple[list[Entry], list[str]]) -> tuple[list[Entry], list[str]]:
+    """An LMS folder's files (``entries, notes``) with each zip at its top opened, as an LMS's
+    own zips are: a student's upload that Moodle keeps in the student's folder. Its files come
+    under ``<zip name>/``, a level below the folder's own."""
+    entries, notes = found
+    opened = []
+    for e in entries:
+        if "/" in e.path or not _is_zip(e.name):
+            opened.append(e)
+            continue
+        try:
+            inner, inner_notes = _nested_zip(e)()
+        except SubmissionError as err:
+            notes.append(f"{e.path}: {err}")
+            continue
+        opened += [Entry(f"{e.path}/{i.path}", i.size, i.read, i.alias, i.rank) for i in inner]
+        notes += inner_notes
+    return opened, notes
+
+
+def _ranked_by_upload(load, upload_rank: int):
+    """``load`` with each file ranked first by the number an LMS gave its upload (Canvas's file
+    id), then by its own rank (a time): the newest upload's files win over an older upload's,
+    whether they came flat or in a zip."""
+    def ranked():
+        entries, notes = load()
+        return [Entry(e.path, e.size, e.read, e.alias, (upload_rank << 40) + min(max(e.rank, 0), (1 << 40) - 1))
+                for e in entries], notes
+    return ranked
 
 
 def _download_entries(zip_file) -> list[Entry]:

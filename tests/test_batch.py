@@ -194,6 +194,48 @@ def test_names_in_another_case_are_graded(course, tmp_path):
     assert "Broadcasting.PY was graded as broadcasting.py" in feedback(out, "ann")
 
 
+def test_every_file_of_a_class_is_graded_or_named_to_the_instructor(course, tmp_path):
+    """Folders given as PATHs keep their whole names (john.doe and john.smith are two students);
+    a zip upload in a Moodle student folder is opened as the flat one would be; of a student's
+    two Canvas uploads the higher file id wins, flat or zipped; a zip without its suffix, or
+    named .7z, is graded; another archive is a student with the reason; any other file, and
+    what a class zip left out, is named to the instructor."""
+    for student, source in (("john.doe", SOLUTION), ("john.smith", STUB)):
+        (tmp_path / student).mkdir()
+        (tmp_path / student / "broadcasting.py").write_text(source)
+    moodle = tmp_path / "moodle"
+    (moodle / "Jane Doe_12345_assignsubmission_file_").mkdir(parents=True)
+    write_zip(moodle / "Jane Doe_12345_assignsubmission_file_" / "hw1.zip", {"hw1/broadcasting.py": SOLUTION})
+    (moodle / "Ann Lee_34567_assignsubmission_file_").mkdir()
+    (moodle / "Ann Lee_34567_assignsubmission_file_" / "broadcasting.py").write_text(SOLUTION)
+    canvas = write_zip(tmp_path / "canvas.zip", {
+        "smithbob_340934_208490284_hw1.zip": write_zip(tmp_path / "old.zip", {"broadcasting.py": STUB}).read_bytes(),
+        "smithbob_340934_208490999_broadcasting.py": SOLUTION, "jonesann_12_77_broadcasting.py": SOLUTION})
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    for name in ("erin", "dave.7z"):
+        write_zip(odd / name, {"broadcasting.py": SOLUTION})
+    (odd / "bob.tar.gz").write_bytes(b"\x1f\x8b" + bytes(30))
+    (odd / "carol.py.txt").write_text(SOLUTION)
+    (odd / "essay.docx").write_bytes(write_zip(tmp_path / "doc.zip", {"word/document.xml": "<w/>"}).read_bytes())
+    class_zip = tmp_path / "class.zip"
+    with zipfile.ZipFile(class_zip, "w") as zf:
+        zf.writestr("kim/broadcasting.py", SOLUTION)
+        zf.writestr("lee/broadcasting.py", SOLUTION)
+        zf.writestr("../mallory/broadcasting.py", SOLUTION)
+    out = tmp_path / "out"
+    summary, _ = grade_class([tmp_path / "john.doe", tmp_path / "john.smith", moodle, canvas, odd, class_zip], course,
+                             out, exercises=ONLY, jobs=2, timeouts=TIMEOUTS)
+    assert {student: row["broadcasting"] for student, row in read_grades(out).items()} == {
+        "john.doe": "20", "john.smith": "0", "Jane_Doe_12345": "20", "Ann_Lee_34567": "20", "smithbob_340934": "20",
+        "jonesann_12": "20", "erin": "20", "dave": "20", "bob": "0", "kim": "20", "lee": "20"}
+    assert "bob.tar.gz is an archive the grader cannot open: only .zip archives are read" in feedback(out, "bob")
+    assert summary.class_notes == [
+        "odd/carol.py.txt was ignored: it is not a folder, a .zip, a module (.py) or a notebook (.ipynb)",
+        "odd/essay.docx was ignored: it is not a folder, a .zip, a module (.py) or a notebook (.ipynb)",
+        "class.zip: ../mallory/broadcasting.py points outside the archive and was ignored"]
+
+
 class _NoUtf8Flag(zipfile.ZipInfo):
     """A member whose name is UTF-8 bytes without the UTF-8 flag, as Windows Explorer and
     Info-ZIP write it (``zipfile`` would set the flag)."""
