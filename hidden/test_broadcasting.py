@@ -216,17 +216,21 @@ CLASH_LAST = CLASH + ((9,),)
 # (0-based from the right), 3 (1-based from the right).
 CLASH_LEFT = ((9,), (7, 8, 9), (6, 1, 9))
 _LEFT_DIMENSIONS = {-3, 0, 1, 2, 3}
-_DIM_WORD = r"(?:dim(?:ension)?s?|ax(?:is|es)|index)"
+_DIM_WORD = r"(?:dim\w*|ax(?:is|es)|index|pos(?:ition)?|achse|eje)"   # dimensione, dimensión: other languages
 _NUMBER = r"([-\u2212]?\d+)(?!\d|\.\d)"       # "dimension -2." ends a sentence; 2.0 is no dimension
 _NAMED_DIMENSION = re.compile(
-    rf"\b{_DIM_WORD}\s*(?:[:=#(\[]\s*)?{_NUMBER}"                    # dimension -2, dim=1, axis (2)
-    rf"|(?<![\w.\-\u2212])(\d+)(?:st|nd|rd|th)[- ]+{_DIM_WORD}\b",     # the 2nd dimension (not "2 dimensions")
+    rf"\b{_DIM_WORD}\s*(?:(?:number|no\.?|nr\.?)\s*)?(?:[:=#(\['\"\u2018\u201c]\s*)?{_NUMBER}"   # dimension -2, dim=1, axis (2)
+    rf"|(?<![\w.\-\u2212])(\d+)(?:st|nd|rd|th)[- ]+{_DIM_WORD}\b"     # the 2nd dimension (not "2 dimensions")
+    rf"|(?<![\w.\-\u2212])([-\u2212]\d+)[- ]+{_DIM_WORD}\b"          # the -2 axis
+    rf"|\bshape\s*\[\s*{_NUMBER}\s*\]|\bsize\s*\(\s*{_NUMBER}\s*\)"   # shape[-2], size(-2)
+    rf"|\u7b2c\s*{_NUMBER}\s*[\u7ef4\u7dad\u8f74\u8ef8]",               # 第 -2 维
     re.IGNORECASE)
+_LAST = r"(?:to[- ]+|from[- ]+(?:the[- ]+)?)?last"
 _DIMENSION_WORDS = re.compile(
-    r"\b(?:second|2nd)[- ]+(?:to[- ]+last|from[- ]+(?:the[- ]+)?(?:right|end|back)|dim(?:ension)?|axis)\b"
+    rf"\b(?:second|2nd)[- ]+(?:{_LAST}|from[- ]+(?:the[- ]+)?(?:right|end|back)|dim(?:ension)?|axis)\b"
     r"|\bpenultimate\b|\bnext[- ]+to[- ]+last\b|\blast[- ]+but[- ]+one\b", re.IGNORECASE)
 _LEFT_DIMENSION_WORDS = re.compile(
-    r"\b(?:third|3rd)[- ]+(?:to[- ]+last|from[- ]+(?:the[- ]+)?(?:right|end|back))\b"
+    rf"\b(?:third|3rd)[- ]+(?:{_LAST}|from[- ]+(?:the[- ]+)?(?:right|end|back))\b"
     r"|\b(?:first|leading|leftmost)[- ]+(?:dim(?:ension)?|axis)\b", re.IGNORECASE)
 
 
@@ -236,7 +240,7 @@ def _names_clashing_dimension(message: str, numbers=_RIGHT_DIMENSIONS, words=_DI
     if words.search(message):
         return True
     for m in _NAMED_DIMENSION.finditer(message):
-        number = (m.group(1) or m.group(2)).replace("\u2212", "-")
+        number = next(g for g in m.groups() if g is not None).replace("\u2212", "-")
         if int(number) in numbers:
             return True
     return False
