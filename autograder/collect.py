@@ -33,7 +33,8 @@ import io
 import os
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -50,6 +51,8 @@ CANVAS_ANON = re.compile(r"^(?:(?P<late>LATE)_)?anon_(?P<anon>[^_]+)_(?P<att>\d+
 MOODLE = re.compile(r"^(?P<name>[^_]+)_(?P<pid>\d+)_assignsubmission_(?P<kind>file|onlinetext)(?:_(?P<file>.*))?$")
 REUPLOAD = re.compile(r"^(?P<stem>.+?)-\d+(?P<ext>\.[A-Za-z0-9]+)$")
 ARCHIVE = re.compile(r"\.(tar|tgz|tbz2?|txz|gz|bz2|xz|7z|rar)$", re.IGNORECASE)   # archives read by other tools
+ZIPPED_DOCUMENT = re.compile(r"\.(docx|xlsx|pptx|odt|ods|odp|epub|jar|whl|apk|key|pages|numbers)$", re.IGNORECASE)
+SUBMISSION_SUFFIX = re.compile(r"(\.tar)?\.(py|ipynb|zip|tar|tgz|tbz2?|txz|gz|bz2|xz|7z|rar)$", re.IGNORECASE)
 DATED = re.compile(r"_(19|20)\d\d_(0?[1-9]|1[0-2])_(0?[1-9]|[12]\d|3[01])(\.\w+)?$")   # name_2026_12_01.py
 
 
@@ -154,34 +157,46 @@ def parse_lms_name(name: str) -> tuple[str, str | None, int, bool] | None:
     return None if lms is None else (student_id(lms.student), lms.file, lms.rank, lms.late)
 
 
-def _download_students(names: dict[str, bool]) -> set[str]:
-    """The students an LMS download's top-level entries (name -> is a folder) belong to, or none
-    when it is not one: every entry that could be a submission (a folder, a zip, a module or
+def _download_uploads(names: dict[str, bool], folders_alone: bool = False) -> list[LmsName] | None:
+    """What an LMS download's top-level entries (name -> is a folder) say, one per upload, or
+    None when it is not one: every entry that could be a submission (a folder, a zip, a module or
     notebook) must be LMS-named. A folder counts when Moodle names it, or when Canvas does beside
-    Canvas's own files (an upload unzipped in place: Canvas makes no folders). A student's own
-    folder or zip holds an entry that is not: its modules, or the folder they are in (``hw/``
-    beside ``run_1_1_loss.csv`` or ``plot_1_1_loss.py``), or dated copies
-    (``broadcasting_2026_12_01.py`` reads as Canvas's name_uid_file-id_file, but is a date)."""
+    Canvas's own files, or ``folders_alone`` (an upload unzipped in place: Canvas makes no
+    folders). A student's own folder or zip holds an entry that is not: its modules, or the
+    folder they are in (``hw/`` beside ``run_1_1_loss.csv`` or ``plot_1_1_loss.py``), or dated
+    copies (``broadcasting_2026_12_01.py`` reads as Canvas's name_uid_file-id_file, but is a
+    date), or two students' files under one upload number, which an LMS gives once
+    (``lab_3_1_sgd.py`` beside ``lab_4_1_losses.py``)."""
     named = {name: (None if DATED.search(name) else _lms_name(name), is_folder)
              for name, is_folder in names.items() if is_folder or _could_be_submission(name)}
     lms_files = any(lms for lms, is_folder in named.values() if not is_folder)
-    students = set()
+    uploads, numbered = [], {}
     for name, (lms, is_folder) in named.items():
-        if lms is None or (is_folder and not (MOODLE.match(name) or lms_files)) \
-                or (not is_folder and lms.file and not _could_be_submission(lms.file)):
-            return set()
-        students.add(lms.student)
-    return students
+        if lms is None or (is_folder and not (MOODLE.match(name) or lms_files or folders_alone)) \
+                or (not is_folder and lms.file and not _could_be_submission(lms.file)) \
+                or (lms.rank and numbered.setdefault(lms.rank, lms.student) != lms.student):
+            return None
+        uploads.append(lms)
+    return uploads
 
 
 def _sections(listings: dict) -> set:
     """Which containers of a class (key -> the names at their top -> is a folder; none of them
     LMS-named itself) are LMS downloads, one per section: those of two LMS students or more, and,
-    once one is, also those of one (a section of one student; alone, such a container reads as
-    that student's own folder)."""
-    students = {key: _download_students(names) for key, names in listings.items()}
-    fewest = 1 if any(len(s) > 1 for s in students.values()) else 2
-    return {key for key, s in students.items() if len(s) >= fewest}
+    once one is, also those of one student or of unzipped uploads alone, unless an upload of
+    theirs is in another container too (an LMS numbers each upload once: two students' folders
+    each holding ``hw_1_2_sgd.py`` are two students). Alone, such a container reads as one
+    student's own folder."""
+    strict = {key: _download_uploads(names) or [] for key, names in listings.items()}
+    sections = {key for key, uploads in strict.items() if len({u.student for u in uploads}) > 1}
+    if not sections:
+        return set()
+    lenient = {key: _download_uploads(names, folders_alone=True) for key, names in listings.items()
+               if key not in sections}
+    lenient = {key: uploads for key, uploads in lenient.items() if uploads}
+    seen = Counter((u.student, u.rank) for uploads in lenient.values() for u in uploads if u.rank)
+    return sections | {key for key, uploads in lenient.items() if all(seen[u.student, u.rank] == 1
+                                                                       for u in uploads if u.rank)}
 
 
 def _doubts(names: dict[str, bool], student: str, source: str, exercises) -> list[str]:
@@ -194,8 +209,7 @@ def _doubts(names: dict[str, bool], student: str, source: str, exercises) -> lis
         lms = None if DATED.search(name) else _lms_name(name)
         if lms is None or student_id(lms.student) == student:
             continue
-        if (is_folder and MOODLE.match(name)) or (not is_folder and lms.file and (
-                _is_zip(lms.file) or _names_module(lms.file, exercises))):
+        if is_folder or (lms.file and (_is_zip(lms.file) or _names_module(lms.file, exercises))):
             others.add(student_id(lms.student))
     if not others:
         return []
@@ -253,7 +267,7 @@ def _single_top_dir(entries: list[Entry]) -> str | None:
 
 def _under(entries: list[Entry], top: str) -> list[Entry]:
     n = len(top) + 1
-    return [Entry(e.path[n:], e.size, e.read, e.alias, e.rank) for e in entries if e.path.startswith(top + "/")]
+    return [replace(e, path=e.path[n:]) for e in entries if e.path.startswith(top + "/")]
 
 
 def infer_exercise(source: str, exercises) -> str | None:
@@ -287,7 +301,7 @@ def _named_by_student(entries: list[Entry], exercises, notes=()) -> tuple[list[E
                 suffix = Path(entry.name).suffix.lower()
                 notes.append(f"{entry.name} was graded as {ex} (from the functions it defines); name it "
                              f"{ex}{suffix} to be sure")
-                entry = Entry(entry.path, entry.size, entry.read, ex + suffix, entry.rank)
+                entry = replace(entry, alias=ex + suffix)
         named.append(entry)
     return named, notes
 
@@ -371,7 +385,7 @@ class _Finder:
             self.add(student_id(lms.student if lms else path.name), str(path), str(path),
                      lambda: folder_entries(inner), lms=lms, whole=True)
             return
-        name = path.name if path.is_dir() else path.stem     # john.doe/ is john.doe; john.doe.zip too
+        name = path.name if path.is_dir() else _file_student(path.name)     # john.doe/ is john.doe; john.doe.zip too
         try:
             entries, notes = entries_of(path)
         except SubmissionError as e:
@@ -486,7 +500,7 @@ class _Finder:
             self.add(student, source, origin, _nested_zip(entry), lms=lms, whole=True, doubts=doubts)
         elif _is_module_file(entry.name):
             if lms and lms.file:
-                renamed = Entry(entry.path, entry.size, entry.read, lms.file, entry.rank)
+                renamed = replace(entry, alias=lms.file)
                 self.add(student, source, origin, lambda: _named_by_student([renamed], self.exercises),
                          lms=lms)
             else:
@@ -505,13 +519,19 @@ def _entry_key(name: str, is_folder: bool) -> tuple[str, LmsName | None]:
     """The student an entry of a class stands for, as written (before ``student_id``), and
     what its LMS name says if it has one."""
     lms = _lms_name(name)
-    return (lms.student if lms else name if is_folder else Path(name).stem.removesuffix(".tar")), lms
+    return (lms.student if lms else name if is_folder else _file_student(name)), lms
+
+
+def _file_student(name: str) -> str:
+    """The student a file of a class is named after: its name without the suffix of a module,
+    notebook or archive (``john.doe.zip`` and a zip named ``john.doe`` are both john.doe)."""
+    return SUBMISSION_SUFFIX.sub("", name) or name
 
 
 def _holds_zip(entry: Entry) -> bool:
-    """Whether a file without a suffix or named as another archive is a zip by its first bytes
-    (``erin``, ``dave.7z``; not a .docx, which is a zip of a document)."""
-    if Path(entry.name).suffix and not ARCHIVE.search(entry.name):
+    """Whether a file not named as a module or a document is a zip by its first bytes (``erin``,
+    ``dave.7z``, ``john.doe``; not a .docx, which is a zip of a document)."""
+    if _is_module_file(entry.name) or ZIPPED_DOCUMENT.search(entry.name):
         return False
     try:
         return entry.read(3)[:4] in (b"PK\x03\x04", b"PK\x05\x06")
@@ -534,19 +554,17 @@ def _uploads_opened(found: tuple[list[Entry], list[str]]) -> tuple[list[Entry], 
         except SubmissionError as err:
             notes.append(f"{e.path}: {err}")
             continue
-        opened += [Entry(f"{e.path}/{i.path}", i.size, i.read, i.alias, i.rank) for i in inner]
+        opened += [replace(i, path=f"{e.path}/{i.path}") for i in inner]
         notes += inner_notes
     return opened, notes
 
 
 def _ranked_by_upload(load, upload_rank: int):
-    """``load`` with each file ranked first by the number an LMS gave its upload (Canvas's file
-    id), then by its own rank (a time): the newest upload's files win over an older upload's,
-    whether they came flat or in a zip."""
+    """``load`` with each file marked with the number an LMS gave its upload (Canvas's file id):
+    the newest upload's files win over an older upload's, flat, zipped or a folder down."""
     def ranked():
         entries, notes = load()
-        return [Entry(e.path, e.size, e.read, e.alias, (upload_rank << 40) + min(max(e.rank, 0), (1 << 40) - 1))
-                for e in entries], notes
+        return [replace(e, upload=upload_rank) for e in entries], notes
     return ranked
 
 

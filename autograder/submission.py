@@ -16,7 +16,7 @@ import stat
 import tempfile
 import time
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from autograder.notebook import NotebookError, read_notebook
@@ -45,7 +45,9 @@ class Entry:
     read: callable                  # read(cap) -> bytes, at most cap + 1 bytes
     alias: str | None = None        # the module file name it stands for, if not its own name
     rank: int = 0                   # among files standing for one module, the highest is the newest
-                                    # (a modification time, or an LMS upload id)
+                                    # (a modification time)
+    upload: int = 0                 # the number an LMS gave the upload it came in (Canvas's file id);
+                                    # a newer upload's file wins over an older one's at any depth
 
     @property
     def name(self) -> str:
@@ -185,7 +187,8 @@ def entries_of(path: Path) -> tuple[list[Entry], list[str]]:
 
 def pick_modules(entries: list[Entry], exercises) -> tuple[dict, list[str]]:
     """exercise id -> the entry holding it. Of several files named ``<id>.py`` (or ``<id>.ipynb``)
-    the shallowest, then the newest (highest rank), stands for its kind. When both kinds are
+    the one of the newest LMS upload, then the shallowest, then the newest (highest rank), stands
+    for its kind. When both kinds are
     there, the ``.py`` is graded unless the notebook implements more functions (a student who
     works in a notebook beside the untouched stub gets the notebook graded), or as many and the
     ``.py`` is an export of a notebook (it calls ``get_ipython()``, which only IPython has). Both
@@ -197,7 +200,7 @@ def pick_modules(entries: list[Entry], exercises) -> tuple[dict, list[str]]:
         best = []
         for suffix in (".py", ".ipynb"):
             matches = sorted((e for e in entries if e.module_name == ex + suffix),
-                             key=lambda e: (e.path.count("/"), -e.rank, e.path))
+                             key=lambda e: (-e.upload, e.path.count("/"), -e.rank, e.path))
             if matches:
                 best.append(matches[0])
                 if len(matches) > 1:
@@ -230,7 +233,7 @@ def _by_loose_name(entries: list[Entry], exercise: str, notes: list[str]) -> lis
         if dot and "." + suffix in (".py", ".ipynb") and not is_test_file and (loose == exercise or re.search(
                 rf"[\s_-]{exercise}$", loose)):
             notes.append(f"{e.path} was graded as {exercise}.{suffix}; name it so to be sure")
-            e = Entry(e.path, e.size, e.read, f"{exercise}.{suffix}", e.rank)
+            e = replace(e, alias=f"{exercise}.{suffix}")
         out.append(e)
     return out
 

@@ -197,8 +197,8 @@ def test_names_in_another_case_are_graded(course, tmp_path):
 def test_every_file_of_a_class_is_graded_or_named_to_the_instructor(course, tmp_path):
     """Folders given as PATHs keep their whole names (john.doe and john.smith are two students);
     a zip upload in a Moodle student folder is opened as the flat one would be; of a student's
-    two Canvas uploads the higher file id wins, flat or zipped; a zip without its suffix, or
-    named .7z, is graded; another archive is a student with the reason; any other file, and
+    two Canvas uploads the higher file id wins, flat, zipped or a folder down in its zip; a zip
+    without its suffix (one with a dot in its name too), or named .7z, is graded; another archive is a student with the reason; any other file, and
     what a class zip left out, is named to the instructor."""
     for student, source in (("john.doe", SOLUTION), ("john.smith", STUB)):
         (tmp_path / student).mkdir()
@@ -210,10 +210,12 @@ def test_every_file_of_a_class_is_graded_or_named_to_the_instructor(course, tmp_
     (moodle / "Ann Lee_34567_assignsubmission_file_" / "broadcasting.py").write_text(SOLUTION)
     canvas = write_zip(tmp_path / "canvas.zip", {
         "smithbob_340934_208490284_hw1.zip": write_zip(tmp_path / "old.zip", {"broadcasting.py": STUB}).read_bytes(),
-        "smithbob_340934_208490999_broadcasting.py": SOLUTION, "jonesann_12_77_broadcasting.py": SOLUTION})
+        "smithbob_340934_208490999_broadcasting.py": SOLUTION, "jonesann_12_77_broadcasting.py": SOLUTION,
+        "carl_21_100_broadcasting.py": STUB,
+        "carl_21_200_hw.zip": write_zip(tmp_path / "new.zip", {"hw/broadcasting.py": SOLUTION}).read_bytes()})
     odd = tmp_path / "odd"
     odd.mkdir()
-    for name in ("erin", "dave.7z"):
+    for name in ("erin", "dave.7z", "john.lee"):
         write_zip(odd / name, {"broadcasting.py": SOLUTION})
     (odd / "bob.tar.gz").write_bytes(b"\x1f\x8b" + bytes(30))
     (odd / "carol.py.txt").write_text(SOLUTION)
@@ -228,7 +230,8 @@ def test_every_file_of_a_class_is_graded_or_named_to_the_instructor(course, tmp_
                              out, exercises=ONLY, jobs=2, timeouts=TIMEOUTS)
     assert {student: row["broadcasting"] for student, row in read_grades(out).items()} == {
         "john.doe": "20", "john.smith": "0", "Jane_Doe_12345": "20", "Ann_Lee_34567": "20", "smithbob_340934": "20",
-        "jonesann_12": "20", "erin": "20", "dave": "20", "bob": "0", "kim": "20", "lee": "20"}
+        "jonesann_12": "20", "carl_21": "20", "erin": "20", "dave": "20", "john.lee": "20", "bob": "0", "kim": "20",
+        "lee": "20"}
     assert "bob.tar.gz is an archive the grader cannot open: only .zip archives are read" in feedback(out, "bob")
     assert summary.class_notes == [
         "odd/carol.py.txt was ignored: it is not a folder, a .zip, a module (.py) or a notebook (.ipynb)",
@@ -810,13 +813,15 @@ def test_lms_downloads_in_a_folder_or_zip_are_classes_not_students(course, tmp_p
 
 
 def test_sections_of_one_student_or_with_an_unzipped_upload_are_classes(course, tmp_path):
-    """A folder of section downloads: a section of one student (beside one of two) and a section
-    where a student's zip was unzipped in place (a Canvas-named folder beside Canvas's files),
-    in a folder and in a zip: each student is found under their LMS id, none under a section's."""
+    """A folder of section downloads: a section of one student (beside one of two), a section
+    where a student's zip was unzipped in place (a Canvas-named folder beside Canvas's files) and
+    one of such folders alone, in a folder and in a zip: each student is found under their LMS
+    id, none under a section's."""
     downloads = tmp_path / "downloads"
     for section, names in (("sec1", ["leekim_301_9201_broadcasting.py"]),
                            ("sec2", ["parkjo_302_9202_broadcasting.py", "wuli_303_9203_broadcasting.py"]),
-                           ("sec3", ["kay_304_9204_broadcasting.py", "lou_305_9205_hw2/broadcasting.py"])):
+                           ("sec3", ["kay_304_9204_broadcasting.py", "lou_305_9205_hw2/broadcasting.py"]),
+                           ("sec4", ["mia_306_9206_hw2/broadcasting.py", "noa_307_9207_hw2/broadcasting.py"])):
         for name in names:
             (downloads / section / name).parent.mkdir(parents=True, exist_ok=True)
             (downloads / section / name).write_text(SOLUTION)
@@ -824,9 +829,28 @@ def test_sections_of_one_student_or_with_an_unzipped_upload_are_classes(course, 
                                                    "b/ned_402_9302_broadcasting.py": SOLUTION,
                                                    "b/oli_403_9303_hw2/broadcasting.py": SOLUTION})
     found = discover([downloads, zipped], course.exercises)
-    assert sorted(students_of(found)) == ["kay_304", "leekim_301", "lou_305", "max_401", "ned_402", "oli_403",
-                                          "parkjo_302", "wuli_303"]
-    assert [c.doubts for c in found] == [[]] * 8
+    assert sorted(students_of(found)) == ["kay_304", "leekim_301", "lou_305", "max_401", "mia_306", "ned_402",
+                                          "noa_307", "oli_403", "parkjo_302", "wuli_303"]
+    assert [c.doubts for c in found] == [[]] * 10
+
+
+def test_students_whose_files_look_lms_named_beside_a_section_stay_students(course, tmp_path):
+    """Beside a real section, two students' folders each holding ``hw_1_2_broadcasting.py`` (one
+    upload number in two places, which an LMS never gives) and a folder holding
+    ``lab_3_1_broadcasting.py`` beside ``lab_4_1_gradients.py`` (two students under one number)
+    are those students, not sections of made-up ones; the instructor is told to check them."""
+    cls = tmp_path / "class"
+    for name, source in (("sec1/leekim_301_9201_broadcasting.py", SOLUTION), ("sec1/parkjo_302_9202_broadcasting.py", STUB),
+                         ("jack/hw_1_2_broadcasting.py", SOLUTION), ("kate/hw_1_2_broadcasting.py", STUB),
+                         ("lena/lab_3_1_broadcasting.py", SOLUTION), ("lena/lab_4_1_gradients.py", STUB)):
+        (cls / name).parent.mkdir(parents=True, exist_ok=True)
+        (cls / name).write_text(source)
+    found = discover([cls], course.exercises)
+    assert students_of(found) == {"jack": ["hw_1_2_broadcasting.py"], "kate": ["hw_1_2_broadcasting.py"],
+                                  "leekim_301": ["leekim_301_9201_broadcasting.py"],
+                                  "lena": ["lab_3_1_broadcasting.py", "lab_4_1_gradients.py"],
+                                  "parkjo_302": ["parkjo_302_9202_broadcasting.py"]}
+    assert [c.student for c in found if c.doubts] == ["jack", "kate", "lena"]
 
 
 def test_a_student_holding_others_lms_uploads_is_one_student_and_the_instructor_is_told(course, tmp_path):
