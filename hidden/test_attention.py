@@ -185,12 +185,26 @@ def _close(expected, what):
     return lambda value: expect_close(value, expected, what=what)
 
 
+def _detailed_later(fn, check, args, by_name):
+    """Send ``fn.detailed(*args)`` (queries, keys, values[, valid_lens]); with ``by_name`` every
+    argument goes by the contract's name (``queries=``, ...). ``check`` receives the result, its
+    ``args`` holding all the arguments in order either way."""
+    if not by_name:
+        fn.detailed_later(check, *args)
+        return
+
+    def in_order(res):
+        res.args = [res.kwargs[name] for name in ARG_NAMES[:len(args)]]
+        check(res)
+
+    fn.detailed_later(in_order, **dict(zip(ARG_NAMES, args)))
+
+
 def _dpa_later(student, args, expected=None, *, weights="attention weights", output="output",
-               unchanged=False, keyword=False):
-    """Send ``dot_product_attention(*args)`` (with ``keyword``, the fourth argument is passed as
-    ``valid_lens=``). When the answer arrives its (output, weights) are compared with
-    ``expected`` (default: the reference's) and, if ``unchanged``, the inputs are checked to be
-    left unmodified."""
+               unchanged=False, by_name=False):
+    """Send ``dot_product_attention(*args)`` (with ``by_name``, every argument by the contract's
+    name). When the answer arrives its (output, weights) are compared with ``expected`` (default:
+    the reference's) and, if ``unchanged``, the inputs are checked to be left unmodified."""
     exp_out, exp_w = ref.dot_product_attention(*args) if expected is None else expected
 
     def check(res):
@@ -198,13 +212,9 @@ def _dpa_later(student, args, expected=None, *, weights="attention weights", out
         expect_close(w, exp_w, what=weights)
         expect_close(out, exp_out, what=output)
         if unchanged:
-            after = list(res.args) + ([res.kwargs["valid_lens"]] if keyword else [])
-            _expect_args_unchanged(ARG_NAMES, args, after)
+            _expect_args_unchanged(ARG_NAMES, args, res.args)
 
-    if keyword:
-        student.attention.dot_product_attention.detailed_later(check, *args[:3], valid_lens=args[3])
-    else:
-        student.attention.dot_product_attention.detailed_later(check, *args)
+    _detailed_later(student.attention.dot_product_attention, check, args, by_name)
 
 
 def _grads_later(fn, ref_fn, args, grad_out, output_index=None, params=False):
@@ -223,51 +233,42 @@ def _grads_later(fn, ref_fn, args, grad_out, output_index=None, params=False):
                        output_index=output_index, params=params)
 
 
-def _transpose_later(student, name, x, heads):
-    """Send ``name(x, heads)`` (transpose_qkv or transpose_output); when the answer arrives,
-    compare it with the reference's and check that ``x`` was left unmodified."""
+def _transpose_later(student, name, x, heads, by_name=False):
+    """Send ``name(x, heads)`` (transpose_qkv or transpose_output; with ``by_name``, as
+    ``name(X=x, num_heads=heads)``, the contract's names); when the answer arrives, compare it
+    with the reference's and check that ``x`` was left unmodified."""
     expected = getattr(ref, name)(x, heads)
 
     def check(res):
         expect_close(res.value, expected, what=f"{name} output")
-        expect_unchanged(x, res.args[0], what="X")
+        expect_unchanged(x, res.kwargs["X"] if by_name else res.args[0], what="X")
 
-    getattr(student.attention, name).detailed_later(check, x, heads)
-
-
-def _forward_detailed_later(obj, check, args, keyword):
-    """Send ``obj.forward.detailed(*args)``; with ``keyword`` the fourth argument goes as
-    ``valid_lens=`` (the contract's name). ``check`` receives the result, its ``args`` holding
-    all the arguments in order either way."""
-    if not keyword:
-        obj.forward.detailed_later(check, *args)
-        return
-
-    def positional(res):
-        res.args = list(res.args) + [res.kwargs["valid_lens"]]
-        check(res)
-
-    obj.forward.detailed_later(positional, *args[:3], valid_lens=args[3])
+    if by_name:
+        getattr(student.attention, name).detailed_later(check, X=x, num_heads=heads)
+    else:
+        getattr(student.attention, name).detailed_later(check, x, heads)
 
 
-def _forward_later(obj, args, expected, keyword=False):
-    """Send ``obj.forward(*args)``; when the answer arrives, compare it with ``expected`` and
-    check that no tensor argument was modified."""
+def _forward_later(obj, args, expected, by_name=False):
+    """Send ``obj.forward(*args)`` (with ``by_name``, every argument by the contract's name); when
+    the answer arrives, compare it with ``expected`` and check that no tensor argument was
+    modified."""
     def check(res):
         expect_close(res.value, expected, what="output")
         _expect_args_unchanged(ARG_NAMES, args, res.args)
 
-    _forward_detailed_later(obj, check, args, keyword)
+    _detailed_later(obj.forward, check, args, by_name)
 
 
 def _forward_and_weights_later(obj, args, attr, exp, exp_weights, *, out_what, weights_what, arg_names=(),
-                               keyword=False, heads_in_any_order=False):
-    """Send ``obj.forward.detailed(*args)``, then read ``attr`` (the attention weights the forward
-    pass stored); when both answers are in, compare them with ``exp`` and ``exp_weights`` and
-    check the arguments named ``arg_names`` were left unchanged. ``heads_in_any_order``: the
-    weights' (nq, nk) matrices may be stacked in another order than the reference's."""
+                               by_name=False, heads_in_any_order=False):
+    """Send ``obj.forward.detailed(*args)`` (with ``by_name``, every argument by the contract's
+    name), then read ``attr`` (the attention weights the forward pass stored); when both answers
+    are in, compare them with ``exp`` and ``exp_weights`` and check the arguments named
+    ``arg_names`` were left unchanged. ``heads_in_any_order``: the weights' (nq, nk) matrices may
+    be stacked in another order than the reference's."""
     results = []
-    _forward_detailed_later(obj, results.append, args, keyword)
+    _detailed_later(obj.forward, results.append, args, by_name)
     exp_weights = exp_weights.detach().clone()       # the reference module overwrites its own
 
     def check(weights):
@@ -280,6 +281,20 @@ def _forward_and_weights_later(obj, args, attr, exp, exp_weights, *, out_what, w
             _expect_args_unchanged(arg_names, args, res.args)
 
     attr.get_later(check)
+
+
+def _weights_kept_per_module_later(student, cls_name, args, inputs, dtype):
+    """Two ``cls_name(*args)`` modules with the same weights, run in turn, each on its own
+    arguments of ``inputs`` (two tuples); then each one's ``attention_weights`` must be those of
+    its own forward pass (kept by the module, not shared by every instance)."""
+    twins = [_twin(student, cls_name, args, {}, dtype, 0) for _ in inputs]
+    for (_, obj), call_args in zip(twins, inputs):
+        obj.forward.call_later(*call_args)
+    for which, (ref_mod, obj), call_args in zip(("first", "second"), twins, inputs):
+        ref_mod(*call_args)
+        obj.attention_weights.get_later(_close(
+            ref_mod.attention_weights.detach().clone(),
+            f"attention_weights of the {which} of two {cls_name} modules, each run on inputs of its own"))
 
 
 def _in_order_of(got, exp):
@@ -309,8 +324,8 @@ def test_dot_product_attention_matches_book(student, dtype):
     for seed in SEEDS[:2]:
         for kind in VALID_KINDS:
             q, k, v = _qkv(seed, dtype, b=2, nq=3, nk=5, d=4, dv=6)
-            # the second seed passes valid_lens by keyword (the contract's parameter name)
-            _dpa_later(student, (q, k, v, _valid_lens(kind, seed, 2, 3, 5)), keyword=seed == 1)
+            # the second seed passes every argument by the contract's names
+            _dpa_later(student, (q, k, v, _valid_lens(kind, seed, 2, 3, 5)), by_name=seed == 1)
     # called with three arguments only: valid_lens defaults to None
     _dpa_later(student, (q, k, v), weights="attention weights without valid_lens",
                output="output without valid_lens")
@@ -428,7 +443,7 @@ def test_dot_product_attention_empty(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("DotProductAttention")
 def test_dot_product_attention_module(student):
-    """DotProductAttention: eval-mode output, attention_weights and gradients match the book, with queries of another size on the same module and float64 computed in float64 throughout"""
+    """DotProductAttention: eval-mode output, attention_weights (each module its own) and gradients match the book, with queries of another size on the same module and float64 computed in float64 throughout"""
     for dtype in DTYPES:
         ref_mod, obj = _twin(student, "DotProductAttention", (0.5,), {}, dtype, 0)
         for seed, kind in zip(SEEDS, ("none", "1d-int", "2d-float")):
@@ -437,10 +452,10 @@ def test_dot_product_attention_module(student):
             vl = _valid_lens(kind, seed, 2, 3, 4)
             args = (q, k, v) if vl is None else (q, k, v, vl)   # valid_lens defaults to None
             exp = ref_mod(*args)
-            # the last case passes valid_lens by keyword (the contract's parameter name)
+            # the last case passes every argument by the contract's names
             _forward_and_weights_later(obj, args, obj.attention_weights, exp, ref_mod.attention_weights,
                                        out_what="output in eval mode", weights_what="attention_weights",
-                                       arg_names=ARG_NAMES[:3], keyword=seed == 2)
+                                       arg_names=ARG_NAMES[:3], by_name=seed == 2)
         grad_out = _randn(torch.Generator().manual_seed(9), 2, 3, 2, dtype=dtype)
         lens = torch.tensor([[1, 4, 2], [3, 0, 4]])
         _grads_later(obj.forward, ref_mod, (q, k, v, lens), grad_out)
@@ -469,6 +484,10 @@ def test_dot_product_attention_module(student):
     obj = student.attention.DotProductAttention.new_later()
     obj.forward.later(_close(ref.DotProductAttention()(q, k, v),
                              "output of DotProductAttention() (dropout 0)"), q, k, v)
+    # each module keeps its own attention_weights
+    _weights_kept_per_module_later(student, "DotProductAttention", (), (
+        _qkv(7, torch.float32, nk=4) + (torch.tensor([1, 3]),),
+        _qkv(8, torch.float32, nk=4) + (torch.tensor([[4, 2, 0], [3, 3, 1]]),)), torch.float32)
 
 
 @pytest.mark.points(1)
@@ -608,10 +627,11 @@ def test_dropout_acts_on_weights_in_training_mode(student, cls_name):
 @pytest.mark.covers("AdditiveAttention")
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 def test_additive_attention_matches_book(student, dtype):
-    """AdditiveAttention: layers as in the contract, output and attention_weights match the book"""
+    """AdditiveAttention: layers as in the contract, output and attention_weights (each module its own) match the book"""
     key_size, query_size, num_hiddens = 3, 5, 7
-    ref_mod, obj = _twin(student, "AdditiveAttention", (key_size, query_size, num_hiddens),
-                         {"dropout": 0.3}, dtype, 2)
+    # made with every argument by the contract's names
+    ref_mod, obj = _twin(student, "AdditiveAttention", (), {"key_size": key_size, "query_size": query_size,
+                                                           "num_hiddens": num_hiddens, "dropout": 0.3}, dtype, 2)
     for seed, (b, nq, nk), kind, layout in (
             (0, (2, 3, 4), "none", "contiguous"),
             (1, (2, 3, 4), "1d-int", "strided"),
@@ -631,10 +651,10 @@ def test_additive_attention_matches_book(student, dtype):
             vl[0] += nk      # a length above nk: masks nothing, and must be left unmodified
         args = (q, k, v) if vl is None else (q, k, v, vl)
         exp = ref_mod(*args)
-        # the last case passes valid_lens by keyword (the contract's parameter name)
+        # the last case passes every argument by the contract's names
         _forward_and_weights_later(obj, args, obj.attention_weights, exp, ref_mod.attention_weights,
                                    out_what="output", weights_what="attention_weights", arg_names=ARG_NAMES,
-                                   keyword=seed == 4)
+                                   by_name=seed == 4)
     # valid lengths of every dtype, contiguous and strided, some above nk = 4: left unmodified
     g = torch.Generator().manual_seed(5050)
     q, k = _randn(g, 2, 3, query_size, dtype=dtype), _randn(g, 2, 4, key_size, dtype=dtype)
@@ -650,6 +670,11 @@ def test_additive_attention_matches_book(student, dtype):
         v = _cancelling_values(ref_mod.attention_weights)
         obj.forward.later(_close(ref_mod(q, k, v), "float64 output of values that cancel (tanh features "
                                                    "computed in float64)"), q, k, v)
+    # each module keeps its own attention_weights
+    g = torch.Generator().manual_seed(5200)
+    inputs = [(_randn(g, 2, 3, query_size, dtype=dtype), _randn(g, 2, 4, key_size, dtype=dtype),
+               _randn(g, 2, 4, 2, dtype=dtype), lens) for lens in (torch.tensor([1, 3]), torch.tensor([4, 2]))]
+    _weights_kept_per_module_later(student, "AdditiveAttention", (key_size, query_size, num_hiddens), inputs, dtype)
 
 
 @pytest.mark.points(1)
@@ -690,6 +715,9 @@ def test_transpose_qkv_and_output(student):
             student.attention.transpose_output.later(
                 _close(X, "transpose_output(transpose_qkv(X)) == X"),
                 ref.transpose_qkv(X, heads), heads)
+        # every argument by the contract's names
+        _transpose_later(student, "transpose_qkv", _randn(g, 2, 3, 6, dtype=dtype), 3, by_name=True)
+        _transpose_later(student, "transpose_output", _randn(g, 6, 3, 2, dtype=dtype), 3, by_name=True)
 
 
 @pytest.mark.points(1)
@@ -723,7 +751,7 @@ def test_multihead_attention_matches_book(student, dtype):
             v = _randn(g, b, nk, 2 * value_size, dtype=dtype)[..., value_size:]
             vl = _valid_lens(kind, seed + s, b, nq, nk)
             args = (q, k, v) if vl is None else (q, k, v, vl)
-            _forward_later(obj, args, ref_mod(*args), keyword=s == 2 and seed % 2 == 1)
+            _forward_later(obj, args, ref_mod(*args), by_name=s == 2 and seed % 2 == 1)
     if dtype == torch.float64:
         # float64 stays float64 throughout, the heads' scale 1/sqrt(d) included: one head of
         # size 3, every layer the identity, on the probe of test_dot_product_attention_large_scores
@@ -820,9 +848,12 @@ def test_multihead_attention_matches_book(student, dtype):
 @pytest.mark.points(1)
 @pytest.mark.covers("MultiHeadAttention")
 def test_multihead_attention_per_head_weights(student):
-    """MultiHeadAttention: self.attention keeps one weight matrix per head; valid lengths apply to every head; the default dropout is 0"""
+    """MultiHeadAttention: self.attention keeps one weight matrix per head; valid lengths apply to every head; each module keeps its own number of heads; the default dropout is 0"""
     for dtype in DTYPES:
         ref_mod, obj = _twin(student, "MultiHeadAttention", (4, 4, 4, 6, 3), {}, dtype, 5)
+        # a second module with 2 heads, made before the first is used: each module keeps its own
+        # num_heads (checked on both below)
+        ref_two_heads, two_heads = _twin(student, "MultiHeadAttention", (4, 4, 4, 6, 2), {}, dtype, 5)
         g = torch.Generator().manual_seed(8000)
         q, k, v = _randn(g, 2, 3, 4, dtype=dtype), _randn(g, 2, 5, 4, dtype=dtype), \
             _randn(g, 2, 5, 4, dtype=dtype)
@@ -838,6 +869,8 @@ def test_multihead_attention_per_head_weights(student):
         obj.forward.later(_close(ref_mod(q, k, v, lens), "training-mode output of MultiHeadAttention(4, 4, 4, 6, 3) "
                                                          "(no dropout argument: the default dropout is 0)"),
                           q, k, v, lens)
+        two_heads.forward.later(_close(ref_two_heads(q, k, v, lens), "output of MultiHeadAttention(4, 4, 4, 6, 2), "
+                                                                   "made after one with 3 heads"), q, k, v, lens)
 
 
 @pytest.mark.points(1)
@@ -845,8 +878,10 @@ def test_multihead_attention_per_head_weights(student):
 def test_multihead_attention_gradients(student):
     """MultiHeadAttention: gradients w.r.t. inputs and every weight and bias match autograd"""
     for dtype in DTYPES:
-        ref_mod, obj = _twin(student, "MultiHeadAttention", (3, 2, 4, 6, 2),
-                             {"bias": True, "dropout": 0.1}, dtype, 6)
+        # made with every argument by the contract's names
+        ref_mod, obj = _twin(student, "MultiHeadAttention", (),
+                             {"key_size": 3, "query_size": 2, "value_size": 4, "num_hiddens": 6,
+                              "num_heads": 2, "dropout": 0.1, "bias": True}, dtype, 6)
         g = torch.Generator().manual_seed(9000)
         q, k, v = _randn(g, 2, 3, 2, dtype=dtype), _randn(g, 2, 4, 3, dtype=dtype), \
             _randn(g, 2, 4, 4, dtype=dtype)
