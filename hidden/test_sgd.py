@@ -75,7 +75,7 @@ class _Run:
     """The same SGD scenario on the student's optimizer and on the reference."""
 
     def __init__(self, student, params, kwargs, *, requires_grad=True, container="list",
-                 lr_positional=False, all_positional=False):
+                 lr_positional=False, all_positional=False, by_name=False):
         self.remote = [student.tensor(p, requires_grad=requires_grad) for p in params]
         self.local = [p.detach().clone().requires_grad_(requires_grad) for p in params]
         if container == "generator":
@@ -92,6 +92,10 @@ class _Run:
             self.ref = ref.SGD(r_arg, *args)
             self.how = (" (all passed by position: SGD(params, lr, momentum, dampening, weight_decay, nesterov, "
                         "maximize))")
+        elif by_name:  # every argument by the contract's names, params= too
+            self.opt = student.sgd.SGD.new_later(params=s_arg, **kwargs)
+            self.ref = ref.SGD(params=r_arg, **kwargs)
+            self.how = " (every argument by name: SGD(params=..., lr=...))"
         elif lr_positional:
             lr = kwargs.pop("lr")
             self.opt = student.sgd.SGD.new_later(s_arg, lr, **kwargs)
@@ -169,9 +173,11 @@ def _all_combinations():
 @pytest.mark.covers("SGD")
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 def test_sgd_plain_steps(student, dtype):
-    """SGD(params, lr): plain gradient steps on requires_grad parameters match torch.optim.SGD (an int lr too)"""
+    """SGD(params, lr): plain gradient steps on requires_grad parameters match torch.optim.SGD (an int lr too, and params= and lr= by name)"""
     for seed, lr in ((0, 0.1), (1, 1.5), (2, 1)):   # lr=1, an int, as torch.optim.SGD accepts
-        _play(student, _params(dtype, seed), {"lr": lr}, steps=3, seed=seed, lr_positional=True)
+        # lr by position, except once: params and lr by the contract's names
+        _play(student, _params(dtype, seed), {"lr": lr}, steps=3, seed=seed, lr_positional=seed != 1,
+              by_name=seed == 1)
 
 
 @pytest.mark.points(1)
@@ -437,8 +443,8 @@ def test_minibatches_generator_reproducible(student):
     X, y = _data(n, torch.float32, 7)
     orders = []
     for seed in range(4):
-        # batch_size by keyword (the contract's parameter name) once, by position once
-        a = _ids(_pairs(student.sgd.minibatches(X, y, batch_size=4, generator=torch.Generator().manual_seed(seed))))
+        # every argument by the contract's names once, by position once
+        a = _ids(_pairs(student.sgd.minibatches(X=X, y=y, batch_size=4, generator=torch.Generator().manual_seed(seed))))
         b = _ids(_pairs(student.sgd.minibatches(X, y, 4, True, torch.Generator().manual_seed(seed))))
         expect_equal(a, b, what=f"order with two generators seeded {seed}")
         orders.append(tuple(a))
@@ -652,7 +658,7 @@ def test_train_lands_near_least_squares(student):
         sol = torch.linalg.lstsq(A, y.unsqueeze(1)).solution.squeeze(1)
         gen = torch.Generator().manual_seed(k)
         got = student.sgd.train_linear_regression(X, y, 0.1, 5, 10, gen)
-        again = student.sgd.train_linear_regression(X, y, lr=0.1, epochs=5, batch_size=10,
+        again = student.sgd.train_linear_regression(X=X, y=y, lr=0.1, epochs=5, batch_size=10,  # by name
                                                     generator=torch.Generator().manual_seed(k))
         # another seed shuffles differently: the reference's (w, b) move by about 1e-3
         other = student.sgd.train_linear_regression(X, y, 0.1, 5, 10, torch.Generator().manual_seed(k + 2))
