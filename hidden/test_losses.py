@@ -28,6 +28,10 @@ BAD_REDUCTIONS = ("avg", "MEAN", "", "elementwise_mean", None)  # None is no red
 # weights that do not broadcast to a (3, 4) input: a wrong last size, a wrong first size, and
 # an extra leading dimension (PyTorch refuses all three)
 BAD_WEIGHTS_3_4 = (torch.ones(5), torch.ones(2, 1), torch.ones(2, 3, 4))
+# (input shape, weight shape): 3-D and 4-D inputs with weights that broadcast over more than the
+# last dimension (the weight shapes of a 2-D batch are not all there is)
+WEIGHTS_ND = (((2, 3, 4), (3, 1)), ((2, 3, 4), (2, 1, 1)), ((2, 3, 4), (1, 4)),
+              ((3, 2, 2, 3), (2, 1, 3)), ((3, 2, 2, 3), (3, 1, 1, 1)))
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -266,6 +270,11 @@ def test_bce_matches_torch(student):
         for shape in ((7,), (2, 3, 2), ()):
             _run(fn, ref.binary_cross_entropy, name, _probs(shape, g, dtype),
                  torch.rand(shape, generator=g, dtype=dtype), reduction="none")
+        for i, (shape, w_shape) in enumerate(WEIGHTS_ND):
+            _run(fn, ref.binary_cross_entropy, name, _probs(shape, g, dtype),
+                 torch.rand(shape, generator=g, dtype=dtype),
+                 weight=torch.rand(w_shape, generator=g, dtype=dtype) + 0.5, reduction=_rot(REDUCTIONS, i + d),
+                 hint="weight may have any shape that broadcasts to the shape of probs")
 
 
 @pytest.mark.points(1)
@@ -394,6 +403,15 @@ def test_bce_with_logits_matches_torch(student):
              torch.tensor(1.0, dtype=dtype), reduction="none")
         _run(fn, ref.binary_cross_entropy_with_logits, name, logits=x, targets=y, pos_weight=pw,
              reduction="sum")   # every argument by the contract's names
+        # 3-D and 4-D logits: weights broadcast over more than the last dimension, and pos_weight
+        # (one per class, the last dimension) alongside every other one
+        for i, (shape, w_shape) in enumerate(WEIGHTS_ND):
+            kw = {"weight": torch.rand(w_shape, generator=g, dtype=dtype) + 0.5}
+            if i % 2:
+                kw["pos_weight"] = torch.rand(shape[-1:], generator=g, dtype=dtype) * 3
+            _run(fn, ref.binary_cross_entropy_with_logits, name, torch.randn(shape, generator=g, dtype=dtype) * 3,
+                 torch.rand(shape, generator=g, dtype=dtype), reduction=_rot(REDUCTIONS, i + d),
+                 hint="weight and pos_weight may have any shape that broadcasts to the shape of the logits", **kw)
 
 
 @pytest.mark.points(1)
