@@ -4,8 +4,9 @@ The main process finds the students, prepares each submission just before it is 
 the only writer of the gradebook. ``jobs`` grader processes are forked from it (before it ran
 any torch op), each with a clone of the warm zygote; each grades one student at a time, all in
 one pytest session (the suites are collected once), and sends each result back as JSON. A
-student whose latest run is of the same content under the same suites is skipped, so a killed
-batch resumes where it stopped.
+student whose latest run is of the same content under the same suites is skipped (unless an
+exercise of it hung on time: a timeout under load is tried again), so a killed batch resumes where
+it stopped; the skipped submission's source, late mark and notes are those of this run.
 """
 
 from __future__ import annotations
@@ -363,6 +364,9 @@ def _make_task(candidate: Candidate, exercises, siblings, workdir, gradebook, pr
     fresh = regrade_all or candidate.student in regrade
     if not fresh and gradebook.is_graded(candidate.student, submission.digest, provenance.suite_hash, exercises):
         shutil.rmtree(submission.folder, ignore_errors=True)
+        found = gradebook.newest_exercise_notes(candidate.student)
+        gradebook.refresh(candidate.student, submission.digest, candidate.source, candidate.late,
+                          None if found is None else _run_notes(submission.notes, submission.problems, found.values()))
         summary.skipped += 1
         return None
     keys = module_keys(submission.folder, exercises, siblings,
@@ -379,8 +383,7 @@ def _record(task, fresh: GradeResult, exercises, gradebook: Gradebook, provenanc
     """Store a student's run: cached exercises and freshly graded ones, in course order; cache
     the fresh ones whose results did not depend on timing, with what grading them found (not
     those of a missing or unreadable module: their message names the student's files)."""
-    tests = []
-    notes = task["notes"] + [f"{ex}: {msg}" for ex, msg in task["problems"].items()]
+    tests, exercise_notes = [], {}
     for ex in exercises:
         if ex in task["cached"]:
             graded, found = task["cached"][ex]
@@ -390,9 +393,22 @@ def _record(task, fresh: GradeResult, exercises, gradebook: Gradebook, provenanc
             if ex not in fresh.unstable and ex not in task["problems"]:
                 gradebook.cache_put(ex, task["keys"][ex], provenance.suite_hash, [t.__dict__ for t in graded], found)
         tests += graded
-        notes += [note for note in found if note not in notes]
-    result = GradeResult(tests, list(exercises), notes, fresh.protections, fresh.seconds, task["digest"])
+        if found:
+            exercise_notes[ex] = found
+    notes = _run_notes(task["notes"], task["problems"], exercise_notes.values())
+    unstable = [ex for ex in exercises if ex in fresh.unstable and ex not in task["cached"]]
+    result = GradeResult(tests, list(exercises), notes, fresh.protections, fresh.seconds, task["digest"], unstable,
+                         exercise_notes)
     gradebook.record(task["student"], task["digest"], task["source"], notes, task["late"], result, provenance)
+
+
+def _run_notes(notes: list[str], problems: dict[str, str], found) -> list[str]:
+    """A run's notes: the submission's (how its files were found), its exercises' problems (a
+    module missing), then what grading found (``found``: each exercise's notes), each once."""
+    notes = notes + [f"{ex}: {msg}" for ex, msg in problems.items()]
+    for exercise_notes in found:
+        notes += [note for note in exercise_notes if note not in notes]
+    return notes
 
 
 class Progress:

@@ -1,10 +1,12 @@
 """The gradebook: SQLite, one transaction per graded student, history kept.
 
-Tables: ``students``; ``submissions`` (one per distinct content of a student's work, by hash);
-``runs`` (each grading of a submission, with provenance: grader version, suite hash, torch
-version); ``results`` (one row per test of a run); ``exercise_cache`` (an exercise's results for
-an exact module content under exact suites: the suites are deterministic, so a file graded once,
-an untouched stub say, need not be graded again). A student's grade is their newest run, by when
+Tables: ``students``; ``submissions`` (one per distinct content of a student's work, by hash,
+with how it was last received: source, late mark, notes); ``runs`` (each grading of a
+submission, with provenance: grader version, suite hash, torch version; the exercises whose
+results hung on time, and what grading each exercise found); ``results`` (one row per test of a
+run); ``exercise_cache`` (an exercise's results for an exact module content under exact
+suites: the suites are deterministic, so a file graded once, an untouched stub say, need not be
+graded again). A student's grade is their newest run, by when
 it was graded (UTC, to the microsecond, later than any earlier run of theirs in the same
 gradebook), so a merge gives the same grades whatever order the gradebooks come in; earlier runs
 stay for history. Because a run and its results are
@@ -49,7 +51,9 @@ CREATE TABLE IF NOT EXISTS runs (
     seeds TEXT NOT NULL,
     protections TEXT NOT NULL,
     score REAL NOT NULL,
-    max_score REAL NOT NULL
+    max_score REAL NOT NULL,
+    unstable TEXT NOT NULL DEFAULT '[]',
+    exercise_notes TEXT
 );
 CREATE TABLE IF NOT EXISTS results (
     run INTEGER NOT NULL REFERENCES runs(id),
@@ -81,6 +85,8 @@ CREATE TABLE IF NOT EXISTS exercise_cache (
 # they hold, never by the order the gradebooks were merged in.
 NEWEST_FIRST = "r.graded_at DESC, r.score DESC, s.digest DESC, r.suite_hash DESC, r.id DESC"
 GRADED_AT = "%Y-%m-%dT%H:%M:%S.%f+00:00"        # fixed width, UTC: text order is time order
+# Columns of ``runs`` that gradebooks of earlier versions lack (added when they are opened).
+RUN_COLUMNS_ADDED = {"unstable": "TEXT NOT NULL DEFAULT '[]'", "exercise_notes": "TEXT"}
 NEWEST_RUNS = ("SELECT id FROM (SELECT r.id, ROW_NUMBER() OVER (PARTITION BY r.student ORDER BY "
                f"{NEWEST_FIRST}) AS rank FROM runs r JOIN submissions s ON s.id = r.submission) WHERE rank = 1")
 
@@ -131,6 +137,7 @@ class Gradebook:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.executescript(SCHEMA)
+            self._add_run_columns()
             self._normalise_graded_at()
         except (sqlite3.Error, ValueError) as e:          # ValueError: a time that is no time
             self.db.close()
@@ -138,6 +145,16 @@ class Gradebook:
         except GradebookError:
             self.db.close()
             raise
+
+    def _add_run_columns(self) -> None:
+        """Give the runs of a gradebook made by an earlier version the columns added since:
+        ``unstable`` (none of their exercises is known to have hung on time: '[]') and
+        ``exercise_notes`` (NULL: what grading found is only in their submission's notes)."""
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(runs)")}
+        with self.db:
+            for column, definition in RUN_COLUMNS_ADDED.items():
+                if column not in columns:
+                    self.db.execute(f"ALTER TABLE runs ADD COLUMN {column} {definition}")
 
     def _normalise_graded_at(self) -> None:
         """Rewrite times stored by earlier versions (local, to the second: "%Y-%m-%dT%H:%M:%S%z")
@@ -173,7 +190,10 @@ class Gradebook:
     # ------------------------------------------------------------------ writing
     def record(self, student: str, digest: str, source: str, notes: list, late: bool, result,
                provenance: Provenance) -> int:
-        """Store one graded submission (a GradeResult-like object) in one transaction."""
+        """Store one graded submission (a GradeResult-like object) in one transaction; the run
+        keeps which of its exercises hung on time (``result.unstable``: the run is not final for
+        them, see :meth:`is_graded`) and what grading each exercise found (``result.exercise_notes``,
+        also in ``notes``: kept apart so that :meth:`refresh` can bring the rest up to date)."""
         now = self._unique_time(student, datetime.now(timezone.utc), datetime.max.replace(tzinfo=timezone.utc))
         now = now.strftime(GRADED_AT)
         notes_json = json.dumps([plain_text(n) for n in notes])
@@ -188,10 +208,12 @@ class Gradebook:
                             (notes_json, plain_text(source), int(late), sub_id))
             cur = self.db.execute(
                 "INSERT INTO runs(submission, student, graded_at, seconds, grader_version, suite_hash, "
-                "torch_version, seeds, protections, score, max_score) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                "torch_version, seeds, protections, score, max_score, unstable, exercise_notes) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (sub_id, student, now, result.seconds, provenance.grader_version, provenance.suite_hash,
                  provenance.torch_version, provenance.seeds, json.dumps(result.protections),
-                 result.score, result.max_score))
+                 result.score, result.max_score, json.dumps(sorted(result.unstable)),
+                 json.dumps({ex: [plain_text(n) for n in found] for ex, found in result.exercise_notes.items()})))
             run = cur.lastrowid
             self.db.executemany(
                 "INSERT INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -200,6 +222,18 @@ class Gradebook:
                  for i, t in enumerate(result.tests)])
         return run
 
+    def refresh(self, student: str, digest: str, source: str, late: bool, notes: list | None) -> None:
+        """Bring the submission of ``student`` with content ``digest``, skipped as unchanged by a
+        rerun, up to date with how this run found it: where it came from, whether it was late, and
+        its notes (None: keep them). A submission row says how its content was last received (its
+        first ``received`` time stays); its runs stay as they were, as a run is a grading and the
+        content was not graded again."""
+        with self.db:
+            self.db.execute("UPDATE submissions SET source=?, late=?, notes=COALESCE(?, notes) WHERE student=? "
+                            "AND digest=?", (plain_text(source), int(late),
+                                             None if notes is None else json.dumps([plain_text(n) for n in notes]),
+                                             student, digest))
+
     def merge_from(self, other: "Gradebook") -> int:
         """Copy every run of ``other`` that this gradebook lacks (by student, digest, time and
         suites). Returns how many runs were added."""
@@ -207,8 +241,8 @@ class Gradebook:
         for (run_id,) in other.db.execute("SELECT id FROM runs ORDER BY id").fetchall():
             run = other.db.execute(
                 "SELECT r.student, s.digest, s.source, s.notes, s.late, s.received, r.graded_at, r.seconds, "
-                "r.grader_version, r.suite_hash, r.torch_version, r.seeds, r.protections, r.score, r.max_score "
-                "FROM runs r JOIN submissions s ON s.id = r.submission WHERE r.id=?", (run_id,)).fetchone()
+                "r.grader_version, r.suite_hash, r.torch_version, r.seeds, r.protections, r.score, r.max_score, "
+                "r.unstable, r.exercise_notes FROM runs r JOIN submissions s ON s.id = r.submission WHERE r.id=?", (run_id,)).fetchone()
             student, digest, source, notes, late, received, graded_at = run[:7]
             exists = self.db.execute(
                 "SELECT 1 FROM runs r JOIN submissions s ON s.id = r.submission WHERE r.student=? AND "
@@ -224,8 +258,8 @@ class Gradebook:
                                             (student, digest)).fetchone()
                 cur = self.db.execute(
                     "INSERT INTO runs(submission, student, graded_at, seconds, grader_version, suite_hash, "
-                    "torch_version, seeds, protections, score, max_score) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    (sub_id, student, graded_at, *run[7:]))
+                    "torch_version, seeds, protections, score, max_score, unstable, exercise_notes) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", (sub_id, student, graded_at, *run[7:]))
                 self.db.executemany("INSERT INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                                     [(cur.lastrowid, *t[1:]) for t in tests])
             added += 1
@@ -248,15 +282,24 @@ class Gradebook:
 
     # ------------------------------------------------------------------ reading
     def is_graded(self, student: str, digest: str, suite_hash: str, exercises) -> bool:
-        """Whether the student's newest run is of this content under these suites, and graded
-        every one of ``exercises`` (a run made with ``--only`` covers only some)."""
+        """Whether the student's newest run is of this content under these suites, graded every
+        one of ``exercises`` (a run made with ``--only`` covers only some), and none of them hung
+        on time (a timeout or crash under load may not recur: such a run is not final, and the
+        next run grades the student again, as a fresh gradebook would)."""
         row = self.db.execute(
-            "SELECT r.id, s.digest, r.suite_hash FROM runs r JOIN submissions s ON s.id = r.submission "
+            "SELECT r.id, s.digest, r.suite_hash, r.unstable FROM runs r JOIN submissions s ON s.id = r.submission "
             f"WHERE r.student=? ORDER BY {NEWEST_FIRST} LIMIT 1", (student,)).fetchone()
-        if row is None or row[1:] != (digest, suite_hash):
+        if row is None or row[1:3] != (digest, suite_hash) or set(exercises) & set(json.loads(row[3])):
             return False
         graded = {ex for (ex,) in self.db.execute("SELECT DISTINCT exercise FROM results WHERE run=?", (row[0],))}
         return set(exercises) <= graded
+
+    def newest_exercise_notes(self, student: str) -> dict[str, list] | None:
+        """What grading each exercise found in the student's newest run (exercise -> notes); None
+        if there is no run, or its version kept them only among its submission's notes."""
+        row = self.db.execute(f"SELECT r.exercise_notes FROM runs r JOIN submissions s ON s.id = r.submission "
+                              f"WHERE r.student=? ORDER BY {NEWEST_FIRST} LIMIT 1", (student,)).fetchone()
+        return json.loads(row[0]) if row and row[0] is not None else None
 
     def suite_versions(self) -> dict[str, int]:
         """How many students' newest runs were graded under each suite hash (suites, references,

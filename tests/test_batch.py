@@ -1036,3 +1036,77 @@ def test_the_report_counts_students_not_cases():
     for failed_cases in (3, 1, 0):
         stats.add("s", result(failed_cases))
     assert stats.failures == {("broadcasting", "shapes broadcast"): 2}
+
+
+# --------------------------------------------------------------------------- reruns
+
+
+def test_a_student_whose_exercise_timed_out_is_graded_again_on_the_next_run(course, tmp_path):
+    """A timeout may come of the machine's load: the run that held it is not final, so a rerun
+    (here with a longer time limit) grades that student again and gives what a fresh run gives;
+    a merged gradebook knows it too. A run without timeouts is final."""
+    cls = tmp_path / "class"
+    slow = SOLUTION.replace("def broadcast_shape(*shapes)", "_SLOW = [1]\n\n\ndef broadcast_shape(*shapes):\n"
+                            "    import time; time.sleep(0.8 * len(_SLOW)); _SLOW.clear()    # a worker's first call\n"
+                            "    return _broadcast_shape(*shapes)\n\n\ndef _broadcast_shape(*shapes)")
+    for student, source in (("ok", SOLUTION), ("slow", slow)):
+        (cls / student).mkdir(parents=True)
+        (cls / student / "broadcasting.py").write_text(source)
+    out = tmp_path / "out"
+    grade_class([cls], course, out, exercises=ONLY, jobs=1, timeouts=Timeouts(call=0.3, start=20.0))
+    assert read_grades(out)["slow"]["broadcasting"] != "20"
+    merged = tmp_path / "merged"
+    merge_gradebooks([out / "gradebook.sqlite"], course, merged)
+    for _ in range(2):        # the merged gradebook, then the graded one: slow is graded again each time
+        summary, _ = grade_class([cls], course, merged, exercises=ONLY, jobs=1, timeouts=TIMEOUTS)
+        assert (summary.graded, summary.skipped) == (1, 1)
+        assert read_grades(merged)["slow"]["broadcasting"] == "20"
+        merged = out
+    summary, _ = grade_class([cls], course, out, exercises=ONLY, jobs=1, timeouts=TIMEOUTS)
+    assert (summary.graded, summary.skipped) == (0, 2)
+
+
+def test_a_gradebook_of_an_earlier_version_opens_and_grades_on(course, tmp_path):
+    """Runs stored before runs kept their unstable exercises and notes apart are final, keep
+    their notes when skipped, and merge."""
+    cls = tmp_path / "class"
+    (cls / "alice").mkdir(parents=True)
+    (cls / "alice" / "broadcasting.py").write_text(SOLUTION)
+    out = tmp_path / "out"
+    grade([cls], out, course=course)
+    with sqlite3.connect(out / "gradebook.sqlite") as db:
+        db.execute("UPDATE submissions SET notes=?", (json.dumps(["graded with an earlier version"]),))
+        db.execute("ALTER TABLE runs DROP COLUMN unstable")
+        db.execute("ALTER TABLE runs DROP COLUMN exercise_notes")
+    summary, _ = grade_class([cls], course, out, exercises=ONLY, jobs=1, timeouts=TIMEOUTS)
+    assert (summary.graded, summary.skipped) == (0, 1)
+    with Gradebook(out / "gradebook.sqlite") as gb:
+        [alice] = gb.current()
+        assert alice.notes == ["graded with an earlier version"] and gb.newest_exercise_notes("alice") is None
+    merge_gradebooks([out / "gradebook.sqlite"], course, tmp_path / "merged")
+    assert read_grades(tmp_path / "merged") == read_grades(out)
+
+
+def test_unchanged_work_resubmitted_late_or_elsewhere_is_marked_as_this_run_found_it(course, tmp_path):
+    """The same notebook uploaded again after the deadline, beside a file that is ignored: the
+    rerun does not grade it again, but the grade says late, names the new upload and its note,
+    and keeps what grading found (a cell that raised)."""
+    book = notebook("from d2l import torch as d2l\n" + SOLUTION, magic=False)
+    first = write_zip(tmp_path / "first.zip", {"alice_11_1_broadcasting.ipynb": book})
+    again = write_zip(tmp_path / "again.zip", {"alice_LATE_11_5_broadcasting.ipynb": book,
+                                               "alice_LATE_11_6_photo.png": "not code"})
+    out = tmp_path / "out"
+    assert grade([first], out, course=course)["alice_11"]["late"] == ""
+    cell_note = feedback(out, "alice_11").count("No module named 'd2l'")
+    assert cell_note
+    summary, _ = grade_class([again], course, out, exercises=ONLY, jobs=1, timeouts=TIMEOUTS)
+    assert (summary.graded, summary.skipped) == (0, 1)
+    assert read_grades(out)["alice_11"]["late"] == "yes"
+    with Gradebook(out / "gradebook.sqlite") as gb:
+        [alice] = gb.current()
+        assert "again.zip" in alice.source and len(gb.history("alice_11")) == 1
+        assert any("photo.png" in note for note in alice.notes), alice.notes
+    assert feedback(out, "alice_11").count("No module named 'd2l'") == cell_note
+    grade_class([first], course, out, exercises=ONLY, jobs=1, timeouts=TIMEOUTS)
+    assert read_grades(out)["alice_11"]["late"] == ""
+
