@@ -69,6 +69,7 @@ class BatchSummary:
     doubts: list = field(default_factory=list)     # (student, what to check): how they were found may be wrong
     class_notes: list = field(default_factory=list)  # files of the class that are no student's (ignored, left out)
     unwritten: list = field(default_factory=list)  # (student, reason): their own export files could not be written
+    absent: list = field(default_factory=list)     # students of the gradebook this run did not find (earlier grades kept)
     seconds: float = 0.0
 
 
@@ -444,6 +445,8 @@ def grade_class(paths, course: Course, out: Path, *, gradebook_path: Path | None
                 jobs: int = 0, shard=None, regrade=(), regrade_all=False, timeouts=None, zygote=None,
                 progress=None, check_forbidden: bool = True) -> tuple[BatchSummary, int]:
     """Find the students in ``paths``, grade those not yet graded, write every export to ``out``.
+    The gradebook's students this run did not find (another section graded into it, or an
+    earlier run's mistaken layout) keep their grades, and the summary names them.
 
     Returns the batch summary and the number of students in the gradebook.
     """
@@ -471,6 +474,7 @@ def grade_class(paths, course: Course, out: Path, *, gradebook_path: Path | None
         summary.combined = [(c.student, c.source) for c in candidates if c.combined]
         summary.doubts = [(c.student, doubt) for c in candidates for doubt in c.doubts]
         summary.class_notes = class_notes
+        summary.absent = sorted(gradebook.students() - ids)     # found in any shard is found
         exports = write_exports(gradebook, out, course, exercises)
     summary.unwritten = exports.unwritten
     return summary, exports.stats.students

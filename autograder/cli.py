@@ -223,6 +223,12 @@ def _grade_class(args, timeouts, zygote) -> int:
         print(f"  check {student}: {doubt}", file=sys.stderr)
     for note in summary.class_notes:
         print(f"  note: {note}", file=sys.stderr)
+    if summary.absent:
+        names = ", ".join(summary.absent[:5]) + (", ..." if len(summary.absent) > 5 else "")
+        print(f"  note: {_count(len(summary.absent), 'student')} in the gradebook "
+              f"{'was' if len(summary.absent) == 1 else 'were'} not found in this run and "
+              f"{'keeps an earlier grade' if len(summary.absent) == 1 else 'keep their earlier grades'}: {names}",
+              file=sys.stderr)
     return _print_unwritten(summary.unwritten)
 
 

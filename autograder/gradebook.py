@@ -301,6 +301,10 @@ class Gradebook:
                               f"WHERE r.student=? ORDER BY {NEWEST_FIRST} LIMIT 1", (student,)).fetchone()
         return json.loads(row[0]) if row and row[0] is not None else None
 
+    def students(self) -> set[str]:
+        """Every student with a run."""
+        return {student for (student,) in self.db.execute("SELECT DISTINCT student FROM runs")}
+
     def suite_versions(self) -> dict[str, int]:
         """How many students' newest runs were graded under each suite hash (suites, references,
         grader, ``--allow-forbidden``): more than one, and grades are not alike."""

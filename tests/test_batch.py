@@ -1110,3 +1110,21 @@ def test_unchanged_work_resubmitted_late_or_elsewhere_is_marked_as_this_run_foun
     grade_class([first], course, out, exercises=ONLY, jobs=1, timeouts=TIMEOUTS)
     assert read_grades(out)["alice_11"]["late"] == ""
 
+
+def test_students_of_the_gradebook_this_run_did_not_find_are_kept_and_named(course, tmp_path):
+    """A section graded on its own into the class's folder keeps the other section's grades and
+    names them once (the command prints them); a shard's run finds the whole class."""
+    cls = make_class(tmp_path / "class", 3)
+    out = tmp_path / "out"
+    grade([cls], out, course=course)
+    summary, _ = grade_class([cls], course, out, exercises=ONLY, jobs=1, timeouts=TIMEOUTS, shard=(1, 2))
+    assert summary.absent == []
+    shutil.rmtree(cls / "s01")
+    shutil.rmtree(cls / "s02")
+    cmd = [sys.executable, "-m", "autograder", "grade", str(cls), "--out", str(out), "--only", *ONLY,
+           "--jobs", "1", "--course", str(ROOT)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert ("  note: 2 students in the gradebook were not found in this run and keep their earlier grades: "
+            "s01, s02\n") in proc.stderr
+    assert sorted(read_grades(out)) == ["s00", "s01", "s02"]
