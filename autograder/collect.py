@@ -512,7 +512,8 @@ class _Finder:
             self.add(student, source, origin, _failing(SubmissionError(
                 f"{entry.name} is an archive the grader cannot open: only .zip archives are read")))
         else:
-            self.notes.append(f"{source} was ignored: it is not a folder, a .zip, a module (.py) or a notebook (.ipynb)")
+            self.notes.append(f"{source} was ignored: it is not a folder, a .zip, a module (.py) or a notebook "
+                              "(.ipynb)")
 
 
 def _entry_key(name: str, is_folder: bool) -> tuple[str, LmsName | None]:

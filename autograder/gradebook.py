@@ -242,7 +242,8 @@ class Gradebook:
             run = other.db.execute(
                 "SELECT r.student, s.digest, s.source, s.notes, s.late, s.received, r.graded_at, r.seconds, "
                 "r.grader_version, r.suite_hash, r.torch_version, r.seeds, r.protections, r.score, r.max_score, "
-                "r.unstable, r.exercise_notes FROM runs r JOIN submissions s ON s.id = r.submission WHERE r.id=?", (run_id,)).fetchone()
+                "r.unstable, r.exercise_notes FROM runs r JOIN submissions s ON s.id = r.submission WHERE r.id=?",
+                (run_id,)).fetchone()
             student, digest, source, notes, late, received, graded_at = run[:7]
             exists = self.db.execute(
                 "SELECT 1 FROM runs r JOIN submissions s ON s.id = r.submission WHERE r.student=? AND "
