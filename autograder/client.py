@@ -345,6 +345,8 @@ class ExerciseSession:
             self.unavailable = f"importing {self._student_file()} failed: malformed answer"
             raise ExerciseUnavailable(self.unavailable) from None
         self.cell_notes = _cell_notes(header.get("cell_errors"), self._student_file())
+        if _cell_stopped_on_time(header.get("cell_errors")):
+            self.failures += 1              # a cell cut at its time limit under load may finish next time
         if not header.get("ok"):
             err = self._placed(_student_error(header.get("error")))
             where = f" ({err.location(self.locate)})" if err.location() else ""
@@ -663,6 +665,12 @@ def _cell_notes(errors, notebook: str) -> list[str]:
         notes.append(f"{notebook}, cell {e['cell']} {what}; the cells after it were still run "
                      "(as nbgrader runs a notebook), but what it would have defined is missing")
     return notes
+
+
+def _cell_stopped_on_time(errors) -> bool:
+    """Whether a notebook cell was stopped at its time limit while the notebook was loaded."""
+    return isinstance(errors, list) and any(isinstance(e, dict) and e.get("type") == TOO_LONG
+                                            for e in errors[:MAX_CELL_ERRORS])
 
 
 def _student_error(info, deferred: bool = False, called: str = "") -> StudentError:

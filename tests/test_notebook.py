@@ -161,7 +161,8 @@ def test_ipython_syntax_only_where_ipython_reads_it():
 def test_a_cell_that_runs_too_long_is_stopped_and_the_cells_after_it_still_run(grader, tmp_path, monkeypatch):
     """A training demo that would outlast the import deadline (one that swallows every Exception
     in its loop included) is stopped after the cell's time: the solution's cell below it still
-    runs, for full marks, and a note says which cell was stopped and why."""
+    runs, for full marks, and a note says which cell was stopped and why. The result hung on
+    time (it may differ under another load), so a class run neither caches nor keeps it as final."""
     monkeypatch.setattr(grader.timeouts, "cell", 1.0)
     code = nbformat.v4.new_code_cell
     solution = (ROOT / "solutions" / "sgd.py").read_text()
@@ -169,7 +170,7 @@ def test_a_cell_that_runs_too_long_is_stopped_and_the_cells_after_it_still_run(g
     cells = [code("import torch"), code("while True:\n    pass"), code(demo), code(solution)]
     (tmp_path / "sgd.ipynb").write_text(nb(*cells))
     result = grader.grade(grader.prepare(tmp_path), ["sgd"])
-    assert result.by_exercise() == {"sgd": (20.0, 20.0)}
+    assert result.by_exercise() == {"sgd": (20.0, 20.0)} and result.unstable == ["sgd"]
     for cell in (2, 3):
         assert f"sgd.ipynb, cell {cell} ran for more than 1 s and was stopped (a long training run or demo belongs " \
                "outside the graded notebook); the cells after it were still run" in " ".join(result.notes)
