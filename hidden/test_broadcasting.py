@@ -308,6 +308,9 @@ def test_can_broadcast_cases(student):
         ([2, 1], torch.Size([3])),
         ([3], (2, 1)),                  # a list shorter than the other shape: left as it is
         ((-1,), (1,)),                  # a negative size: broadcast_shape raises ValueError
+        ((4, -1),),                     # ... in a single shape,
+        ((-1,), ()),                    # ... against an empty shape,
+        ((3,), (-2, 3)),                # ... in a dimension the other shape lacks
         ((2.0,), (2,)),                 # a float size: broadcast_shape raises TypeError
     ]
     for shapes in cases:
