@@ -34,6 +34,9 @@ F32, F64 = torch.float32, torch.float64
 SEEDS = (0, 1, 2)
 FLOAT_IDS = ["float32", "float64"]
 LEN_DTYPES = (torch.int64, torch.int32, torch.float32, torch.float64)
+NARROW_LEN_DTYPES = (torch.int16, torch.int8, torch.uint8, torch.float16)   # "int or float" includes these
+HUGE_LENGTH_HINT = ("a length above the number of positions masks nothing, however large "
+                    "(a cast to a narrower integer type such as int32 wraps it around)")
 _DEFAULT_RTOL = {F32: 1.3e-6, F64: 1e-7}         # torch.testing.assert_close's defaults
 _DEFAULT_ATOL = {F32: 1e-5, F64: 1e-7}
 
@@ -210,11 +213,11 @@ def test_sequence_mask_new_tensor_inputs_unchanged(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("sequence_mask")
 def test_sequence_mask_dtype_and_edge_cases(student):
-    """sequence_mask keeps X's dtype whatever valid_len's dtype, handles empty inputs, -inf values and inf/nan scores"""
+    """sequence_mask keeps X's dtype whatever valid_len's dtype, handles empty inputs, -inf values, inf/nan scores and lengths far above maxlen"""
     g = _gen(5)
     cases = []
     for dtype in (F32, F64):
-        for len_dtype in LEN_DTYPES:
+        for len_dtype in (*LEN_DTYPES, *NARROW_LEN_DTYPES):
             other = F64 if dtype == F32 else F32
             cases.append((_randn((3, 4), dtype, g), torch.tensor([1, 4, 0]).to(len_dtype), 2.0))
             cases.append((_randn((3, 4), dtype, g), torch.tensor([3, 2, 6]).to(other), -1e6))
@@ -238,6 +241,11 @@ def test_sequence_mask_dtype_and_edge_cases(student):
     _expect_reference_later(student.masked_softmax.sequence_mask, ref.sequence_mask, "sequence_mask", (X, lens),
                             {"value": -1e40},
                             hint="write `value` in X's dtype (torch.tensor(value) is float32)")
+    # Lengths far above maxlen keep the whole row, however large (cast to int32 they wrap around).
+    X = _randn((3, 4), F32, g)
+    for lens in (torch.tensor([2**40, 1, 4]), torch.tensor([1e10, 0.0, 2.0])):
+        _expect_reference_later(student.masked_softmax.sequence_mask, ref.sequence_mask, "sequence_mask", (X, lens),
+                                hint=HUGE_LENGTH_HINT)
 
 
 @pytest.mark.points(1)
@@ -321,6 +329,11 @@ def test_masked_softmax_zero_and_long_lengths(student):
                          torch.tensor([[0.0, 0.0], [0.0, 0.0], [0.0, 0.0]]),
                          _lengths((3, 2), 4, g), _lengths((3,), 4, g)):
                 _masked_softmax_later(student, X, lens)
+    # Lengths far above num_keys mask nothing, however large (cast to int32 they wrap around).
+    X = _randn((3, 2, 4), F64, _gen(11))
+    for lens in (torch.tensor([2**40, 0, 3]), torch.tensor([1e10, 2.0, 1e10]),
+                 torch.tensor([[2**40, 1], [0, 2**40], [3, 4]])):
+        _masked_softmax_later(student, X, lens, hint=HUGE_LENGTH_HINT)
     # A single example whose only length is 0 (a tensor whose truth value would be False).
     X = _randn((1, 2, 3), F32, _gen(9))
     for lens in (torch.tensor([0]), torch.tensor([[0, 0]])):
@@ -381,7 +394,7 @@ def test_masked_softmax_keeps_dtype(student):
     g = _gen(3)
     for dtype in (F32, F64):
         X = _randn((2, 3, 5), dtype, g)
-        for len_dtype in LEN_DTYPES:
+        for len_dtype in (*LEN_DTYPES, *NARROW_LEN_DTYPES):
             for lens in (torch.tensor([2, 5]), torch.tensor([[1, 0, 6], [3, 2, 5]])):
                 lens = lens.to(len_dtype)
                 _masked_softmax_later(student, X, lens)
