@@ -1,7 +1,8 @@
 """The gradebook: SQLite, one transaction per graded student, history kept.
 
 Tables: ``students``; ``submissions`` (one per distinct content of a student's work, by hash,
-with how it was last received: source, late mark, notes); ``runs`` (each grading of a
+with how it was last received: source, late mark, notes, and when: ``updated``, so that a merge
+keeps the most recent receipt whatever the order); ``runs`` (each grading of a
 submission, with provenance: grader version, suite hash, torch version; the exercises whose
 results hung on time, and what grading each exercise found); ``results`` (one row per test of a
 run); ``exercise_cache`` (an exercise's results for an exact module content under exact
@@ -37,6 +38,7 @@ CREATE TABLE IF NOT EXISTS submissions (
     notes TEXT NOT NULL,
     late INTEGER NOT NULL DEFAULT 0,
     received TEXT NOT NULL,
+    updated TEXT NOT NULL DEFAULT '',
     UNIQUE (student, digest)
 );
 CREATE TABLE IF NOT EXISTS runs (
@@ -85,8 +87,9 @@ CREATE TABLE IF NOT EXISTS exercise_cache (
 # they hold, never by the order the gradebooks were merged in.
 NEWEST_FIRST = "r.graded_at DESC, r.score DESC, s.digest DESC, r.suite_hash DESC, r.id DESC"
 GRADED_AT = "%Y-%m-%dT%H:%M:%S.%f+00:00"        # fixed width, UTC: text order is time order
-# Columns of ``runs`` that gradebooks of earlier versions lack (added when they are opened).
-RUN_COLUMNS_ADDED = {"unstable": "TEXT NOT NULL DEFAULT '[]'", "exercise_notes": "TEXT"}
+# Columns that gradebooks of earlier versions lack (added when they are opened), by table.
+COLUMNS_ADDED = {"runs": {"unstable": "TEXT NOT NULL DEFAULT '[]'", "exercise_notes": "TEXT"},
+                 "submissions": {"updated": "TEXT NOT NULL DEFAULT ''"}}
 NEWEST_RUNS = ("SELECT id FROM (SELECT r.id, ROW_NUMBER() OVER (PARTITION BY r.student ORDER BY "
                f"{NEWEST_FIRST}) AS rank FROM runs r JOIN submissions s ON s.id = r.submission) WHERE rank = 1")
 
@@ -137,8 +140,9 @@ class Gradebook:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.executescript(SCHEMA)
-            self._add_run_columns()
+            self._add_columns()
             self._normalise_graded_at()
+            self._date_receipts()
         except (sqlite3.Error, ValueError) as e:          # ValueError: a time that is no time
             self.db.close()
             raise GradebookError(f"{self.path} is not a gradebook (an SQLite database): {e}") from None
@@ -146,15 +150,25 @@ class Gradebook:
             self.db.close()
             raise
 
-    def _add_run_columns(self) -> None:
-        """Give the runs of a gradebook made by an earlier version the columns added since:
+    def _add_columns(self) -> None:
+        """Give the tables of a gradebook made by an earlier version the columns added since: runs'
         ``unstable`` (none of their exercises is known to have hung on time: '[]') and
-        ``exercise_notes`` (NULL: what grading found is only in their submission's notes)."""
-        columns = {row[1] for row in self.db.execute("PRAGMA table_info(runs)")}
+        ``exercise_notes`` (NULL: what grading found is only in their submission's notes), and
+        submissions' ``updated`` ('': dated by :meth:`_date_receipts`)."""
         with self.db:
-            for column, definition in RUN_COLUMNS_ADDED.items():
-                if column not in columns:
-                    self.db.execute(f"ALTER TABLE runs ADD COLUMN {column} {definition}")
+            for table, added in COLUMNS_ADDED.items():
+                columns = {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
+                for column, definition in added.items():
+                    if column not in columns:
+                        self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+
+    def _date_receipts(self) -> None:
+        """Date the submissions of an earlier version, which kept no time of their last receipt,
+        by their newest run (the last time that version took their source, late mark and notes
+        from a run, as a refresh of theirs is lost)."""
+        with self.db:
+            self.db.execute("UPDATE submissions SET updated = COALESCE((SELECT MAX(graded_at) FROM runs "
+                            "WHERE runs.submission = submissions.id), '') WHERE updated = ''")
 
     def _normalise_graded_at(self) -> None:
         """Rewrite times stored by earlier versions (local, to the second: "%Y-%m-%dT%H:%M:%S%z")
@@ -195,6 +209,7 @@ class Gradebook:
         them, see :meth:`is_graded`) and what grading each exercise found (``result.exercise_notes``,
         also in ``notes``: kept apart so that :meth:`refresh` can bring the rest up to date)."""
         now = self._unique_time(student, datetime.now(timezone.utc), datetime.max.replace(tzinfo=timezone.utc))
+        updated = self._receipt_time(student, digest, now)
         now = now.strftime(GRADED_AT)
         notes_json = json.dumps([plain_text(n) for n in notes])
         with self.db:
@@ -204,8 +219,8 @@ class Gradebook:
                 "VALUES (?, ?, ?, ?, ?, ?)", (student, digest, plain_text(source), notes_json, int(late), now))
             (sub_id,) = self.db.execute("SELECT id FROM submissions WHERE student=? AND digest=?",
                                         (student, digest)).fetchone()
-            self.db.execute("UPDATE submissions SET notes=?, source=?, late=? WHERE id=?",
-                            (notes_json, plain_text(source), int(late), sub_id))
+            self.db.execute("UPDATE submissions SET notes=?, source=?, late=?, updated=? WHERE id=?",
+                            (notes_json, plain_text(source), int(late), updated, sub_id))
             cur = self.db.execute(
                 "INSERT INTO runs(submission, student, graded_at, seconds, grader_version, suite_hash, "
                 "torch_version, seeds, protections, score, max_score, unstable, exercise_notes) "
@@ -226,45 +241,72 @@ class Gradebook:
         """Bring the submission of ``student`` with content ``digest``, skipped as unchanged by a
         rerun, up to date with how this run found it: where it came from, whether it was late, and
         its notes (None: keep them). A submission row says how its content was last received (its
-        first ``received`` time stays); its runs stay as they were, as a run is a grading and the
-        content was not graded again."""
+        first ``received`` time stays, ``updated`` is now); its runs stay as they were, as a run is a
+        grading and the content was not graded again."""
+        updated = self._receipt_time(student, digest, datetime.now(timezone.utc))
         with self.db:
-            self.db.execute("UPDATE submissions SET source=?, late=?, notes=COALESCE(?, notes) WHERE student=? "
-                            "AND digest=?", (plain_text(source), int(late),
-                                             None if notes is None else json.dumps([plain_text(n) for n in notes]),
-                                             student, digest))
+            self.db.execute("UPDATE submissions SET source=?, late=?, notes=COALESCE(?, notes), updated=? "
+                            "WHERE student=? AND digest=?",
+                            (plain_text(source), int(late),
+                             None if notes is None else json.dumps([plain_text(n) for n in notes]),
+                             updated, student, digest))
+
+    def _receipt_time(self, student: str, digest: str, now: datetime) -> str:
+        """When the submission is received now (as :data:`GRADED_AT`): ``now``, or a microsecond
+        after its last receipt if the clock says earlier (a receipt is its submission's newest)."""
+        row = self.db.execute("SELECT updated FROM submissions WHERE student=? AND digest=?",
+                              (student, digest)).fetchone()
+        if row and row[0] >= now.strftime(GRADED_AT):
+            now = datetime.strptime(row[0], GRADED_AT).replace(tzinfo=timezone.utc) + timedelta(microseconds=1)
+        return now.strftime(GRADED_AT)
 
     def merge_from(self, other: "Gradebook") -> int:
         """Copy every run of ``other`` that this gradebook lacks (by student, digest, time and
-        suites). Returns how many runs were added."""
+        suites), and give each submission the source, late mark and notes of its most recent
+        receipt in either (ties go to the greater content: any order of merges gives the same).
+        Returns how many runs were added."""
+        self._merge_submissions(other)
         added = 0
         for (run_id,) in other.db.execute("SELECT id FROM runs ORDER BY id").fetchall():
             run = other.db.execute(
-                "SELECT r.student, s.digest, s.source, s.notes, s.late, s.received, r.graded_at, r.seconds, "
-                "r.grader_version, r.suite_hash, r.torch_version, r.seeds, r.protections, r.score, r.max_score, "
-                "r.unstable, r.exercise_notes FROM runs r JOIN submissions s ON s.id = r.submission WHERE r.id=?",
-                (run_id,)).fetchone()
-            student, digest, source, notes, late, received, graded_at = run[:7]
+                "SELECT r.student, s.digest, r.graded_at, r.seconds, r.grader_version, r.suite_hash, "
+                "r.torch_version, r.seeds, r.protections, r.score, r.max_score, r.unstable, r.exercise_notes "
+                "FROM runs r JOIN submissions s ON s.id = r.submission WHERE r.id=?", (run_id,)).fetchone()
+            student, digest, graded_at = run[:3]
             exists = self.db.execute(
                 "SELECT 1 FROM runs r JOIN submissions s ON s.id = r.submission WHERE r.student=? AND "
-                "s.digest=? AND r.graded_at=? AND r.suite_hash=?", (student, digest, graded_at, run[9])).fetchone()
+                "s.digest=? AND r.graded_at=? AND r.suite_hash=?", (student, digest, graded_at, run[5])).fetchone()
             if exists:
                 continue
             tests = other.db.execute("SELECT * FROM results WHERE run=? ORDER BY position", (run_id,)).fetchall()
             with self.db:
-                self.db.execute("INSERT OR IGNORE INTO students(id) VALUES (?)", (student,))
-                self.db.execute("INSERT OR IGNORE INTO submissions(student, digest, source, notes, late, received) "
-                                "VALUES (?,?,?,?,?,?)", (student, digest, source, notes, late, received))
                 (sub_id,) = self.db.execute("SELECT id FROM submissions WHERE student=? AND digest=?",
                                             (student, digest)).fetchone()
                 cur = self.db.execute(
                     "INSERT INTO runs(submission, student, graded_at, seconds, grader_version, suite_hash, "
                     "torch_version, seeds, protections, score, max_score, unstable, exercise_notes) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", (sub_id, student, graded_at, *run[7:]))
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", (sub_id, student, *run[2:]))
                 self.db.executemany("INSERT INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                                     [(cur.lastrowid, *t[1:]) for t in tests])
             added += 1
         return added
+
+    def _merge_submissions(self, other: "Gradebook") -> None:
+        """Add the submissions of ``other`` this gradebook lacks; one it has takes the source, late
+        mark and notes of ``other`` if they were received later (or at the same time and are the
+        greater), and the earlier of the two first receipts."""
+        with self.db:
+            for row in other.db.execute("SELECT student, digest, source, notes, late, received, updated "
+                                        "FROM submissions ORDER BY id").fetchall():
+                student, digest, source, notes, late, received, updated = row
+                self.db.execute("INSERT OR IGNORE INTO students(id) VALUES (?)", (student,))
+                self.db.execute("INSERT OR IGNORE INTO submissions(student, digest, source, notes, late, received, "
+                                "updated) VALUES (?,?,?,?,?,?,?)", row)
+                self.db.execute("UPDATE submissions SET source=?, notes=?, late=?, updated=? WHERE student=? AND "
+                                "digest=? AND (updated, source, late, notes) < (?, ?, ?, ?)",
+                                (source, notes, late, updated, student, digest, updated, source, late, notes))
+                self.db.execute("UPDATE submissions SET received=MIN(received, ?) WHERE student=? AND digest=?",
+                                (received, student, digest))
 
     def cache_put(self, exercise: str, module_key: str, suite_hash: str, tests: list[dict], notes: list[str]) -> None:
         """Remember one exercise's test results for a module's exact content, and the notes

@@ -1128,3 +1128,62 @@ def test_students_of_the_gradebook_this_run_did_not_find_are_kept_and_named(cour
     assert ("  note: 2 students in the gradebook were not found in this run and keep their earlier grades: "
             "s01, s02\n") in proc.stderr
     assert sorted(read_grades(out)) == ["s00", "s01", "s02"]
+
+
+# --------------------------------------------------------------------------- merges, reruns, shards (red team)
+
+
+def test_a_merge_gives_each_submission_its_most_recent_receipt_whatever_the_order(course, tmp_path):
+    """alice's unchanged work uploaded again late: her shard's rerun marks it late without
+    grading it, and a merge into the merged gradebook that already holds her says late too; so
+    does a merge of the earlier and the later gradebook in either order, and a merge of a new run
+    of her late upload into a gradebook that holds her work on time."""
+    canvas = tmp_path / "class" / "alice_1001_5001_broadcasting.py"
+    canvas.parent.mkdir()
+    canvas.write_text(SOLUTION)
+    late = canvas.with_name("alice_LATE_1001_5001_broadcasting.py")
+    shard, merged = tmp_path / "shard", tmp_path / "merged"
+    grade([canvas.parent], shard, course=course)
+    shutil.copy(shard / "gradebook.sqlite", tmp_path / "earlier.sqlite")
+    merge_gradebooks([shard / "gradebook.sqlite"], course, merged)
+    canvas.rename(late)
+    summary, _ = grade_class([late.parent], course, shard, exercises=ONLY, jobs=1, timeouts=TIMEOUTS)
+    assert (summary.graded, summary.skipped) == (0, 1) and read_grades(shard)["alice_1001"]["late"] == "yes"
+    merge_gradebooks([shard / "gradebook.sqlite"], course, merged)
+    assert read_grades(merged)["alice_1001"]["late"] == "yes"
+    for name, order in (("AB", [tmp_path / "earlier.sqlite", shard / "gradebook.sqlite"]),
+                        ("BA", [shard / "gradebook.sqlite", tmp_path / "earlier.sqlite"])):
+        merge_gradebooks(order, course, tmp_path / name)
+        assert read_grades(tmp_path / name)["alice_1001"]["late"] == "yes", name
+        with Gradebook(tmp_path / name / "gradebook.sqlite") as gb:
+            [alice] = gb.current()
+            assert "LATE" in alice.source, (name, alice.source)
+    on_time = tmp_path / "on_time"
+    merge_gradebooks([tmp_path / "earlier.sqlite"], course, on_time)
+    summary, _ = grade_class([late.parent], course, shard, exercises=ONLY, jobs=1, timeouts=TIMEOUTS,
+                             regrade=["alice_1001"])
+    assert summary.graded == 1
+    assert merge_gradebooks([shard / "gradebook.sqlite"], course, on_time)[0] == 1
+    assert read_grades(on_time)["alice_1001"]["late"] == "yes"
+
+
+def test_submissions_of_an_earlier_version_are_dated_by_their_newest_run_and_merge(tmp_path):
+    """A gradebook made before submissions kept when they were last received opens: each is
+    dated by its newest run, and a later receipt elsewhere wins a merge in either order."""
+    old, new = tmp_path / "old.sqlite", tmp_path / "new.sqlite"
+    with Gradebook(old) as gb:
+        run = record_run(gb, "alice", 20, "d")
+        (graded_at,) = gb.db.execute("SELECT graded_at FROM runs WHERE id=?", (run,)).fetchone()
+    shutil.copy(old, new)
+    with sqlite3.connect(old) as db:
+        db.execute("ALTER TABLE submissions DROP COLUMN updated")
+    with Gradebook(old) as gb:
+        assert gb.db.execute("SELECT updated FROM submissions").fetchall() == [(graded_at,)]
+    with Gradebook(new) as gb:
+        gb.refresh("alice", "d", "late upload", True, None)
+    for order in ((old, new), (new, old)):
+        with Gradebook(tmp_path / f"merged{order[0].stem}.sqlite") as gb:
+            for path in order:
+                with Gradebook(path) as other:
+                    gb.merge_from(other)
+            assert [(g.source, g.late) for g in gb.current()] == [("late upload", True)], order
