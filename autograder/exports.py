@@ -7,6 +7,10 @@
   expected values: hidden-suite messages are redacted when graded);
 - ``report.html``: how the class did (see :mod:`autograder.report`).
 
+An exercise a student's newest run did not grade (a rerun ``--only`` others, merged with
+classmates graded on it) is blank in their row, left out of their totals and files, and named as
+not graded in their feedback: it is never scored 0.
+
 Each file is written beside its place and renamed into it, so a run stopped half-way leaves the
 previous exports whole; a student's files that cannot be written (a name the file system
 refuses) are reported and the other students' are written all the same.
@@ -80,14 +84,20 @@ def _write_student_files(out: Path, student: str, files: dict[str, str], unwritt
 
 
 def grade_result(grade: StudentGrade, exercises) -> GradeResult:
-    """The student's latest run as a GradeResult of ``exercises`` only (the run may hold more: a
-    class graded ``--only`` some exercises exports those, totals included)."""
+    """The student's latest run as a GradeResult of those of ``exercises`` it graded (the run may
+    hold more: a class graded ``--only`` some exercises exports those, totals included; it may
+    hold fewer: a student's rerun ``--only`` some, merged with a class graded on all)."""
     tests = [TestResult(**{k: t[k] for k in TEST_FIELDS}) for t in grade.tests if t["exercise"] in exercises]
-    return GradeResult(tests, list(exercises), grade.notes, grade.protections, grade.seconds, grade.digest)
+    graded = [ex for ex in exercises if any(t.exercise == ex for t in tests)]
+    return GradeResult(tests, graded, grade.notes, grade.protections, grade.seconds, grade.digest)
 
 
-def feedback_markdown(student: str, result: GradeResult, titles: dict) -> str:
+def feedback_markdown(student: str, result: GradeResult, titles: dict, ungraded=()) -> str:
+    """A student's feedback; ``ungraded``: exercises of the class their run did not grade."""
     lines = [f"# Feedback for {student}", "", f"**Score: {result.score:g} / {result.max_score:g}**", ""]
+    if ungraded:
+        names = ", ".join(f"{titles.get(ex, ex)} ({ex})" for ex in ungraded)
+        lines += [f"Not graded this time, and not in this score: {names}.", ""]
     if result.notes:            # first: they say which files were graded, and why
         lines += ["## Notes on your files", ""] + [f"- {n}" for n in result.notes] + [""]
     for ex, (score, max_score) in result.by_exercise().items():
@@ -139,11 +149,13 @@ def write_exports(gradebook: Gradebook, out: Path, course, exercises) -> Exports
         for grade in gradebook.current():
             result = grade_result(grade, exercises)
             per = result.by_exercise()
-            writer.writerow([grade.student, *(f"{per.get(ex, (0, 0))[0]:g}" for ex in exercises),
+            ungraded = [ex for ex in exercises if ex not in per]
+            writer.writerow([grade.student, *(f"{per[ex][0]:g}" if ex in per else "" for ex in exercises),
                              f"{result.score:g}", f"{result.max_score:g}", "yes" if grade.late else ""])
             _write_student_files(out, grade.student, {
                 f"results/{grade.student}.json": json.dumps(result.gradescope(), indent=1),
-                f"feedback/{grade.student}.md": feedback_markdown(grade.student, result, titles)}, done.unwritten)
+                f"feedback/{grade.student}.md": feedback_markdown(grade.student, result, titles, ungraded)},
+                done.unwritten)
             junit.write(_junit_suite(grade.student, result) + "\n")
             done.stats.add(grade.student, result)
         junit.write("</testsuites>\n")

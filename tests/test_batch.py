@@ -1187,3 +1187,28 @@ def test_submissions_of_an_earlier_version_are_dated_by_their_newest_run_and_mer
                 with Gradebook(path) as other:
                     gb.merge_from(other)
             assert [(g.source, g.late) for g in gb.current()] == [("late upload", True)], order
+
+
+def test_an_exercise_the_newest_run_did_not_grade_is_blank_and_not_failed(course, tmp_path):
+    """alice was graded again --only broadcasting; bob's run graded gradients too. Merged, her
+    gradients are blank (not 0) and out of her total, her files do not show them failed, and her
+    feedback says they were not graded."""
+    book = tmp_path / "shard.sqlite"
+    with Gradebook(book) as gb:
+        for student, exercises in (("alice", ["broadcasting", "gradients"]), ("alice", ["broadcasting"]),
+                                   ("bob", ["broadcasting", "gradients"])):
+            tests = [plugin.TestResult(f"t_{ex}", f"t_{ex}", ex, 20.0, 20.0, "passed", "") for ex in exercises]
+            gb.record(student, "d", student, [], False, GradeResult(tests, exercises), Provenance("v", "h", "t"))
+    out = tmp_path / "merged"
+    merge_gradebooks([book], course, out)
+    grades = read_grades(out)
+    assert [grades["alice"][k] for k in ("broadcasting", "gradients", "total", "max_total")] == ["20", "", "20", "20"]
+    assert [grades["bob"][k] for k in ("broadcasting", "gradients", "total", "max_total")] == ["20", "20", "40", "40"]
+    results = json.loads((out / "results" / "alice.json").read_text())
+    assert (results["score"], results["max_score"]) == (20, 20) and "gradients" not in results["output"]
+    text = feedback(out, "alice")
+    assert "(gradients): 0" not in text and "Not graded this time, and not in this score: " in text
+    assert "(gradients)." in text
+    junit = ElementTree.parse(out / "junit.xml").getroot()
+    [alice] = [s for s in junit if s.get("name") == "alice"]
+    assert (alice.get("tests"), alice.get("failures")) == ("1", "0")
