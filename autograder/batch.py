@@ -5,8 +5,8 @@ the only writer of the gradebook. ``jobs`` grader processes are forked from it (
 any torch op), each with a clone of the warm zygote; each grades one student at a time, all in
 one pytest session (the suites are collected once), and sends each result back as JSON. A
 student whose latest run is of the same content under the same suites is skipped (unless an
-exercise of it hung on time: a timeout under load is tried again), so a killed batch resumes where
-it stopped; the skipped submission's source, late mark and notes are those of this run.
+exercise of it hung on time: a timeout under load is tried again, once), so a killed batch resumes
+where it stopped; the skipped submission's source, late mark and notes are those of this run.
 """
 
 from __future__ import annotations
@@ -70,6 +70,7 @@ class BatchSummary:
     class_notes: list = field(default_factory=list)  # files of the class that are no student's (ignored, left out)
     unwritten: list = field(default_factory=list)  # (student, reason): their own export files could not be written
     absent: list = field(default_factory=list)     # students of the gradebook this run did not find (earlier grades kept)
+    retried: list = field(default_factory=list)    # students graded again as an exercise hung on time in their last run
     seconds: float = 0.0
 
 
@@ -363,7 +364,9 @@ def _make_task(candidate: Candidate, exercises, siblings, workdir, gradebook, pr
         reason = "; ".join(submission.notes) or f"no exercise files were found: {held}"
         submission.problems = {ex: f"no {ex}.py or {ex}.ipynb in your submission ({reason})" for ex in exercises}
     fresh = regrade_all or candidate.student in regrade
-    if not fresh and gradebook.is_graded(candidate.student, submission.digest, provenance.suite_hash, exercises):
+    if not fresh and gradebook.to_retry(candidate.student, submission.digest, provenance.suite_hash, exercises):
+        summary.retried.append(candidate.student)
+    elif not fresh and gradebook.is_graded(candidate.student, submission.digest, provenance.suite_hash, exercises):
         shutil.rmtree(submission.folder, ignore_errors=True)
         found = gradebook.newest_exercise_notes(candidate.student)
         gradebook.refresh(candidate.student, submission.digest, candidate.source, candidate.late,

@@ -224,12 +224,20 @@ def _grade_class(args, timeouts, zygote) -> int:
     for note in summary.class_notes:
         print(f"  note: {note}", file=sys.stderr)
     if summary.absent:
-        names = ", ".join(summary.absent[:5]) + (", ..." if len(summary.absent) > 5 else "")
         print(f"  note: {_count(len(summary.absent), 'student')} in the gradebook "
               f"{'was' if len(summary.absent) == 1 else 'were'} not found in this run and "
-              f"{'keeps an earlier grade' if len(summary.absent) == 1 else 'keep their earlier grades'}: {names}",
+              f"{'keeps an earlier grade' if len(summary.absent) == 1 else 'keep their earlier grades'}: "
+              f"{_names(summary.absent)}",
               file=sys.stderr)
+    if summary.retried:
+        print(f"  note: graded again, as an exercise timed out in their last run (a second timeout is final): "
+              f"{_names(summary.retried)}", file=sys.stderr)
     return _print_unwritten(summary.unwritten)
+
+
+def _names(students: list) -> str:
+    """Up to five names, and ', ...' if there are more."""
+    return ", ".join(students[:5]) + (", ..." if len(students) > 5 else "")
 
 
 def _print_unwritten(unwritten: list) -> int:

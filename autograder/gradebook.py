@@ -326,16 +326,36 @@ class Gradebook:
     # ------------------------------------------------------------------ reading
     def is_graded(self, student: str, digest: str, suite_hash: str, exercises) -> bool:
         """Whether the student's newest run is of this content under these suites, graded every
-        one of ``exercises`` (a run made with ``--only`` covers only some), and none of them hung
-        on time (a timeout or crash under load may not recur: such a run is not final, and the
-        next run grades the student again, as a fresh gradebook would)."""
-        row = self.db.execute(
-            "SELECT r.id, s.digest, r.suite_hash, r.unstable FROM runs r JOIN submissions s ON s.id = r.submission "
-            f"WHERE r.student=? ORDER BY {NEWEST_FIRST} LIMIT 1", (student,)).fetchone()
-        if row is None or row[1:3] != (digest, suite_hash) or set(exercises) & set(json.loads(row[3])):
+        one of ``exercises`` (a run made with ``--only`` covers only some), and is final for them
+        (see :meth:`to_retry`)."""
+        row = self._newest_run(student)
+        if row is None or row[1:3] != (digest, suite_hash) or self.to_retry(student, digest, suite_hash, exercises):
             return False
         graded = {ex for (ex,) in self.db.execute("SELECT DISTINCT exercise FROM results WHERE run=?", (row[0],))}
         return set(exercises) <= graded
+
+    def to_retry(self, student: str, digest: str, suite_hash: str, exercises) -> list[str]:
+        """Those of ``exercises`` that hung on time (timed out or crashed) in the student's newest
+        run, if it is of this content under these suites and the first such run: a timeout under
+        load may not recur, so the run is not final and the next grades the student again, as a
+        fresh gradebook would; once a second run of theirs hung on them too, the newest is final
+        (a hang that recurs is the submission's, and is not graded again on every run)."""
+        row = self._newest_run(student)
+        if row is None or row[1:3] != (digest, suite_hash):
+            return []
+        hung = [ex for ex in exercises if ex in json.loads(row[3])]
+        if not hung:
+            return []
+        unstable = [set(json.loads(u)) for (u,) in self.db.execute(
+            "SELECT r.unstable FROM runs r JOIN submissions s ON s.id = r.submission WHERE r.student=? AND "
+            "s.digest=? AND r.suite_hash=?", (student, digest, suite_hash))]
+        return hung if sum(bool(found & set(hung)) for found in unstable) < 2 else []
+
+    def _newest_run(self, student: str) -> tuple | None:
+        """(id, digest, suite hash, unstable exercises as JSON) of the student's newest run."""
+        return self.db.execute(
+            "SELECT r.id, s.digest, r.suite_hash, r.unstable FROM runs r JOIN submissions s ON s.id = r.submission "
+            f"WHERE r.student=? ORDER BY {NEWEST_FIRST} LIMIT 1", (student,)).fetchone()
 
     def newest_exercise_notes(self, student: str) -> dict[str, list] | None:
         """What grading each exercise found in the student's newest run (exercise -> notes); None

@@ -1212,3 +1212,31 @@ def test_an_exercise_the_newest_run_did_not_grade_is_blank_and_not_failed(course
     junit = ElementTree.parse(out / "junit.xml").getroot()
     [alice] = [s for s in junit if s.get("name") == "alice"]
     assert (alice.get("tests"), alice.get("failures")) == ("1", "0")
+
+
+HANGS = SOLUTION.replace("def broadcast_shape(*shapes)", "def broadcast_shape(*shapes):\n    while True:\n"
+                         "        pass\n\n\ndef _broadcast_shape(*shapes)")
+
+
+def test_a_run_that_hangs_again_is_final_and_the_students_graded_again_are_named(course, tmp_path):
+    """carol's broadcast_shape never returns: her first run is tried once more (the command names
+    her), and the second that hangs too is final; dave's run is final at once."""
+    cls = tmp_path / "class"
+    for student, source in (("carol", HANGS), ("dave", SOLUTION)):
+        (cls / student).mkdir(parents=True)
+        (cls / student / "broadcasting.py").write_text(source)
+    out = tmp_path / "out"
+    hang = Timeouts(call=0.3, start=20.0)
+    summary, _ = grade_class([cls], course, out, exercises=ONLY, jobs=1, timeouts=hang)
+    assert summary.graded == 2 and read_grades(out)["carol"]["broadcasting"] != "20"
+    cmd = [sys.executable, "-m", "autograder", "grade", str(cls), "--out", str(out), "--only", *ONLY,
+           "--jobs", "1", "--timeout", "0.3", "--course", str(ROOT)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "Graded 1 submission (1 unchanged, skipped)" in proc.stdout
+    assert ("  note: graded again, as an exercise timed out in their last run (a second timeout is final): "
+            "carol\n") in proc.stderr
+    summary, _ = grade_class([cls], course, out, exercises=ONLY, jobs=1, timeouts=hang)
+    assert (summary.graded, summary.skipped, summary.retried) == (0, 2, [])
+    with Gradebook(out / "gradebook.sqlite") as gb:
+        assert len(gb.history("carol")) == 2 and len(gb.history("dave")) == 1
