@@ -71,6 +71,7 @@ class BatchSummary:
     unwritten: list = field(default_factory=list)  # (student, reason): their own export files could not be written
     absent: list = field(default_factory=list)     # students of the gradebook this run did not find (earlier grades kept)
     retried: list = field(default_factory=list)    # students graded again as an exercise hung on time in their last run
+    other_shard: list = field(default_factory=list)  # students to regrade that another shard grades (not regraded here)
     seconds: float = 0.0
 
 
@@ -468,6 +469,7 @@ def grade_class(paths, course: Course, out: Path, *, gradebook_path: Path | None
         raise GradingError(f"cannot regrade {unknown[0]}: no such student among the {len(found)} found "
                            f"(e.g. {found[0].student})")
     candidates = [c for c in found if in_shard(c.student, shard)]
+    other_shard = sorted(student for student in set(regrade) if not in_shard(student, shard))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with Gradebook(gradebook_path) as gradebook:
@@ -478,6 +480,7 @@ def grade_class(paths, course: Course, out: Path, *, gradebook_path: Path | None
         summary.doubts = [(c.student, doubt) for c in candidates for doubt in c.doubts]
         summary.class_notes = class_notes
         summary.absent = sorted(gradebook.students() - ids)     # found in any shard is found
+        summary.other_shard = other_shard
         exports = write_exports(gradebook, out, course, exercises)
     summary.unwritten = exports.unwritten
     return summary, exports.stats.students

@@ -232,6 +232,9 @@ def _grade_class(args, timeouts, zygote) -> int:
     if summary.retried:
         print(f"  note: graded again, as an exercise timed out in their last run (a second timeout is final): "
               f"{_names(summary.retried)}", file=sys.stderr)
+    if summary.other_shard:
+        print(f"  note: not regraded by this shard, as another shard grades them: {_names(summary.other_shard)}",
+              file=sys.stderr)
     return _print_unwritten(summary.unwritten)
 
 

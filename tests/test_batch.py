@@ -1240,3 +1240,17 @@ def test_a_run_that_hangs_again_is_final_and_the_students_graded_again_are_named
     assert (summary.graded, summary.skipped, summary.retried) == (0, 2, [])
     with Gradebook(out / "gradebook.sqlite") as gb:
         assert len(gb.history("carol")) == 2 and len(gb.history("dave")) == 1
+
+
+def test_a_student_to_regrade_that_another_shard_grades_is_named_not_an_error(course, tmp_path):
+    """CI passes one --regrade to every shard: shard 1 of 2 grades bob and says alice is another's."""
+    for student in ("alice", "bob"):
+        (tmp_path / "class" / student).mkdir(parents=True)
+        (tmp_path / "class" / student / "broadcasting.py").write_text(SOLUTION)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "autograder", "grade", str(tmp_path / "class"), "--out", str(out), "--only", *ONLY,
+           "--jobs", "1", "--shard", "1/2", "--regrade", "alice", "bob", "--course", str(ROOT)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "  note: not regraded by this shard, as another shard grades them: alice\n" in proc.stderr
+    assert list(read_grades(out)) == ["bob"]
