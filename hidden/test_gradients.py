@@ -332,6 +332,11 @@ def test_linear_regression_grads(student):
                     _check_linear_regression(student, (X, y, w, b))
     g = _gen(5)
     _check_linear_regression(student, (_randn(g, 4, 3), _randn(g, 4), _randn(g, 3), 0.5), keywords=True)
+    # a float b is used in the inputs' dtype: 1e4 + 0.1 rounded to float32 is 4e-4 off, which is
+    # all of the small residual left by y = X @ w + b + noise
+    X, w = _randn(g, 6, 3, dtype=torch.float64), _randn(g, 3, dtype=torch.float64)
+    b = 1e4 + 0.1
+    _check_linear_regression(student, (X, X @ w + b + 0.01 * _randn(g, 6, dtype=torch.float64), w, b))
 
 
 # --------------------------------------------------------------------------- linear_backward

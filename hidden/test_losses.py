@@ -412,6 +412,10 @@ def test_bce_with_logits_matches_torch(student):
             _run(fn, ref.binary_cross_entropy_with_logits, name, torch.randn(shape, generator=g, dtype=dtype) * 3,
                  torch.rand(shape, generator=g, dtype=dtype), reduction=_rot(REDUCTIONS, i + d),
                  hint="weight and pos_weight may have any shape that broadcasts to the shape of the logits", **kw)
+        # pos_weight of shape (C,) goes with the last dimension, also where dimension 1 is as long
+        _run(fn, ref.binary_cross_entropy_with_logits, name, torch.randn((2, 3, 3), generator=g, dtype=dtype) * 3,
+             torch.rand((2, 3, 3), generator=g, dtype=dtype), pos_weight=torch.tensor([0.5, 2.0, 3.0], dtype=dtype),
+             hint="pos_weight broadcasts like any tensor: a (C,) pos_weight goes with the last dimension")
 
 
 @pytest.mark.points(1)
