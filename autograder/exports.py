@@ -9,7 +9,8 @@
 
 An exercise a student's newest run did not grade (a rerun ``--only`` others, merged with
 classmates graded on it) is blank in their row, left out of their totals and files, and named as
-not graded in their feedback: it is never scored 0.
+not graded in their feedback: it is never scored 0. A student whose newest run graded none of
+the exercises exported has a blank row, and no files, suite or report entry of this export.
 
 Each file is written beside its place and renamed into it, so a run stopped half-way leaves the
 previous exports whole; a student's files that cannot be written (a name the file system
@@ -148,6 +149,9 @@ def write_exports(gradebook: Gradebook, out: Path, course, exercises) -> Exports
         junit.write('<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="dl-autograder">\n')
         for grade in gradebook.current():
             result = grade_result(grade, exercises)
+            if not result.exercises:      # graded on other exercises only (a run --only others): nothing of it here
+                writer.writerow([grade.student, *("" for _ in exercises), "", "", "yes" if grade.late else ""])
+                continue
             per = result.by_exercise()
             ungraded = [ex for ex in exercises if ex not in per]
             writer.writerow([grade.student, *(f"{per[ex][0]:g}" if ex in per else "" for ex in exercises),

@@ -336,20 +336,25 @@ class Gradebook:
 
     def to_retry(self, student: str, digest: str, suite_hash: str, exercises) -> list[str]:
         """Those of ``exercises`` that hung on time (timed out or crashed) in the student's newest
-        run, if it is of this content under these suites and the first such run: a timeout under
-        load may not recur, so the run is not final and the next grades the student again, as a
-        fresh gradebook would; once a second run of theirs hung on them too, the newest is final
-        (a hang that recurs is the submission's, and is not graded again on every run)."""
+        run, if it is of this content under these suites and the first such run since the last
+        that did not hang on them: a timeout under load may not recur, so the run is not final and
+        the next grades the student again, as a fresh gradebook would; once a second run in a row
+        hung on them too, the newest is final (a hang that recurs is the submission's, and is not
+        graded again on every run)."""
         row = self._newest_run(student)
         if row is None or row[1:3] != (digest, suite_hash):
             return []
         hung = [ex for ex in exercises if ex in json.loads(row[3])]
         if not hung:
             return []
-        unstable = [set(json.loads(u)) for (u,) in self.db.execute(
-            "SELECT r.unstable FROM runs r JOIN submissions s ON s.id = r.submission WHERE r.student=? AND "
-            "s.digest=? AND r.suite_hash=?", (student, digest, suite_hash))]
-        return hung if sum(bool(found & set(hung)) for found in unstable) < 2 else []
+        in_a_row = 0
+        for (unstable,) in self.db.execute(
+                "SELECT r.unstable FROM runs r JOIN submissions s ON s.id = r.submission WHERE r.student=? AND "
+                f"s.digest=? AND r.suite_hash=? ORDER BY {NEWEST_FIRST}", (student, digest, suite_hash)):
+            if not set(json.loads(unstable)) & set(hung):
+                break
+            in_a_row += 1
+        return hung if in_a_row < 2 else []
 
     def _newest_run(self, student: str) -> tuple | None:
         """(id, digest, suite hash, unstable exercises as JSON) of the student's newest run."""

@@ -26,6 +26,7 @@ from autograder.batch import grade_class, merge_gradebooks, module_keys
 from autograder.client import Timeouts
 from autograder.collect import Candidate, discover, infer_exercise, parse_lms_name, student_id
 from autograder.course import instructor_course
+from autograder.exports import write_exports
 from autograder.gradebook import Gradebook, GradebookError, Provenance
 from autograder.grading import GradeResult, GradingError
 from autograder import plugin
@@ -1254,3 +1255,33 @@ def test_a_student_to_regrade_that_another_shard_grades_is_named_not_an_error(co
     assert proc.returncode == 0, proc.stderr
     assert "  note: not regraded by this shard, as another shard grades them: alice\n" in proc.stderr
     assert list(read_grades(out)) == ["bob"]
+
+
+def test_a_clean_run_between_two_timeouts_leaves_the_next_timeout_to_be_tried_again(tmp_path):
+    """Only timeouts in a row make a run final: timed out, clean, timed out again (under load, or
+    a --regrade) is tried once more; a second timeout in a row is final."""
+    tests = [plugin.TestResult("t", "t", "broadcasting", 0.0, 20.0, "failed", "")]
+    with Gradebook(tmp_path / "gb.sqlite") as gb:
+        retried = []
+        for unstable in (["broadcasting"], [], ["broadcasting"], ["broadcasting"]):
+            gb.record("alice", "d", "alice", [], False, GradeResult(tests, ONLY, [], {}, 0.0, "d", unstable),
+                      Provenance("v", "h", "t"))
+            retried.append(gb.to_retry("alice", "d", "h", ONLY))
+    assert retried == [ONLY, [], ONLY, []]
+
+
+def test_a_student_graded_on_other_exercises_only_is_a_blank_row_of_this_export(course, tmp_path):
+    """Another section graded --only gradients into the gradebook a class run --only broadcasting
+    exports: its students' rows are blank (not a total of 0), with no results, feedback, junit
+    suite or report entry written for them by this export."""
+    with Gradebook(tmp_path / "gb.sqlite") as gb:
+        for student, ex in (("alice", "gradients"), ("bob", "broadcasting")):
+            tests = [plugin.TestResult(f"t_{ex}", f"t_{ex}", ex, 20.0, 20.0, "passed", "")]
+            gb.record(student, "d", student, [], False, GradeResult(tests, [ex]), Provenance("v", "h", "t"))
+        exports = write_exports(gb, tmp_path / "out", course, ONLY)
+    out = tmp_path / "out"
+    assert read_grades(out)["alice"] == {"student": "alice", "broadcasting": "", "total": "", "max_total": "",
+                                         "late": ""}
+    assert sorted(p.name for p in (out / "results").iterdir()) == ["bob.json"]
+    assert [s.get("name") for s in ElementTree.parse(out / "junit.xml").getroot()] == ["bob"]
+    assert exports.stats.students == 1
