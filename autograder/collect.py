@@ -157,6 +157,12 @@ def parse_lms_name(name: str) -> tuple[str, str | None, int, bool] | None:
     return None if lms is None else (student_id(lms.student), lms.file, lms.rank, lms.late)
 
 
+def _upload_name(name: str) -> LmsName | None:
+    """What an entry's name says as an LMS upload's, or None: not LMS-named, or a dated copy
+    (``broadcasting_2026_12_01.py`` reads as Canvas's name_uid_file-id_file, but is a date)."""
+    return None if DATED.search(name) else _lms_name(name)
+
+
 def _download_uploads(names: dict[str, bool], folders_alone: bool = False) -> list[LmsName] | None:
     """What an LMS download's top-level entries (name -> is a folder) say, one per upload, or
     None when it is not one: every entry that could be a submission (a folder, a zip, a module or
@@ -164,10 +170,9 @@ def _download_uploads(names: dict[str, bool], folders_alone: bool = False) -> li
     Canvas's own files, or ``folders_alone`` (an upload unzipped in place: Canvas makes no
     folders). A student's own folder or zip holds an entry that is not: its modules, or the
     folder they are in (``hw/`` beside ``run_1_1_loss.csv`` or ``plot_1_1_loss.py``), or dated
-    copies (``broadcasting_2026_12_01.py`` reads as Canvas's name_uid_file-id_file, but is a
-    date), or two students' files under one upload number, which an LMS gives once
-    (``lab_3_1_sgd.py`` beside ``lab_4_1_losses.py``)."""
-    named = {name: (None if DATED.search(name) else _lms_name(name), is_folder)
+    copies (:func:`_upload_name`), or two students' files under one upload number, which an LMS
+    gives once (``lab_3_1_sgd.py`` beside ``lab_4_1_losses.py``)."""
+    named = {name: (_upload_name(name), is_folder)
              for name, is_folder in names.items() if is_folder or _could_be_submission(name)}
     lms_files = any(lms for lms, is_folder in named.values() if not is_folder)
     uploads, numbered = [], {}
@@ -206,7 +211,7 @@ def _doubts(names: dict[str, bool], student: str, source: str, exercises) -> lis
     student's classmates' files."""
     others = set()
     for name, is_folder in names.items():
-        lms = None if DATED.search(name) else _lms_name(name)
+        lms = _upload_name(name)
         if lms is None or student_id(lms.student) == student:
             continue
         if is_folder or (lms.file and (_is_zip(lms.file) or _names_module(lms.file, exercises))):
