@@ -357,17 +357,17 @@ class Gradebook:
         return hung if in_a_row < 2 else []
 
     def _newest_run(self, student: str) -> tuple | None:
-        """(id, digest, suite hash, unstable exercises as JSON) of the student's newest run."""
+        """(id, digest, suite hash, unstable exercises as JSON, exercise notes as JSON or None) of
+        the student's newest run."""
         return self.db.execute(
-            "SELECT r.id, s.digest, r.suite_hash, r.unstable FROM runs r JOIN submissions s ON s.id = r.submission "
-            f"WHERE r.student=? ORDER BY {NEWEST_FIRST} LIMIT 1", (student,)).fetchone()
+            "SELECT r.id, s.digest, r.suite_hash, r.unstable, r.exercise_notes FROM runs r JOIN submissions s "
+            f"ON s.id = r.submission WHERE r.student=? ORDER BY {NEWEST_FIRST} LIMIT 1", (student,)).fetchone()
 
     def newest_exercise_notes(self, student: str) -> dict[str, list] | None:
         """What grading each exercise found in the student's newest run (exercise -> notes); None
         if there is no run, or its version kept them only among its submission's notes."""
-        row = self.db.execute(f"SELECT r.exercise_notes FROM runs r JOIN submissions s ON s.id = r.submission "
-                              f"WHERE r.student=? ORDER BY {NEWEST_FIRST} LIMIT 1", (student,)).fetchone()
-        return json.loads(row[0]) if row and row[0] is not None else None
+        row = self._newest_run(student)
+        return json.loads(row[4]) if row and row[4] is not None else None
 
     def students(self) -> set[str]:
         """Every student with a run."""
