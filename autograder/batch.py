@@ -369,7 +369,7 @@ def _make_task(candidate: Candidate, exercises, siblings, workdir, gradebook, pr
         summary.retried.append(candidate.student)
     elif not fresh and gradebook.is_graded(candidate.student, submission.digest, provenance.suite_hash, exercises):
         shutil.rmtree(submission.folder, ignore_errors=True)
-        found = gradebook.newest_exercise_notes(candidate.student)
+        found = gradebook.current_exercise_notes(candidate.student)
         gradebook.refresh(candidate.student, submission.digest, candidate.source, candidate.late,
                           None if found is None else _run_notes(submission.notes, submission.problems, found.values()))
         summary.skipped += 1
@@ -488,7 +488,7 @@ def grade_class(paths, course: Course, out: Path, *, gradebook_path: Path | None
 
 def merge_gradebooks(sources: list[Path], course: Course, out: Path, exercises=None) -> tuple[int, list, dict]:
     """Merge shard gradebooks into ``out/gradebook.sqlite`` and write the exports of
-    ``exercises`` (default: those the students' newest runs graded, as a class graded ``--only``
+    ``exercises`` (default: those the students' current runs graded, as a class graded ``--only``
     some exports those); returns the number of runs added, the students whose own export files
     could not be written (with the reason), and how many grades each suite version gave
     (:meth:`Gradebook.suite_versions`)."""

@@ -7,9 +7,9 @@
   expected values: hidden-suite messages are redacted when graded);
 - ``report.html``: how the class did (see :mod:`autograder.report`).
 
-An exercise a student's newest run did not grade (a rerun ``--only`` others, merged with
+An exercise a student's current run did not grade (a rerun ``--only`` others, merged with
 classmates graded on it) is blank in their row, left out of their totals and files, and named as
-not graded in their feedback: it is never scored 0. A student whose newest run graded none of
+not graded in their feedback: it is never scored 0. A student whose current run graded none of
 the exercises exported has a blank row, and no files, suite or report entry of this export.
 
 Each file is written beside its place and renamed into it, so a run stopped half-way leaves the

@@ -7,10 +7,12 @@ submission, with provenance: grader version, suite hash, torch version; the exer
 results hung on time, and what grading each exercise found); ``results`` (one row per test of a
 run); ``exercise_cache`` (an exercise's results for an exact module content under exact
 suites: the suites are deterministic, so a file graded once, an untouched stub say, need not be
-graded again). A student's grade is their newest run, by when
-it was graded (UTC, to the microsecond, later than any earlier run of theirs in the same
-gradebook), so a merge gives the same grades whatever order the gradebooks come in; earlier runs
-stay for history. Because a run and its results are
+graded again). A student's grade, their *current run*, is the newest run, by when it was graded
+(UTC, to the microsecond, later than any earlier run of theirs in the same gradebook), of the
+submission they sent last (by its newest receipt, ``updated``), so a merge gives the same grades whatever order the
+gradebooks come in, and the same as grading their downloads one after another in one gradebook
+(work graded, then changed, then sent back unchanged in another fork of the gradebook, is graded
+as the work sent back); earlier runs stay for history. Because a run and its results are
 written in one transaction, a batch killed at any moment leaves only whole runs behind, and the
 next batch picks up the students that have none for the current suites.
 """
@@ -90,8 +92,10 @@ GRADED_AT = "%Y-%m-%dT%H:%M:%S.%f+00:00"        # fixed width, UTC: text order i
 # Columns that gradebooks of earlier versions lack (added when they are opened), by table.
 COLUMNS_ADDED = {"runs": {"unstable": "TEXT NOT NULL DEFAULT '[]'", "exercise_notes": "TEXT"},
                  "submissions": {"updated": "TEXT NOT NULL DEFAULT ''"}}
-NEWEST_RUNS = ("SELECT id FROM (SELECT r.id, ROW_NUMBER() OVER (PARTITION BY r.student ORDER BY "
-               f"{NEWEST_FIRST}) AS rank FROM runs r JOIN submissions s ON s.id = r.submission) WHERE rank = 1")
+# A student's runs, their current grade first: the newest run of the submission received last.
+CURRENT_FIRST = f"s.updated DESC, {NEWEST_FIRST}"
+CURRENT_RUNS = ("SELECT id FROM (SELECT r.id, ROW_NUMBER() OVER (PARTITION BY r.student ORDER BY "
+               f"{CURRENT_FIRST}) AS rank FROM runs r JOIN submissions s ON s.id = r.submission) WHERE rank = 1")
 
 
 @dataclass(frozen=True)
@@ -104,7 +108,7 @@ class Provenance:
 
 @dataclass
 class StudentGrade:
-    """A student's current grade: their newest run, with its tests."""
+    """A student's current grade: their current run (see the module's docstring), with its tests."""
 
     student: str
     run: int
@@ -209,7 +213,7 @@ class Gradebook:
         them, see :meth:`is_graded`) and what grading each exercise found (``result.exercise_notes``,
         also in ``notes``: kept apart so that :meth:`refresh` can bring the rest up to date)."""
         now = self._unique_time(student, datetime.now(timezone.utc), datetime.max.replace(tzinfo=timezone.utc))
-        updated = self._receipt_time(student, digest, now)
+        updated = self._receipt_time(student, now)
         now = now.strftime(GRADED_AT)
         notes_json = json.dumps([plain_text(n) for n in notes])
         with self.db:
@@ -243,7 +247,7 @@ class Gradebook:
         its notes (None: keep them). A submission row says how its content was last received (its
         first ``received`` time stays, ``updated`` is now); its runs stay as they were, as a run is a
         grading and the content was not graded again."""
-        updated = self._receipt_time(student, digest, datetime.now(timezone.utc))
+        updated = self._receipt_time(student, datetime.now(timezone.utc))
         with self.db:
             self.db.execute("UPDATE submissions SET source=?, late=?, notes=COALESCE(?, notes), updated=? "
                             "WHERE student=? AND digest=?",
@@ -251,13 +255,13 @@ class Gradebook:
                              None if notes is None else json.dumps([plain_text(n) for n in notes]),
                              updated, student, digest))
 
-    def _receipt_time(self, student: str, digest: str, now: datetime) -> str:
-        """When the submission is received now (as :data:`GRADED_AT`): ``now``, or a microsecond
-        after its last receipt if the clock says earlier (a receipt is its submission's newest)."""
-        row = self.db.execute("SELECT updated FROM submissions WHERE student=? AND digest=?",
-                              (student, digest)).fetchone()
-        if row and row[0] >= now.strftime(GRADED_AT):
-            now = datetime.strptime(row[0], GRADED_AT).replace(tzinfo=timezone.utc) + timedelta(microseconds=1)
+    def _receipt_time(self, student: str, now: datetime) -> str:
+        """When a submission of ``student`` is received now (as :data:`GRADED_AT`): ``now``, or a
+        microsecond after their last receipt if the clock says earlier (what a student sends is
+        the newest they sent)."""
+        (latest,) = self.db.execute("SELECT MAX(updated) FROM submissions WHERE student=?", (student,)).fetchone()
+        if latest and latest >= now.strftime(GRADED_AT):
+            now = datetime.strptime(latest, GRADED_AT).replace(tzinfo=timezone.utc) + timedelta(microseconds=1)
         return now.strftime(GRADED_AT)
 
     def merge_from(self, other: "Gradebook") -> int:
@@ -325,23 +329,23 @@ class Gradebook:
 
     # ------------------------------------------------------------------ reading
     def is_graded(self, student: str, digest: str, suite_hash: str, exercises) -> bool:
-        """Whether the student's newest run is of this content under these suites, graded every
+        """Whether the student's current run is of this content under these suites, graded every
         one of ``exercises`` (a run made with ``--only`` covers only some), and is final for them
         (see :meth:`to_retry`)."""
-        row = self._newest_run(student)
+        row = self._current_run(student)
         if row is None or row[1:3] != (digest, suite_hash) or self.to_retry(student, digest, suite_hash, exercises):
             return False
         graded = {ex for (ex,) in self.db.execute("SELECT DISTINCT exercise FROM results WHERE run=?", (row[0],))}
         return set(exercises) <= graded
 
     def to_retry(self, student: str, digest: str, suite_hash: str, exercises) -> list[str]:
-        """Those of ``exercises`` that hung on time (timed out or crashed) in the student's newest
+        """Those of ``exercises`` that hung on time (timed out or crashed) in the student's current
         run, if it is of this content under these suites and the first such run since the last
         that did not hang on them: a timeout under load may not recur, so the run is not final and
         the next grades the student again, as a fresh gradebook would; once a second run in a row
         hung on them too, the newest is final (a hang that recurs is the submission's, and is not
         graded again on every run)."""
-        row = self._newest_run(student)
+        row = self._current_run(student)
         if row is None or row[1:3] != (digest, suite_hash):
             return []
         hung = [ex for ex in exercises if ex in json.loads(row[3])]
@@ -356,17 +360,17 @@ class Gradebook:
             in_a_row += 1
         return hung if in_a_row < 2 else []
 
-    def _newest_run(self, student: str) -> tuple | None:
+    def _current_run(self, student: str) -> tuple | None:
         """(id, digest, suite hash, unstable exercises as JSON, exercise notes as JSON or None) of
-        the student's newest run."""
+        the student's current run."""
         return self.db.execute(
             "SELECT r.id, s.digest, r.suite_hash, r.unstable, r.exercise_notes FROM runs r JOIN submissions s "
-            f"ON s.id = r.submission WHERE r.student=? ORDER BY {NEWEST_FIRST} LIMIT 1", (student,)).fetchone()
+            f"ON s.id = r.submission WHERE r.student=? ORDER BY {CURRENT_FIRST} LIMIT 1", (student,)).fetchone()
 
-    def newest_exercise_notes(self, student: str) -> dict[str, list] | None:
-        """What grading each exercise found in the student's newest run (exercise -> notes); None
+    def current_exercise_notes(self, student: str) -> dict[str, list] | None:
+        """What grading each exercise found in the student's current run (exercise -> notes); None
         if there is no run, or its version kept them only among its submission's notes."""
-        row = self._newest_run(student)
+        row = self._current_run(student)
         return json.loads(row[4]) if row and row[4] is not None else None
 
     def students(self) -> set[str]:
@@ -374,23 +378,23 @@ class Gradebook:
         return {student for (student,) in self.db.execute("SELECT DISTINCT student FROM runs")}
 
     def suite_versions(self) -> dict[str, int]:
-        """How many students' newest runs were graded under each suite hash (suites, references,
+        """How many students' current runs were graded under each suite hash (suites, references,
         grader, ``--allow-forbidden``): more than one, and grades are not alike."""
-        return dict(self.db.execute(f"SELECT suite_hash, COUNT(*) FROM runs WHERE id IN ({NEWEST_RUNS}) "
+        return dict(self.db.execute(f"SELECT suite_hash, COUNT(*) FROM runs WHERE id IN ({CURRENT_RUNS}) "
                                     "GROUP BY suite_hash"))
 
     def graded_exercises(self) -> set[str]:
-        """The exercises that students' newest runs graded."""
+        """The exercises that students' current runs graded."""
         return {ex for (ex,) in self.db.execute(
-            f"SELECT DISTINCT exercise FROM results WHERE run IN ({NEWEST_RUNS})")}
+            f"SELECT DISTINCT exercise FROM results WHERE run IN ({CURRENT_RUNS})")}
 
     def current(self):
-        """Every student's newest run, sorted by student, one at a time (memory stays flat)."""
+        """Every student's current run, sorted by student, one at a time (memory stays flat)."""
         with closing(self.db.cursor()) as cur:
             rows = cur.execute(
                 "SELECT r.id, r.student, s.digest, s.source, s.notes, s.late, r.score, r.max_score, r.seconds, "
                 "r.protections FROM runs r JOIN submissions s ON s.id = r.submission "
-                f"WHERE r.id IN ({NEWEST_RUNS}) ORDER BY r.student").fetchall()
+                f"WHERE r.id IN ({CURRENT_RUNS}) ORDER BY r.student").fetchall()
             for run, student, digest, source, notes, late, score, max_score, seconds, protections in rows:
                 tests = [dict(zip(("name", "nodeid", "exercise", "score", "max_score", "status", "output",
                                    "visibility", "seconds", "internal"), t))

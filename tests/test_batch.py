@@ -623,7 +623,7 @@ def test_shards_cover_the_class_once_and_merge_into_one_gradebook(course, tmp_pa
     assert (added, unwritten, len(versions)) == (0, [], 1)      # merging twice adds nothing; one suite version
 
 
-def test_a_merge_keeps_each_students_newest_run_whatever_the_order(course, tmp_path):
+def test_a_merge_keeps_each_students_current_run_whatever_the_order(course, tmp_path):
     """alice is graded on her stub in one run, on her fixed work in a later one: merged either way
     round, her grade is the later one; the exports cover the exercises the runs graded."""
     for run, source in (("A", STUB), ("B", SOLUTION)):
@@ -1083,7 +1083,7 @@ def test_a_gradebook_of_an_earlier_version_opens_and_grades_on(course, tmp_path)
     assert (summary.graded, summary.skipped) == (0, 1)
     with Gradebook(out / "gradebook.sqlite") as gb:
         [alice] = gb.current()
-        assert alice.notes == ["graded with an earlier version"] and gb.newest_exercise_notes("alice") is None
+        assert alice.notes == ["graded with an earlier version"] and gb.current_exercise_notes("alice") is None
     merge_gradebooks([out / "gradebook.sqlite"], course, tmp_path / "merged")
     assert read_grades(tmp_path / "merged") == read_grades(out)
 
@@ -1190,7 +1190,32 @@ def test_submissions_of_an_earlier_version_are_dated_by_their_newest_run_and_mer
             assert [(g.source, g.late) for g in gb.current()] == [("late upload", True)], order
 
 
-def test_an_exercise_the_newest_run_did_not_grade_is_blank_and_not_failed(course, tmp_path):
+def test_a_merge_grades_the_work_a_student_sent_last_not_the_newest_run(tmp_path):
+    """Two forks of one gradebook: in one, alice's work (20) was changed and graded (0); in the
+    later other, she sent her first work back unchanged, which a rerun does not grade again.
+    Grading the three downloads one after another in one gradebook gives 20; so does a merge of
+    the forks, in either order."""
+    first, changed, sent_back = (tmp_path / f"{name}.sqlite" for name in ("first", "changed", "sent_back"))
+    with Gradebook(first) as gb:
+        record_run(gb, "alice", 20, "work")
+    shutil.copy(first, changed)
+    shutil.copy(first, sent_back)
+    with Gradebook(changed) as gb:
+        record_run(gb, "alice", 0, "broken")
+    with Gradebook(sent_back) as gb:
+        assert gb.is_graded("alice", "work", "h", ONLY)
+        gb.refresh("alice", "work", "sent back", False, None)
+    for order in ((changed, sent_back), (sent_back, changed)):
+        with Gradebook(tmp_path / f"merged_{order[0].stem}.sqlite") as gb:
+            for path in order:
+                with Gradebook(path) as other:
+                    gb.merge_from(other)
+            assert [(g.digest, g.score, g.source) for g in gb.current()] == [("work", 20, "sent back")], order
+            assert gb.is_graded("alice", "work", "h", ONLY) and not gb.is_graded("alice", "broken", "h", ONLY)
+            assert [h[3] for h in gb.history("alice")] == [20, 0]
+
+
+def test_an_exercise_the_current_run_did_not_grade_is_blank_and_not_failed(course, tmp_path):
     """alice was graded again --only broadcasting; bob's run graded gradients too. Merged, her
     gradients are blank (not 0) and out of her total, her files do not show them failed, and her
     feedback says they were not graded."""
