@@ -90,7 +90,16 @@ def main(argv=None) -> int:
         return _main(argv)
     except KeyboardInterrupt:
         print("autograder: interrupted", file=sys.stderr)
+        _forget_interrupt()
         return 130
+
+
+def _forget_interrupt() -> None:
+    """Let the status returned stand. CPython remembers a KeyboardInterrupt that ended an ``exec``
+    of source text (dataclasses and namedtuples make their methods so, while pytest and torch load
+    lazily), caught or not, and under ``python -m`` ends the process by SIGINT on exit instead;
+    running source text again that ends normally clears what it remembers."""
+    exec("pass")
 
 
 def _main(argv) -> int:
