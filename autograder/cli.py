@@ -43,7 +43,8 @@ def _parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("check", help="run the public tests on your own copy of the assignments")
     c.add_argument("folder", nargs="?", type=Path, default=Path("."), help="your assignments folder (default: .)")
-    c.add_argument("--only", nargs="+", action="extend", metavar="EXERCISE", help="check only these exercises")
+    c.add_argument("--only", nargs="+", action="extend", type=_exercise, metavar="EXERCISE",
+                   help="check only these exercises")
     c.add_argument("--timeout", type=_seconds, default=10.0, help="seconds one call may take (default 10)")
     return p
 
@@ -51,7 +52,8 @@ def _parser() -> argparse.ArgumentParser:
 def _common(p):
     p.add_argument("--course", type=Path, help="the course folder (default: $AUTOGRADER_COURSE, the current "
                                                "folder, or the checkout this package came from)")
-    p.add_argument("--only", nargs="+", action="extend", metavar="EXERCISE", help="grade only these exercises")
+    p.add_argument("--only", nargs="+", action="extend", type=_exercise, metavar="EXERCISE",
+                   help="grade only these exercises")
     p.add_argument("--timeout", type=_seconds, default=10.0, help="seconds one call may take (default 10)")
 
 
@@ -73,6 +75,15 @@ def _jobs(text: str) -> int:
     if jobs < 0:
         raise argparse.ArgumentTypeError("must be 0 (one per core) or more")
     return jobs
+
+
+def _exercise(text: str) -> str:
+    """An exercise's name: a module's (``--only`` takes every word after it, so a path given after
+    it would otherwise be taken for one)."""
+    if not text.isidentifier():
+        raise argparse.ArgumentTypeError(f"{text!r} is not an exercise; --only takes every name after it, "
+                                         "so give the paths before --only")
+    return text
 
 
 def _shard(text: str) -> tuple[int, int]:

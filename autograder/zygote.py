@@ -168,9 +168,14 @@ class Zygote:
         self._control.close()
 
     def close(self):
+        """Stop the zygote: it ends when its connection closes, tidying what it started; one
+        never asked for a worker or a clone has started nothing and is stopped at once (it may
+        still be loading torch, and would see the connection close only when done)."""
         self._control.close()
         if self._proc is None:
             return
+        if self._ready is None:
+            self._proc.kill()
         try:
             self._proc.wait(timeout=5)
         except subprocess.TimeoutExpired:

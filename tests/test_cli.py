@@ -11,8 +11,11 @@ import sys
 import time
 import zipfile
 
+import pytest
+
 from autograder.cli import _parser
 from autograder.sandbox import WORKER_UID_BASE
+from autograder.zygote import Zygote
 from conftest import ROOT
 from mutation import planted_bugs
 
@@ -193,6 +196,22 @@ def test_an_interrupt_that_ended_source_text_run_by_exec_still_exits_130(tmp_pat
         "cli._main = lambda argv: exec('raise KeyboardInterrupt')\nsys.exit(cli.main([]))\n")
     proc = subprocess.run([sys.executable, "-m", "interrupted"], cwd=tmp_path, capture_output=True, text=True)
     assert (proc.returncode, proc.stderr) == (130, "autograder: interrupted\n")
+
+
+def test_a_zygote_asked_for_nothing_is_stopped_at_once_not_waited_for():
+    """A command that stops before grading (Ctrl-C while torch loads, a course that is none)
+    kills its zygote, still loading torch, instead of waiting up to 5 s for it to notice."""
+    zygote = Zygote()
+    zygote.close()
+    assert zygote._proc.returncode == -signal.SIGKILL
+
+
+def test_a_path_after_only_is_not_taken_for_an_exercise(capsys):
+    for command in (["check", "--only", "sgd", "losses", "."], ["grade", "--only", "sgd", "sub/", "--json", "r.json"]):
+        with pytest.raises(SystemExit):
+            _parser().parse_args(command)
+        assert "is not an exercise; --only takes every name after it, so give the paths before --only" \
+            in capsys.readouterr().err
 
 
 def test_only_given_twice_grades_both():
