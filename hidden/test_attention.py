@@ -736,13 +736,16 @@ def test_transpose_rejects_indivisible_sizes(student):
 @pytest.mark.covers("MultiHeadAttention")
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 def test_multihead_attention_matches_book(student, dtype):
-    """MultiHeadAttention: layers as in the contract; output matches the book, with and without bias, float64 computed in float64 throughout; its dropout acts on the attention weights in training mode"""
+    """MultiHeadAttention: layers as in the contract (dropout and bias by keyword or by position); output matches the book, with and without bias, float64 computed in float64 throughout; its dropout acts on the attention weights in training mode"""
     key_size, query_size, value_size = 3, 5, 4
     for seed, (num_hiddens, heads, bias) in enumerate(((8, 2, False), (12, 4, True),
                                                        (6, 1, False), (6, 6, True))):
-        ref_mod, obj = _twin(student, "MultiHeadAttention",
-                             (key_size, query_size, value_size, num_hiddens, heads),
-                             {"dropout": 0.25, "bias": bias}, dtype, seed)
+        sizes = (key_size, query_size, value_size, num_hiddens, heads)
+        # the first two by keyword, the last two with dropout and bias in the contract's order,
+        # by position (the last one's dropout is checked in training mode below)
+        init_args, init_kwargs = ((sizes, {"dropout": 0.25, "bias": bias}) if seed < 2
+                                  else (sizes + (0.25, bias), {}))
+        ref_mod, obj = _twin(student, "MultiHeadAttention", init_args, init_kwargs, dtype, seed)
         for s, kind in enumerate(("none", "1d-int", "2d-float")):
             b, nq, nk = (2, 3, 4) if s % 2 == 0 else (3, 2, 5)
             g = torch.Generator().manual_seed(7000 + 10 * seed + s)
@@ -764,10 +767,12 @@ def test_multihead_attention_matches_book(student, dtype):
         probe.forward.later(_close(probe_ref(q, k, v), "float64 output of MultiHeadAttention(3, 3, 3, 3, 1) with "
                                                        "identity layers on values that cancel (scale in float64)"),
                             q, k, v)
-    # the last module has dropout 0.25 (passed on to its attention): in training mode about a
-    # quarter of its 90 nonzero attention weights are dropped, so the output is not the
-    # eval-mode one (all kept: probability 0.75 ** 90, about 6e-12)
+    # the last module, MultiHeadAttention(..., 6, 6, 0.25, True), has dropout 0.25 (passed on to
+    # its attention): in training mode about a quarter of its 90 nonzero attention weights are
+    # dropped, so the output is neither the eval-mode one (all kept: probability 0.75 ** 90,
+    # about 6e-12) nor W_o's bias alone (all dropped, as dropout 1 does: 0.25 ** 90)
     eval_out = ref_mod(*args)
+    all_dropped = ref_mod.W_o.bias.detach().expand_as(eval_out)
     obj.train.call_later()
 
     def dropped_out(out):
@@ -777,6 +782,11 @@ def test_multihead_attention_matches_book(student, dtype):
                           "the eval-mode one: no dropout)",
                      hint="pass dropout on to the DotProductAttention: it drops attention weights "
                           "in training mode")
+        expect_equal(bool(torch.allclose(out, all_dropped)), False,
+                     what="training-mode output of MultiHeadAttention(3, 5, 4, 6, 6, 0.25, True) (every "
+                          "attention weight dropped, as dropout 1 does)",
+                     hint="take the parameters in the contract's order: (..., num_heads, dropout=0.0, "
+                          "bias=False)")
 
     obj.forward.later(dropped_out, *args)
 
