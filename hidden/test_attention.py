@@ -30,6 +30,8 @@ DTYPE_IDS = ["float32", "float64"]
 SEEDS = [0, 1, 2]
 VALID_KINDS = ["none", "1d-int", "2d-int", "1d-float", "2d-float"]
 LEN_DTYPES = (torch.int64, torch.int32, torch.float32, torch.float64)
+# valid_lens are "as in masked_softmax", whose suite takes these dtypes too
+NARROW_LEN_DTYPES = (torch.int16, torch.int8, torch.uint8, torch.float16)
 ARG_NAMES = ("queries", "keys", "values", "valid_lens")
 
 
@@ -80,6 +82,16 @@ def _lens_in_every_dtype(lens):
         strided.copy_(lens)
         out += [lens.to(len_dtype).contiguous(), strided]
     return out
+
+
+def _lens_huge_and_narrow(lens):
+    """Whole-number ``lens`` (0 to 127, a 0 among them) as masked_softmax takes them too: in each
+    of NARROW_LEN_DTYPES (a uint8 0 less 1 wraps around to 255), and with its largest entries
+    raised to 2**40 (int64) and to 1e10 (float32), far above any num_keys (a cast to int32
+    wraps them around)."""
+    largest = lens == lens.max()
+    return [lens.to(len_dtype) for len_dtype in NARROW_LEN_DTYPES] + [
+        torch.where(largest, 2**40, lens), torch.where(largest, 1e10, lens.to(torch.float32))]
 
 
 def _cancelling_float64_probe():
@@ -362,7 +374,7 @@ def test_dot_product_attention_noncontiguous_inputs_unchanged(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("dot_product_attention")
 def test_dot_product_attention_mask_edges(student):
-    """dot_product_attention: valid length 0 gives uniform weights, lengths >= num_keys mask nothing"""
+    """dot_product_attention: valid length 0 gives uniform weights, lengths >= num_keys mask nothing (however large), lengths of narrow dtypes (int16, int8, uint8, float16) work as in masked_softmax"""
     for dtype in DTYPES:
         q, k, v = _qkv(5, dtype, b=3, nq=2, nk=4, d=5, dv=3)
         cases = [
@@ -372,6 +384,8 @@ def test_dot_product_attention_mask_edges(student):
             torch.tensor([[1.0, 0.0], [2.0, 50.0], [4.0, 4.0]]),
         ]
         for lens in cases:
+            _dpa_later(student, (q, k, v, lens))
+        for lens in (*_lens_huge_and_narrow(cases[0]), *_lens_huge_and_narrow(cases[2])):
             _dpa_later(student, (q, k, v, lens))
         # a valid length of 0 for every example: uniform weights, output = mean of the values
         _dpa_later(student, (q, k, v, torch.zeros(3, dtype=torch.int64)),
@@ -443,7 +457,7 @@ def test_dot_product_attention_empty(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("DotProductAttention")
 def test_dot_product_attention_module(student):
-    """DotProductAttention: eval-mode output, attention_weights (each module its own) and gradients match the book, with queries of another size on the same module and float64 computed in float64 throughout"""
+    """DotProductAttention: eval-mode output, attention_weights (each module its own) and gradients match the book, with queries of another size on the same module, valid lengths of every dtype and float64 computed in float64 throughout"""
     for dtype in DTYPES:
         ref_mod, obj = _twin(student, "DotProductAttention", (0.5,), {}, dtype, 0)
         for seed, kind in zip(SEEDS, ("none", "1d-int", "2d-float")):
@@ -463,7 +477,8 @@ def test_dot_product_attention_module(student):
         # follows the queries of each call; lengths above nk = 4 mask nothing, and the valid
         # lengths, like every input, are left unmodified ("Inputs are never modified in place")
         q2, k2, v2 = _qkv(5, dtype, b=2, nq=3, nk=4, d=2, dv=2)
-        for lens2 in _lens_in_every_dtype(torch.tensor([[1, 9, 2], [6, 0, 4]])):
+        lens2_values = torch.tensor([[1, 9, 2], [6, 0, 4]])
+        for lens2 in (*_lens_in_every_dtype(lens2_values), *_lens_huge_and_narrow(lens2_values)):
             exp2 = ref_mod(q2, k2, v2, lens2)
 
             def second_call(res, exp2=exp2, args=(q2, k2, v2, lens2)):
@@ -627,7 +642,7 @@ def test_dropout_acts_on_weights_in_training_mode(student, cls_name):
 @pytest.mark.covers("AdditiveAttention")
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 def test_additive_attention_matches_book(student, dtype):
-    """AdditiveAttention: layers as in the contract, output and attention_weights (each module its own) match the book"""
+    """AdditiveAttention: layers as in the contract, output and attention_weights (each module its own) match the book, valid lengths of every dtype included"""
     key_size, query_size, num_hiddens = 3, 5, 7
     # made with every argument by the contract's names
     ref_mod, obj = _twin(student, "AdditiveAttention", (), {"key_size": key_size, "query_size": query_size,
@@ -659,7 +674,8 @@ def test_additive_attention_matches_book(student, dtype):
     g = torch.Generator().manual_seed(5050)
     q, k = _randn(g, 2, 3, query_size, dtype=dtype), _randn(g, 2, 4, key_size, dtype=dtype)
     v = _randn(g, 2, 4, 4, dtype=dtype)
-    for lens in _lens_in_every_dtype(torch.tensor([[1, 6, 0], [4, 9, 2]])):
+    lens_values = torch.tensor([[1, 6, 0], [4, 9, 2]])
+    for lens in (*_lens_in_every_dtype(lens_values), *_lens_huge_and_narrow(lens_values)):
         _forward_later(obj, (q, k, v, lens), ref_mod(q, k, v, lens))
     if dtype == torch.float64:
         # float64 stays float64 throughout, the tanh features included: one query, two keys and
@@ -858,7 +874,7 @@ def test_multihead_attention_matches_book(student, dtype):
 @pytest.mark.points(1)
 @pytest.mark.covers("MultiHeadAttention")
 def test_multihead_attention_per_head_weights(student):
-    """MultiHeadAttention: self.attention keeps one weight matrix per head; valid lengths apply to every head; each module keeps its own number of heads; the default dropout is 0"""
+    """MultiHeadAttention: self.attention keeps one weight matrix per head; valid lengths of every dtype apply to every head; each module keeps its own number of heads; the default dropout is 0"""
     for dtype in DTYPES:
         ref_mod, obj = _twin(student, "MultiHeadAttention", (4, 4, 4, 6, 3), {}, dtype, 5)
         # a second module with 2 heads, made before the first is used: each module keeps its own
@@ -868,7 +884,8 @@ def test_multihead_attention_per_head_weights(student):
         q, k, v = _randn(g, 2, 3, 4, dtype=dtype), _randn(g, 2, 5, 4, dtype=dtype), \
             _randn(g, 2, 5, 4, dtype=dtype)
         # lengths above nk = 5 mask nothing; the valid lengths, of every dtype, are left unmodified
-        for lens in (torch.tensor([2, 5]), *_lens_in_every_dtype(torch.tensor([[1, 3, 0], [8, 4, 2]])),
+        per_query = torch.tensor([[1, 3, 0], [8, 4, 2]])
+        for lens in (torch.tensor([2, 5]), *_lens_in_every_dtype(per_query), *_lens_huge_and_narrow(per_query),
                      *_lens_in_every_dtype(torch.tensor([9, 3]))):
             exp = ref_mod(q, k, v, lens)
             _forward_and_weights_later(obj, (q, k, v, lens), obj.attention.attention_weights, exp,
