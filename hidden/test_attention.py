@@ -94,6 +94,16 @@ def _lens_huge_and_narrow(lens):
         torch.where(largest, 2**40, lens), torch.where(largest, 1e10, lens.to(torch.float32))]
 
 
+def _without_lens_later(obj, ref_mod, queries, keys, values):
+    """Send ``obj.forward(queries, keys, values)``, without valid lengths, to a module that was
+    called with some before; its output must be the reference's unmasked one."""
+    expected = ref_mod(queries, keys, values)
+    obj.forward.later(
+        lambda out: expect_close(out, expected, what="output of a call without valid_lens after calls with them",
+                                 hint="valid_lens=None masks nothing: keep no lengths from an earlier call"),
+        queries, keys, values)
+
+
 def _cancelling_float64_probe():
     """Float64 queries, keys and values (d = 3) on which the output tells a float64 scale
     1/sqrt(d) from a float32 one: two values of 1e4 and about -1.3e5 whose weighted sum cancels,
@@ -457,7 +467,7 @@ def test_dot_product_attention_empty(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("DotProductAttention")
 def test_dot_product_attention_module(student):
-    """DotProductAttention: eval-mode output, attention_weights (each module its own) and gradients match the book, with queries of another size on the same module, valid lengths of every dtype and float64 computed in float64 throughout"""
+    """DotProductAttention: eval-mode output, attention_weights (each module its own) and gradients match the book, with queries of another size on the same module, valid lengths of every dtype (a later call without them masks nothing) and float64 computed in float64 throughout"""
     for dtype in DTYPES:
         ref_mod, obj = _twin(student, "DotProductAttention", (0.5,), {}, dtype, 0)
         for seed, kind in zip(SEEDS, ("none", "1d-int", "2d-float")):
@@ -487,6 +497,7 @@ def test_dot_product_attention_module(student):
                 _expect_args_unchanged(ARG_NAMES, args, res.args)
 
             obj.forward.detailed_later(second_call, q2, k2, v2, lens2)
+        _without_lens_later(obj, ref_mod, q2, k2, v2)
     # float64 stays float64 in forward too, the scale 1/sqrt(d) included (the probe of
     # test_dot_product_attention_large_scores)
     q, k, v = _cancelling_float64_probe()
@@ -642,7 +653,7 @@ def test_dropout_acts_on_weights_in_training_mode(student, cls_name):
 @pytest.mark.covers("AdditiveAttention")
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 def test_additive_attention_matches_book(student, dtype):
-    """AdditiveAttention: layers as in the contract, output and attention_weights (each module its own) match the book, valid lengths of every dtype included"""
+    """AdditiveAttention: layers as in the contract, output and attention_weights (each module its own) match the book, valid lengths of every dtype included (a later call without them masks nothing)"""
     key_size, query_size, num_hiddens = 3, 5, 7
     # made with every argument by the contract's names
     ref_mod, obj = _twin(student, "AdditiveAttention", (), {"key_size": key_size, "query_size": query_size,
@@ -677,6 +688,7 @@ def test_additive_attention_matches_book(student, dtype):
     lens_values = torch.tensor([[1, 6, 0], [4, 9, 2]])
     for lens in (*_lens_in_every_dtype(lens_values), *_lens_huge_and_narrow(lens_values)):
         _forward_later(obj, (q, k, v, lens), ref_mod(q, k, v, lens))
+    _without_lens_later(obj, ref_mod, q, k, v)
     if dtype == torch.float64:
         # float64 stays float64 throughout, the tanh features included: one query, two keys and
         # values that cancel (as in the probe of test_dot_product_attention_large_scores)
@@ -874,7 +886,7 @@ def test_multihead_attention_matches_book(student, dtype):
 @pytest.mark.points(1)
 @pytest.mark.covers("MultiHeadAttention")
 def test_multihead_attention_per_head_weights(student):
-    """MultiHeadAttention: self.attention keeps one weight matrix per head; valid lengths of every dtype apply to every head; each module keeps its own number of heads; the default dropout is 0"""
+    """MultiHeadAttention: self.attention keeps one weight matrix per head; valid lengths of every dtype apply to every head, and a later call without them masks nothing; each module keeps its own number of heads; the default dropout is 0"""
     for dtype in DTYPES:
         ref_mod, obj = _twin(student, "MultiHeadAttention", (4, 4, 4, 6, 3), {}, dtype, 5)
         # a second module with 2 heads, made before the first is used: each module keeps its own
@@ -892,6 +904,7 @@ def test_multihead_attention_per_head_weights(student):
                                        ref_mod.attention.attention_weights, out_what="output",
                                        weights_what="self.attention.attention_weights (batch * num_heads, nq, nk)",
                                        arg_names=ARG_NAMES, heads_in_any_order=True)
+        _without_lens_later(obj, ref_mod, q, k, v)
         obj.train.call_later()   # made without a dropout argument: dropout 0, training mode changes nothing
         obj.forward.later(_close(ref_mod(q, k, v, lens), "training-mode output of MultiHeadAttention(4, 4, 4, 6, 3) "
                                                          "(no dropout argument: the default dropout is 0)"),
