@@ -10,21 +10,31 @@ from autograder.grading import Grader
 
 
 def render(result, stream) -> None:
-    """Per exercise, each test with ✓ or ✗ and, for a failure, what went wrong."""
+    """Per exercise, each test with ✓ or ✗ and, for a failure, what went wrong; when every test
+    of an exercise failed for one reason (its file is missing, say), that reason once."""
     for ex in result.by_exercise():
         tests = [t for t in result.tests if t.exercise == ex]
         failed = [t for t in tests if t.status != "passed"]
         mark = "✓" if not failed else "✗"
         print(f"\n{mark} {ex}: {len(tests) - len(failed)} of {len(tests)} public tests pass", file=stream)
+        reasons = {t.output for t in failed}
+        if len(tests) > 1 and len(failed) == len(tests) and len(reasons) == 1 and "" not in reasons:
+            print("   every test failed for one reason:", file=stream)
+            _print_output(reasons.pop(), stream)
+            continue
         for t in tests:
             print(f"   {'✓' if t.status == 'passed' else '✗'} {t.name}", file=stream)
             if t.status != "passed" and t.output:
-                for line in t.output.splitlines():
-                    print(f"       {line}", file=stream)
+                _print_output(t.output, stream)
     for note in result.notes:
         print(f"\nNote: {note}", file=stream)
     passed = sum(t.status == "passed" for t in result.tests)
     print(f"\n{passed} passed, {len(result.tests) - passed} failed", file=stream)
+
+
+def _print_output(output: str, stream) -> None:
+    for line in output.splitlines():
+        print(f"       {line}", file=stream)
 
 
 def run_check(folder: Path, only, timeouts, zygote=None, stream=sys.stdout) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -13,7 +14,10 @@ import zipfile
 
 import pytest
 
+from autograder.check import render
 from autograder.cli import _parser
+from autograder.grading import GradeResult
+from autograder import plugin
 from autograder.sandbox import WORKER_UID_BASE
 from autograder.zygote import Zygote
 from conftest import ROOT
@@ -100,6 +104,22 @@ def test_check_explains_failures_and_passes_when_done(tmp_path):
     proc = run("check", str(mine), "--only", "masked_softmax")
     assert proc.returncode == 0, proc.stdout
     assert " 0 failed" in proc.stdout
+
+
+def test_check_says_once_what_failed_every_test_of_an_exercise():
+    """A missing file fails each of an exercise's tests with one message: said once, not per
+    test; failures of their own are listed test by test."""
+    def test(name, exercise, output):
+        return plugin.TestResult(name, name, exercise, 0.0 if output else 1.0, 1.0, "failed" if output else "passed", output)
+
+    missing = "sgd.py is missing from your submission"
+    result = GradeResult([test("t1", "sgd", missing), test("t2", "sgd", missing), test("t3", "losses", "off by 1"),
+                          test("t4", "losses", "off by 2"), test("t5", "losses", "")], ["sgd", "losses"])
+    out = io.StringIO()
+    render(result, out)
+    assert out.getvalue().count(missing) == 1 and "t1" not in out.getvalue()
+    assert "every test failed for one reason" in out.getvalue()
+    assert all(line in out.getvalue() for line in ("✗ t3", "off by 1", "✗ t4", "off by 2", "✓ t5"))
 
 
 def test_check_outside_an_assignments_folder_says_where_to_run(tmp_path):
