@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from autograder.course import student_bundle
-from autograder.grading import Grader
+from autograder.grading import Grader, GradingError
 
 
 def render(result, stream) -> None:
@@ -38,9 +38,19 @@ def _print_output(output: str, stream) -> None:
 
 
 def run_check(folder: Path, only, timeouts, zygote=None, stream=sys.stdout) -> int:
-    """Exit status 0 when every public test passes, 1 otherwise."""
+    """Exit status 0 when every public test passes, 1 otherwise. An exercise whose public tests
+    are missing from the folder is left out, with a note (and status 1); GradingError if that
+    leaves none."""
     course = student_bundle(folder)
-    with Grader(course, exercises=only, redact=False, timeouts=timeouts, zygote=zygote) as grader:
+    wanted = list(only or course.exercises)
+    untested = [ex for ex in wanted if ex in course.exercises and not course.suite(ex).is_file()]
+    missing = [f"{ex} was not checked: its public tests, {course.suite(ex).relative_to(course.root)}, are "
+               "missing from your folder; get them again from the assignment" for ex in untested]
+    if untested == wanted:
+        raise GradingError(missing[0])
+    with Grader(course, exercises=[ex for ex in wanted if ex not in untested], redact=False, timeouts=timeouts,
+                zygote=zygote) as grader:
         result = grader.grade_path(Path(folder))
+    result.notes += missing
     render(result, stream)
-    return 0 if all(t.status == "passed" for t in result.tests) else 1
+    return 0 if all(t.status == "passed" for t in result.tests) and not untested else 1

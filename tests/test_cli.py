@@ -122,6 +122,18 @@ def test_check_says_once_what_failed_every_test_of_an_exercise():
     assert all(line in out.getvalue() for line in ("✗ t3", "off by 1", "✗ t4", "off by 2", "✓ t5"))
 
 
+def test_check_without_an_exercises_public_tests_checks_the_others_and_says_so(tmp_path):
+    mine = tmp_path / "mine"
+    shutil.copytree(ROOT / "assignments", mine)
+    shutil.copy(ROOT / "solutions" / "broadcasting.py", mine)
+    (mine / "tests" / "test_sgd.py").unlink()
+    proc = run("check", "--only", "sgd", "broadcasting", cwd=mine)
+    assert proc.returncode == 1 and " 0 failed" in proc.stdout, proc.stdout
+    assert "sgd was not checked: its public tests, tests/test_sgd.py, are missing from your folder" in proc.stdout
+    proc = run("check", "--only", "sgd", cwd=mine)
+    assert proc.returncode == 2 and "sgd was not checked" in proc.stderr and "Traceback" not in proc.stderr
+
+
 def test_check_outside_an_assignments_folder_says_where_to_run(tmp_path):
     proc = run("check", str(tmp_path))
     assert proc.returncode == 2 and "course.toml" in proc.stderr
