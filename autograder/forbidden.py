@@ -19,8 +19,14 @@ Every exercise also forbids reaching into Python's or the grader's internals, wh
 needs and which only serve to get around the checks (:data:`INTERNALS`): a function's closure or
 code, frames, the garbage collector's object lists, tracing hooks, a class's bases (torch's C
 base class of ``Tensor`` holds the tensor methods unwatched), the loaded modules (``sys.modules``,
-``importlib.import_module``: the grader's own, in the worker, include the watch), and code run
-from strings (``exec``, ``eval``, ``compile``, ``__import__``).
+``importlib.import_module``: the grader's own, in the worker, include the watch), code run from
+strings (``exec``, ``eval``, ``compile``, ``__import__``), and code or objects made from strings
+or bytes, which run out of both checks' sight (:data:`CODE_FROM_BYTES`): TorchScript
+(``torch.jit``: its source calls torch's ops directly), unpickling (``pickle``, ``_pickle``,
+``torch.load``, ``numpy.load``: the data names any object, private ones of torch's included, and
+may call it), ``marshal`` and the constructors of code and functions (``types.CodeType``,
+``types.FunctionType``, ``types.LambdaType``), and ``ctypes`` (it calls Python's C API: any object
+by name, any memory).
 
 A use counts against a contract name when its code reaches it: the function or class itself,
 and the module-level functions, classes and assignments it refers to, transitively (as Python
@@ -43,6 +49,9 @@ from autograder.syntax import parse_module
 
 UNCHECKABLE = "(code too convoluted to check)"
 CODE_FROM_STRINGS = ("exec", "eval", "compile", "__import__")
+CODE_FROM_BYTES = (      # compile TorchScript source, or unpickle data that names any object and calls it
+    "torch.jit", "pickle", "_pickle", "torch.load", "numpy.load", "marshal", "types.CodeType", "types.FunctionType",
+    "types.LambdaType")
 INTERNALS = [f".{name}" for name in (
     "__closure__", "cell_contents", "__code__", "__globals__", "__builtins__", "f_back", "f_locals",
     "f_globals", "f_code", "f_builtins", "_getframe", "tb_frame", "gi_frame", "cr_frame", "ag_frame",
@@ -50,7 +59,7 @@ INTERNALS = [f".{name}" for name in (
     "_current_frames", "currentframe", "getouterframes", "getinnerframes",
     "__mro__", "__bases__", "__base__", "__subclasses__", "mro", "getmro", "TensorBase", "import_module",
     "__getattribute__", "getattr_static")] + \
-    [f"builtins.{name}" for name in CODE_FROM_STRINGS] + ["sys.modules"]
+    [f"builtins.{name}" for name in CODE_FROM_STRINGS] + ["sys.modules"] + list(CODE_FROM_BYTES) + ["ctypes", "_ctypes"]
 INTERNAL_USES = {f"{rule}(...)" if rule.startswith(".") else rule for rule in INTERNALS}   # as a Violation shows them
 MAX_ALIAS_PARTS = 12      # a forbidden name has a handful of parts: longer ones only come from alias cycles
 MAX_ALIAS_VALUES = 32     # honest code binds a name to a few dotted values, never dozens
@@ -82,13 +91,13 @@ class Violation:
         if self.lookup:
             return (f"`{self.name}` uses `{self.used}`{where}: a name of torch's made while your code runs "
                     "cannot be checked for forbidden calls in this exercise; write the name out")
+        if internal_use(self.used):
+            return (f"`{self.name}` uses `{self.used}`{where}: reaching into Python's or the grader's internals "
+                    "(closures, frames, a class's bases, code run from strings, unpickling, C calls) is not allowed "
+                    "in any exercise, and none needs it")
         if private_torch_name(self.used):
             return (f"`{self.name}` uses `{self.used}`{where}: torch's private internals (names that start with "
                     "_) are off limits in this exercise; use torch's public functions")
-        if self.used in INTERNAL_USES:
-            return (f"`{self.name}` uses `{self.used}`{where}: reaching into Python's or the grader's internals "
-                    "(closures, frames, a class's bases, code run from strings) is not allowed in any exercise, "
-                    "and none needs it")
         return (f"`{self.name}` uses `{self.used}`{where}, which this exercise forbids: "
                 f"it does the work you are asked to write by hand")
 
@@ -494,6 +503,12 @@ def _watched_method(name: str) -> bool:
     from autograder.forbidden_watch import watches_attribute     # imports torch: the grader's side only
 
     return f".{name}" not in INTERNALS and watches_attribute(name)
+
+
+def internal_use(used: str) -> bool:
+    """Whether a use a Violation shows is one of :data:`INTERNALS` (``torch.jit.script``: under one)."""
+    parts = used.split(".")
+    return used in INTERNAL_USES or any(".".join(parts[:i]) in INTERNAL_USES for i in range(1, len(parts)))
 
 
 def private_torch_name(dotted: str) -> bool:

@@ -148,17 +148,40 @@ def test_reaching_into_internals_is_forbidden_in_every_exercise():
         "import sys\ndef broadcast_to(x, s):\n    return sys.modules['autograder.forbidden_watch']": "sys.modules",
         "from sys import modules as m\ndef broadcast_to(x, s):\n    return m": "sys.modules",
         "import importlib\ndef broadcast_to(x, s):\n    return importlib.import_module('autograder')": ".import_module(...)",
+        # TorchScript source calls torch's ops directly, out of both checks' sight
+        "import torch\nK = torch.jit.CompilationUnit('def f(x: Tensor):\\n    return x')\ndef broadcast_to(x, s):\n    return K.f(x)":
+            "torch.jit.CompilationUnit",
+        "from torch import jit\ndef broadcast_to(x, s):\n    return jit.script(s)(x)": "torch.jit.script",
+        "import torch.jit as j\ndef broadcast_to(x, s):\n    return j.trace(s, x)": "torch.jit.trace",
+        "import torch\ndef broadcast_to(x, s):\n    return torch.jit._state": "torch.jit._state",
+        # unpickled data names any object (torch's private kernels) and may call it (exec)
+        "import pickle as p\ndef broadcast_to(x, s):\n    return p.loads(s)(x)": "pickle.loads",
+        "import pickle\ndef broadcast_to(x, s):\n    return getattr(pickle, 'lo' + chr(97) + 'ds')(s)": "pickle",
+        "from _pickle import Unpickler\ndef broadcast_to(x, s):\n    return Unpickler(s).load()": "_pickle.Unpickler",
+        "import io, torch\ndef broadcast_to(x, s):\n    return torch.load(io.BytesIO(s), weights_only=False)": "torch.load",
+        "import io, numpy\ndef broadcast_to(x, s):\n    return numpy.load(io.BytesIO(s), allow_pickle=True)": "numpy.load",
+        "import marshal\ndef broadcast_to(x, s):\n    return marshal.loads(s)": "marshal.loads",
+        "import types\ndef broadcast_to(x, s):\n    return types.FunctionType(s, {})": "types.FunctionType",
+        "import types\ndef broadcast_to(x, s):\n    return types.CodeType(*s)": "types.CodeType",
+        "from types import LambdaType\ndef broadcast_to(x, s):\n    return LambdaType(s, {})": "types.LambdaType",
+        # Python's C API: any object by name, any memory
+        "import ctypes\ndef broadcast_to(x, s):\n    return ctypes.pythonapi.PyImport_ImportModule(s)":
+            "ctypes.pythonapi.PyImport_ImportModule",
     }
     for source, used in cases.items():
         assert found(source) == {"broadcast_to": used}, source
     message = find_forbidden("def broadcast_to(x, s):\n    return eval('x')", {}, NAMES)["broadcast_to"].message()
     assert message == ("`broadcast_to` uses `builtins.eval` (line 2): reaching into Python's or the grader's internals "
-                       "(closures, frames, a class's bases, code run from strings) is not allowed in any exercise, "
-                       "and none needs it")
+                       "(closures, frames, a class's bases, code run from strings, unpickling, C calls) is not allowed "
+                       "in any exercise, and none needs it")
+    message = find_forbidden("import torch\ndef broadcast_to(x, s):\n    return torch.jit._state", RULES, NAMES)
+    assert "`torch.jit._state` (line 3): reaching into Python's or the grader's internals" in message["broadcast_to"].message()
     assert found("def eval(x):\n    return x\ndef broadcast_to(x, s):\n    return eval(x)") == {}
     assert found("def broadcast_to(x, s):\n    return x.eval().compile") == {}
     assert found("def broadcast_to(x, s):\n    return list(x.modules())") == {}             # nn.Module.modules()
     assert found("def broadcast_to(x, s, compile=False):\n    return compile") == {}
+    assert found("import types\ndef broadcast_to(x, s):\n    return types.SimpleNamespace(x=x)") == {}
+    assert found("import torch\ndef broadcast_to(x, s):\n    return torch.save(x, s)") == {}
 
 
 def test_a_module_reached_through_another_is_that_module():
