@@ -17,7 +17,8 @@ Rules for every function:
   says what was wrong, before any work is done.
 
 Forbidden (using one scores 0 for the function that uses it): ``torch.broadcast_shapes``,
-``torch.broadcast_to``, ``torch.broadcast_tensors``, ``Tensor.expand``, ``Tensor.expand_as``,
+``torch.broadcast_to``, ``torch.broadcast_tensors`` (and torch's wrapper of it,
+``torch.distributions.utils.broadcast_all``), ``Tensor.expand``, ``Tensor.expand_as``,
 ``Tensor.broadcast_to``, NumPy's ``broadcast``, ``broadcast_shapes``, ``broadcast_to`` and
 ``broadcast_arrays``; and in ``unbroadcast`` also autograd (``torch.autograd``, ``torch.func``,
 ``.backward()``, turning ``requires_grad`` on). See ``course.toml`` for the exact list.

@@ -29,6 +29,12 @@ def test_each_exercise_catches_a_call_spelled_at_run_time(grader, full_marks, tm
     cases = [
         ("broadcasting", "broadcast_shape", "torch.broadcast_shapes",
          "def broadcast_shape(*shapes):\n    tail = 'shapes'\n    return tuple(vars([torch][0])['broadcast_' + tail](*shapes))\n"),
+        # torch.broadcast_tensors called by torch's own code, for the student
+        ("broadcasting", "broadcast_to", "torch.distributions.utils.broadcast_all",
+         "_by_hand = broadcast_to\n"
+         "def broadcast_to(x, shape):\n"
+         "    target, tail = _by_hand(x, shape).shape, 'all'\n"
+         "    return getattr([torch.distributions.utils][0], 'broadcast_' + tail)(x, x.new_empty(target))[0].clone()\n"),
         ("gradients", "relu_backward", "torch.autograd.grad",
          "def relu_backward(dout, x):\n"
          "    part = 'grad'\n"
