@@ -30,8 +30,10 @@ by name, any memory).
 
 A use counts against a contract name when its code reaches it: the function or class itself,
 and the module-level functions, classes and assignments it refers to, transitively (as Python
-scopes names: a local variable is not the module-level name it shadows). A call whose
-name is made at run time is caught while the code runs, by :mod:`autograder.forbidden_watch`.
+scopes names: a local variable is not the module-level name it shadows). An internal used by
+code that runs at import (a module-level statement, decorator or default; not under ``if __name__
+== "__main__":``) counts against every name, since what it did is there for all of them. A call
+whose name is made at run time is caught while the code runs, by :mod:`autograder.forbidden_watch`.
 """
 
 from __future__ import annotations
@@ -366,6 +368,24 @@ def _module_level(body: list[ast.stmt]):
         yield from _module_level(inner)
 
 
+def _run_at_import(body: list[ast.stmt]):
+    """What runs when the module is imported, outside the bodies of its functions and classes
+    (those run when called, and count where called): statements, block tests, and what a
+    definition evaluates (decorators, defaults, bases); not an ``if __name__ == "__main__":`` block."""
+    for stmt in _module_level([s for s in body if not _main_block(s)]):
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            yield from _evaluated_at_definition(stmt)
+        else:
+            yield stmt
+
+
+def _main_block(stmt: ast.stmt) -> bool:
+    """``if __name__ == "__main__":``, which never runs in the grader."""
+    test = stmt.test if isinstance(stmt, ast.If) else None
+    return isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and test.left.id == "__name__" \
+        and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq) and _constant_name(test.comparators[0]) == "__main__"
+
+
 def _held(node: ast.AST) -> set[str]:
     """The names ``node`` may keep hold of what they are bound to: read other than by a call
     (``old = f``, ``functools.partial(f)``, ``@wraps(f)``, a ``global`` assignment)."""
@@ -595,6 +615,15 @@ def _scan(tree: ast.Module, rules: dict[str, list[str]], names: list[str], globa
         scans[def_name] = scan
 
     found: dict[str, Violation] = {}
+    import_time = _Uses(aliases, alias_finder.star_modules)
+    for node in _run_at_import(tree.body):
+        import_time.visit(node)
+    internals = _RuleSet(INTERNALS)
+    use = next((u for u in sorted(import_time.uses, key=lambda u: u.line) if (u.bare is None or u.bare not in bound_at)
+                and internals.matches(u, own_names)), None)
+    if use is not None:         # whatever it did is there for every name: it counts against each
+        used = {"dotted": use.text, "attr": f".{use.text}(...)"}.get(use.kind, use.text)
+        found = {name: Violation(name, used, use.line, None) for name in names if name in scans}
     for name in names:
         name_rules = _RuleSet(list(rules.get("*", [])) + list(rules.get(name, [])))
         if name not in scans:

@@ -184,6 +184,25 @@ def test_reaching_into_internals_is_forbidden_in_every_exercise():
     assert found("import torch\ndef broadcast_to(x, s):\n    return torch.save(x, s)") == {}
 
 
+def test_an_internal_used_at_import_counts_against_every_name():
+    """A module-level statement that unpickles or runs a string leaves its work for any function
+    to use (``builtins.K = torch._C...``); the same at module level for a forbidden torch call
+    counts only where reached, and a ``__main__`` block never runs in the grader."""
+    every = {name: "pickle.loads" for name in NAMES}
+    assert found("import pickle\npickle.loads(b'')\ndef broadcast_to(x, s):\n    return x") == \
+        {"broadcast_to": "pickle.loads"}
+    assert {k: v.used for k, v in find_forbidden(
+        "import pickle\nif True:\n    pickle.loads(b'')\n" + "".join(f"def {n}(x):\n    return x\n" for n in NAMES),
+        {}, NAMES).items()} == every
+    assert found("import numpy as np\n@np.load\ndef broadcast_to(x, s):\n    return x") == {"broadcast_to": "numpy.load"}
+    assert found("exec('import builtins')\ndef broadcast_to(x, s):\n    return x") == {"broadcast_to": "builtins.exec"}
+    for honest in ("import torch\nprint(torch.broadcast_shapes((1,), (2,)))\ndef broadcast_to(x, s):\n    return x",
+                   "import pickle\nif __name__ == '__main__':\n    pickle.dump(1, open('f', 'wb'))\n"
+                   "def broadcast_to(x, s):\n    return x",
+                   "def exec(s):\n    return s\nexec('a')\ndef broadcast_to(x, s):\n    return x"):
+        assert found(honest) == {}, honest
+
+
 def test_a_module_reached_through_another_is_that_module():
     """``F.torch`` is ``torch`` itself, and ``torch.nn.modules.loss.F`` is ``F``: a forbidden name
     reached through another module's namespace is still that name."""
