@@ -35,6 +35,12 @@ def test_each_exercise_catches_a_call_spelled_at_run_time(grader, full_marks, tm
          "def broadcast_to(x, shape):\n"
          "    target, tail = _by_hand(x, shape).shape, 'all'\n"
          "    return getattr([torch.distributions.utils][0], 'broadcast_' + tail)(x, x.new_empty(target))[0].clone()\n"),
+        ("broadcasting", "broadcast_to", "numpy.broadcast_to",
+         "import numpy\n"
+         "_by_hand = broadcast_to\n"
+         "def broadcast_to(x, shape):\n"
+         "    target, tail = _by_hand(x, shape).shape, 'to'\n"
+         "    return torch.from_numpy(getattr([numpy][0], 'broadcast_' + tail)(x.numpy(), tuple(target)).copy())\n"),
         ("gradients", "relu_backward", "torch.autograd.grad",
          "def relu_backward(dout, x):\n"
          "    part = 'grad'\n"
@@ -65,7 +71,7 @@ def test_each_exercise_catches_a_call_spelled_at_run_time(grader, full_marks, tm
          "    return sdpa(queries, keys, values), None\n"),
     ]
     for exercise, name, used, source in cases:
-        result, tests = graded(grader, tmp_path / name, exercise, with_function(exercise, source))
+        result, tests = graded(grader, tmp_path / used, exercise, with_function(exercise, source))
         caught = covering(tests, name)
         assert caught and all(t.score == 0 for t in caught), (exercise, [t.output for t in caught])
         assert all(f"`{name}` uses `{used}`" in t.output for t in caught), (exercise, caught[0].output)
