@@ -1,7 +1,8 @@
-"""How a notebook's cells are marked in the module made from it, and how that module runs.
+"""How a notebook's cells are found in the module made from it, and how that module runs.
 
-:mod:`autograder.notebook` (on the trusted side) writes each code cell after a ``# cell N`` line;
-the worker runs such a module cell by cell, as nbgrader runs a notebook (``allow_errors``): a
+:mod:`autograder.notebook` (on the trusted side) writes the code cells one after another and, as
+the module's last line, a map of the line where each cell starts (:func:`cell_map_line`): a line
+of a student's cell, ``# cell 2`` included, can never be taken for a cell boundary. The worker runs such a module cell by cell, as nbgrader runs a notebook (``allow_errors``): a
 cell that raises, or runs past its time (a training demo), is noted and stopped, and the cells
 after it still run. This module imports no third-party package, so the worker can use it cheaply.
 """
@@ -17,8 +18,8 @@ import types
 
 from autograder.text import exception_message
 
-CELL_MARKER = "# cell {}"
-CELL_LINE = re.compile(r"# cell (\d+)")
+CELL_MAP = "# notebook cells (cell@first line): "
+CELL_START = re.compile(r"(\d+)@(\d+)")
 MAX_CELL_ERRORS = 20
 TOO_LONG = "CellTooLong"       # the type named in the note of a cell stopped for its time
 
@@ -32,11 +33,25 @@ def _too_long(signum, frame):
     raise CellTooLong
 
 
+def cell_map_line(starts: list[tuple[int, int]]) -> str:
+    """The last line of a module made from a notebook: ``(cell number, line of the module where
+    the cell's code starts)`` for each cell, in order."""
+    return CELL_MAP + " ".join(f"{cell}@{line}" for cell, line in starts)
+
+
+def cell_starts(source: str) -> list[tuple[int, int]]:
+    """``(line where a cell starts, cell number)`` in order, read from the map on the module's last
+    line (the grader's own: no student line comes after it); [] if there is none."""
+    last = source.rstrip("\n").rpartition("\n")[2]
+    if not last.startswith(CELL_MAP):
+        return []
+    return sorted((int(line), int(cell)) for cell, line in CELL_START.findall(last[len(CELL_MAP):]))
+
+
 def cell_statements(source: str, tree: ast.Module) -> list[tuple[int, list[ast.stmt]]]:
     """``(cell number, its top-level statements)`` in order; statements before the first
-    marker (the ``from __future__`` imports moved to the top) are cell 0."""
-    markers = [(i, int(m.group(1))) for i, line in enumerate(source.splitlines(), 1)
-               if (m := CELL_LINE.fullmatch(line))]
+    cell (the ``from __future__`` imports moved to the top) are cell 0."""
+    markers = cell_starts(source)
     marker_lines = [line for line, _ in markers]
     cells: list[tuple[int, list[ast.stmt]]] = []
     for stmt in tree.body:
@@ -54,7 +69,7 @@ def run_cells(module: types.ModuleType, path: str, seconds: float) -> list[dict]
     that raised, as IPython reports it and goes on (``sys.exit()`` included; KeyboardInterrupt
     still stops the import), and for each cell stopped after running ``seconds`` (type
     :data:`TOO_LONG`). ``get_ipython()`` is there, doing nothing (exported notebooks call it for
-    their magics). A file that does not compile raises SyntaxError, as an import would."""
+    their magics), and so is ``display()`` (IPython's builtin for showing a value). A file that does not compile raises SyntaxError, as an import would."""
     with open(path, encoding="utf-8") as f:
         source = f.read()
     tree = ast.parse(source, path)
@@ -63,6 +78,7 @@ def run_cells(module: types.ModuleType, path: str, seconds: float) -> list[dict]
     flags = sum(getattr(__future__, name).compiler_flag for name in future if hasattr(__future__, name))
     errors = []
     module.__dict__.setdefault("get_ipython", _NoIPython)
+    module.__dict__.setdefault("display", _no_display)
     previous = signal.signal(signal.SIGALRM, _too_long)
     try:
         for cell, stmts in cell_statements(source, tree):
@@ -85,6 +101,10 @@ def run_cells(module: types.ModuleType, path: str, seconds: float) -> list[dict]
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
     return errors
+
+
+def _no_display(*objs, **kwargs) -> None:
+    """IPython's ``display()`` outside IPython: nothing is shown."""
 
 
 class _NoIPython:

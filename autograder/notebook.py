@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import bisect
 import io
 import re
 import tokenize
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 
 import nbformat
 
-from autograder.cells import CELL_LINE, CELL_MARKER
+from autograder.cells import cell_map_line, cell_starts
 from autograder.syntax import parse_module
 
 SHELL_PREFIXES = ("%", "!", "?")
@@ -106,9 +107,10 @@ def read_notebook(text: str) -> tuple[str, list[str]]:
     others still run (the worker runs the module cell by cell, as nbgrader runs a notebook:
     :func:`autograder.cells.run_cells`).
 
-    Each cell's code follows a ``# cell N`` line (N counts every cell of the notebook, from 1), and
-    keeps its own line numbering (a magic or shell line becomes ``pass``), so a line of the module
-    can be told as a cell and a line of it (:func:`cell_of_line`). ``from __future__`` imports
+    Each cell's code keeps its own line numbering (a magic or shell line becomes ``pass``), and the
+    module's last line maps each cell (numbered as in the notebook, from 1) to the line where it
+    starts, so a line of the module can be told as a cell and a line of it (:func:`cell_of_line`);
+    no text in a cell can forge that map. ``from __future__`` imports
     move to the top, where a module needs them (IPython compiles each cell on its own, so a
     notebook may have them in any cell), leaving a blank line behind.
     """
@@ -141,10 +143,15 @@ def read_notebook(text: str) -> tuple[str, list[str]]:
             continue
         for name in _top_level_definitions(tree):
             defined_in.setdefault(name, []).append(number)
-        chunks.append(CELL_MARKER.format(number) + "\n" + code)
-    body = "\n\n".join(chunks).splitlines()
+        chunks.append((number, code.split("\n")))
+    body, starts = [], []
+    for number, lines in chunks:
+        body.append("")                               # a blank line before each cell
+        starts.append((number, len(body)))            # the cell's index in body, from 0
+        body += lines
     future = list(dict.fromkeys(line for line in body if line.startswith("from __future__ import")))
     rest = ["" if line.startswith("from __future__ import") else line for line in body]
+    cell_map = cell_map_line([(number, len(future) + index + 1) for number, index in starts])
     notes = [f"{name} is defined in cells {', '.join(map(str, numbers[:-1]))} and {numbers[-1]}; the notebook "
              f"runs from top to bottom, so the {name} of cell {numbers[-1]} is graded"
              for name, numbers in defined_in.items() if len(numbers) > 1]
@@ -152,18 +159,18 @@ def read_notebook(text: str) -> tuple[str, list[str]]:
               for number in broken]
     notes += [f"cell {number} is a %%writefile cell: the file it writes is not part of what is graded, so its "
               "code was not run; put the code in a plain cell of the notebook" for number in written]
-    return "\n".join(future + rest) + "\n", notes
+    return "\n".join(future + rest + [cell_map]) + "\n", notes
 
 
 def cell_of_line(source: str, line: int) -> tuple[int, int] | None:
-    """(cell number, line within the cell) of line ``line`` (from 1) of a module made by
-    :func:`notebook_to_source`; None for a line before the first cell."""
-    lines = source.splitlines()
-    for i in range(min(line, len(lines) + 1) - 2, -1, -1):
-        match = CELL_LINE.fullmatch(lines[i])
-        if match:
-            return int(match.group(1)), line - 1 - i
-    return None
+    """(cell number, line within the cell, from 1) of line ``line`` (from 1) of a module made by
+    :func:`notebook_to_source`; None for a line before the first cell or past the last one's."""
+    starts = cell_starts(source)
+    i = bisect.bisect_right([start for start, _ in starts], line) - 1
+    if i < 0 or line >= source.count("\n"):                  # the map's own line is no cell's
+        return None
+    start, cell = starts[i]
+    return cell, line - start + 1
 
 
 @dataclass(frozen=True)

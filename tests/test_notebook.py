@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import copy
 import json
+import types
 
 import nbformat
 import pytest
 
+from autograder.cells import run_cells
 from autograder.notebook import NotebookError, cell_of_line, notebook_to_source, read_notebook
 from autograder.submission import prepare_path
 from conftest import ROOT
@@ -107,6 +109,35 @@ def test_each_line_of_the_module_is_told_as_its_cell_and_line():
     assert cell_of_line(source, lines.index("x = 1") + 1) == (2, 3)          # the magic kept its line
     assert cell_of_line(source, lines.index("    return y") + 1) == (4, 3)   # the future import too
     assert cell_of_line(source, 1) is None
+
+
+def test_a_students_comment_like_a_cell_marker_is_no_cell_boundary(grader, tmp_path):
+    """Cells are found by a map the grader writes after the last cell, not by comments in them: a
+    student's ``# cell 2`` line neither renumbers the cell that raised nor splits its cell, and the
+    lines of a traceback are told in the right cell."""
+    code = nbformat.v4.new_code_cell
+    solution = (ROOT / "solutions" / "sgd.py").read_text()
+    cells = [nbformat.v4.new_markdown_cell("# sgd"), code("import torch"), code(solution), code("# cell 1\nx = 1"),
+             code("# cell 2\nx = 2\nraise ValueError('boom')\n# cell 9\ny = 3"),
+             code("# notebook cells (cell@first line): 1@1\nz = 4")]
+    source = notebook_to_source(nb(*cells))
+    lines = source.splitlines()
+    assert cell_of_line(source, lines.index("raise ValueError('boom')") + 1) == (5, 3)
+    assert cell_of_line(source, lines.index("y = 3") + 1) == (5, 5)
+    assert cell_of_line(source, lines.index("z = 4") + 1) == (6, 2)
+    (tmp_path / "sgd.ipynb").write_text(nb(*cells))
+    result = grader.grade(grader.prepare(tmp_path), ["sgd"])
+    assert result.by_exercise() == {"sgd": (20.0, 20.0)}
+    assert [note.split(";")[0] for note in result.notes] == ["sgd.ipynb, cell 5 raised ValueError: boom"]
+
+
+def test_display_does_nothing_as_outside_a_notebook_nothing_is_shown(tmp_path):
+    """IPython's builtin ``display()`` is there for a notebook's cells, as ``get_ipython()`` is."""
+    module_file = tmp_path / "sgd.py"
+    module_file.write_text(notebook_to_source(nb(nbformat.v4.new_code_cell("x = 1\ndisplay(x, raw=True)\ny = 2"))))
+    module = types.ModuleType("sgd")
+    assert run_cells(module, str(module_file), 5.0) == []
+    assert (module.x, module.y) == (1, 2)
 
 
 def test_feedback_names_the_notebook_cell_of_an_error_a_failed_import_and_a_forbidden_call(grader, tmp_path):
