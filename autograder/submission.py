@@ -26,7 +26,10 @@ MAX_SOURCE_BYTES = 1 << 20          # one .py module
 MAX_NOTEBOOK_BYTES = 32 << 20       # one .ipynb (outputs and images included)
 MAX_ARCHIVE_MEMBERS = 10_000
 MAX_COMPRESSION_RATIO = 200
-LOOSE_COPY = re.compile(r"(\s*\(\d+\)|-\d+|\s+copy)+$")     # what file managers add to a copy's name
+LOOSE_COPY = re.compile(r"(\s*\(\d+\)|-\d+|\s+copy|-copy\d+)+$")    # what file managers (and Jupyter's
+                                                                   # Duplicate: -Copy1) add to a copy's name
+NAMES_SHOWN = 5           # of the files not graded, a note names so many
+NAME_SHOWN_CHARS = 80     # and cuts longer names to about so many characters
 COPY_MARKS_SPAN = 32      # copy marks are looked for in a name's last characters only: the search is
                           # quadratic in the length, and a zip may hold names of 64 KiB
 SKIPPED_DIRS = {"__MACOSX", ".ipynb_checkpoints", "__pycache__", ".git"}
@@ -222,7 +225,7 @@ def pick_modules(entries: list[Entry], exercises) -> tuple[dict, list[str]]:
 
 def _by_loose_name(entries: list[Entry], exercise: str, notes: list[str]) -> list[Entry]:
     """Entries where the files named almost like ``exercise`` (``SGD.ipynb``, ``sgd (1).py``,
-    ``hw2_sgd.py``, ``Copy of sgd.ipynb``) stand for its module, with a note each; not the
+    ``sgd-Copy1.ipynb``, ``hw2_sgd.py``, ``Copy of sgd.ipynb``) stand for its module, with a note each; not the
     public tests released with it (``tests/test_sgd.py``)."""
     out = []
     for e in entries:
@@ -333,7 +336,25 @@ def prepare(entries: list[Entry], exercises, workdir: Path, notes=(), siblings=(
             sub.notes += notes
             sub.found[ex] = entry.path
     sub.digest = digest.hexdigest()
+    sub.notes += _not_graded_note(entries, {entry.path for entry in {**chosen, **importable}.values()},
+                                  [*exercises, *siblings], list(exercises))
     return sub
+
+
+def _not_graded_note(entries: list[Entry], taken: set[str], course_exercises, graded) -> list[str]:
+    """A note naming the files of a submission that no exercise took (``helpers.py``, a README),
+    but those named exactly as an exercise's file, which the notes on choosing one name already."""
+    exact = {ex + suffix for ex in course_exercises for suffix in (".py", ".ipynb")}
+    left = [e.path for e in entries if e.path not in taken and e.module_name not in exact]
+    if not left:
+        return []
+    shown = [path if len(path) <= NAME_SHOWN_CHARS else path[:NAME_SHOWN_CHARS - 30] + "…" + path[-29:]
+             for path in left[:NAMES_SHOWN]]
+    more = f" and {len(left) - NAMES_SHOWN} more" if len(left) > NAMES_SHOWN else ""
+    named = (f"{graded[0]}.py or {graded[0]}.ipynb" if len(graded) == 1 else
+             ", ".join(f"{ex}.py" for ex in graded) + ", or notebooks (.ipynb) of those names")
+    return [f"{', '.join(shown)}{more} {'was' if len(left) == 1 else 'were'} not graded: only each exercise's "
+            f"own file is ({named})"]
 
 
 def prepare_path(path: Path, exercises, workdir: Path, siblings=()) -> Submission:

@@ -156,6 +156,9 @@ def test_layouts_found_in_real_downloads_give_one_row_per_student(course, tmp_pa
                                  "tests/test_broadcasting.py": (ROOT / "assignments" / "tests" / "test_broadcasting.py").read_text()})
     (cls / "omar").mkdir()
     (cls / "omar" / "hw1_broadcasting.py").write_text(SOLUTION)
+    (cls / "pat").mkdir()                                    # Jupyter's Duplicate, beside a file no exercise takes
+    (cls / "pat" / "broadcasting-Copy2.ipynb").write_text(notebook(SOLUTION))
+    (cls / "pat" / "plot.png").write_bytes(b"\x89PNG")
     canvas = write_zip(tmp_path / "canvas.zip", {
         "smithjohn_12_34_broadcasting.py": SOLUTION,
         "._smithjohn_12_34_broadcasting.py": b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X" + bytes(40),
@@ -165,7 +168,7 @@ def test_layouts_found_in_real_downloads_give_one_row_per_student(course, tmp_pa
     grades = grade(paths, out, course=course)
     grades = grade(paths, out, course=course)                 # once more, with the output in the class folder
     full = ["Jane_Doe_12345", "Ann_Lee_34567", "Ivo_Ek_999", "alice", "zoe", "Jos\u00e9_Garc\u00eda", "kim", "lee",
-            "mia", "nina", "omar", "smithjohn_12"]
+            "mia", "nina", "omar", "pat", "smithjohn_12"]
     assert sorted(grades) == sorted(full + ["bob", "zo\u00eb"])
     for student in full:
         assert grades[student]["broadcasting"] == "20", (student, feedback(out, student))
@@ -173,6 +176,8 @@ def test_layouts_found_in_real_downloads_give_one_row_per_student(course, tmp_pa
     assert "broadcasting.py is an export of a notebook" in feedback(out, "lee")
     assert "mia.py was graded as broadcasting" in feedback(out, "mia")
     assert "hw1_broadcasting.py was graded as broadcasting.py" in feedback(out, "omar")
+    assert "broadcasting-Copy2.ipynb was graded as broadcasting.ipynb" in feedback(out, "pat")
+    assert "plot.png was not graded: only each exercise's own file is" in feedback(out, "pat")
 
 
 def test_names_in_another_case_are_graded(course, tmp_path):
@@ -344,7 +349,7 @@ def test_bad_inputs_become_messages_and_the_batch_goes_on(course, tmp_path):
         "empty": "no broadcasting.py",
         "blank": "broadcasting.py is empty: save your work in it and submit again",
         "emptyzip": "it is empty",
-        "zipped": "it holds homework.zip, readme.txt",
+        "zipped": "homework.zip, readme.txt were not graded",
         "appended": "the last copy was taken",
         "twice": "more than one entry",
         "deep": "could not be imported: RecursionError",

@@ -98,6 +98,22 @@ def test_the_file_that_implements_more_is_graded_when_a_py_and_a_notebook_stand_
         assert any("both sgd.py and sgd.ipynb" in note and f"graded {graded}" in note for note in sub.notes)
 
 
+def test_a_jupyter_duplicate_is_graded_as_a_copy_and_files_not_graded_are_named(tmp_path):
+    """Jupyter's Duplicate names a copy ``sgd-Copy1.ipynb``: it is graded as sgd.ipynb, as ``losses
+    (1).py`` is as losses.py, each with a note; a file that no exercise takes is named in a note."""
+    solution = (ROOT / "solutions" / "sgd.py").read_text()
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "sgd-Copy1.ipynb").write_text(nb(nbformat.v4.new_code_cell(solution)))
+    (tmp_path / "work" / "losses (1).py").write_text((ROOT / "solutions" / "losses.py").read_text())
+    (tmp_path / "work" / "helpers.py").write_text("x = 1\n")
+    (tmp_path / "work" / "README.md").write_text("mine\n")
+    sub = prepare_path(tmp_path / "work", ["sgd"], tmp_path, siblings=["losses"])
+    assert sub.found == {"sgd": "sgd-Copy1.ipynb"} and (sub.folder / "losses.py").is_file()
+    assert sub.notes == ["sgd-Copy1.ipynb was graded as sgd.ipynb; name it so to be sure",
+                         "README.md, helpers.py were not graded: only each exercise's own file is (sgd.py or "
+                         "sgd.ipynb)"]
+
+
 def test_each_line_of_the_module_is_told_as_its_cell_and_line():
     source = notebook_to_source(nb(
         nbformat.v4.new_markdown_cell("# title"),
