@@ -296,9 +296,10 @@ def _named_by_student(entries: list[Entry], exercises, notes=()) -> tuple[list[E
             try:
                 raw = read_capped(entry, MAX_NOTEBOOK_BYTES).decode("utf-8-sig", "replace")
                 source = notebook_to_source(raw) if entry.name.lower().endswith(".ipynb") else raw
-            except NotebookError:
+            except NotebookError as e:           # not a notebook, or too large: say so, not that nothing was found
                 source = ""
-            except SubmissionError as e:         # too large to read: say so, not that nothing was found
+                notes.append(f"{entry.name} is {e}")
+            except SubmissionError as e:         # too large to read: likewise
                 source = ""
                 notes.append(str(e))
             ex = infer_exercise(source, exercises)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import bisect
 import io
+import json
 import re
 import tokenize
 import warnings
@@ -15,6 +16,7 @@ import nbformat
 from autograder.cells import cell_map_line, cell_starts
 from autograder.syntax import parse_module
 
+MAX_WITHOUT_OUTPUTS = 32 << 20     # a notebook's cells, outputs left out (the file itself: submission.py)
 SHELL_PREFIXES = ("%", "!", "?")
 NAMESPACE_CELL_MAGICS = ("%%time", "%%capture")     # they run their body in the notebook's namespace
 ASSIGNED_MAGIC = re.compile(r"([\w.]+(?:\s*,\s*[\w.]+)*\s*=\s*)[%!]")   # files = !ls, t = %timeit -o f()
@@ -23,6 +25,30 @@ HELP_REQUEST = re.compile(r"[\w.]+\?{1,2}")                              # SGD? 
 
 class NotebookError(Exception):
     """The file is not a readable notebook."""
+
+
+def without_outputs(text: str) -> str:
+    """A notebook's JSON with the cells' outputs and attachments left out (plots and images are
+    not graded, and are most of a large notebook); the text unchanged if it is not a notebook's
+    JSON (nbformat then says what is wrong)."""
+    try:
+        book = json.loads(text)
+    except (ValueError, RecursionError):
+        return text
+    if not isinstance(book, dict):
+        return text
+    sheets = book.get("worksheets")                      # nbformat 3 keeps its cells in worksheets
+    for holder in [book, *(sheets if isinstance(sheets, list) else [])]:
+        cells = holder.get("cells") if isinstance(holder, dict) else None
+        for cell in cells if isinstance(cells, list) else []:
+            if isinstance(cell, dict):
+                if "outputs" in cell:
+                    cell["outputs"] = []
+                cell.pop("attachments", None)
+    try:
+        return json.dumps(book)
+    except RecursionError:
+        return text
 
 
 def is_nbgrader_test_cell(cell) -> bool:
@@ -105,7 +131,8 @@ def read_notebook(text: str) -> tuple[str, list[str]]:
     the student worked in) is the last cell's, as when the notebook runs from top to bottom; a
     ``%%writefile`` cell's code is not run; a cell with a syntax error is left out, and the
     others still run (the worker runs the module cell by cell, as nbgrader runs a notebook:
-    :func:`autograder.cells.run_cells`).
+    :func:`autograder.cells.run_cells`). Outputs are left out first (:func:`without_outputs`); what
+    is left may hold :data:`MAX_WITHOUT_OUTPUTS` characters.
 
     Each cell's code keeps its own line numbering (a magic or shell line becomes ``pass``), and the
     module's last line maps each cell (numbered as in the notebook, from 1) to the line where it
@@ -114,6 +141,9 @@ def read_notebook(text: str) -> tuple[str, list[str]]:
     move to the top, where a module needs them (IPython compiles each cell on its own, so a
     notebook may have them in any cell), leaving a blank line behind.
     """
+    text = without_outputs(text)
+    if len(text) > MAX_WITHOUT_OUTPUTS:
+        raise NotebookError(f"larger than {MAX_WITHOUT_OUTPUTS >> 20} MiB without its outputs")
     try:
         with warnings.catch_warnings():          # duplicated cell ids etc.: tolerated, not news
             warnings.simplefilter("ignore")

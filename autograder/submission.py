@@ -23,7 +23,9 @@ from autograder.notebook import NotebookError, read_notebook
 from autograder.syntax import parse_module
 
 MAX_SOURCE_BYTES = 1 << 20          # one .py module
-MAX_NOTEBOOK_BYTES = 32 << 20       # one .ipynb (outputs and images included)
+MAX_NOTEBOOK_BYTES = 128 << 20      # one .ipynb, outputs and images included (they are left out before
+                                    # it is read as a notebook: autograder.notebook.MAX_WITHOUT_OUTPUTS)
+CLEAR_OUTPUTS = "clear its outputs (Kernel > Restart & Clear Output), save it and submit again"
 MAX_ARCHIVE_MEMBERS = 10_000
 MAX_COMPRESSION_RATIO = 200
 LOOSE_COPY = re.compile(r"(\s*\(\d+\)|-\d+|\s+copy|-copy\d+)+$")    # what file managers (and Jupyter's
@@ -275,10 +277,12 @@ def _is_stub(body: list) -> bool:
 
 
 def read_capped(entry: Entry, cap: int) -> bytes:
-    """The bytes of an entry; SubmissionError if it holds more than ``cap``."""
+    """The bytes of an entry; SubmissionError if it holds more than ``cap`` (for a notebook,
+    saying how to make it smaller)."""
     raw = entry.read(cap)
     if len(raw) > cap:
-        raise SubmissionError(f"{entry.path} is larger than {cap >> 20} MiB")
+        fix = f": {CLEAR_OUTPUTS}" if entry.name.lower().endswith(".ipynb") else ""
+        raise SubmissionError(f"{entry.path} is larger than {cap >> 20} MiB{fix}")
     return raw
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from autograder.cells import run_cells
 from autograder.notebook import NotebookError, cell_of_line, notebook_to_source, read_notebook
+from autograder import submission
 from autograder.submission import prepare_path
 from conftest import ROOT
 
@@ -112,6 +113,29 @@ def test_a_jupyter_duplicate_is_graded_as_a_copy_and_files_not_graded_are_named(
     assert sub.notes == ["sgd-Copy1.ipynb was graded as sgd.ipynb; name it so to be sure",
                          "README.md, helpers.py were not graded: only each exercise's own file is (sgd.py or "
                          "sgd.ipynb)"]
+
+
+def test_outputs_are_left_out_before_the_size_cap_and_a_too_large_notebook_says_how_to_fix_it(tmp_path, monkeypatch):
+    """A plot of 40 MB in a cell's output (and an attachment) is not graded and does not count
+    against the 32 MiB cap on the cells; a file past the cap on the whole file says to clear the
+    outputs; 33 MiB of code is still too large."""
+    solution = nbformat.v4.new_code_cell((ROOT / "solutions" / "sgd.py").read_text())
+    plot = nbformat.v4.new_code_cell("x = 1", outputs=[nbformat.v4.new_output(
+        "display_data", data={"image/png": "iVBORw0KGgo" + "A" * (40 << 20)})])
+    pasted = nbformat.v4.new_markdown_cell("![a.png](attachment:a.png)", attachments={
+        "a.png": {"image/png": "A" * (1 << 20)}})
+    for folder, cells in (("plots", [solution, plot, pasted]), ("code", [solution, nbformat.v4.new_code_cell(
+            "#" * (33 << 20))])):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "sgd.ipynb").write_text(nb(*cells))
+    sub = prepare_path(tmp_path / "plots", ["sgd"], tmp_path)
+    assert sub.found == {"sgd": "sgd.ipynb"} and not sub.problems and "class SGD" in (sub.folder / "sgd.py").read_text()
+    assert prepare_path(tmp_path / "code", ["sgd"], tmp_path).problems == {
+        "sgd": "sgd.ipynb is larger than 32 MiB without its outputs"}
+    monkeypatch.setattr(submission, "MAX_NOTEBOOK_BYTES", 40 << 20)
+    assert prepare_path(tmp_path / "plots", ["sgd"], tmp_path).problems == {
+        "sgd": "sgd.ipynb is larger than 40 MiB: clear its outputs (Kernel > Restart & Clear Output), save it and "
+               "submit again"}
 
 
 def test_each_line_of_the_module_is_told_as_its_cell_and_line():
