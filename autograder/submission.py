@@ -234,8 +234,7 @@ def _by_loose_name(entries: list[Entry], exercise: str, notes: list[str]) -> lis
         stem, dot, suffix = e.module_name.lower().rpartition(".")
         stem = stem.removeprefix("copy of ").strip()
         loose = stem[:-COPY_MARKS_SPAN] + LOOSE_COPY.sub("", stem[-COPY_MARKS_SPAN:])
-        is_test_file = stem.startswith("test_") or stem.endswith("_test")      # pytest's: the public tests
-        if dot and "." + suffix in (".py", ".ipynb") and not is_test_file and (loose == exercise or re.search(
+        if dot and "." + suffix in (".py", ".ipynb") and not _is_test_file(stem) and (loose == exercise or re.search(
                 rf"[\s_-]{exercise}$", loose)):
             notes.append(f"{e.path} was graded as {exercise}.{suffix}; name it so to be sure")
             e = replace(e, alias=f"{exercise}.{suffix}")
@@ -345,11 +344,25 @@ def prepare(entries: list[Entry], exercises, workdir: Path, notes=(), siblings=(
     return sub
 
 
+def _is_test_file(stem: str) -> bool:
+    """Whether a module's name (lower case, no suffix) is pytest's for tests: the public tests."""
+    return stem.startswith("test_") or stem.endswith("_test")
+
+
+def _is_own_code(name: str) -> bool:
+    """Whether a file's name is a module's or a notebook's, and not the public tests'."""
+    stem, dot, suffix = name.lower().rpartition(".")
+    return bool(dot) and suffix in ("py", "ipynb") and not _is_test_file(stem)
+
+
 def _not_graded_note(entries: list[Entry], taken: set[str], course_exercises, graded) -> list[str]:
-    """A note naming the files of a submission that no exercise took (``helpers.py``, a README),
-    but those named exactly as an exercise's file, which the notes on choosing one name already."""
+    """A note naming the modules and notebooks of a submission that no exercise took
+    (``helpers.py``, ``sgd_old.ipynb``), but the public tests released with the exercises and those
+    named exactly as an exercise's file, which the notes on choosing one name already; other
+    files (a README, plots, course.toml) are no one's code."""
     exact = {ex + suffix for ex in course_exercises for suffix in (".py", ".ipynb")}
-    left = [e.path for e in entries if e.path not in taken and e.module_name not in exact]
+    left = [e.path for e in entries
+            if _is_own_code(e.module_name) and e.path not in taken and e.module_name not in exact]
     if not left:
         return []
     shown = [path if len(path) <= NAME_SHOWN_CHARS else path[:NAME_SHOWN_CHARS - 30] + "…" + path[-29:]

@@ -158,7 +158,8 @@ def test_layouts_found_in_real_downloads_give_one_row_per_student(course, tmp_pa
     (cls / "omar" / "hw1_broadcasting.py").write_text(SOLUTION)
     (cls / "pat").mkdir()                                    # Jupyter's Duplicate, beside a file no exercise takes
     (cls / "pat" / "broadcasting-Copy2.ipynb").write_text(notebook(SOLUTION))
-    (cls / "pat" / "plot.png").write_bytes(b"\x89PNG")
+    (cls / "pat" / "plot.png").write_bytes(b"\x89PNG")               # no one's code: not named
+    (cls / "pat" / "helpers.py").write_text("")
     canvas = write_zip(tmp_path / "canvas.zip", {
         "smithjohn_12_34_broadcasting.py": SOLUTION,
         "._smithjohn_12_34_broadcasting.py": b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X" + bytes(40),
@@ -177,7 +178,8 @@ def test_layouts_found_in_real_downloads_give_one_row_per_student(course, tmp_pa
     assert "mia.py was graded as broadcasting" in feedback(out, "mia")
     assert "hw1_broadcasting.py was graded as broadcasting.py" in feedback(out, "omar")
     assert "broadcasting-Copy2.ipynb was graded as broadcasting.ipynb" in feedback(out, "pat")
-    assert "plot.png was not graded: only each exercise's own file is" in feedback(out, "pat")
+    assert "helpers.py was not graded: only each exercise's own file is" in feedback(out, "pat")
+    assert "plot.png" not in feedback(out, "pat")
 
 
 def test_names_in_another_case_are_graded(course, tmp_path):
@@ -349,7 +351,7 @@ def test_bad_inputs_become_messages_and_the_batch_goes_on(course, tmp_path):
         "empty": "no broadcasting.py",
         "blank": "broadcasting.py is empty: save your work in it and submit again",
         "emptyzip": "it is empty",
-        "zipped": "homework.zip, readme.txt were not graded",
+        "zipped": "it holds homework.zip, readme.txt",
         "appended": "the last copy was taken",
         "twice": "more than one entry",
         "deep": "could not be imported: RecursionError",

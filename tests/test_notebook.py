@@ -107,11 +107,14 @@ def test_a_jupyter_duplicate_is_graded_as_a_copy_and_files_not_graded_are_named(
     (tmp_path / "work" / "sgd-Copy1.ipynb").write_text(nb(nbformat.v4.new_code_cell(solution)))
     (tmp_path / "work" / "losses (1).py").write_text((ROOT / "solutions" / "losses.py").read_text())
     (tmp_path / "work" / "helpers.py").write_text("x = 1\n")
-    (tmp_path / "work" / "README.md").write_text("mine\n")
+    (tmp_path / "work" / "Untitled.ipynb").write_text(nb(nbformat.v4.new_code_cell("x = 1")))
+    (tmp_path / "work" / "README.md").write_text("mine\n")                 # no one's code, nor the public tests:
+    (tmp_path / "work" / "tests").mkdir()                                   # not named
+    (tmp_path / "work" / "tests" / "test_sgd.py").write_text("")
     sub = prepare_path(tmp_path / "work", ["sgd"], tmp_path, siblings=["losses"])
     assert sub.found == {"sgd": "sgd-Copy1.ipynb"} and (sub.folder / "losses.py").is_file()
     assert sub.notes == ["sgd-Copy1.ipynb was graded as sgd.ipynb; name it so to be sure",
-                         "README.md, helpers.py were not graded: only each exercise's own file is (sgd.py or "
+                         "Untitled.ipynb, helpers.py were not graded: only each exercise's own file is (sgd.py or "
                          "sgd.ipynb)"]
 
 
