@@ -1175,6 +1175,17 @@ def test_a_merge_gives_each_submission_its_most_recent_receipt_whatever_the_orde
     assert read_grades(on_time)["alice_1001"]["late"] == "yes"
 
 
+def merged_either_way(tmp_path, books):
+    """``(order, gradebook)``: ``books`` merged into a new gradebook in each order, open while the
+    caller looks at it."""
+    for order in (books, books[::-1]):
+        with Gradebook(tmp_path / f"merged_{order[0].stem}.sqlite") as gb:
+            for path in order:
+                with Gradebook(path) as other:
+                    gb.merge_from(other)
+            yield order, gb
+
+
 def test_submissions_of_an_earlier_version_are_dated_by_their_newest_run_and_merge(tmp_path):
     """A gradebook made before submissions kept when they were last received opens: each is
     dated by its newest run, and a later receipt elsewhere wins a merge in either order."""
@@ -1189,12 +1200,8 @@ def test_submissions_of_an_earlier_version_are_dated_by_their_newest_run_and_mer
         assert gb.db.execute("SELECT updated FROM submissions").fetchall() == [(graded_at,)]
     with Gradebook(new) as gb:
         gb.refresh("alice", "d", "late upload", True, None)
-    for order in ((old, new), (new, old)):
-        with Gradebook(tmp_path / f"merged{order[0].stem}.sqlite") as gb:
-            for path in order:
-                with Gradebook(path) as other:
-                    gb.merge_from(other)
-            assert [(g.source, g.late) for g in gb.current()] == [("late upload", True)], order
+    for order, gb in merged_either_way(tmp_path, [old, new]):
+        assert [(g.source, g.late) for g in gb.current()] == [("late upload", True)], order
 
 
 def test_a_merge_grades_the_work_a_student_sent_last_not_the_newest_run(tmp_path):
@@ -1212,14 +1219,10 @@ def test_a_merge_grades_the_work_a_student_sent_last_not_the_newest_run(tmp_path
     with Gradebook(sent_back) as gb:
         assert gb.is_graded("alice", "work", "h", ONLY)
         gb.refresh("alice", "work", "sent back", False, None)
-    for order in ((changed, sent_back), (sent_back, changed)):
-        with Gradebook(tmp_path / f"merged_{order[0].stem}.sqlite") as gb:
-            for path in order:
-                with Gradebook(path) as other:
-                    gb.merge_from(other)
-            assert [(g.digest, g.score, g.source) for g in gb.current()] == [("work", 20, "sent back")], order
-            assert gb.is_graded("alice", "work", "h", ONLY) and not gb.is_graded("alice", "broken", "h", ONLY)
-            assert [h[3] for h in gb.history("alice")] == [20, 0]
+    for order, gb in merged_either_way(tmp_path, [changed, sent_back]):
+        assert [(g.digest, g.score, g.source) for g in gb.current()] == [("work", 20, "sent back")], order
+        assert gb.is_graded("alice", "work", "h", ONLY) and not gb.is_graded("alice", "broken", "h", ONLY)
+        assert [h[3] for h in gb.history("alice")] == [20, 0]
 
 
 def test_an_exercise_the_current_run_did_not_grade_is_blank_and_not_failed(course, tmp_path):
