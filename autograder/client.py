@@ -251,8 +251,6 @@ class Timeouts:
     call: float = 10.0          # one request
     start: float = 20.0         # fork + confine + import of the student module
     cell: float = 5.0           # one cell of a notebook, while it is loaded (a longer one is stopped, the rest run)
-    strikes: int = 2            # functions whose call timed out or crashed before an exercise's other tests
-                                # are skipped (each such function is not called again)
     submission: float = 600.0   # all the tests of one submission; later tests fail at once
     stall: float = 1800.0       # one student in a class run, after which its grader process is presumed stuck
 
@@ -261,9 +259,10 @@ class Timeouts:
 class ExerciseSession:
     """The worker(s) for one exercise of one submission. A crashed or timed-out worker is
     replaced for the next request. A function whose call failed (timed out or crashed) is not
-    called again, so a student whose one function loops forever is still graded on the others;
-    an import failure, or failed calls of ``strikes`` different functions, are final for the
-    exercise.
+    called again, so a student whose functions loop forever is still graded on the others (a
+    function that calls one of them may hang too, and is not called again either); an import
+    failure is final for the exercise. What bounds a submission whose every function hangs is
+    that each is called once, and the submission's time budget (``Timeouts.submission``).
 
     Requests either wait for their answer (``request``) or are *deferred*: sent at once, run in
     order, their answers read (and handed to their checks) before the next answer anybody waits
@@ -531,10 +530,6 @@ class ExerciseSession:
         self._verdict_owed = False
         self.failures += 1
         self.failed_calls[name] = str(e)
-        if len(self.failed_calls) >= self.timeouts.strikes:
-            names = ", ".join(f"`{n}`" for n in self.failed_calls)
-            self.unavailable = (f"stopped grading {self.exercise} after calls of {len(self.failed_calls)} "
-                                f"functions failed ({names}); the last: your code {e}")
         return WorkerFailure(f"your code {e}")
 
     # ------------------------------------------------------------------ objects in the worker

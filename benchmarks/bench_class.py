@@ -14,9 +14,9 @@ two students share a file and nothing is graded once for many. Reported:
   two, what each further submission costs once start-up and exports are paid;
 - a sample of submissions graded the naive way, one fresh `python -m autograder grade SUB --json`
   process each (fresh interpreter, fresh torch), as seconds per submission;
-- how many calls ran into their deadline: a hanging call is given the whole ``--timeout`` (twice
-  per hanging file: two strikes), spinning on a core, so that much of the class's time is set by
-  the deadline policy rather than by the grader's speed.
+- how many calls ran into their deadline: a hanging call is given the whole ``--timeout`` (once
+  per function of a hanging file that the suites call), spinning on a core, so that much of the
+  class's time is set by the deadline policy rather than by the grader's speed.
 """
 
 from __future__ import annotations

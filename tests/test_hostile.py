@@ -264,6 +264,35 @@ def test_a_function_that_loops_forever_costs_only_the_tests_that_run_it(grader, 
     assert any("`SGD.step` was not run again after an earlier call of it failed" in t.output for t in steps)
 
 
+def test_functions_that_loop_forever_cost_only_the_tests_that_run_them(grader, course, tmp_path, monkeypatch):
+    """relu_backward, sigmoid_backward and tanh_backward never return, and so neither does
+    mlp_backward, which calls relu_backward: the tests of the other functions keep their points,
+    however many functions hung before them, and every function runs into its deadline once."""
+    monkeypatch.setattr(grader, "timeouts", Timeouts(call=1.0, start=10.0))
+    hang = "".join(f"\n\ndef {name}(dout, x):\n    while True:\n        pass\n"
+                   for name in ("relu_backward", "sigmoid_backward", "tanh_backward"))
+    folder = submission_with(tmp_path, {"gradients": (ROOT / "solutions" / "gradients.py").read_text() + hang})
+    result = grader.grade(grader.prepare(folder), ["gradients"])
+    hanging = {"relu_backward", "sigmoid_backward", "tanh_backward", "mlp_backward"}
+    spared = [t for t in result.tests if not hanging & set(t.covers)]
+    assert any("softmax_cross_entropy_backward" in t.covers for t in spared)
+    assert all(t.status == "passed" for t in spared), [(t.name, t.output) for t in spared if t.status != "passed"]
+    assert all(t.score == 0 for t in result.tests if hanging & set(t.covers))
+    assert sum("did not answer within 1 s" in t.output and "not run again" not in t.output
+               for t in result.tests) <= len(hanging)
+
+
+def test_a_module_whose_every_function_hangs_runs_each_into_its_deadline_once(grader, course, tmp_path, monkeypatch):
+    """No strike ends an exercise early: what bounds a submission of nothing but endless loops is
+    that each function is called once (then the submission's time budget)."""
+    monkeypatch.setattr(grader, "timeouts", Timeouts(call=1.0, start=10.0))
+    hang = "def __getattr__(name):\n    def hang(*a, **k):\n        while True:\n            pass\n    return hang\n"
+    result = grader.grade(grader.prepare(submission_with(tmp_path, {"gradients": hang})), ["gradients"])
+    timed_out = [t for t in result.tests if "did not answer within 1 s" in t.output and "not run again" not in t.output]
+    assert result.score == 0 and 0 < len(timed_out) <= len(course.exercises["gradients"].names), \
+        [t.output for t in result.tests]
+
+
 def test_cli_grades_a_hostile_submission_and_exits_zero(tmp_path):
     """The command finishes with exit 0 and a results.json even when the grader is attacked."""
     _, source = hostile_source(ROOT / "tests" / "hostile" / "kill_parent.py", tmp_path, tmp_path / "c", 1)
