@@ -56,6 +56,13 @@ class StudentError(Exception):
         return next((n for n in self.type_names if isinstance(getattr(builtins, n, None), type)
                      and issubclass(getattr(builtins, n), BaseException)), "Exception")
 
+    def function(self, file_shown=None) -> str:
+        """``file.py, in fn`` of the innermost student frame, without its line or code: for hidden
+        tests, where the line that raised could tell the test's inputs (as the message could);
+        ``file_shown(file)`` may rename the file (a notebook's)."""
+        file, _, fn, _ = self.where[-1]
+        return f"{(file_shown(file) if file_shown else None) or file}, in {fn}"
+
     def location(self, locate=None) -> str:
         """``file.py, line N, in fn: code`` of the innermost student frame, if any; ``locate(file,
         line)`` may name the place otherwise (a notebook's cell), or return None."""
@@ -358,6 +365,10 @@ class ExerciseSession:
     def locate(self, file: str, line: int) -> str | None:
         """Where a line of the student's module is, for the student: a notebook's cell; else None."""
         return self.notebook.locate(file, line) if self.notebook else None
+
+    def file_shown(self, file: str) -> str:
+        """The name the student knows a file of the submission by (a notebook's, for its module)."""
+        return self.notebook.notebook if self.notebook and file == self.module_file else file
 
     def locate_line(self, line: int) -> str | None:
         """``locate`` for a line of this exercise's module."""

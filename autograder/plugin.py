@@ -295,10 +295,13 @@ class GradingPlugin:
             elif _signature_mismatch(exc):
                 text = (f"{fn} could not be called as the contract says ({exc.message}): give it the contract's "
                         "parameters, with the contract's names (tests call some functions by keyword)")
+            elif self.redact:
+                where = f"\n  in {exc.function(session.file_shown if session else None)}" if exc.where else ""
+                text = (f"{fn} raised {exc.builtin_type()}{where}\n(A hidden test shows no error message, nor the "
+                        "line that raised it: they could hold the test's inputs.)")
             else:
                 where = f"\n  at {exc.location(session.locate if session else None)}" if exc.location() else ""
-                text = (f"{fn} raised {exc.builtin_type()}{where}\n(A hidden test shows no error message: it could "
-                        "hold the test's inputs.)" if self.redact else f"{fn} raised {exc.type_name}: {exc.message}{where}")
+                text = f"{fn} raised {exc.type_name}: {exc.message}{where}"
         elif isinstance(exc, (ExerciseUnavailable, CallStopped)):
             text = str(exc)
         elif isinstance(exc, WorkerFailure):

@@ -119,3 +119,21 @@ def test_a_renamed_parameter_is_named_in_hidden_feedback(grader, tmp_path):
     failed = [t.output for t in result.tests if t.status == "failed"]
     assert failed and all("got an unexpected keyword argument 'X'" in o and "contract's names" in o for o in failed), \
         failed
+
+
+def test_hidden_feedback_names_the_function_that_raised_but_not_its_line(course, grader, tmp_path):
+    """Which line raised could spell out a hidden test's inputs (one line per value, as a red team
+    did), like the error's message: hidden feedback names the file and function only, public
+    feedback (``autograder check``) the line and its code too."""
+    source = (ROOT / "solutions" / "losses.py").read_text().replace(
+        "    e = torch.exp(z)\n", "    e = torch.exp(z)\n    if e.numel() >= 0: raise RuntimeError('boom')\n", 1)
+    line = source.splitlines().index("    if e.numel() >= 0: raise RuntimeError('boom')") + 1
+    folder = submission_with(tmp_path, {"losses": source})
+    hidden = grader.grade(grader.prepare(folder), ["losses"])
+    raised = [t.output for t in hidden.tests if "`softmax` raised RuntimeError" in t.output]
+    assert raised and all("in losses.py, in softmax" in o and "line" not in o.replace("nor the line", "")
+                          and "numel" not in o and "boom" not in o for o in raised), raised
+    with Grader(course, exercises=["losses"], redact=False, zygote=grader.zygote.clone()) as public:
+        shown = [t.output for t in public.grade_path(folder).tests if "`softmax` raised RuntimeError" in t.output]
+    assert shown and all(f"at losses.py, line {line}, in softmax: if e.numel() >= 0: raise RuntimeError('boom')"
+                         in o for o in shown), shown
