@@ -24,6 +24,7 @@ from autograder.notebook import NotebookModule
 from autograder.sandbox import Limits
 from autograder.syntax import parse_module
 from autograder.text import plain_text
+from autograder.worker import MAX_ITER_ITEMS
 from autograder.zygote import Zygote
 
 OUTPUT_KEPT = 8 << 10          # bytes of a worker's printed output kept for feedback
@@ -71,6 +72,50 @@ class StudentError(Exception):
         file, line, fn, code = self.where[-1]
         place = (locate(file, line) if locate else None) or f"{file}, line {line}"
         return f"{place}, in {fn}" + (f": {code.strip()}" if code else "")
+
+
+class WrongResult(Exception):
+    """Student code returned what the grader cannot read (a numpy array, an endless iterator), or
+    not the tensor a test takes the gradient of: told as what the student did, in the grader's
+    own words (the worker's account is student code's to forge). ``public`` names the type
+    returned; ``redacted``, for hidden tests, only a common one (a class made at run time could
+    spell out the test's inputs in its name)."""
+
+    def __init__(self, public: str, redacted: str):
+        super().__init__(public)
+        self.public, self.redacted = public, redacted
+
+
+RESULT_TYPES = {     # types a student may return by mistake, as feedback names them
+    "numpy.ndarray": "a numpy array", "numpy.float32": "a numpy number", "numpy.float64": "a numpy number",
+    "numpy.int64": "a numpy number", "builtins.NoneType": "None", "builtins.list": "a list",
+    "builtins.tuple": "a tuple", "builtins.dict": "a dict", "builtins.int": "an int", "builtins.float": "a float",
+    "builtins.bool": "a bool", "builtins.str": "a str", "torch.Size": "a torch.Size",
+}
+
+
+def _wrong_result(info: dict, called: str) -> WrongResult:
+    """What the student reads when ``called`` returned what the worker's ``unreadable`` account
+    (``info``, see :class:`autograder.worker.UnreadableResult`) says."""
+    kind = info.get("kind")
+    returned = plain_text(str(info.get("returned", "")))[:100]
+    fn = f"`{called}`" if called else "your code"
+    public, redacted = (f"an object of type {returned}" if returned else "an object",
+                        "an object of a type the grader cannot read")
+    if returned in RESULT_TYPES:
+        public = redacted = RESULT_TYPES[returned]
+    if kind == "not_tensor":
+        text = "{fn}: the output should be a tensor, but it is {what}"
+    elif kind == "type":
+        text = "{fn}: the result should be a tensor or a plain Python value (a number, tuple or list), but it is {what}"
+    elif kind == "holds":
+        text = ("{fn}: the result holds {what}; it should hold only tensors and plain Python values (numbers, tuples, "
+                "lists)")
+    elif kind == "endless":
+        text = f"{{fn}} returned an iterator that did not stop after {MAX_ITER_ITEMS} items"
+    else:
+        text = "{fn} returned a result nested too deeply for the grader to read"
+    return WrongResult(text.format(fn=fn, what=public), text.format(fn=fn, what=redacted))
 
 
 class ForbiddenCall(Exception):
@@ -465,7 +510,8 @@ class ExerciseSession:
             except WorkerFailure as e:
                 raise self._failed(e, self.last_call) from None
 
-    def _failure(self, answer: dict, deferred: bool = False, called: str = "") -> StudentError | ForbiddenCall:
+    def _failure(self, answer: dict, deferred: bool = False,
+                 called: str = "") -> StudentError | ForbiddenCall | WrongResult:
         failure = _failure(answer, deferred, called, self.watch, len(self._source(self.module_file)[0]))
         return self._placed(failure) if isinstance(failure, StudentError) else failure
 
@@ -609,14 +655,18 @@ class ExerciseSession:
 
 
 def _failure(answer: dict, deferred: bool = False, called: str = "", watch: dict | None = None,
-             module_lines: int = 0) -> StudentError | ForbiddenCall:
+             module_lines: int = 0) -> StudentError | ForbiddenCall | WrongResult:
     """The exception for a worker's answer that is not ``ok``. A forbidden call's note is checked
     against what the grader knows, as student code in the worker could forge it: the call must be
     one the exercise's ``watch`` wraps, the names its contract names, the line one of the module's
     ``module_lines``."""
     info = answer.get("forbidden")
+    error = answer.get("error")
+    unreadable = error.get("unreadable") if isinstance(error, dict) and error.get("type") == "UnreadableResult" else None
+    if isinstance(unreadable, dict):
+        return _wrong_result(unreadable, called)
     if not isinstance(info, dict):
-        return _student_error(answer.get("error"), deferred, called)
+        return _student_error(error, deferred, called)
     watch = watch or {}
     used = info.get("used")
     used = used if isinstance(used, str) and used in _watched_calls(watch.get("rules")) else "a forbidden call"

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from autograder.client import (CallStopped, ExerciseSession, ExerciseUnavailable, ForbiddenCall, Student,
-                               StudentError, Timeouts, WorkerFailure)
+                               StudentError, Timeouts, WorkerFailure, WrongResult)
 from autograder.course import Course
 from autograder.forbidden import Violation, find_forbidden
 from autograder.notebook import NotebookModule
@@ -280,7 +280,7 @@ class GradingPlugin:
         exc = call.excinfo.value if call.excinfo else None
         session = self.sessions.get(exercise)
         fn = f"`{session.last_call}`" if session and session.last_call else "your code"
-        if isinstance(exc, GradingFailure):
+        if isinstance(exc, (GradingFailure, WrongResult)):
             text = exc.redacted if self.redact else exc.public
         elif isinstance(exc, _Forbidden):
             text = exc.message

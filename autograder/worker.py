@@ -38,8 +38,16 @@ class MissingName(AttributeError):
 
 
 class UnreadableResult(Exception):
-    """What a call returned cannot be sent to the grader (not a TypeError: a test expecting
-    TypeError of a call must not pass because the call returned something odd)."""
+    """What a call returned cannot be sent to the grader, or is not the tensor a gradient is
+    taken of (not a TypeError: a test expecting TypeError of a call must not pass because the
+    call returned something odd). ``kind`` says which, for the grader to word: ``type`` (the
+    result is of type ``returned``, as ``module.name``), ``holds`` (the result holds one such),
+    ``not_tensor`` (of type ``returned``), ``nested`` or ``endless``."""
+
+    def __init__(self, message: str, kind: str, returned: type | None = None):
+        super().__init__(message)
+        self.kind = kind
+        self.returned = f"{returned.__module__}.{returned.__qualname__}" if returned is not None else ""
 
 
 class Worker:
@@ -100,6 +108,7 @@ class Worker:
             "where": [[f.filename.rsplit("/", 1)[-1], f.lineno, f.name, f.line or ""]
                       for f in student_frames[-5:]],
             **({"missing": e.name} if type(e) is MissingName else {}),
+            **({"unreadable": {"kind": e.kind, "returned": e.returned}} if type(e) is UnreadableResult else {}),
         }
 
     def _student_dir(self) -> str:
@@ -177,7 +186,7 @@ class Worker:
         result = fn(*args, **kwargs)
         out = result if header.get("output_index") is None else result[header["output_index"]]
         if not isinstance(out, torch.Tensor):
-            raise TypeError(f"expected a tensor output, got {type(out).__name__}")
+            raise UnreadableResult(f"returned {type(out).__name__}, not a tensor", "not_tensor", type(out))
         grad_output = values.get("grad_output")
         if grad_output is None:
             grad_output = torch.ones_like(out)
@@ -191,7 +200,7 @@ class Worker:
 def _sendable(v, depth=0):
     """Turn iterators and other iterables into lists, and everything else into what the wire accepts."""
     if depth > 32:
-        raise UnreadableResult("returned a result nested too deeply for the grader to read")
+        raise UnreadableResult("returned a result nested too deeply for the grader to read", "nested")
     if isinstance(v, torch.Tensor):
         return v
     if _read_by_iterating(v):
@@ -199,7 +208,8 @@ def _sendable(v, depth=0):
         for item in v:
             items.append(_sendable(item, depth + 1))
             if len(items) > MAX_ITER_ITEMS:
-                raise UnreadableResult(f"returned an iterator that did not stop after {MAX_ITER_ITEMS} items")
+                raise UnreadableResult(f"returned an iterator that did not stop after {MAX_ITER_ITEMS} items",
+                                       "endless")
         return items
     if isinstance(v, tuple) and not isinstance(v, torch.Size):
         return tuple(_sendable(x, depth + 1) for x in v)
@@ -209,7 +219,8 @@ def _sendable(v, depth=0):
         return {k: _sendable(x, depth + 1) for k, x in v.items()}
     if v is None or isinstance(v, (bool, int, float, str, torch.Size, torch.dtype)):
         return v
-    raise UnreadableResult(f"returned an object of type {type(v).__name__}, which the grader cannot read")
+    raise UnreadableResult(f"returned an object of type {type(v).__name__}, which the grader cannot read",
+                           "type" if depth == 0 else "holds", type(v))
 
 
 def _read_by_iterating(v) -> bool:

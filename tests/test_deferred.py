@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from autograder.client import (CallStopped, ExerciseSession, ExerciseUnavailable, Remote, StudentError, Timeouts,
-                               WorkerFailure)
+                               WorkerFailure, WrongResult)
 from autograder.grading import make_workdir
 from autograder.testing import GradingFailure, expect_close, expect_raises, expect_raises_later
 
@@ -189,8 +189,11 @@ def test_expect_raises_later(module):
     with pytest.raises(GradingFailure, match="raised ValueError: x must be positive"):
         session.settle()
     expect_raises_later(TypeError, m.Box, 1)             # not a TypeError of the student's
-    with pytest.raises(StudentError, match="returned an object of type Box, which the grader cannot read"):
+    with pytest.raises(WrongResult, match="`Box`: the result should be a tensor or a plain Python value .* but it "
+                                          "is an object of type m.Box") as wrong:
         session.settle()
+    assert wrong.value.redacted.endswith("but it is an object of a type the grader cannot read")   # a class made
+    # at run time could spell the inputs in its name
     assert m.check_positive(2) == 2                      # each failure above ended only what was sent with it
 
 

@@ -137,3 +137,25 @@ def test_hidden_feedback_names_the_function_that_raised_but_not_its_line(course,
         shown = [t.output for t in public.grade_path(folder).tests if "`softmax` raised RuntimeError" in t.output]
     assert shown and all(f"at losses.py, line {line}, in softmax: if e.numel() >= 0: raise RuntimeError('boom')"
                          in o for o in shown), shown
+
+
+def test_a_result_of_the_wrong_type_is_told_as_what_was_returned(course, grader, tmp_path):
+    """A numpy array or a list where a tensor belongs is what the student returned, not an error
+    the function raised: feedback says so in the words of a wrong result, public and hidden alike,
+    in tests that read the value and tests that take its gradient."""
+    losses = (ROOT / "solutions" / "losses.py").read_text().replace(
+        "def binary_cross_entropy(", "def binary_cross_entropy(*args, **kwargs):\n"
+        "    return _binary_cross_entropy(*args, **kwargs).detach().numpy()\n\n\n"
+        "def _binary_cross_entropy(", 1)
+    masked = (ROOT / "solutions" / "masked_softmax.py").read_text().replace(
+        "def masked_softmax(", "def masked_softmax(X, valid_lens=None):\n"
+        "    return _masked_softmax(X, valid_lens).tolist()\n\n\ndef _masked_softmax(", 1)
+    folder = submission_with(tmp_path, {"losses": losses, "masked_softmax": masked})
+    with Grader(course, exercises=["losses", "masked_softmax"], redact=False, zygote=grader.zygote.clone()) as public:
+        results = {"hidden": grader.grade(grader.prepare(folder), ["losses", "masked_softmax"]),
+                   "public": public.grade_path(folder)}
+    for shown, result in results.items():
+        for name, kind in (("binary_cross_entropy", "a numpy array"), ("masked_softmax", "a list")):
+            failed = [t.output for t in result.tests if t.covers == (name,) and t.status == "failed"]
+            assert failed and all(name in o and "should be a tensor" in o and f"but it is {kind}" in o
+                                  and "raised" not in o and "Unreadable" not in o for o in failed), (shown, failed)
