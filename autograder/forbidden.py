@@ -20,20 +20,23 @@ needs and which only serve to get around the checks (:data:`INTERNALS`): a funct
 code, frames, the garbage collector's object lists, tracing hooks, a class's bases (torch's C
 base class of ``Tensor`` holds the tensor methods unwatched), the loaded modules (``sys.modules``,
 ``importlib.import_module``: the grader's own, in the worker, include the watch), code run from
-strings (``exec``, ``eval``, ``compile``, ``__import__``), and code or objects made from strings
-or bytes, which run out of both checks' sight (:data:`CODE_FROM_BYTES`): TorchScript
-(``torch.jit``: its source calls torch's ops directly), unpickling (``pickle``, ``_pickle``,
-``torch.load``, ``numpy.load``: the data names any object, private ones of torch's included, and
-may call it), ``marshal`` and the constructors of code and functions (``types.CodeType``,
-``types.FunctionType``, ``types.LambdaType``), and ``ctypes`` (it calls Python's C API: any object
-by name, any memory).
+strings (``exec``, ``eval``, ``compile``, ``__import__``, and the library routes that run a string
+of code: :data:`CODE_FROM_TEXT`, TorchScript's ``torch.jit`` among them), code or objects made
+from bytes (:data:`CODE_FROM_BYTES`: unpickling, ``torch.load``, ``numpy.load``: the data names
+any object, private ones of torch's included, and may call it; ``marshal``, ``types.CodeType``;
+``ctypes``, which calls Python's C API), and dotted paths resolved from strings
+(``string.Formatter``, ``logging.config``). Writing a pickle, or naming a function's type, is
+none of these. A look by a name made at run time into a module that holds one of them
+(``getattr(pickle, s)``) counts as a use of it: the run-time watch does not wrap them.
 
 A use counts against a contract name when its code reaches it: the function or class itself,
 and the module-level functions, classes and assignments it refers to, transitively (as Python
-scopes names: a local variable is not the module-level name it shadows). An internal used by
-code that runs at import (a module-level statement, decorator or default; not under ``if __name__
-== "__main__":``) counts against every name, since what it did is there for all of them. A call
-whose name is made at run time is caught while the code runs, by :mod:`autograder.forbidden_watch`.
+scopes names: a local variable is not the module-level name it shadows). A loader
+(:data:`LOADERS`: code run from strings or bytes) used by code that runs at import (a
+module-level statement, class body, decorator or default, or a helper one of them calls; not
+under ``if __name__ == "__main__":``) counts against every name, since what it did is there for
+all of them. A call whose name is made at run time is caught while the code runs, by
+:mod:`autograder.forbidden_watch`.
 """
 
 from __future__ import annotations
@@ -51,17 +54,25 @@ from autograder.syntax import parse_module
 
 UNCHECKABLE = "(code too convoluted to check)"
 CODE_FROM_STRINGS = ("exec", "eval", "compile", "__import__")
-CODE_FROM_BYTES = (      # compile TorchScript source, or unpickle data that names any object and calls it
-    "torch.jit", "pickle", "_pickle", "torch.load", "numpy.load", "marshal", "types.CodeType", "types.FunctionType",
-    "types.LambdaType")
+CODE_FROM_TEXT = (       # library routes that compile or run Python (or TorchScript) source given as a string
+    "torch.jit", "code", "codeop", "runpy", "timeit.Timer", "timeit.timeit", "timeit.repeat", "cProfile.run",
+    "cProfile.runctx", "cProfile.Profile", "profile.run", "profile.runctx", "profile.Profile", "pdb.run",
+    "pdb.runeval", "pdb.runctx", "pdb.Pdb", "bdb", "typing.get_type_hints", "typing.ForwardRef", "typing._eval_type",
+    "inspect.get_annotations")
+CODE_FROM_BYTES = (      # unpickle data that names any object and calls it, or make code from bytes
+    "pickle.load", "pickle.loads", "pickle.Unpickler", "pickle._load", "pickle._loads", "pickle._Unpickler",
+    "_pickle", "shelve", "multiprocessing.reduction", "torch.load", "numpy.load", "marshal", "types.CodeType",
+    "ctypes", "_ctypes")
+NAME_RESOLVERS_BY_PATH = ("string.Formatter", "logging.config")   # resolve a dotted path written in a string
+LOADERS = [f"builtins.{name}" for name in CODE_FROM_STRINGS] + list(CODE_FROM_TEXT) + list(CODE_FROM_BYTES)
 INTERNALS = [f".{name}" for name in (
     "__closure__", "cell_contents", "__code__", "__globals__", "__builtins__", "f_back", "f_locals",
     "f_globals", "f_code", "f_builtins", "_getframe", "tb_frame", "gi_frame", "cr_frame", "ag_frame",
     "co_filename", "get_referents", "get_referrers", "get_objects", "setprofile", "settrace",
     "_current_frames", "currentframe", "getouterframes", "getinnerframes",
     "__mro__", "__bases__", "__base__", "__subclasses__", "mro", "getmro", "TensorBase", "import_module",
-    "__getattribute__", "getattr_static")] + \
-    [f"builtins.{name}" for name in CODE_FROM_STRINGS] + ["sys.modules"] + list(CODE_FROM_BYTES) + ["ctypes", "_ctypes"]
+    "__getattribute__", "getattr_static")] + ["sys.modules"] + LOADERS + list(NAME_RESOLVERS_BY_PATH)
+RUN_TIME_NAME = "<a name made at run time>"
 INTERNAL_USES = {f"{rule}(...)" if rule.startswith(".") else rule for rule in INTERNALS}   # as a Violation shows them
 MAX_ALIAS_PARTS = 12      # a forbidden name has a handful of parts: longer ones only come from alias cycles
 MAX_ALIAS_VALUES = 32     # honest code binds a name to a few dotted values, never dozens
@@ -76,6 +87,7 @@ class Violation:
     via: str | None    # the helper it was found in, when not the function itself
     replaced: bool = False   # seen at run time: the student put back what the grader watches
     lookup: bool = False     # a look into torch's names by a name made at run time (``getattr(torch, s)``)
+    at_import: bool = False  # a loader used by code that runs at import, outside any function
 
     def message(self, locate=None) -> str:
         """What the student reads; ``locate(line)`` may name the line otherwise (a notebook's cell)."""
@@ -90,6 +102,12 @@ class Violation:
         if self.line:
             place.append((locate(self.line) if locate else None) or f"line {self.line}")
         where = f" ({', '.join(place)})" if place else ""
+        if self.at_import:
+            line = f" ({place[-1]})" if self.line else ""
+            runs = f" calls helper `{self.via}`, which uses `{self.used}`{line}" if self.via else f"{line} uses `{self.used}`"
+            return (f"`{self.name}` earns no points: code outside any function{runs}"
+                    "; that loads or runs code, and what it does is there for every function, so it counts against "
+                    "each: move that code under `if __name__ == \"__main__\":` or delete it")
         if self.lookup:
             return (f"`{self.name}` uses `{self.used}`{where}: a name of torch's made while your code runs "
                     "cannot be checked for forbidden calls in this exercise; write the name out")
@@ -219,12 +237,16 @@ class _Uses(ast.NodeVisitor):
         self.generic_visit(node)
 
     def _lookup(self, namespace, shown: str, line: int) -> None:
-        """A look into one of torch's modules or classes by a name that only exists at run time."""
+        """A look into one of torch's modules or classes by a name that only exists at run time;
+        into another module that holds a loader (``getattr(pickle, s)`` may be ``pickle.loads``,
+        which the run-time watch does not wrap), a use of each name it may be."""
         for d in _dotted(namespace, self.aliases):
             path = _path_objects(d)
             if len(path) == d.count(".") + 1 and _of_torch(path[-1]):
                 self.uses.append(_Use("lookup", shown.format(d), line))
                 return
+            if any(rule.startswith(f"{d}.") for rule in LOADERS):
+                self.uses.append(_Use("dotted", f"{d}.{RUN_TIME_NAME}", line))
 
     def visit_Call(self, node):
         if _turns_off_gradients(node):           # x.requires_grad_(False): switching off is no trick
@@ -370,11 +392,13 @@ def _module_level(body: list[ast.stmt]):
 
 def _run_at_import(body: list[ast.stmt]):
     """What runs when the module is imported, outside the bodies of its functions and classes
-    (those run when called, and count where called): statements, block tests, and what a
-    definition evaluates (decorators, defaults, bases); not an ``if __name__ == "__main__":`` block."""
+    (those run when called, and count where called): statements, block tests, class bodies, and
+    what a definition evaluates (decorators, defaults, bases); not an ``if __name__ == "__main__":`` block."""
     for stmt in _module_level([s for s in body if not _main_block(s)]):
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             yield from _evaluated_at_definition(stmt)
+            if isinstance(stmt, ast.ClassDef):    # a class body runs where the class is defined
+                yield from _run_at_import(stmt.body)
         else:
             yield stmt
 
@@ -527,6 +551,8 @@ def _watched_method(name: str) -> bool:
 
 def internal_use(used: str) -> bool:
     """Whether a use a Violation shows is one of :data:`INTERNALS` (``torch.jit.script``: under one)."""
+    if used.endswith(RUN_TIME_NAME):           # any name of a module that holds an internal
+        return any(rule.startswith(used.removesuffix(RUN_TIME_NAME)) for rule in INTERNAL_USES)
     parts = used.split(".")
     return used in INTERNAL_USES or any(".".join(parts[:i]) in INTERNAL_USES for i in range(1, len(parts)))
 
@@ -562,6 +588,9 @@ class _RuleSet:
 
     def matches(self, use: _Use, own_names: set[str]) -> bool:
         if use.kind == "dotted":
+            module = use.text.removesuffix(RUN_TIME_NAME)
+            if module != use.text and any(rule.startswith(module) for rule in self.dotted):
+                return True                                     # any name under that module
             parts = use.text.split(".")
             return any(".".join(parts[:i]) in self.dotted for i in range(1, len(parts) + 1)) \
                 or any(id(obj) in self.objects for obj in _path_objects(use.text)) \
@@ -590,6 +619,35 @@ def find_forbidden(source: bytes | str, rules: dict[str, list[str]], names: list
         return {name: Violation(name, UNCHECKABLE, 1, None) for name in names}     # can be vouched for
 
 
+def _loaded_at_import(tree, aliases, star_modules, bound_at, scans, refs, own_names) -> tuple[_Use, str | None] | None:
+    """The first loader (:data:`LOADERS`: code run from strings, unpickling) that code run at
+    import uses, itself or in a module-level helper it calls (transitively), with that helper."""
+    at_import = list(_run_at_import(tree.body))
+    loaders = _RuleSet(LOADERS)
+
+    def first(uses):
+        return next((u for u in sorted(uses, key=lambda u: u.line) if (u.bare is None or u.bare not in bound_at)
+                     and u.kind == "dotted" and loaders.matches(u, own_names)), None)
+
+    import_time = _Uses(aliases, star_modules)
+    for node in at_import:
+        import_time.visit(node)
+    if (use := first(import_time.uses)) is not None:
+        return use, None
+    called = {_base_name(n.func if isinstance(n, ast.Call) else n) for node in at_import for n in ast.walk(node)
+              if isinstance(n, ast.Call)} | {_base_name(node) for node in at_import}   # a decorator, a base class
+    queue = sorted(called & scans.keys())
+    seen = set(queue)
+    while queue:
+        current = queue.pop(0)
+        if (use := first(scans[current].uses)) is not None:
+            return use, current
+        for ref in sorted(refs[current] & scans.keys() - seen):
+            seen.add(ref)
+            queue.append(ref)
+    return None
+
+
 def _scan(tree: ast.Module, rules: dict[str, list[str]], names: list[str], global_reads) -> dict[str, Violation]:
     alias_finder = _Aliases()
     alias_finder.visit(tree)
@@ -615,15 +673,10 @@ def _scan(tree: ast.Module, rules: dict[str, list[str]], names: list[str], globa
         scans[def_name] = scan
 
     found: dict[str, Violation] = {}
-    import_time = _Uses(aliases, alias_finder.star_modules)
-    for node in _run_at_import(tree.body):
-        import_time.visit(node)
-    internals = _RuleSet(INTERNALS)
-    use = next((u for u in sorted(import_time.uses, key=lambda u: u.line) if (u.bare is None or u.bare not in bound_at)
-                and internals.matches(u, own_names)), None)
-    if use is not None:         # whatever it did is there for every name: it counts against each
-        used = {"dotted": use.text, "attr": f".{use.text}(...)"}.get(use.kind, use.text)
-        found = {name: Violation(name, used, use.line, None) for name in names if name in scans}
+    loaded = _loaded_at_import(tree, aliases, alias_finder.star_modules, bound_at, scans, refs, own_names)
+    if loaded is not None:      # whatever it did is there for every name: it counts against each
+        use, via = loaded
+        found = {name: Violation(name, use.text, use.line, via, at_import=True) for name in names if name in scans}
     for name in names:
         name_rules = _RuleSet(list(rules.get("*", [])) + list(rules.get(name, [])))
         if name not in scans:

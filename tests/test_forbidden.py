@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 from autograder.forbidden import UNCHECKABLE, find_forbidden
+from autograder.notebook import notebook_to_source
 
 RULES = {"*": ["torch.broadcast_shapes", ".expand", "torch.nn.functional.softmax"],
          "unbroadcast": ["torch.autograd", "kw:requires_grad", "set:requires_grad"]}
@@ -156,14 +159,35 @@ def test_reaching_into_internals_is_forbidden_in_every_exercise():
         "import torch\ndef broadcast_to(x, s):\n    return torch.jit._state": "torch.jit._state",
         # unpickled data names any object (torch's private kernels) and may call it (exec)
         "import pickle as p\ndef broadcast_to(x, s):\n    return p.loads(s)(x)": "pickle.loads",
-        "import pickle\ndef broadcast_to(x, s):\n    return getattr(pickle, 'lo' + chr(97) + 'ds')(s)": "pickle",
+        "import pickle\ndef broadcast_to(x, s):\n    return getattr(pickle, 'lo' + chr(97) + 'ds')(s)":
+            "pickle.<a name made at run time>",           # the run-time watch does not wrap pickle: the name counts
+        "import pickle\ndef broadcast_to(x, s):\n    return getattr(pickle, 'lo' + 'ads')(s)": "pickle.loads",
+        "import pickle\ndef broadcast_to(x, s):\n    return pickle._Unpickler(s).load()": "pickle._Unpickler",
+        "import shelve\ndef broadcast_to(x, s):\n    return shelve.open(s)['k']": "shelve.open",
+        "from multiprocessing.reduction import ForkingPickler as P\ndef broadcast_to(x, s):\n    return P.loads(s)":
+            "multiprocessing.reduction.ForkingPickler.loads",
         "from _pickle import Unpickler\ndef broadcast_to(x, s):\n    return Unpickler(s).load()": "_pickle.Unpickler",
         "import io, torch\ndef broadcast_to(x, s):\n    return torch.load(io.BytesIO(s), weights_only=False)": "torch.load",
         "import io, numpy\ndef broadcast_to(x, s):\n    return numpy.load(io.BytesIO(s), allow_pickle=True)": "numpy.load",
         "import marshal\ndef broadcast_to(x, s):\n    return marshal.loads(s)": "marshal.loads",
-        "import types\ndef broadcast_to(x, s):\n    return types.FunctionType(s, {})": "types.FunctionType",
         "import types\ndef broadcast_to(x, s):\n    return types.CodeType(*s)": "types.CodeType",
-        "from types import LambdaType\ndef broadcast_to(x, s):\n    return LambdaType(s, {})": "types.LambdaType",
+        # library routes that compile or run a string of code
+        "import code\ndef broadcast_to(x, s):\n    return code.InteractiveInterpreter({}).runsource(s)":
+            "code.InteractiveInterpreter",
+        "import codeop\ndef broadcast_to(x, s):\n    return codeop.compile_command(s)": "codeop.compile_command",
+        "import runpy\ndef broadcast_to(x, s):\n    return runpy.run_path(s)": "runpy.run_path",
+        "import timeit\ndef broadcast_to(x, s):\n    return timeit.Timer(s).timeit(1)": "timeit.Timer",
+        "from timeit import repeat\ndef broadcast_to(x, s):\n    return repeat(s)": "timeit.repeat",
+        "import cProfile\ndef broadcast_to(x, s):\n    return cProfile.run(s)": "cProfile.run",
+        "import profile\ndef broadcast_to(x, s):\n    return profile.Profile().runctx(s, {}, {})": "profile.Profile",
+        "import pdb\ndef broadcast_to(x, s):\n    return pdb.runeval(s)": "pdb.runeval",
+        "import typing\ndef broadcast_to(x, s):\n    return typing.get_type_hints(s)": "typing.get_type_hints",
+        "import inspect\ndef broadcast_to(x, s):\n    return inspect.get_annotations(s, eval_str=True)":
+            "inspect.get_annotations",
+        # a dotted path in a string resolved to any object (torch's private kernels)
+        "import string\ndef broadcast_to(x, s):\n    return string.Formatter().get_field(s, (x,), {})": "string.Formatter",
+        "import logging.config\ndef broadcast_to(x, s):\n    return logging.config.BaseConfigurator({}).resolve(s)":
+            "logging.config.BaseConfigurator",
         # Python's C API: any object by name, any memory
         "import ctypes\ndef broadcast_to(x, s):\n    return ctypes.pythonapi.PyImport_ImportModule(s)":
             "ctypes.pythonapi.PyImport_ImportModule",
@@ -182,6 +206,11 @@ def test_reaching_into_internals_is_forbidden_in_every_exercise():
     assert found("def broadcast_to(x, s, compile=False):\n    return compile") == {}
     assert found("import types\ndef broadcast_to(x, s):\n    return types.SimpleNamespace(x=x)") == {}
     assert found("import torch\ndef broadcast_to(x, s):\n    return torch.save(x, s)") == {}
+    # writing a pickle runs nothing; a function type names what a function is, it makes none
+    assert found("import pickle\ndef broadcast_to(x, s):\n    pickle.dump(x, s)\n    return pickle.dumps(x)") == {}
+    assert found("import types\nFn = types.FunctionType\ndef broadcast_to(x: types.LambdaType, s) -> Fn:\n"
+                 "    return isinstance(x, types.FunctionType)") == {}
+    assert found("import timeit\ndef broadcast_to(x, s):\n    return timeit.default_timer()") == {}
 
 
 def test_an_internal_used_at_import_counts_against_every_name():
@@ -201,6 +230,40 @@ def test_an_internal_used_at_import_counts_against_every_name():
                    "def broadcast_to(x, s):\n    return x",
                    "def exec(s):\n    return s\nexec('a')\ndef broadcast_to(x, s):\n    return x"):
         assert found(honest) == {}, honest
+
+
+def test_only_a_loader_used_at_import_counts_against_every_name_and_the_message_says_what_to_do():
+    """Code run at import counts against every name only where it loads or runs code (a notebook's
+    ``IN_COLAB = "google.colab" in sys.modules`` does neither); a class body and a helper called at
+    import run then too. The feedback says where the code is and how to keep the points."""
+    colab = "import sys\nIN_COLAB = 'google.colab' in sys.modules\ndef broadcast_to(x, s):\n    return x"
+    assert found(colab) == {}
+    assert found("import pickle\nclass Boot:\n    K = pickle.loads(b'')\ndef broadcast_to(x, s):\n    return x") == \
+        {"broadcast_to": "pickle.loads"}
+    helper = "import pickle\ndef boot():\n    return pickle.loads(b'')\nboot()\ndef broadcast_to(x, s):\n    return x"
+    assert found(helper) == {"broadcast_to": "pickle.loads"}
+    assert find_forbidden(helper, {}, NAMES)["broadcast_to"].message() == (
+        "`broadcast_to` earns no points: code outside any function calls helper `boot`, which uses `pickle.loads` "
+        "(line 3); that loads or runs code, and what it does is there for every function, so it counts against each: "
+        "move that code under `if __name__ == \"__main__\":` or delete it")
+    demo = "import torch\nW = torch.load('w.pt')\ndef broadcast_to(x, s):\n    return x"
+    assert find_forbidden(demo, {}, NAMES)["broadcast_to"].message() == (
+        "`broadcast_to` earns no points: code outside any function (line 2) uses `torch.load`; that loads or runs "
+        "code, and what it does is there for every function, so it counts against each: move that code under "
+        "`if __name__ == \"__main__\":` or delete it")
+    assert found(demo.replace("W = ", "if __name__ == '__main__':\n    W = ")) == {}
+
+
+def test_a_notebook_that_checks_for_colab_or_writes_a_pickle_keeps_its_points():
+    """Notebooks cannot be corpus variants: their module source is scanned here (red team's
+    nb_colab and nb_pickle_dump scored 0/20)."""
+    cells = ["import sys, pickle\nIN_COLAB = 'google.colab' in sys.modules",
+             "def broadcast_to(x, s):\n    return x",
+             "with open('out.pkl', 'wb') as f:\n    pickle.dump({'x': 1}, f)"]
+    notebook = json.dumps({"cells": [{"cell_type": "code", "metadata": {}, "source": c, "outputs": [],
+                                      "execution_count": None} for c in cells],
+                           "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    assert found(notebook_to_source(notebook)) == {}
 
 
 def test_a_module_reached_through_another_is_that_module():
