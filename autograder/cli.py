@@ -78,9 +78,9 @@ def _jobs(text: str) -> int:
 
 
 def _exercise(text: str) -> str:
-    """An exercise's name: a module's (``--only`` takes every word after it, so a path given after
-    it would otherwise be taken for one)."""
-    if not text.isidentifier():
+    """An exercise's name: a module's, and no existing file or folder (``--only`` takes every word
+    after it, so a path given after it would otherwise be taken for one, ``hw2`` as well as ``hw2/``)."""
+    if not text.isidentifier() or Path(text).exists():
         raise argparse.ArgumentTypeError(f"{text!r} is not an exercise; --only takes every name after it, "
                                          "so give the paths before --only")
     return text

@@ -246,6 +246,19 @@ def test_a_path_after_only_is_not_taken_for_an_exercise(capsys):
             in capsys.readouterr().err
 
 
+def test_an_existing_path_after_only_is_not_taken_for_an_exercise(tmp_path, monkeypatch, capsys):
+    """A folder or file whose name is a word (``hw2``, ``chk``) is a path, not an exercise."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "hw2").mkdir()
+    (tmp_path / "notes").write_text("")
+    for command in (["grade", "--only", "broadcasting", "hw2", "--json", "r.json"], ["check", "--only", "sgd", "notes"]):
+        with pytest.raises(SystemExit):
+            _parser().parse_args(command)
+        assert f"{command[3]!r} is not an exercise; --only takes every name after it, so give the paths before " \
+            "--only" in capsys.readouterr().err
+    assert _parser().parse_args(["check", "--only", "sgd", "hw3"]).only == ["sgd", "hw3"]
+
+
 def test_only_given_twice_grades_both():
     for command in (["grade", "SUB", "--json", "r.json"], ["check"]):
         args = _parser().parse_args([*command, "--only", "sgd", "--only", "losses", "masked_softmax"])
