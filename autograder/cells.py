@@ -33,6 +33,14 @@ def _too_long(signum, frame):
     raise CellTooLong
 
 
+def python_lines(source: str) -> list[str]:
+    """The lines of ``source`` as Python numbers them: ``\\n``, ``\\r\\n`` and ``\\r`` end a line, and
+    no other character does (``str.splitlines`` also splits on ``\\u2028``, ``\\x0c``, ``\\x1c`` ...,
+    which a comment or a string may hold); no line after a final line end."""
+    lines = source.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return lines[:-1] if lines[-1] == "" else lines
+
+
 def cell_map_line(starts: list[tuple[int, int]]) -> str:
     """The last line of a module made from a notebook: ``(cell number, line of the module where
     the cell's code starts)`` for each cell, in order."""

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 
 from autograder import wire
-from autograder.cells import MAX_CELL_ERRORS, TOO_LONG
+from autograder.cells import MAX_CELL_ERRORS, TOO_LONG, python_lines
 from autograder.notebook import NotebookModule
 from autograder.sandbox import Limits
 from autograder.syntax import parse_module
@@ -538,7 +538,7 @@ class ExerciseSession:
                 try:
                     with open(os.path.join(self.submission_dir, file), "rb") as f:
                         source = f.read()
-                    lines = source.decode("utf-8", "replace").splitlines()
+                    lines = python_lines(source.decode("utf-8", "replace"))
                     defs = [n for n in ast.walk(parse_module(source) or ast.Module(body=[], type_ignores=[]))
                             if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
                 except OSError:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import nbformat
 
-from autograder.cells import cell_map_line, cell_starts
+from autograder.cells import cell_map_line, cell_starts, python_lines
 from autograder.syntax import parse_module
 
 MAX_WITHOUT_OUTPUTS = 32 << 20     # a notebook's cells, outputs left out (the file itself: submission.py)
@@ -103,7 +103,7 @@ def _cell_python(source: str) -> tuple[str, ast.Module | None] | None:
     """``(code, its syntax tree or None)``: the Python a code cell runs, each line where it was;
     None for a cell magic whose body is not Python run in the notebook (``%%bash``,
     ``%%timeit``, ``%%writefile``)."""
-    lines = source.splitlines()
+    lines = python_lines(source)
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is not None and lines[first].lstrip().startswith("%%"):
         if lines[first].split()[0] not in NAMESPACE_CELL_MAGICS:
@@ -117,6 +117,36 @@ def _cell_python(source: str) -> tuple[str, ast.Module | None] | None:
     code = "\n".join(_without_shell_line(line) if starts is None or n in starts else line
                      for n, line in enumerate(lines, 1))
     return code, parse_module(code)
+
+
+def _compiles(tree: ast.Module) -> bool:
+    """Whether a cell's syntax tree compiles on its own, as IPython compiles a cell: a ``from
+    __future__`` import below other code or naming no feature parses, but does not compile."""
+    try:
+        compile(tree, "<cell>", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
+
+
+def _without_future_imports(lines: list[str], tree: ast.Module) -> tuple[list[str], list[str]]:
+    """``(the cell's lines, its from __future__ import statements)``: each statement whole, however
+    many lines it spans (brackets, backslashes), taken out of the lines (which keep their number;
+    ``pass`` stands in where another statement shares its line)."""
+    lines, moved = list(lines), []
+    for stmt in tree.body:
+        if not (isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__"):
+            continue
+        first, last = stmt.lineno - 1, stmt.end_lineno - 1
+        start = len(lines[first].encode()[:stmt.col_offset].decode())       # offsets are in UTF-8 bytes
+        end = len(lines[last].encode()[:stmt.end_col_offset].decode())
+        before, after = lines[first][:start], lines[last][end:]
+        statement = lines[first:last + 1]
+        statement[-1] = statement[-1][:end]
+        statement[0] = statement[0][start:]
+        moved.append("\n".join(statement))
+        lines[first:last + 1] = [before + ("pass" + after if after.strip() else "")] + [""] * (last - first)
+    return lines, moved
 
 
 def notebook_to_source(text: str) -> str:
@@ -137,9 +167,10 @@ def read_notebook(text: str) -> tuple[str, list[str]]:
     Each cell's code keeps its own line numbering (a magic or shell line becomes ``pass``), and the
     module's last line maps each cell (numbered as in the notebook, from 1) to the line where it
     starts, so a line of the module can be told as a cell and a line of it (:func:`cell_of_line`);
-    no text in a cell can forge that map. ``from __future__`` imports
+    no text in a cell can forge that map. ``from __future__`` import statements
     move to the top, where a module needs them (IPython compiles each cell on its own, so a
-    notebook may have them in any cell), leaving a blank line behind.
+    notebook may have them at the top of any cell), leaving blank lines behind; a cell that does
+    not compile on its own (a mistyped feature) is left out as a syntax error.
     """
     text = without_outputs(text)
     if len(text) > MAX_WITHOUT_OUTPUTS:
@@ -153,7 +184,7 @@ def read_notebook(text: str) -> tuple[str, list[str]]:
     cells = nb.get("cells", [])
     if not isinstance(cells, list):
         raise NotebookError("not a valid notebook (its cells are not a list)")
-    chunks, defined_in, broken, written = [], {}, [], []
+    chunks, defined_in, broken, written, future = [], {}, [], [], []
     for number, cell in enumerate(cells, 1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code" or is_nbgrader_test_cell(cell):
             continue
@@ -168,19 +199,20 @@ def read_notebook(text: str) -> tuple[str, list[str]]:
                 written.append(number)
             continue
         code, tree = python
-        if tree is None:
+        if tree is None or not _compiles(tree):
             broken.append(number)
             continue
         for name in _top_level_definitions(tree):
             defined_in.setdefault(name, []).append(number)
-        chunks.append((number, code.split("\n")))
+        lines, moved = _without_future_imports(code.split("\n"), tree)
+        future += moved
+        chunks.append((number, lines))
     body, starts = [], []
     for number, lines in chunks:
         body.append("")                               # a blank line before each cell
         starts.append((number, len(body)))            # the cell's index in body, from 0
         body += lines
-    future = list(dict.fromkeys(line for line in body if line.startswith("from __future__ import")))
-    rest = ["" if line.startswith("from __future__ import") else line for line in body]
+    future = "\n".join(dict.fromkeys(future)).split("\n") if future else []
     cell_map = cell_map_line([(number, len(future) + index + 1) for number, index in starts])
     notes = [f"{name} is defined in cells {', '.join(map(str, numbers[:-1]))} and {numbers[-1]}; the notebook "
              f"runs from top to bottom, so the {name} of cell {numbers[-1]} is graded"
@@ -189,7 +221,7 @@ def read_notebook(text: str) -> tuple[str, list[str]]:
               for number in broken]
     notes += [f"cell {number} is a %%writefile cell: the file it writes is not part of what is graded, so its "
               "code was not run; put the code in a plain cell of the notebook" for number in written]
-    return "\n".join(future + rest + [cell_map]) + "\n", notes
+    return "\n".join(future + body + [cell_map]) + "\n", notes
 
 
 def cell_of_line(source: str, line: int) -> tuple[int, int] | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import types
 
 import nbformat
@@ -256,3 +257,47 @@ def test_a_writefile_cell_is_not_run_and_a_note_says_so():
     assert "class SGD" not in source
     assert notes == ["cell 1 is a %%writefile cell: the file it writes is not part of what is graded, so its code was "
                      "not run; put the code in a plain cell of the notebook"]
+
+
+@pytest.mark.parametrize("odd", ["\u2028", "\u2029", "\x0c", "\x0b", "\x1c", "\x85"])
+def test_lines_are_counted_as_python_counts_them(odd):
+    """A comment or docstring may hold a character ``str.splitlines`` ends a line at and Python does
+    not: the cell still runs, and each line is told where it is."""
+    source, notes = read_notebook(nb(
+        nbformat.v4.new_code_cell(f"import math  # see{odd}below"),
+        nbformat.v4.new_code_cell(f'def f():\n    """Root.{odd}Of nine."""\n    raise ValueError\ng = math.sqrt(9.0)'),
+    ))
+    namespace = {}
+    exec(compile(source, "nb", "exec"), namespace)
+    assert notes == [] and namespace["g"] == 3.0
+    with pytest.raises(ValueError) as raised:
+        namespace["f"]()
+    assert cell_of_line(source, raised.traceback[-1].lineno + 1) == (2, 3)
+
+
+def test_a_from_future_import_moves_whole_and_only_as_a_statement():
+    """Bracketed and continued future imports move whole; text in a string that reads like one stays
+    where it is; a future import beside other code keeps that code in its cell."""
+    source, notes = read_notebook(nb(
+        nbformat.v4.new_code_cell('text = """Notes.\nfrom __future__ import annotations\n"""\nimport math'),
+        nbformat.v4.new_code_cell("from __future__ import (\n    annotations,\n)\ndef f(x: Undefined):\n    return x"),
+        nbformat.v4.new_code_cell("from __future__ import \\\n    generator_stop; g = f(math.pi)\n# end"),
+    ))
+    namespace = {}
+    exec(compile(source, "nb", "exec"), namespace)
+    assert notes == [] and namespace["g"] == math.pi and namespace["text"] == "Notes.\nfrom __future__ import annotations\n"
+    lines = source.split("\n")
+    assert lines[:4] == ["from __future__ import (", "    annotations,", ")", "from __future__ import \\"]
+    assert cell_of_line(source, lines.index("    return x") + 1) == (2, 5)
+    assert cell_of_line(source, lines.index("# end") + 1) == (3, 3)
+
+
+def test_a_cell_that_does_not_compile_on_its_own_is_named_as_a_syntax_error():
+    """A mistyped future feature, or a future import below other code, fails its own cell, as in IPython."""
+    source, notes = read_notebook(nb(
+        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_code_cell("from __future__ import nested_scopez\nprint(1)"),
+        nbformat.v4.new_code_cell("y = 2\nfrom __future__ import annotations"),
+    ))
+    assert notes == [f"cell {n} has a syntax error, so it was left out; the other cells were run" for n in (2, 3)]
+    compile(source, "nb", "exec")
