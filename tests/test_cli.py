@@ -106,6 +106,18 @@ def test_check_explains_failures_and_passes_when_done(tmp_path):
     assert " 0 failed" in proc.stdout
 
 
+def test_check_quotes_the_line_that_raised_below_a_comment_holding_a_line_separator(tmp_path):
+    """Python ends lines at \\n and \\r alone, not at the \\u2028 a pasted comment may hold."""
+    mine = tmp_path / "mine"
+    shutil.copytree(ROOT / "assignments", mine)
+    first = "    shapes = [_check_shape(s) for s in shapes]\n"
+    source = (ROOT / "solutions" / "broadcasting.py").read_text()
+    (mine / "broadcasting.py").write_text(source.replace(first, "    # a\u2028b\u2029c\n    raise RuntimeError\n" + first, 1))
+    proc = run("check", "--only", "broadcasting", cwd=mine)
+    line = source[: source.index(first)].count("\n") + 2
+    assert f"at broadcasting.py, line {line}, in broadcast_shape: raise RuntimeError\n" in proc.stdout, proc.stdout
+
+
 def test_check_says_once_what_failed_every_test_of_an_exercise():
     """A missing file fails each of an exercise's tests with one message: said once, not per
     test; failures of their own are listed test by test."""
