@@ -34,7 +34,8 @@ NAMES_SHOWN = 5           # of the files not graded, a note names so many
 NAME_SHOWN_CHARS = 80     # and cuts longer names to about so many characters
 COPY_MARKS_SPAN = 32      # copy marks are looked for in a name's last characters only: the search is
                           # quadratic in the length, and a zip may hold names of 64 KiB
-SKIPPED_DIRS = {"__MACOSX", ".ipynb_checkpoints", "__pycache__", ".git"}
+SKIPPED_DIRS = {"__MACOSX", ".ipynb_checkpoints", "__pycache__", ".git", "site-packages"}
+VIRTUALENV_MARK = "pyvenv.cfg"      # a folder holding it is a virtualenv (venv/, env/, .venv/): not submitted code
 
 
 class SubmissionError(Exception):
@@ -80,7 +81,8 @@ class Submission:
 def folder_entries(folder: Path) -> tuple[list[Entry], list[str]]:
     entries, notes = [], []
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED_DIRS and not d.startswith("."))
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED_DIRS and not d.startswith(".")
+                             and not os.path.lexists(os.path.join(dirpath, d, VIRTUALENV_MARK)))
         for fn in sorted(f for f in filenames if not f.startswith(".")):    # .DS_Store, macOS's ._ files
             full = Path(dirpath) / fn
             rel = full.relative_to(folder).as_posix()
@@ -119,8 +121,16 @@ def zip_entries(source) -> tuple[list[Entry], list[str]]:
     if len(infos) > MAX_ARCHIVE_MEMBERS:
         raise SubmissionError(f"the zip holds {len(infos)} files, more than {MAX_ARCHIVE_MEMBERS}")
     entries, notes = [], []
-    for info in infos:
-        name = _member_name(info).replace("\\", "/")
+    members = [(info, _member_name(info).replace("\\", "/")) for info in infos]
+    virtualenvs: dict = {}              # the folders holding a pyvenv.cfg, as a tree of their names
+    for _, name in members:
+        *folder, last = [p for p in name.split("/") if p not in ("", ".")] or [""]
+        if last == VIRTUALENV_MARK and folder:
+            node = virtualenvs
+            for p in folder:
+                node = node.setdefault(p, {})
+            node[None] = True                   # the key no name is: this folder is a virtualenv
+    for info, name in members:
         parts = [p for p in name.split("/") if p not in ("", ".")]
         if info.is_dir() or not parts:
             continue
@@ -129,6 +139,8 @@ def zip_entries(source) -> tuple[list[Entry], list[str]]:
             continue
         if any(p in SKIPPED_DIRS or p.startswith(".") for p in parts[:-1]) or parts[-1].startswith("."):
             continue                              # .DS_Store, macOS's ._ files
+        if _in_virtualenv(parts[:-1], virtualenvs):
+            continue
         if stat.S_ISLNK(info.external_attr >> 16):
             entries.append(Entry("/".join(parts), 0, _refuse(f"{name} is a symbolic link, which is never "
                                                               "followed; submit the file itself")))
@@ -142,6 +154,18 @@ def zip_entries(source) -> tuple[list[Entry], list[str]]:
     repeated = sorted({e.path for e in entries if last[e.path] is not e})
     notes += [f"the zip holds {path} more than once; the last copy was taken" for path in repeated]
     return [e for e in entries if last[e.path] is e], notes
+
+
+def _in_virtualenv(folder: list[str], virtualenvs: dict) -> bool:
+    """Whether a folder (its names from the top) is, or is inside, one of ``virtualenvs``."""
+    node = virtualenvs
+    for p in folder:
+        node = node.get(p)
+        if node is None:
+            return False
+        if None in node:
+            return True
+    return False
 
 
 def _member_name(info: zipfile.ZipInfo) -> str:
@@ -345,8 +369,9 @@ def prepare(entries: list[Entry], exercises, workdir: Path, notes=(), siblings=(
 
 
 def _is_test_file(stem: str) -> bool:
-    """Whether a module's name (lower case, no suffix) is pytest's for tests: the public tests."""
-    return stem.startswith("test_") or stem.endswith("_test")
+    """Whether a module's name (lower case, no suffix) is pytest's for tests or their fixtures: the
+    public tests' and their ``conftest.py``."""
+    return stem.startswith("test_") or stem.endswith("_test") or stem == "conftest"
 
 
 def _is_own_code(name: str) -> bool:
@@ -358,11 +383,12 @@ def _is_own_code(name: str) -> bool:
 def _not_graded_note(entries: list[Entry], taken: set[str], course_exercises, graded) -> list[str]:
     """A note naming the modules and notebooks of a submission that no exercise took
     (``helpers.py``, ``sgd_old.ipynb``), but the public tests released with the exercises and those
-    named exactly as an exercise's file, which the notes on choosing one name already; other
+    named exactly as an exercise's file, which the notes on choosing one name already, and a
+    ``tests/__init__.py`` (the public tests' package); other
     files (a README, plots, course.toml) are no one's code."""
     exact = {ex + suffix for ex in course_exercises for suffix in (".py", ".ipynb")}
-    left = [e.path for e in entries
-            if _is_own_code(e.module_name) and e.path not in taken and e.module_name not in exact]
+    left = [e.path for e in entries if _is_own_code(e.module_name) and e.path not in taken
+            and e.module_name not in exact and not e.path.lower().endswith("tests/__init__.py")]
     if not left:
         return []
     shown = [path if len(path) <= NAME_SHOWN_CHARS else path[:NAME_SHOWN_CHARS - 30] + "…" + path[-29:]

@@ -7,6 +7,7 @@ import copy
 import json
 import math
 import types
+import zipfile
 
 import nbformat
 import pytest
@@ -117,6 +118,29 @@ def test_a_jupyter_duplicate_is_graded_as_a_copy_and_files_not_graded_are_named(
     assert sub.notes == ["sgd-Copy1.ipynb was graded as sgd.ipynb; name it so to be sure",
                          "Untitled.ipynb, helpers.py were not graded: only each exercise's own file is (sgd.py or "
                          "sgd.ipynb)"]
+
+
+@pytest.mark.parametrize("as_zip", [False, True])
+def test_a_virtualenv_and_the_public_tests_package_are_not_named_as_files_not_graded(tmp_path, as_zip):
+    """A folder holding pyvenv.cfg (whatever its name), anything under site-packages, and the public
+    tests' __init__.py and conftest.py are not the student's modules: not read, nor named."""
+    work = tmp_path / "work"
+    files = {"sgd.py": (ROOT / "solutions" / "sgd.py").read_text(), "helpers.py": "x = 1\n",
+             "env/pyvenv.cfg": "home = /usr/bin\n", "env/bin/activate_this.py": "", "env/lib/sgd.py": "",
+             "lib/python3.12/site-packages/pkg/mod.py": "", "tests/__init__.py": "", "tests/conftest.py": ""}
+    for name, text in files.items():
+        (work / name).parent.mkdir(parents=True, exist_ok=True)
+        (work / name).write_text(text)
+    path = work
+    if as_zip:
+        path = tmp_path / "work.zip"
+        with zipfile.ZipFile(path, "w") as zf:
+            for name, text in files.items():
+                zf.writestr(f"work/{name}", text)
+    sub = prepare_path(path, ["sgd"], tmp_path)
+    assert sub.found == {"sgd": "work/sgd.py" if as_zip else "sgd.py"}
+    helpers = "work/helpers.py" if as_zip else "helpers.py"
+    assert sub.notes == [f"{helpers} was not graded: only each exercise's own file is (sgd.py or sgd.ipynb)"]
 
 
 def test_outputs_are_left_out_before_the_size_cap_and_a_too_large_notebook_says_how_to_fix_it(tmp_path, monkeypatch):
