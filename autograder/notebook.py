@@ -119,11 +119,12 @@ def _cell_python(source: str) -> tuple[str, ast.Module | None] | None:
     return code, parse_module(code)
 
 
-def _compiles(tree: ast.Module) -> bool:
-    """Whether a cell's syntax tree compiles on its own, as IPython compiles a cell: a ``from
-    __future__`` import below other code or naming no feature parses, but does not compile."""
+def _future_imports_compile(tree: ast.Module) -> bool:
+    """Whether a cell's ``from __future__`` imports compile: one naming no feature (a typo) parses,
+    but does not compile, and would stop the whole module once moved to its top."""
+    future = [stmt for stmt in tree.body if isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__"]
     try:
-        compile(tree, "<cell>", "exec", dont_inherit=True)
+        compile(ast.Module(body=future, type_ignores=[]), "<cell>", "exec", dont_inherit=True)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
     return True
@@ -169,8 +170,8 @@ def read_notebook(text: str) -> tuple[str, list[str]]:
     starts, so a line of the module can be told as a cell and a line of it (:func:`cell_of_line`);
     no text in a cell can forge that map. ``from __future__`` import statements
     move to the top, where a module needs them (IPython compiles each cell on its own, so a
-    notebook may have them at the top of any cell), leaving blank lines behind; a cell that does
-    not compile on its own (a mistyped feature) is left out as a syntax error.
+    notebook may have them in any cell), leaving blank lines behind; a cell whose future import
+    names no feature (a typo) is left out as a syntax error.
     """
     text = without_outputs(text)
     if len(text) > MAX_WITHOUT_OUTPUTS:
@@ -199,7 +200,7 @@ def read_notebook(text: str) -> tuple[str, list[str]]:
                 written.append(number)
             continue
         code, tree = python
-        if tree is None or not _compiles(tree):
+        if tree is None or not _future_imports_compile(tree):
             broken.append(number)
             continue
         for name in _top_level_definitions(tree):
