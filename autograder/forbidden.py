@@ -26,8 +26,9 @@ from bytes (:data:`CODE_FROM_BYTES`: unpickling, ``torch.load``, ``numpy.load``:
 any object, private ones of torch's included, and may call it; ``marshal``, ``types.CodeType``;
 ``ctypes``, which calls Python's C API), and dotted paths resolved from strings
 (``string.Formatter``, ``logging.config``). Writing a pickle, or naming a function's type, is
-none of these. A look by a name made at run time into a module that holds one of them
-(``getattr(pickle, s)``) counts as a use of it: the run-time watch does not wrap them.
+none of these. A look by a name made at run
+time into a module that holds one of them (``getattr(pickle, s)``; not numpy, whose dtypes honest
+code looks up by name) counts as a use of it: the run-time watch does not wrap them.
 
 A use counts against a contract name when its code reaches it: the function or class itself,
 and the module-level functions, classes and assignments it refers to, transitively (as Python
@@ -35,7 +36,9 @@ scopes names: a local variable is not the module-level name it shadows). A loade
 (:data:`LOADERS`: code run from strings or bytes) used by code that runs at import (a
 module-level statement, class body, decorator or default, or a helper one of them calls; not
 under ``if __name__ == "__main__":``) counts against every name, since what it did is there for
-all of them. A call whose name is made at run time is caught while the code runs, by
+all of them; but not a timer given a function to time (``timeit.timeit(lambda: f(x))``, not a
+string of code), nor TorchScript, which cannot change the module's names (:data:`TIMERS`,
+:data:`SEPARATE_AT_IMPORT`). A call whose name is made at run time is caught while the code runs, by
 :mod:`autograder.forbidden_watch`.
 """
 
@@ -57,8 +60,11 @@ CODE_FROM_STRINGS = ("exec", "eval", "compile", "__import__")
 CODE_FROM_TEXT = (       # library routes that compile or run Python (or TorchScript) source given as a string
     "torch.jit", "code", "codeop", "runpy", "timeit.Timer", "timeit.timeit", "timeit.repeat", "cProfile.run",
     "cProfile.runctx", "cProfile.Profile", "profile.run", "profile.runctx", "profile.Profile", "pdb.run",
-    "pdb.runeval", "pdb.runctx", "pdb.Pdb", "bdb", "typing.get_type_hints", "typing.ForwardRef", "typing._eval_type",
-    "inspect.get_annotations")
+    "pdb.runeval", "pdb.runctx", "pdb.Pdb", "bdb",
+    "typing.get_type_hints", "typing.ForwardRef", "typing._eval_type", "inspect.get_annotations")
+TIMERS = ("timeit.Timer", "timeit.timeit", "timeit.repeat")   # they run a string of code, or a function given
+SEPARATE_AT_IMPORT = ("torch.jit",)   # TorchScript compiled at import cannot change the module's names: what it
+                                      # makes counts where a function refers to it
 CODE_FROM_BYTES = (      # unpickle data that names any object and calls it, or make code from bytes
     "pickle.load", "pickle.loads", "pickle.Unpickler", "pickle._load", "pickle._loads", "pickle._Unpickler",
     "_pickle", "shelve", "multiprocessing.reduction", "torch.load", "numpy.load", "marshal", "types.CodeType",
@@ -73,6 +79,7 @@ INTERNALS = [f".{name}" for name in (
     "__mro__", "__bases__", "__base__", "__subclasses__", "mro", "getmro", "TensorBase", "import_module",
     "__getattribute__", "getattr_static")] + ["sys.modules"] + LOADERS + list(NAME_RESOLVERS_BY_PATH)
 RUN_TIME_NAME = "<a name made at run time>"
+LOOKED_INTO_FOR_DTYPES = ("numpy", "torch")   # honest code looks up their dtypes by name (getattr(np, "float64"))
 INTERNAL_USES = {f"{rule}(...)" if rule.startswith(".") else rule for rule in INTERNALS}   # as a Violation shows them
 MAX_ALIAS_PARTS = 12      # a forbidden name has a handful of parts: longer ones only come from alias cycles
 MAX_ALIAS_VALUES = 32     # honest code binds a name to a few dotted values, never dozens
@@ -239,13 +246,14 @@ class _Uses(ast.NodeVisitor):
     def _lookup(self, namespace, shown: str, line: int) -> None:
         """A look into one of torch's modules or classes by a name that only exists at run time;
         into another module that holds a loader (``getattr(pickle, s)`` may be ``pickle.loads``,
-        which the run-time watch does not wrap), a use of each name it may be."""
+        which the run-time watch does not wrap), a use of each name it may be; not into numpy's,
+        whose dtypes honest code looks up by name."""
         for d in _dotted(namespace, self.aliases):
             path = _path_objects(d)
             if len(path) == d.count(".") + 1 and _of_torch(path[-1]):
                 self.uses.append(_Use("lookup", shown.format(d), line))
                 return
-            if any(rule.startswith(f"{d}.") for rule in LOADERS):
+            if d not in LOOKED_INTO_FOR_DTYPES and any(rule.startswith(f"{d}.") for rule in LOADERS):
                 self.uses.append(_Use("dotted", f"{d}.{RUN_TIME_NAME}", line))
 
     def visit_Call(self, node):
@@ -623,11 +631,13 @@ def _loaded_at_import(tree, aliases, star_modules, bound_at, scans, refs, own_na
     """The first loader (:data:`LOADERS`: code run from strings, unpickling) that code run at
     import uses, itself or in a module-level helper it calls (transitively), with that helper."""
     at_import = list(_run_at_import(tree.body))
-    loaders = _RuleSet(LOADERS)
+    loaders = _RuleSet([rule for rule in LOADERS if rule not in SEPARATE_AT_IMPORT])
+    timed_functions = _timed_functions(tree, aliases, scans.keys())
 
     def first(uses):
         return next((u for u in sorted(uses, key=lambda u: u.line) if (u.bare is None or u.bare not in bound_at)
-                     and u.kind == "dotted" and loaders.matches(u, own_names)), None)
+                     and u.kind == "dotted" and loaders.matches(u, own_names)
+                     and not (u.line in timed_functions and u.text.startswith(TIMERS))), None)
 
     import_time = _Uses(aliases, star_modules)
     for node in at_import:
@@ -646,6 +656,19 @@ def _loaded_at_import(tree, aliases, star_modules, bound_at, scans, refs, own_na
             seen.add(ref)
             queue.append(ref)
     return None
+
+
+def _timed_functions(tree, aliases, defined) -> set[int]:
+    """The lines of calls of :data:`TIMERS` given a function to time (a lambda, or a function the
+    module defines), not a string of code: ``timeit.timeit(lambda: softmax(x))`` in a demo cell."""
+    lines = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or not any(d in TIMERS for d in _dotted(node.func, aliases)):
+            continue
+        stmt = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "stmt"), None)
+        if isinstance(stmt, ast.Lambda) or (isinstance(stmt, ast.Name) and stmt.id in defined):
+            lines.add(node.lineno)
+    return lines
 
 
 def _scan(tree: ast.Module, rules: dict[str, list[str]], names: list[str], global_reads) -> dict[str, Violation]:

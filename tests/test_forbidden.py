@@ -266,6 +266,23 @@ def test_a_notebook_that_checks_for_colab_or_writes_a_pickle_keeps_its_points():
     assert found(notebook_to_source(notebook)) == {}
 
 
+def test_timing_a_function_dtypes_by_name_and_torchscript_at_import_keep_their_points():
+    """A demo cell that times a function (not a string of code), looks numpy's dtypes up by name,
+    or scripts an unused helper: none of it can change the module's names, so none counts against
+    every function (red team: each scored 0/20)."""
+    define = "\ndef broadcast_to(x, s):\n    return x\n"
+    for honest in ("import timeit" + define + "timeit.timeit(lambda: broadcast_to(1, 2), number=3)",
+                   "from timeit import repeat" + define + "repeat(broadcast_to, number=3)",
+                   "import timeit" + define + "def bench():\n    return timeit.timeit(lambda: broadcast_to(1, 2))\n"
+                   "bench()",
+                   "import numpy as np" + define + "kinds = [n for n in ('float32', 'float128') if hasattr(np, n)]",
+                   "import numpy as np" + define + "DTYPES = {n: getattr(np, n) for n in ('float32', 'float64')}",
+                   "import torch" + define + "@torch.jit.script\ndef unused(x):\n    return x"):
+        assert found(honest) == {}, honest
+    assert found("import timeit" + define + "timeit.timeit('import builtins', number=1)") == \
+        {"broadcast_to": "timeit.timeit"}
+
+
 def test_a_module_reached_through_another_is_that_module():
     """``F.torch`` is ``torch`` itself, and ``torch.nn.modules.loss.F`` is ``F``: a forbidden name
     reached through another module's namespace is still that name."""
