@@ -392,6 +392,7 @@ def _worker(spec, plan, readable, sock, out_write, report, entered, uid):
     os.environ.clear()
     os.environ.update({"HOME": scratch, "TMPDIR": scratch, "PYTHONDONTWRITEBYTECODE": "1",
                        "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
+    tempfile.tempdir = scratch      # the zygote's cached /tmp, where the worker may not write (torch.compile's cache)
     sys.dont_write_bytecode = True
     sys.path[:] = [submission] + [p for p in sys.path if p and any(
         os.path.realpath(p).startswith(r) for r in readable if r not in ("/proc", "/sys/devices/system/cpu"))]

@@ -159,3 +159,13 @@ def test_a_result_of_the_wrong_type_is_told_as_what_was_returned(course, grader,
             failed = [t.output for t in result.tests if t.covers == (name,) and t.status == "failed"]
             assert failed and all(name in o and "should be a tensor" in o and f"but it is {kind}" in o
                                   and "raised" not in o and "Unreadable" not in o for o in failed), (shown, failed)
+
+
+def test_a_helper_made_with_torch_compile_imports_in_the_worker(grader, full_marks, tmp_path):
+    """torch.compile makes its cache folder in the temporary folder at once: the worker's is its
+    scratch folder, not the zygote's /tmp, where a worker may not write (an honest, unused
+    ``@torch.compile`` helper failed the import: 0/20)."""
+    source = (ROOT / "solutions" / "broadcasting.py").read_text() + "\n\n@torch.compile\ndef unused(x):\n    return x\n"
+    folder = submission_with(tmp_path, {"broadcasting": source})
+    result = grader.grade(grader.prepare(folder), ["broadcasting"])
+    assert result.by_exercise()["broadcasting"] == full_marks["broadcasting"], result.summary()
