@@ -2,8 +2,8 @@
 
 :mod:`autograder.notebook` (on the trusted side) writes the code cells one after another and, as
 the module's last line, a map of the line where each cell starts (:func:`cell_map_line`): a line
-of a student's cell, ``# cell 2`` included, can never be taken for a cell boundary. The worker runs such a module cell by cell, as nbgrader runs a notebook (``allow_errors``): a
-cell that raises, or runs past its time (a training demo), is noted and stopped, and the cells
+of a student's cell, ``# cell 2`` included, can never be taken for a cell boundary. The worker
+runs such a module cell by cell, as nbgrader runs a notebook (``allow_errors``): a cell that raises, or runs past its time (a training demo), is noted and stopped, and the cells
 after it still run. This module imports no third-party package, so the worker can use it cheaply.
 """
 
@@ -77,7 +77,8 @@ def run_cells(module: types.ModuleType, path: str, seconds: float) -> list[dict]
     that raised, as IPython reports it and goes on (``sys.exit()`` included; KeyboardInterrupt
     still stops the import), and for each cell stopped after running ``seconds`` (type
     :data:`TOO_LONG`). ``get_ipython()`` is there, doing nothing (exported notebooks call it for
-    their magics), and so is ``display()`` (IPython's builtin for showing a value). A file that does not compile raises SyntaxError, as an import would."""
+    their magics), and so is ``display()`` (IPython's builtin for showing a value). A file that
+    does not compile raises SyntaxError, as an import would."""
     with open(path, encoding="utf-8") as f:
         source = f.read()
     tree = ast.parse(source, path)

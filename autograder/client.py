@@ -662,7 +662,8 @@ def _failure(answer: dict, deferred: bool = False, called: str = "", watch: dict
     ``module_lines``."""
     info = answer.get("forbidden")
     error = answer.get("error")
-    unreadable = error.get("unreadable") if isinstance(error, dict) and error.get("type") == "UnreadableResult" else None
+    unreadable = (error.get("unreadable") if isinstance(error, dict) and error.get("type") == "UnreadableResult"
+                  else None)
     if isinstance(unreadable, dict):
         return _wrong_result(unreadable, called)
     if not isinstance(info, dict):

@@ -111,7 +111,8 @@ class Violation:
         where = f" ({', '.join(place)})" if place else ""
         if self.at_import:
             line = f" ({place[-1]})" if self.line else ""
-            runs = f" calls helper `{self.via}`, which uses `{self.used}`{line}" if self.via else f"{line} uses `{self.used}`"
+            runs = (f" calls helper `{self.via}`, which uses `{self.used}`{line}" if self.via
+                    else f"{line} uses `{self.used}`")
             return (f"`{self.name}` earns no points: code outside any function{runs}"
                     "; that loads or runs code, and what it does is there for every function, so it counts against "
                     "each: move that code under `if __name__ == \"__main__\":` or delete it")

@@ -9,12 +9,12 @@ run); ``exercise_cache`` (an exercise's results for an exact module content unde
 suites: the suites are deterministic, so a file graded once, an untouched stub say, need not be
 graded again). A student's grade, their *current run*, is the newest run, by when it was graded
 (UTC, to the microsecond, later than any earlier run of theirs in the same gradebook), of the
-submission they sent last (by its newest receipt, ``updated``), so a merge gives the same grades whatever order the
-gradebooks come in, and the same as grading their downloads one after another in one gradebook
-(work graded, then changed, then sent back unchanged in another fork of the gradebook, is graded
-as the work sent back); earlier runs stay for history. Because a run and its results are
-written in one transaction, a batch killed at any moment leaves only whole runs behind, and the
-next batch picks up the students that have none for the current suites.
+submission they sent last (by its newest receipt, ``updated``), so a merge gives the same grades
+whatever order the gradebooks come in, and the same as grading their downloads one after another
+in one gradebook (work graded, then changed, then sent back unchanged in another fork of the
+gradebook, is graded as the work sent back); earlier runs stay for history. Because a run and its
+results are written in one transaction, a batch killed at any moment leaves only whole runs
+behind, and the next batch picks up the students that have none for the current suites.
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ COLUMNS_ADDED = {"runs": {"unstable": "TEXT NOT NULL DEFAULT '[]'", "exercise_no
 # A student's runs, their current grade first: the newest run of the submission received last.
 CURRENT_FIRST = f"s.updated DESC, {NEWEST_FIRST}"
 CURRENT_RUNS = ("SELECT id FROM (SELECT r.id, ROW_NUMBER() OVER (PARTITION BY r.student ORDER BY "
-               f"{CURRENT_FIRST}) AS rank FROM runs r JOIN submissions s ON s.id = r.submission) WHERE rank = 1")
+                f"{CURRENT_FIRST}) AS rank FROM runs r JOIN submissions s ON s.id = r.submission) WHERE rank = 1")
 
 
 @dataclass(frozen=True)
