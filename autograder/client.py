@@ -122,9 +122,9 @@ class ForbiddenCall(Exception):
     """Student code called something the exercise forbids, seen while it ran (a call whose name
     was made at run time: ``getattr(torch, "soft" + "max")``, ``eval(...)``)."""
 
-    def __init__(self, used: str, names: list[str], line: int, replaced: bool = False):
+    def __init__(self, used: str, names: list[str], line: int, replaced: bool = False, at_import: bool = False):
         super().__init__(f"forbidden call: {used}")
-        self.used, self.names, self.line, self.replaced = used, names, line, replaced
+        self.used, self.names, self.line, self.replaced, self.at_import = used, names, line, replaced, at_import
 
 
 class WorkerFailure(Exception):
@@ -674,18 +674,18 @@ def _failure(answer: dict, deferred: bool = False, called: str = "", watch: dict
     names = [n for n in info.get("names", []) if isinstance(n, str) and n in watch.get("names", ())] \
         if isinstance(info.get("names"), list) else []
     line = info.get("line") if type(info.get("line")) is int and 0 < info["line"] <= module_lines else 0
-    return ForbiddenCall(used, names, line, info.get("replaced") is True)
+    return ForbiddenCall(used, names, line, info.get("replaced") is True, info.get("at_import") is True)
 
 
 def _watched_calls(rules) -> set:
     """The names the run-time watch reports calls by, for an exercise's forbidden ``rules`` (as
-    the zygote finds them, in the same torch)."""
-    from autograder.forbidden_watch import cached_plan
+    the zygote finds them, in the same torch), and the uses its audit events show."""
+    from autograder.forbidden_watch import AUDITED_USES, cached_plan
 
     try:
-        return {shown for _, shown, *_ in cached_plan(rules or {})}
+        return {shown for _, shown, *_ in cached_plan(rules or {})} | AUDITED_USES
     except Exception:  # noqa: BLE001 - rules this torch cannot read: the zygote refused them too
-        return set()
+        return set(AUDITED_USES)
 
 
 def _raised(answer: dict, called: str = "") -> StudentError | None:

@@ -113,8 +113,9 @@ class Violation:
             line = f" ({place[-1]})" if self.line else ""
             runs = (f" calls helper `{self.via}`, which uses `{self.used}`{line}" if self.via
                     else f"{line} uses `{self.used}`")
+            does = "reaches into Python's internals" if self.used.startswith(".") else "loads or runs code"
             return (f"`{self.name}` earns no points: code outside any function{runs}"
-                    "; that loads or runs code, and what it does is there for every function, so it counts against "
+                    f"; that {does}, and what it does is there for every function, so it counts against "
                     "each: move that code under `if __name__ == \"__main__\":` or delete it")
         if self.lookup:
             return (f"`{self.name}` uses `{self.used}`{where}: a name of torch's made while your code runs "

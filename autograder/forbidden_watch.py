@@ -29,6 +29,16 @@ its ``forward`` for whoever called the module. Switching gradients off
 assignment rules (``kw:requires_grad``, ``set:requires_grad``) stay with the syntax check: using
 what they unlock takes a call watched here (``backward``, ``grad``).
 
+Code run from strings or bytes, and looks into frames or the garbage collector, are caught by
+Python's audit events (:func:`sys.addaudithook`), however student code reached the function
+that raises one (``getattr(print.__self__, name)`` is the builtins module's; ``from pickle import
+*`` then ``globals()[name]``): such an event counts when student code raised it itself, or handed
+the function to a library that called it (``torch.no_grad()(loads)``), or when a library it called
+unpickled, made code objects or called C through ctypes for it. A library's own code run from a
+string counts only while a request runs and only outside the code generators of honest code
+(``collections.namedtuple``, ``dataclasses``, torch's own); imports are never counted. At import,
+an event counts against every contract name, as a loader at import does in the syntax check.
+
 This runs beside student code, so it is not trusted: a note can only cost the student points. A
 student who puts the original back is noted too (every binding is checked after each request).
 """
@@ -40,9 +50,12 @@ import json
 import os
 import sys
 import types
+from contextlib import contextmanager
 from operator import getitem, is_not
 
 import torch
+
+from autograder.forbidden import INTERNAL_USES
 
 LIBRARY = (os.path.dirname(torch.__file__) + os.sep, os.path.dirname(os.path.abspath(__file__)) + os.sep)
 ALL = "*"
@@ -79,8 +92,10 @@ class ForbiddenWatch:
         self.names = set(names)
         self.module_file = module_file
         self.student_dir = os.path.dirname(module_file) + os.sep
-        self.active = False
+        self.active = False                        # a request runs
+        self.importing = False                     # the student's module is being imported
         self.noted: list[dict] = []
+        self.lasting: list[dict] = []              # noted at import: reported with every request
         self._owners: dict[str, set] = {}          # what is watched -> the names its rules apply to
         self._bindings: list[tuple] = []           # (owner object, attribute, wrapper, shown name)
         for owner, shown, target, attr, original in plan:
@@ -124,17 +139,31 @@ class ForbiddenWatch:
     def __enter__(self):
         """Watch while a request runs (``with watch: ...``)."""
         self.active = True
+        install_audit_hook()
+        _ARMED[:] = [self]
         return self
 
     def __exit__(self, *exc):
         self.active = False
         self._check_bindings()
 
+    @contextmanager
+    def importing_module(self):
+        """Watch Python's audit events while the student's module is imported."""
+        install_audit_hook()
+        _ARMED[:] = [self]
+        self.importing = True
+        try:
+            yield
+        finally:
+            self.importing = False
+
     def take(self) -> list[dict]:
-        """What was noted since the last ``take``: ``{"used", "names", "line"}`` each (and
-        ``"replaced": True`` for a binding the student replaced)."""
+        """What was noted since the last ``take``, and what was noted at import: ``{"used",
+        "names", "line"}`` each (and ``"replaced": True`` for a binding the student replaced,
+        ``"at_import": True`` for an audit event at import)."""
         noted, self.noted = self.noted, []
-        return noted
+        return self.lasting + noted
 
     def _note(self, shown: str, called: frozenset, caller) -> None:
         """Note a call of a watched binding by ``caller``'s code, unless that is torch's (or the
@@ -144,7 +173,18 @@ class ForbiddenWatch:
         the student's call."""
         if (_library_code(caller) and not called.isdisjoint(caller.f_code.co_names)) or len(self.noted) >= MAX_NOTES:
             return                                 # torch's own code, or the grader's; or enough said
-        names, line, frame = [], 0, caller
+        names, line = self._callers(caller)
+        owners = self._owners.get(shown, set())
+        if ALL not in owners:
+            names = [n for n in names if n in owners]
+            if not names:
+                return                             # forbidden only in functions this call is not in
+        self.noted.append({"used": shown, "names": names, "line": line})
+
+    def _callers(self, frame) -> tuple[list[str], int]:
+        """The contract names whose code is on the stack from ``frame`` down, innermost first,
+        and the innermost line of the student's module there (0 if none)."""
+        names, line = [], 0
         while frame is not None:
             code = frame.f_code
             if code.co_filename.startswith(self.student_dir):
@@ -154,12 +194,27 @@ class ForbiddenWatch:
                 if head in self.names and head not in names:
                     names.append(head)
             frame = frame.f_back
-        owners = self._owners.get(shown, set())
-        if ALL not in owners:
-            names = [n for n in names if n in owners]
-            if not names:
-                return                             # forbidden only in functions this call is not in
-        self.noted.append({"used": shown, "names": names, "line": line})
+        return names, line
+
+    def audited(self, event: str, args: tuple, used: str, top) -> None:
+        """Note an audit ``event`` (a use shown as ``used``) raised while ``top`` was the innermost
+        Python frame, if student code is behind it (see the module's docstring)."""
+        if not (self.active or self.importing) or len(self.noted) + len(self.lasting) >= MAX_NOTES:
+            return
+        if not top.f_code.co_filename.startswith(self.student_dir):
+            frame = top
+            while frame is not None and not frame.f_code.co_filename.startswith(self.student_dir):
+                if frame.f_code.co_filename.startswith(_IMPORTING):
+                    return                         # an import: a module's own code, or its compiled file
+                frame = frame.f_back
+            if (frame is None and self.importing) or _own_use(event, args, top, self.importing):
+                return                             # the grader's code loading the module; a library's own work
+        names, line = self._callers(top)
+        note = {"used": used, "names": names, "line": line}
+        if self.importing:
+            self.lasting.append({**note, "names": sorted(self.names), "at_import": True})
+        else:
+            self.noted.append(note)
 
     def _check_bindings(self) -> None:
         """A binding the student replaced is put back, and noted against every name."""
@@ -182,6 +237,93 @@ class ForbiddenWatch:
 _MODULE_CALL = {code for code in (getattr(vars(torch.nn.Module).get(name), "__code__", None)
                                   for name in ("_call_impl", "_wrapped_call_impl")) if code is not None}
 _OFF_SWITCHES = (torch.Tensor.requires_grad_, torch.set_grad_enabled.__init__)
+
+
+# --------------------------------------------------------------------------- Python's audit events
+
+AUDITED = {       # an audit event -> the use a note names (as the syntax check shows it: forbidden.INTERNALS)
+    "exec": "builtins.exec", "compile": "builtins.compile", "pickle.find_class": "pickle.loads",
+    "marshal.loads": "marshal.loads", "marshal.load": "marshal.load", "code.__new__": "types.CodeType",
+    "sys._getframe": "._getframe(...)", "sys._current_frames": "._current_frames(...)",
+    "gc.get_objects": ".get_objects(...)", "gc.get_referrers": ".get_referrers(...)",
+    "gc.get_referents": ".get_referents(...)", "sys.settrace": ".settrace(...)", "sys.setprofile": ".setprofile(...)",
+}
+AUDITED_USES = {*AUDITED.values(), "ctypes", *(u for u in INTERNAL_USES if u.startswith("."))}
+_RUNS_TEXT = {"exec", "compile"}
+_LOOKS_INSIDE = {"sys._getframe", "sys._current_frames", "gc.get_objects", "gc.get_referrers", "gc.get_referents",
+                 "sys.settrace", "sys.setprofile", "object.__getattr__"}
+_CALLED_AS = {    # the names a library's code calls the function that raises an event by (its own use)
+    "exec": {"exec", "eval"}, "compile": {"compile", "exec", "eval"},
+    "pickle.find_class": {"load", "loads", "Unpickler", "find_class", "audit"},
+    "marshal.loads": {"loads"}, "marshal.load": {"load"}, "code.__new__": {"CodeType", "replace"},
+    "sys._getframe": {"_getframe"}, "sys._current_frames": {"_current_frames"},
+    "gc.get_objects": {"get_objects"}, "gc.get_referrers": {"get_referrers"},
+    "gc.get_referents": {"get_referents"}, "sys.settrace": {"settrace"}, "sys.setprofile": {"setprofile"},
+}
+_IMPORTING = "<frozen importlib._bootstrap"
+_CODE_MAKERS = ("collections", "dataclasses")     # they run code they write from names they check
+_ARMED: list = []          # the watch of this worker, once it watches
+_IN_HOOK: list = []        # a hook running: what it calls raises events too (sys._getframe)
+_INSTALLED: list = []
+
+
+def _on_audit(event: str, args: tuple) -> None:
+    """Python's audit hook (:func:`install_audit_hook`): hand an event of interest to the watch."""
+    if not _ARMED or _IN_HOOK:
+        return
+    used = _use_of(event, args)
+    if used is None:
+        return
+    _IN_HOOK.append(event)
+    try:
+        _ARMED[0].audited(event, args, used, sys._getframe(1))
+    finally:
+        _IN_HOOK.clear()
+
+
+def install_audit_hook() -> None:
+    """Put :func:`_on_audit` in place, once per process (a hook cannot be taken out again; it
+    does nothing until a watch runs)."""
+    if _on_audit not in _INSTALLED:
+        sys.addaudithook(_on_audit)
+        _INSTALLED.append(_on_audit)
+
+
+def _use_of(event: str, args: tuple) -> str | None:
+    """The use an audit event shows, or None for one that is not watched."""
+    if event == "object.__getattr__":
+        name = args[1] if len(args) > 1 and isinstance(args[1], str) else ""
+        return f".{name}(...)" if f".{name}(...)" in INTERNAL_USES else None
+    if event.startswith("ctypes."):
+        return "ctypes"
+    return AUDITED.get(event)
+
+
+def _own_use(event: str, args: tuple, top, importing: bool) -> bool:
+    """Whether library code (the frame ``top``) raised an event for work of its own, not for the
+    student: it calls the function that raised it by name (not one handed to it), and that is a
+    look inside (``inspect.currentframe``), or code it writes (a dataclass's methods; any at
+    import), or torch's own making of code objects (``torch.compile``) or use of ctypes."""
+    if event.startswith("ctypes."):
+        return _library_code(top)
+    called_as = {args[1], "getattr", "hasattr"} if event == "object.__getattr__" else _CALLED_AS.get(event, set())
+    if called_as.isdisjoint(top.f_code.co_names):
+        return False                               # it called what it was handed
+    if event in _LOOKS_INSIDE:
+        return True
+    if event in _RUNS_TEXT:
+        return importing or _makes_code(top)
+    return _library_code(top)
+
+
+def _makes_code(frame) -> bool:
+    """Whether a frame is torch's, the grader's, or a code generator's of honest code (a named
+    tuple's or a dataclass's methods), in its own module's namespace."""
+    if _library_code(frame):
+        return True
+    module = sys.modules.get(frame.f_globals.get("__name__"))
+    return (module is not None and module.__name__ in _CODE_MAKERS and getattr(module, "__dict__", None) is frame.f_globals
+            and getattr(module, "__file__", None) == frame.f_code.co_filename)
 
 
 def _caller(frame):

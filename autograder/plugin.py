@@ -335,7 +335,7 @@ def _signature_mismatch(exc: StudentError) -> bool:
 
 def _violation(call: ForbiddenCall, name: str) -> Violation:
     """A forbidden call seen at run time, as the syntax check would report it against ``name``."""
-    return Violation(name, call.used, call.line, None, call.replaced)
+    return Violation(name, call.used, call.line, None, call.replaced, at_import=call.at_import)
 
 
 def exercise_of(item) -> str:

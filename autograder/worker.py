@@ -11,6 +11,7 @@ that keep an object (``put``, ``ref``, a call in mode ``ref``) carry the id to k
 from __future__ import annotations
 
 import collections
+import contextlib
 import importlib.util
 import sys
 import traceback
@@ -268,7 +269,8 @@ def serve(sock, module_path: str, module_name: str, hello: dict, watch_plan: lis
     wire.send(sock, wire.encode(hello, {}))
     watcher = ForbiddenWatch(watch_plan, names, module_path) if watch_plan is not None else None
     try:
-        module, cell_errors = load_module(module_path, module_name, cell_seconds)
+        with watcher.importing_module() if watcher is not None else contextlib.nullcontext():
+            module, cell_errors = load_module(module_path, module_name, cell_seconds)
     except BaseException as e:  # noqa: BLE001 - SystemExit at import included
         tb = traceback.extract_tb(e.__traceback__)
         where = [[f.filename.rsplit("/", 1)[-1], f.lineno, f.name, f.line or ""]

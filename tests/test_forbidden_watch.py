@@ -129,10 +129,11 @@ def test_calls_torch_makes_for_itself_are_not_counted(grader, full_marks, tmp_pa
     assert result.by_exercise() == full_marks
 
 
-def test_student_code_compiled_under_a_file_name_of_torch_is_still_student_code(grader, tmp_path):
-    """A function whose code object claims a file in torch's folder runs in the student's
-    namespace, not torch's: its forbidden calls are noted (``type(f)`` is ``types.FunctionType``,
-    which the syntax check would catch by that name)."""
+def test_student_code_recompiled_under_a_file_name_of_torch_is_caught_at_import(grader, tmp_path):
+    """A function whose code object is remade to claim a file in torch's folder (its ``__code__``
+    read by a name made at run time, ``type(f)`` for ``types.FunctionType``): reading the code and
+    making a code object are audit events, so every function of the module scores 0, with the
+    message of a loader at import."""
     source = with_function("losses", (
         "import os\n\n"
         "_tail = 'max'\n_attr = '__co' + 'de__'\n\n"
@@ -141,8 +142,10 @@ def test_student_code_compiled_under_a_file_name_of_torch_is_still_student_code(
         "    co_filename=os.path.join(os.path.dirname(torch.__file__), '_impl.py')), globals())\n\n"
         "def softmax(x, dim=-1):\n    return _impl(x, dim)\n"))
     _, tests = graded(grader, tmp_path, "losses", source)
-    caught = covering(tests, "softmax")
-    assert caught and all(t.score == 0 and "`softmax` uses `torch.softmax`" in t.output for t in caught)
+    assert tests and all(t.score == 0 for t in tests)
+    line = source.splitlines().index("_impl = type(_impl)(getattr(_impl, _attr).replace(") + 1
+    assert all(f"code outside any function (line {line}) uses `.__code__(...)`; that reaches into Python's internals"
+               in t.output for t in covering(tests, "softmax"))
 
 
 def test_a_forbidden_function_handed_to_torch_or_to_the_grader_is_still_the_students_call(grader, full_marks, tmp_path):
@@ -203,4 +206,63 @@ def test_switching_gradients_off_while_the_code_runs_is_allowed(grader, full_mar
         "    with torch.set_grad_enabled(False):\n"
         "        return _numerical_grad(f, x, h)\n"))
     result = grader.grade_path(submission_with(tmp_path, {"gradients": gradients}))
+    assert result.by_exercise() == full_marks
+
+
+# a pickle naming torch._C._VariableFunctionsClass.softmax (unwatched), as pickle.dumps writes it
+SOFTMAX_PICKLE = (b"\x80\x04\x95M\x00\x00\x00\x00\x00\x00\x00\x8c\x08builtins\x94\x8c\x07getattr\x94\x93\x94\x8c\x08"
+                  b"torch._C\x94\x8c\x17_VariableFunctionsClass\x94\x93\x94\x8c\x07softmax\x94\x86\x94R\x94.")
+LOADS = "''.join(map(chr, [108, 111, 97, 100, 115]))"        # "loads", made at run time
+EVAL = "''.join(map(chr, [101, 118, 97, 108]))"              # "eval"
+
+
+def test_code_run_from_strings_or_bytes_is_caught_however_student_code_reached_it(grader, full_marks, tmp_path):
+    """Python's audit events catch a loader that the syntax check cannot see: ``from pickle
+    import *`` then ``globals()[name]``; ``eval`` from the builtins module reached as
+    ``print.__self__``; and either handed to torch's code, which calls it. Each got 20/20 before."""
+    cases = {
+        "pickle.loads": (f"from pickle import *\n_P = {SOFTMAX_PICKLE!r}\n"
+                         f"def softmax(x, dim=-1):\n    return globals()[{LOADS}](_P)(x, dim)\n"),
+        "builtins.compile": (f"def softmax(x, dim=-1):\n"
+                             f"    return getattr(print.__self__, {EVAL})('torch.ops.aten._softmax')(x, dim, False)\n"),
+        "builtins.compile ": (f"def softmax(x, dim=-1):\n    run = torch.no_grad()(getattr(print.__self__, {EVAL}))\n"
+                              "    return run('torch.ops.aten._softmax')(x, dim, False)\n"),
+    }
+    for used, source in cases.items():
+        result, tests = graded(grader, tmp_path / str(len(used)), "losses", with_function("losses", source))
+        caught = covering(tests, "softmax")
+        assert caught and all(t.score == 0 and f"`softmax` uses `{used.strip()}`" in t.output
+                              and "reaching into Python's or the grader's internals" in t.output for t in caught), used
+        assert all(t.score == t.max_score for t in tests if "softmax" not in t.covers), used
+        assert {ex: s for ex, s in result.by_exercise().items() if ex != "losses"} == \
+            {ex: s for ex, s in full_marks.items() if ex != "losses"}
+
+
+def test_a_loader_reached_at_import_zeroes_every_function_of_the_module(grader, tmp_path):
+    """Unpickled at import (``from pickle import *``, a name made at run time): what it made is
+    there for every function, as with a loader the syntax check finds at import."""
+    source = with_function("losses", (f"from pickle import *\n_P = {SOFTMAX_PICKLE!r}\n_SM = globals()[{LOADS}](_P)\n"
+                                      "def softmax(x, dim=-1):\n    return _SM(x, dim)\n"))
+    _, tests = graded(grader, tmp_path, "losses", source)
+    line = source.splitlines().index(f"_SM = globals()[{LOADS}](_P)") + 1
+    assert tests and all(t.score == 0 and f"code outside any function (line {line}) uses `pickle.loads`; that loads "
+                         "or runs code" in t.output for t in tests)
+
+
+def test_imports_and_the_code_honest_libraries_write_for_themselves_are_not_counted(grader, full_marks, tmp_path):
+    """Imports inside a function, a named tuple and a dataclass made at import or while a request
+    runs (both write and run code), printing a tensor, and torch making what it needs on first use
+    raise audit events of code run from strings: none is the student's."""
+    losses = with_function("losses", (
+        "import collections\nimport dataclasses\n\n"
+        "@dataclasses.dataclass\nclass Shifted:\n    values: object\n    dim: int\n\n"
+        "Pair = collections.namedtuple('Pair', 'exp total')\n"
+        "_softmax = softmax\n\n"
+        "def softmax(x, dim=-1):\n"
+        "    import fractions\n    from numpy import linalg\n"
+        "    Local = collections.namedtuple('Local', ['x', 'dim'])\n"
+        "    @dataclasses.dataclass(frozen=True)\n    class Step:\n        x: object\n"
+        "    print(Pair(x, Local(x, dim)), Shifted(x, dim), Step(x), fractions.Fraction(1, 3))\n"
+        "    return _softmax(Step(x).x, dim)\n"))
+    result = grader.grade_path(submission_with(tmp_path, {"losses": losses}))
     assert result.by_exercise() == full_marks
