@@ -19,7 +19,8 @@ Every exercise also forbids reaching into Python's or the grader's internals, wh
 needs and which only serve to get around the checks (:data:`INTERNALS`): a function's closure or
 code, frames, the garbage collector's object lists, tracing hooks, a class's bases (torch's C
 base class of ``Tensor`` holds the tensor methods unwatched), the loaded modules (``sys.modules``,
-``importlib.import_module``: the grader's own, in the worker, include the watch), code run from
+``importlib.import_module``: the grader's own, in the worker, include the watch), the grader's
+own package (``autograder``), the import system's finders (``sys.meta_path``), code run from
 strings (``exec``, ``eval``, ``compile``, ``__import__``, and the library routes that run a string
 of code: :data:`CODE_FROM_TEXT`, TorchScript's ``torch.jit`` among them), code or objects made
 from bytes (:data:`CODE_FROM_BYTES`: unpickling, ``torch.load``, ``numpy.load``: the data names
@@ -60,7 +61,7 @@ CODE_FROM_STRINGS = ("exec", "eval", "compile", "__import__")
 CODE_FROM_TEXT = (       # library routes that compile or run Python (or TorchScript) source given as a string
     "torch.jit", "code", "codeop", "runpy", "timeit.Timer", "timeit.timeit", "timeit.repeat", "cProfile.run",
     "cProfile.runctx", "cProfile.Profile", "profile.run", "profile.runctx", "profile.Profile", "pdb.run",
-    "pdb.runeval", "pdb.runctx", "pdb.Pdb", "bdb",
+    "pdb.runeval", "pdb.runctx", "pdb.Pdb", "bdb", "trace", "doctest", "torch.package",
     "typing.get_type_hints", "typing.ForwardRef", "typing._eval_type", "inspect.get_annotations")
 TIMERS = ("timeit.Timer", "timeit.timeit", "timeit.repeat")   # they run a string of code, or a function given
 SEPARATE_AT_IMPORT = ("torch.jit",)   # TorchScript compiled at import cannot change the module's names: what it
@@ -71,13 +72,16 @@ CODE_FROM_BYTES = (      # unpickle data that names any object and calls it, or 
     "ctypes", "_ctypes")
 NAME_RESOLVERS_BY_PATH = ("string.Formatter", "logging.config")   # resolve a dotted path written in a string
 LOADERS = [f"builtins.{name}" for name in CODE_FROM_STRINGS] + list(CODE_FROM_TEXT) + list(CODE_FROM_BYTES)
+TAMPERS = ["autograder", "sys.meta_path", "sys.path_hooks", "sys.path_importer_cache"]   # the grader's own code, in
+                                      # the worker (its watch), and the import system's finders: at import, they
+                                      # change what every function runs
 INTERNALS = [f".{name}" for name in (
     "__closure__", "cell_contents", "__code__", "__globals__", "__builtins__", "f_back", "f_locals",
     "f_globals", "f_code", "f_builtins", "_getframe", "tb_frame", "gi_frame", "cr_frame", "ag_frame",
     "co_filename", "get_referents", "get_referrers", "get_objects", "setprofile", "settrace",
     "_current_frames", "currentframe", "getouterframes", "getinnerframes",
     "__mro__", "__bases__", "__base__", "__subclasses__", "mro", "getmro", "TensorBase", "import_module",
-    "__getattribute__", "getattr_static")] + ["sys.modules"] + LOADERS + list(NAME_RESOLVERS_BY_PATH)
+    "__getattribute__", "getattr_static")] + ["sys.modules"] + LOADERS + TAMPERS + list(NAME_RESOLVERS_BY_PATH)
 RUN_TIME_NAME = "<a name made at run time>"
 LOOKED_INTO_FOR_DTYPES = ("numpy", "torch")   # honest code looks up their dtypes by name (getattr(np, "float64"))
 INTERNAL_USES = {f"{rule}(...)" if rule.startswith(".") else rule for rule in INTERNALS}   # as a Violation shows them
@@ -113,7 +117,9 @@ class Violation:
             line = f" ({place[-1]})" if self.line else ""
             runs = (f" calls helper `{self.via}`, which uses `{self.used}`{line}" if self.via
                     else f"{line} uses `{self.used}`")
-            does = "reaches into Python's internals" if self.used.startswith(".") else "loads or runs code"
+            does = ("reaches into Python's internals" if self.used.startswith(".") else
+                    "changes the grader or how modules are imported" if any(
+                        self.used == t or self.used.startswith(t + ".") for t in TAMPERS) else "loads or runs code")
             return (f"`{self.name}` earns no points: code outside any function{runs}"
                     f"; that {does}, and what it does is there for every function, so it counts against "
                     "each: move that code under `if __name__ == \"__main__\":` or delete it")
@@ -630,10 +636,11 @@ def find_forbidden(source: bytes | str, rules: dict[str, list[str]], names: list
 
 
 def _loaded_at_import(tree, aliases, star_modules, bound_at, scans, refs, own_names) -> tuple[_Use, str | None] | None:
-    """The first loader (:data:`LOADERS`: code run from strings, unpickling) that code run at
-    import uses, itself or in a module-level helper it calls (transitively), with that helper."""
+    """The first loader (:data:`LOADERS`: code run from strings, unpickling) or change of the grader
+    or of imports (:data:`TAMPERS`) that code run at import uses, itself or in a module-level
+    helper it calls (transitively), with that helper."""
     at_import = list(_run_at_import(tree.body))
-    loaders = _RuleSet([rule for rule in LOADERS if rule not in SEPARATE_AT_IMPORT])
+    loaders = _RuleSet([rule for rule in LOADERS + TAMPERS if rule not in SEPARATE_AT_IMPORT])
     timed_functions = _timed_functions(tree, aliases, scans.keys())
 
     def first(uses):

@@ -34,10 +34,14 @@ Python's audit events (:func:`sys.addaudithook`), however student code reached t
 that raises one (``getattr(print.__self__, name)`` is the builtins module's; ``from pickle import
 *`` then ``globals()[name]``): such an event counts when student code raised it itself, or handed
 the function to a library that called it (``torch.no_grad()(loads)``), or when a library it called
-unpickled, made code objects or called C through ctypes for it. A library's own code run from a
-string counts only while a request runs and only outside the code generators of honest code
-(``collections.namedtuple``, ``dataclasses``, torch's own); imports are never counted. At import,
-an event counts against every contract name, as a loader at import does in the syntax check.
+ran code from a string (a dataclass whose field names hold code, ``SourceLoader.exec_module``),
+unpickled, made code objects or called C through ctypes for it. It does not count when a module of
+Python's, the venv's or the student's own is imported (not one written at run time), nor for what
+such a module does while it is imported; nor for the code that ``collections.namedtuple``,
+``dataclasses`` (fields that are names), typing (a plain type annotation) or torch's compiler
+writes and runs for itself; nor for compiling without running (``ast.parse``, a string annotation,
+a traceback printed). At import, an event counts against every contract name, as a loader at
+import does in the syntax check.
 
 This runs beside student code, so it is not trusted: a note can only cost the student points. A
 student who puts the original back is noted too (every binding is checked after each request).
@@ -45,8 +49,10 @@ student who puts the original back is noted too (every binding is checked after 
 
 from __future__ import annotations
 
+import dis
 import inspect
 import json
+import keyword
 import os
 import sys
 import types
@@ -201,20 +207,25 @@ class ForbiddenWatch:
         Python frame, if student code is behind it (see the module's docstring)."""
         if not (self.active or self.importing) or len(self.noted) + len(self.lasting) >= MAX_NOTES:
             return
-        if not top.f_code.co_filename.startswith(self.student_dir):
+        if not self._student(top):
+            chain = []                             # library frames from ``top`` to the student's code
             frame = top
-            while frame is not None and not frame.f_code.co_filename.startswith(self.student_dir):
-                if frame.f_code.co_filename.startswith(_IMPORTING):
-                    return                         # an import: a module's own code, or its compiled file
+            while frame is not None and not self._student(frame):
+                chain.append(frame)
                 frame = frame.f_back
-            if (frame is None and self.importing) or _own_use(event, args, top, self.importing):
-                return                             # the grader's code loading the module; a library's own work
+            if frame is None and self.importing:
+                return                             # the grader's own code, loading the module
+            if _imported(event, args, chain, self.student_dir) or _own_use(event, args, chain):
+                return
         names, line = self._callers(top)
         note = {"used": used, "names": names, "line": line}
         if self.importing:
             self.lasting.append({**note, "names": sorted(self.names), "at_import": True})
         else:
             self.noted.append(note)
+
+    def _student(self, frame) -> bool:
+        return frame.f_code.co_filename.startswith(self.student_dir)
 
     def _check_bindings(self) -> None:
         """A binding the student replaced is put back, and noted against every name."""
@@ -242,26 +253,34 @@ _OFF_SWITCHES = (torch.Tensor.requires_grad_, torch.set_grad_enabled.__init__)
 # --------------------------------------------------------------------------- Python's audit events
 
 AUDITED = {       # an audit event -> the use a note names (as the syntax check shows it: forbidden.INTERNALS)
-    "exec": "builtins.exec", "compile": "builtins.compile", "pickle.find_class": "pickle.loads",
-    "marshal.loads": "marshal.loads", "marshal.load": "marshal.load", "code.__new__": "types.CodeType",
-    "sys._getframe": "._getframe(...)", "sys._current_frames": "._current_frames(...)",
-    "gc.get_objects": ".get_objects(...)", "gc.get_referrers": ".get_referrers(...)",
-    "gc.get_referents": ".get_referents(...)", "sys.settrace": ".settrace(...)", "sys.setprofile": ".setprofile(...)",
+    "exec": "builtins.exec", "compile": "builtins.compile", "function.__new__": "types.CodeType",
+    "pickle.find_class": "pickle.loads", "marshal.loads": "marshal.loads", "marshal.load": "marshal.load",
+    "code.__new__": "types.CodeType", "sys._getframe": "._getframe(...)",
+    "sys._current_frames": "._current_frames(...)", "gc.get_objects": ".get_objects(...)",
+    "gc.get_referrers": ".get_referrers(...)", "gc.get_referents": ".get_referents(...)",
+    "sys.settrace": ".settrace(...)", "sys.setprofile": ".setprofile(...)",
 }
 AUDITED_USES = {*AUDITED.values(), "ctypes", *(u for u in INTERNAL_USES if u.startswith("."))}
-_RUNS_TEXT = {"exec", "compile"}
 _LOOKS_INSIDE = {"sys._getframe", "sys._current_frames", "gc.get_objects", "gc.get_referrers", "gc.get_referents",
                  "sys.settrace", "sys.setprofile", "object.__getattr__"}
 _CALLED_AS = {    # the names a library's code calls the function that raises an event by (its own use)
-    "exec": {"exec", "eval"}, "compile": {"compile", "exec", "eval"},
+    "exec": {"exec", "eval"}, "compile": {"compile", "exec", "eval"}, "function.__new__": {"FunctionType"},
     "pickle.find_class": {"load", "loads", "Unpickler", "find_class", "audit"},
     "marshal.loads": {"loads"}, "marshal.load": {"load"}, "code.__new__": {"CodeType", "replace"},
+    "object.__setattr__": {"__code__", "setattr"},
     "sys._getframe": {"_getframe"}, "sys._current_frames": {"_current_frames"},
     "gc.get_objects": {"get_objects"}, "gc.get_referrers": {"get_referrers"},
     "gc.get_referents": {"get_referents"}, "sys.settrace": {"settrace"}, "sys.setprofile": {"setprofile"},
 }
-_IMPORTING = "<frozen importlib._bootstrap"
-_CODE_MAKERS = ("collections", "dataclasses")     # they run code they write from names they check
+_FROZEN_IMPORT = "<frozen importlib._bootstrap"
+_IMPORT_NAME = dis.opmap["IMPORT_NAME"]
+_IMPORTERS = {"__import__", "import_module", "reload"}      # a library importing by a module's name
+_TRUSTED_FILES = tuple({sys.base_prefix + os.sep, sys.prefix + os.sep, sys.exec_prefix + os.sep, *LIBRARY, "<frozen "})
+_TORCH_COMPILER = ("torch._dynamo", "torch._inductor", "torch.fx", "torch._functorch", "torch.utils._sympy",
+                   "torch._export", "torch._subclasses", "torch._guards")
+_PLAIN_TYPE_OPS = {dis.opmap[name] for name in ("RESUME", "CACHE", "NOP", "LOAD_NAME", "LOAD_GLOBAL", "LOAD_ATTR",
+                                                "LOAD_CONST", "BINARY_SUBSCR", "BUILD_TUPLE", "BUILD_LIST",
+                                                "BINARY_OP", "RETURN_VALUE", "PUSH_NULL")}
 _ARMED: list = []          # the watch of this worker, once it watches
 _IN_HOOK: list = []        # a hook running: what it calls raises events too (sys._getframe)
 _INSTALLED: list = []
@@ -291,39 +310,101 @@ def install_audit_hook() -> None:
 
 def _use_of(event: str, args: tuple) -> str | None:
     """The use an audit event shows, or None for one that is not watched."""
-    if event == "object.__getattr__":
+    if event in ("object.__getattr__", "object.__setattr__"):
         name = args[1] if len(args) > 1 and isinstance(args[1], str) else ""
+        if event == "object.__setattr__" and name != "__code__":
+            return None
         return f".{name}(...)" if f".{name}(...)" in INTERNAL_USES else None
     if event.startswith("ctypes."):
         return "ctypes"
     return AUDITED.get(event)
 
 
-def _own_use(event: str, args: tuple, top, importing: bool) -> bool:
-    """Whether library code (the frame ``top``) raised an event for work of its own, not for the
-    student: it calls the function that raised it by name (not one handed to it), and that is a
-    look inside (``inspect.currentframe``), or code it writes (a dataclass's methods; any at
-    import), or torch's own making of code objects (``torch.compile``) or use of ctypes."""
+def _imported(event: str, args: tuple, chain: list, student_dir: str) -> bool:
+    """Whether library frames ``chain`` (innermost first) raised an event while importing a module:
+    an ``import`` statement, or a library importing by name (``importlib.import_module``), of a
+    module among Python's, the venv's, torch's, the grader's or the student's files (not one
+    written at run time, nor source a loader object hands over: ``SourceLoader.exec_module``).
+    What a library's module does while it is imported is its own business."""
+    frozen = [i for i, f in enumerate(chain) if f.f_code.co_filename.startswith(_FROZEN_IMPORT)]
+    if not frozen:
+        return False
+    first = last = frozen[-1]                      # the outermost run of importlib's frames
+    while first > 0 and chain[first - 1].f_code.co_filename.startswith(_FROZEN_IMPORT):
+        first -= 1
+    by_library = last + 1 < len(chain)            # else the student's code imports
+    importer = chain[last + 1] if by_library else chain[-1].f_back
+    if importer is None:
+        return False
+    if importer.f_code.co_code[importer.f_lasti] != _IMPORT_NAME and not (by_library and (
+            not _IMPORTERS.isdisjoint(importer.f_code.co_names) or _in_module(importer, ("importlib",)))):
+        return False
+    if first > 0:                                  # code of the imported module runs: where does it come from
+        return _trusted_file(chain[first - 1].f_code.co_filename, student_dir)
+    if event == "exec":
+        return _trusted_file(getattr(args[0], "co_filename", ""), student_dir)
+    return event in ("compile", "marshal.loads", "marshal.load")
+
+
+def _trusted_file(path, student_dir: str) -> bool:
+    return isinstance(path, str) and (path.startswith(_TRUSTED_FILES) or path.startswith(student_dir))
+
+
+def _own_use(event: str, args: tuple, chain: list) -> bool:
+    """Whether library code (the frames ``chain``, innermost first) raised an event for work of
+    its own, not for the student: the innermost calls the function that raised it by name (not
+    one handed to it), and it is a look inside (``inspect.currentframe``), a compile for no run
+    (``ast.parse``, a type annotation's forward reference), code that a named tuple, a dataclass
+    with fields that are names, or typing (a plain type annotation) writes and runs, or torch's
+    compiler at work (``torch.compile``: code objects, generated code), or torch using ctypes."""
+    top = chain[0]
     if event.startswith("ctypes."):
         return _library_code(top)
     called_as = {args[1], "getattr", "hasattr"} if event == "object.__getattr__" else _CALLED_AS.get(event, set())
     if called_as.isdisjoint(top.f_code.co_names):
         return False                               # it called what it was handed
-    if event in _LOOKS_INSIDE:
+    if event in _LOOKS_INSIDE or event == "compile":
         return True
-    if event in _RUNS_TEXT:
-        return importing or _makes_code(top)
-    return _library_code(top)
+    if any(_in_module(f, _TORCH_COMPILER) for f in chain):
+        return True
+    if event != "exec":
+        return False
+    if _in_module(top, ("collections",)):
+        return top.f_code.co_name == "namedtuple"
+    if _in_module(top, ("dataclasses",)):
+        return _dataclass_fields_are_names(chain)
+    if _in_module(top, ("typing",)):
+        return _plain_type(args[0])
+    return False
 
 
-def _makes_code(frame) -> bool:
-    """Whether a frame is torch's, the grader's, or a code generator's of honest code (a named
-    tuple's or a dataclass's methods), in its own module's namespace."""
-    if _library_code(frame):
-        return True
-    module = sys.modules.get(frame.f_globals.get("__name__"))
-    return (module is not None and module.__name__ in _CODE_MAKERS and getattr(module, "__dict__", None) is frame.f_globals
-            and getattr(module, "__file__", None) == frame.f_code.co_filename)
+def _in_module(frame, modules: tuple) -> bool:
+    """Whether a frame runs the code of one of ``modules`` (or a submodule), in that module's own
+    namespace (not student code compiled under its file name)."""
+    name = frame.f_globals.get("__name__")
+    if not (isinstance(name, str) and any(name == m or name.startswith(m + ".") for m in modules)):
+        return False
+    module = sys.modules.get(name)
+    return getattr(module, "__dict__", None) is frame.f_globals \
+        and getattr(module, "__file__", None) == frame.f_code.co_filename
+
+
+def _dataclass_fields_are_names(chain: list) -> bool:
+    """Whether the class ``dataclasses`` is writing methods for has fields that are all names
+    (a field named ``"a=__import__('os')"`` would put code into the methods' text)."""
+    for frame in chain:
+        if frame.f_code.co_name == "_process_class" and _in_module(frame, ("dataclasses",)):
+            fields = frame.f_locals.get("fields")
+            return isinstance(fields, dict) and all(
+                type(name) is str and name.isidentifier() and not keyword.iskeyword(name) for name in fields)
+    return False
+
+
+def _plain_type(code) -> bool:
+    """Whether a code object typing evaluates is a plain type annotation: names, attributes,
+    subscripts, constants and ``|``, no call and no private name."""
+    return (isinstance(code, types.CodeType) and not any(n.startswith("_") for n in code.co_names)
+            and all(op in _PLAIN_TYPE_OPS for op in code.co_code[::2]))
 
 
 def _caller(frame):

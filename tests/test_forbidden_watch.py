@@ -3,6 +3,7 @@ that function scores 0 with a message naming the call, and nothing else changes.
 
 from __future__ import annotations
 
+import pytest
 from conftest import ROOT, submission_with
 
 SOLUTION = {ex: (ROOT / "solutions" / f"{ex}.py").read_text()
@@ -214,55 +215,113 @@ SOFTMAX_PICKLE = (b"\x80\x04\x95M\x00\x00\x00\x00\x00\x00\x00\x8c\x08builtins\x9
                   b"torch._C\x94\x8c\x17_VariableFunctionsClass\x94\x93\x94\x8c\x07softmax\x94\x86\x94R\x94.")
 LOADS = "''.join(map(chr, [108, 111, 97, 100, 115]))"        # "loads", made at run time
 EVAL = "''.join(map(chr, [101, 118, 97, 108]))"              # "eval"
+# a field name that dataclasses (which does not check it is a name) writes into the text of __eq__
+INJECTING_DATACLASS = ("import dataclasses\n"
+                       "@dataclasses.dataclass(init=False, repr=False)\n"
+                       "class Box:\n"
+                       "    'A box.'\n"
+                       "    __annotations__ = {'a,)if 0 else torch._C._VariableFunctions.softmax#': int}\n")
+MEMORY_LOADER = ("import importlib.abc\nimport importlib.util\n"
+                 "class MemoryLoader(importlib.abc.SourceLoader):\n"
+                 "    def get_filename(self, fullname):\n"
+                 "        return '/nonexistent/kernels.py'\n"
+                 "    def get_data(self, path):\n"
+                 "        return b'import torch\\nSM = torch._C._VariableFunctions.softmax\\n'\n"
+                 "def load_kernels():\n"
+                 "    spec = importlib.util.spec_from_loader('kernels', MemoryLoader())\n"
+                 "    module = importlib.util.module_from_spec(spec)\n"
+                 "    spec.loader.exec_module(module)\n"
+                 "    return module\n")
 
 
 def test_code_run_from_strings_or_bytes_is_caught_however_student_code_reached_it(grader, full_marks, tmp_path):
     """Python's audit events catch a loader that the syntax check cannot see: ``from pickle
     import *`` then ``globals()[name]``; ``eval`` from the builtins module reached as
-    ``print.__self__``; and either handed to torch's code, which calls it. Each got 20/20 before."""
-    cases = {
-        "pickle.loads": (f"from pickle import *\n_P = {SOFTMAX_PICKLE!r}\n"
+    ``print.__self__``, and handed to torch's code, which calls it; code written into a
+    dataclass's methods through a field name that is no name; source run by importlib's
+    ``SourceLoader``. Each got 20/20 before."""
+    cases = [
+        ("pickle.loads", f"from pickle import *\n_P = {SOFTMAX_PICKLE!r}\n"
                          f"def softmax(x, dim=-1):\n    return globals()[{LOADS}](_P)(x, dim)\n"),
-        "builtins.compile": (f"def softmax(x, dim=-1):\n"
+        ("builtins.compile", f"def softmax(x, dim=-1):\n"
                              f"    return getattr(print.__self__, {EVAL})('torch.ops.aten._softmax')(x, dim, False)\n"),
-        "builtins.compile ": (f"def softmax(x, dim=-1):\n    run = torch.no_grad()(getattr(print.__self__, {EVAL}))\n"
-                              "    return run('torch.ops.aten._softmax')(x, dim, False)\n"),
-    }
-    for used, source in cases.items():
-        result, tests = graded(grader, tmp_path / str(len(used)), "losses", with_function("losses", source))
+        ("builtins.compile", f"def softmax(x, dim=-1):\n    run = torch.no_grad()(getattr(print.__self__, {EVAL}))\n"
+                             "    return run('torch.ops.aten._softmax')(x, dim, False)\n"),
+        ("builtins.exec", "def softmax(x, dim=-1):\n" + "".join(f"    {line}\n" for line in INJECTING_DATACLASS.splitlines())
+                          + "    return (Box() == Box())(x, dim)\n"),
+        ("builtins.compile", f"{MEMORY_LOADER}def softmax(x, dim=-1):\n    return load_kernels().SM(x, dim)\n"),
+    ]
+    for i, (used, source) in enumerate(cases):
+        result, tests = graded(grader, tmp_path / str(i), "losses", with_function("losses", source))
         caught = covering(tests, "softmax")
-        assert caught and all(t.score == 0 and f"`softmax` uses `{used.strip()}`" in t.output
-                              and "reaching into Python's or the grader's internals" in t.output for t in caught), used
-        assert all(t.score == t.max_score for t in tests if "softmax" not in t.covers), used
+        assert caught and all(t.score == 0 and f"`softmax` uses `{used}`" in t.output
+                              and "reaching into Python's or the grader's internals" in t.output for t in caught), i
+        assert all(t.score == t.max_score for t in tests if "softmax" not in t.covers), i
         assert {ex: s for ex, s in result.by_exercise().items() if ex != "losses"} == \
             {ex: s for ex, s in full_marks.items() if ex != "losses"}
 
 
-def test_a_loader_reached_at_import_zeroes_every_function_of_the_module(grader, tmp_path):
-    """Unpickled at import (``from pickle import *``, a name made at run time): what it made is
-    there for every function, as with a loader the syntax check finds at import."""
-    source = with_function("losses", (f"from pickle import *\n_P = {SOFTMAX_PICKLE!r}\n_SM = globals()[{LOADS}](_P)\n"
-                                      "def softmax(x, dim=-1):\n    return _SM(x, dim)\n"))
+AT_IMPORT = {     # what loads the kernel at import, the line the feedback names (the innermost of the module), the use
+    "unpickled": (f"from pickle import *\n_P = {SOFTMAX_PICKLE!r}\n_SM = globals()[{LOADS}](_P)\n",
+                  f"_SM = globals()[{LOADS}](_P)", "pickle.loads"),
+    "dataclass": (f"{INJECTING_DATACLASS}_SM = Box() == Box()\n", "@dataclasses.dataclass(init=False, repr=False)",
+                  "builtins.exec"),
+    "loader": (f"{MEMORY_LOADER}_SM = load_kernels().SM\n", "    spec.loader.exec_module(module)", "builtins.compile"),
+    "written": ("import os, sys, tempfile\n_dir = tempfile.mkdtemp()\n"
+                "with open(os.path.join(_dir, 'kernels.py'), 'w') as _f:\n"
+                "    _f.write('import torch\\nSM = torch._C._VariableFunctions.softmax\\n')\n"
+                "sys.path.insert(0, _dir)\nimport kernels\n_SM = kernels.SM\n", "import kernels", "builtins.exec"),
+}
+
+
+@pytest.mark.parametrize("route", AT_IMPORT)
+def test_a_loader_reached_at_import_zeroes_every_function_of_the_module(grader, tmp_path, route):
+    """Unpickled (``from pickle import *``, a name made at run time), written into a dataclass's
+    methods, run by importlib's ``SourceLoader``, or written to a file and imported, at import:
+    what it made is there for every function, as with a loader the syntax check finds at import."""
+    code, marked, used = AT_IMPORT[route]
+    source = with_function("losses", f"{code}def softmax(x, dim=-1):\n    return _SM(x, dim)\n")
     _, tests = graded(grader, tmp_path, "losses", source)
-    line = source.splitlines().index(f"_SM = globals()[{LOADS}](_P)") + 1
-    assert tests and all(t.score == 0 and f"code outside any function (line {line}) uses `pickle.loads`; that loads "
-                         "or runs code" in t.output for t in tests)
+    line = source.splitlines().index(marked) + 1
+    assert tests and all(t.score == 0 and f"code outside any function (line {line}) uses `{used}`; that loads "
+                         "or runs code" in t.output for t in tests), tests[0].output
+
+
+def test_student_code_that_imports_the_grader_scores_zero(grader, tmp_path):
+    """The grader's own modules, loaded in the worker, hold the watch: importing them to switch
+    it off (and then run a string of code) counts against every function."""
+    source = with_function("losses", (
+        "from autograder import forbidden_watch as _fw\n_fw._IN_HOOK.append('off')\n"
+        "_fw.ForbiddenWatch._note = lambda *args: None\n"
+        f"def softmax(x, dim=-1):\n    return getattr(print.__self__, {EVAL})('torch.ops.aten._softmax')(x, dim, False)\n"))
+    _, tests = graded(grader, tmp_path, "losses", source)
+    line = source.splitlines().index("_fw._IN_HOOK.append('off')") + 1
+    assert tests and all(t.score == 0 and f"code outside any function (line {line}) uses `autograder.forbidden_watch."
+                         "_IN_HOOK.append`; that changes the grader" in t.output for t in tests)
 
 
 def test_imports_and_the_code_honest_libraries_write_for_themselves_are_not_counted(grader, full_marks, tmp_path):
-    """Imports inside a function, a named tuple and a dataclass made at import or while a request
-    runs (both write and run code), printing a tensor, and torch making what it needs on first use
-    raise audit events of code run from strings: none is the student's."""
+    """Imports inside a function (mpmath's runs code it writes while it is imported), a named
+    tuple, a typed named tuple and a dataclass made at import or while a request runs (they write
+    and run code; a dataclass without ``__init__`` parses a signature), string annotations
+    (compiled to forward references), a traceback printed or logged (it parses the failing line),
+    printing a tensor, and torch making what it needs on first use raise audit events of code
+    compiled or run from strings: none is the student's."""
     losses = with_function("losses", (
-        "import collections\nimport dataclasses\n\n"
+        "import collections\nimport dataclasses\nimport logging\nimport traceback\nimport typing\n\n"
         "@dataclasses.dataclass\nclass Shifted:\n    values: object\n    dim: int\n\n"
         "Pair = collections.namedtuple('Pair', 'exp total')\n"
         "_softmax = softmax\n\n"
         "def softmax(x, dim=-1):\n"
-        "    import fractions\n    from numpy import linalg\n"
+        "    import fractions\n    from numpy import linalg\n    import mpmath\n"
         "    Local = collections.namedtuple('Local', ['x', 'dim'])\n"
+        "    class Typed(typing.NamedTuple):\n        x: 'torch.Tensor'\n"
         "    @dataclasses.dataclass(frozen=True)\n    class Step:\n        x: object\n"
-        "    print(Pair(x, Local(x, dim)), Shifted(x, dim), Step(x), fractions.Fraction(1, 3))\n"
-        "    return _softmax(Step(x).x, dim)\n"))
+        "    @dataclasses.dataclass(init=False)\n    class Settings:\n        dim: int\n"
+        "    try:\n        _check_dim(x, 'no dim')\n    except Exception:\n"
+        "        traceback.print_exc()\n        logging.getLogger('demo').warning('checked', exc_info=True)\n"
+        "    xs = typing.cast(typing.List['torch.Tensor'], [x])\n"
+        "    print(Pair(x, Local(x, dim)), Typed(x), Shifted(x, dim), Step(x), Settings, fractions.Fraction(1, 3))\n"
+        "    return _softmax(Step(xs[0]).x, dim)\n"))
     result = grader.grade_path(submission_with(tmp_path, {"losses": losses}))
     assert result.by_exercise() == full_marks
