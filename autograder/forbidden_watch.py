@@ -36,12 +36,15 @@ that raises one (``getattr(print.__self__, name)`` is the builtins module's; ``f
 the function to a library that called it (``torch.no_grad()(loads)``), or when a library it called
 ran code from a string (a dataclass whose field names hold code, ``SourceLoader.exec_module``),
 unpickled, made code objects or called C through ctypes for it. It does not count when a module of
-Python's, the venv's or the student's own is imported (not one written at run time), nor for what
-such a module does while it is imported; nor for the code that ``collections.namedtuple``,
-``dataclasses`` (fields that are names), typing (a plain type annotation) or torch's compiler
-writes and runs for itself; nor for compiling without running (``ast.parse``, a string annotation,
-a traceback printed). At import, an event counts against every contract name, as a loader at
-import does in the syntax check.
+Python's, the venv's or the student's own is imported (not one written at run time, nor one of
+Python's run again by ``importlib.reload``), nor for what such a module does while it is imported;
+nor for the code that ``collections.namedtuple``, ``dataclasses`` (fields that are names), typing
+(a plain type annotation), ``timeit`` (around a function given) or ``torch.compile`` writes and
+runs for itself; nor for compiling without running (``ast.parse``, a string annotation, a
+traceback printed). Outside a request (at import, in a thread or a finalizer of the student's),
+an event counts against every contract name, as a loader at import does in the syntax check. A
+request is watched until its answer is encoded: encoding may run student code (a tensor
+subclass's methods, an exception's ``__str__``).
 
 This runs beside student code, so it is not trusted: a note can only cost the student points. A
 student who puts the original back is noted too (every binding is checked after each request).
@@ -55,8 +58,8 @@ import json
 import keyword
 import os
 import sys
+import threading
 import types
-from contextlib import contextmanager
 from operator import getitem, is_not
 
 import torch
@@ -99,7 +102,7 @@ class ForbiddenWatch:
         self.module_file = module_file
         self.student_dir = os.path.dirname(module_file) + os.sep
         self.active = False                        # a request runs
-        self.importing = False                     # the student's module is being imported
+        self._thread = threading.get_ident()       # the worker's own, that runs requests
         self.noted: list[dict] = []
         self.lasting: list[dict] = []              # noted at import: reported with every request
         self._owners: dict[str, set] = {}          # what is watched -> the names its rules apply to
@@ -145,24 +148,16 @@ class ForbiddenWatch:
     def __enter__(self):
         """Watch while a request runs (``with watch: ...``)."""
         self.active = True
-        install_audit_hook()
-        _ARMED[:] = [self]
         return self
 
     def __exit__(self, *exc):
         self.active = False
         self._check_bindings()
 
-    @contextmanager
-    def importing_module(self):
-        """Watch Python's audit events while the student's module is imported."""
+    def arm(self) -> None:
+        """Watch Python's audit events from now on (before the student's module is imported)."""
         install_audit_hook()
         _ARMED[:] = [self]
-        self.importing = True
-        try:
-            yield
-        finally:
-            self.importing = False
 
     def take(self) -> list[dict]:
         """What was noted since the last ``take``, and what was noted at import: ``{"used",
@@ -204,25 +199,26 @@ class ForbiddenWatch:
 
     def audited(self, event: str, args: tuple, used: str, top) -> None:
         """Note an audit ``event`` (a use shown as ``used``) raised while ``top`` was the innermost
-        Python frame, if student code is behind it (see the module's docstring)."""
-        if not (self.active or self.importing) or len(self.noted) + len(self.lasting) >= MAX_NOTES:
+        Python frame, if student code is behind it (see the module's docstring). Outside a request
+        (at import, in a thread or a finalizer of the student's), it counts against every name."""
+        if len(self.noted) + len(self.lasting) >= MAX_NOTES:
             return
+        request = self.active and threading.get_ident() == self._thread
         if not self._student(top):
             chain = []                             # library frames from ``top`` to the student's code
             frame = top
             while frame is not None and not self._student(frame):
                 chain.append(frame)
                 frame = frame.f_back
-            if frame is None and self.importing:
-                return                             # the grader's own code, loading the module
+            if frame is None and not request:
+                return                             # the grader's own work (loading the module, reading requests)
             if _imported(event, args, chain, self.student_dir) or _own_use(event, args, chain):
                 return
         names, line = self._callers(top)
-        note = {"used": used, "names": names, "line": line}
-        if self.importing:
-            self.lasting.append({**note, "names": sorted(self.names), "at_import": True})
+        if request:
+            self.noted.append({"used": used, "names": names, "line": line})
         else:
-            self.noted.append(note)
+            self.lasting.append({"used": used, "names": sorted(self.names), "line": line, "at_import": True})
 
     def _student(self, frame) -> bool:
         return frame.f_code.co_filename.startswith(self.student_dir)
@@ -274,13 +270,11 @@ _CALLED_AS = {    # the names a library's code calls the function that raises an
 }
 _FROZEN_IMPORT = "<frozen importlib._bootstrap"
 _IMPORT_NAME = dis.opmap["IMPORT_NAME"]
-_IMPORTERS = {"__import__", "import_module", "reload"}      # a library importing by a module's name
+_IMPORTERS = {"__import__", "import_module"}      # a library importing by a module's name
 _TRUSTED_FILES = tuple({sys.base_prefix + os.sep, sys.prefix + os.sep, sys.exec_prefix + os.sep, *LIBRARY, "<frozen "})
-_TORCH_COMPILER = ("torch._dynamo", "torch._inductor", "torch.fx", "torch._functorch", "torch.utils._sympy",
-                   "torch._export", "torch._subclasses", "torch._guards")
-_PLAIN_TYPE_OPS = {dis.opmap[name] for name in ("RESUME", "CACHE", "NOP", "LOAD_NAME", "LOAD_GLOBAL", "LOAD_ATTR",
-                                                "LOAD_CONST", "BINARY_SUBSCR", "BUILD_TUPLE", "BUILD_LIST",
-                                                "BINARY_OP", "RETURN_VALUE", "PUSH_NULL")}
+_TORCH_COMPILER = ("torch._dynamo",)   # torch.compile at work (not torch.fx on its own: its code is any text)
+_PLAIN_TYPE_OPS = {"RESUME", "CACHE", "NOP", "LOAD_NAME", "LOAD_GLOBAL", "LOAD_ATTR", "LOAD_CONST", "BINARY_SUBSCR",
+                   "BUILD_TUPLE", "BUILD_LIST", "BINARY_OP", "RETURN_VALUE", "PUSH_NULL"}
 _ARMED: list = []          # the watch of this worker, once it watches
 _IN_HOOK: list = []        # a hook running: what it calls raises events too (sys._getframe)
 _INSTALLED: list = []
@@ -324,8 +318,10 @@ def _imported(event: str, args: tuple, chain: list, student_dir: str) -> bool:
     """Whether library frames ``chain`` (innermost first) raised an event while importing a module:
     an ``import`` statement, or a library importing by name (``importlib.import_module``), of a
     module among Python's, the venv's, torch's, the grader's or the student's files (not one
-    written at run time, nor source a loader object hands over: ``SourceLoader.exec_module``).
-    What a library's module does while it is imported is its own business."""
+    written at run time, nor source a loader object hands over: ``SourceLoader.exec_module``), or
+    ``importlib.reload`` of a student's module (another module run again may read what the student
+    changed: ``site`` runs the ``.pth`` files of the prefix it finds). What a library's module
+    does while it is imported is its own business."""
     frozen = [i for i, f in enumerate(chain) if f.f_code.co_filename.startswith(_FROZEN_IMPORT)]
     if not frozen:
         return False
@@ -336,18 +332,19 @@ def _imported(event: str, args: tuple, chain: list, student_dir: str) -> bool:
     importer = chain[last + 1] if by_library else chain[-1].f_back
     if importer is None:
         return False
-    if importer.f_code.co_code[importer.f_lasti] != _IMPORT_NAME and not (by_library and (
+    if by_library and _in_module(importer, ("importlib",)) and importer.f_code.co_name == "reload":
+        trusted = (student_dir,)                   # a module run again, after its inputs may have changed
+    elif importer.f_code.co_code[importer.f_lasti] == _IMPORT_NAME or (by_library and (
             not _IMPORTERS.isdisjoint(importer.f_code.co_names) or _in_module(importer, ("importlib",)))):
+        trusted = (student_dir, *_TRUSTED_FILES)
+    else:
         return False
     if first > 0:                                  # code of the imported module runs: where does it come from
-        return _trusted_file(chain[first - 1].f_code.co_filename, student_dir)
+        return chain[first - 1].f_code.co_filename.startswith(trusted)
     if event == "exec":
-        return _trusted_file(getattr(args[0], "co_filename", ""), student_dir)
+        source = getattr(args[0], "co_filename", "")
+        return isinstance(source, str) and source.startswith(trusted)
     return event in ("compile", "marshal.loads", "marshal.load")
-
-
-def _trusted_file(path, student_dir: str) -> bool:
-    return isinstance(path, str) and (path.startswith(_TRUSTED_FILES) or path.startswith(student_dir))
 
 
 def _own_use(event: str, args: tuple, chain: list) -> bool:
@@ -375,6 +372,8 @@ def _own_use(event: str, args: tuple, chain: list) -> bool:
         return _dataclass_fields_are_names(chain)
     if _in_module(top, ("typing",)):
         return _plain_type(args[0])
+    if _in_module(top, ("timeit",)):
+        return _timer_given_functions(top)
     return False
 
 
@@ -402,9 +401,24 @@ def _dataclass_fields_are_names(chain: list) -> bool:
 
 def _plain_type(code) -> bool:
     """Whether a code object typing evaluates is a plain type annotation: names, attributes,
-    subscripts, constants and ``|``, no call and no private name."""
-    return (isinstance(code, types.CodeType) and not any(n.startswith("_") for n in code.co_names)
-            and all(op in _PLAIN_TYPE_OPS for op in code.co_code[::2]))
+    subscripts, constants and ``|``; no call, no dunder, no private attribute (``torch._C``; a
+    private name of the student's module, ``_Lengths``, is fine)."""
+    if not isinstance(code, types.CodeType):
+        return False
+    for op in dis.get_instructions(code):
+        if op.opname not in _PLAIN_TYPE_OPS or (isinstance(op.argval, str) and op.argval.startswith(
+                "_" if op.opname == "LOAD_ATTR" else "__")):
+            return False
+    return True
+
+
+def _timer_given_functions(top) -> bool:
+    """Whether ``timeit.Timer`` runs the code it writes around a function given to time (its own
+    template), not around a string of code."""
+    names = top.f_locals                            # a function given is put in local_ns, and called by name
+    functions = names.get("local_ns") if isinstance(names.get("local_ns"), dict) else {}
+    return top.f_code.co_name == "__init__" and names.get("stmt") == "_stmt()" and callable(functions.get("_stmt")) \
+        and (names.get("setup") == "pass" or (names.get("setup") == "_setup()" and callable(functions.get("_setup"))))
 
 
 def _caller(frame):
@@ -499,7 +513,7 @@ def _method_targets(rule: str, cls):
 
 
 def _public_namespaces(above):
-    return (torch, torch.nn, torch.nn.functional, above)
+    return (torch, torch.nn, torch.nn.functional, torch.profiler, above)
 
 
 def _attribute(owner, name):

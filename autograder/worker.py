@@ -64,24 +64,19 @@ class Worker:
         grader's verdict (:func:`autograder.wire.verdict`) before it runs anything more. Nothing
         in a request says what the grader expects of it (an error or a value): student code
         could read that."""
-        header, self.failed = {}, False
-        try:
-            header, values = wire.decode(payload, make_ref=self._deref, make_iter=iter)
-            op = header.get("op")
-            answer = getattr(self, "op_" + str(op), None)
-            if answer is None:
-                raise wire.WireError(f"unknown request {op!r}")
-            out = self._watched(answer, header, values)
-            return self._forbidden() or wire.encode({"ok": True}, out, contiguous=True)
-        except BaseException as e:  # noqa: BLE001 - every student failure (SystemExit too) is data
-            self.failed = True
-            return self._forbidden() or self._error(e)
-
-    def _watched(self, answer, header, values):
-        if self.watch is None:
-            return answer(header, values)
-        with self.watch:
-            return answer(header, values)
+        self.failed = False
+        with self.watch if self.watch is not None else contextlib.nullcontext():   # encoding runs student code too
+            try:                                   # (a tensor subclass's methods, an exception's __str__)
+                header, values = wire.decode(payload, make_ref=self._deref, make_iter=iter)
+                op = header.get("op")
+                answer = getattr(self, "op_" + str(op), None)
+                if answer is None:
+                    raise wire.WireError(f"unknown request {op!r}")
+                reply = wire.encode({"ok": True}, answer(header, values), contiguous=True)
+            except BaseException as e:  # noqa: BLE001 - every student failure (SystemExit too) is data
+                self.failed = True
+                reply = self._error(e)
+        return self._forbidden() or reply
 
     def _forbidden(self) -> bytes | None:
         """The answer for a request that made a forbidden call (whatever else it did), or None."""
@@ -269,8 +264,9 @@ def serve(sock, module_path: str, module_name: str, hello: dict, watch_plan: lis
     wire.send(sock, wire.encode(hello, {}))
     watcher = ForbiddenWatch(watch_plan, names, module_path) if watch_plan is not None else None
     try:
-        with watcher.importing_module() if watcher is not None else contextlib.nullcontext():
-            module, cell_errors = load_module(module_path, module_name, cell_seconds)
+        if watcher is not None:
+            watcher.arm()
+        module, cell_errors = load_module(module_path, module_name, cell_seconds)
     except BaseException as e:  # noqa: BLE001 - SystemExit at import included
         tb = traceback.extract_tb(e.__traceback__)
         where = [[f.filename.rsplit("/", 1)[-1], f.lineno, f.name, f.line or ""]

@@ -7,7 +7,7 @@ import pytest
 from conftest import ROOT, submission_with
 
 SOLUTION = {ex: (ROOT / "solutions" / f"{ex}.py").read_text()
-            for ex in ("broadcasting", "gradients", "sgd", "losses", "attention")}
+            for ex in ("broadcasting", "gradients", "sgd", "losses", "masked_softmax", "attention")}
 
 
 def with_function(exercise: str, source: str) -> str:
@@ -239,7 +239,8 @@ def test_code_run_from_strings_or_bytes_is_caught_however_student_code_reached_i
     import *`` then ``globals()[name]``; ``eval`` from the builtins module reached as
     ``print.__self__``, and handed to torch's code, which calls it; code written into a
     dataclass's methods through a field name that is no name; source run by importlib's
-    ``SourceLoader``. Each got 20/20 before."""
+    ``SourceLoader`` or by ``torch.fx`` (whatever text a CodeGen gives); a string run while the
+    worker encodes the answer (a tensor subclass's ``contiguous``). Each got 20/20 before."""
     cases = [
         ("pickle.loads", f"from pickle import *\n_P = {SOFTMAX_PICKLE!r}\n"
                          f"def softmax(x, dim=-1):\n    return globals()[{LOADS}](_P)(x, dim)\n"),
@@ -250,6 +251,18 @@ def test_code_run_from_strings_or_bytes_is_caught_however_student_code_reached_i
         ("builtins.exec", "def softmax(x, dim=-1):\n" + "".join(f"    {line}\n" for line in INJECTING_DATACLASS.splitlines())
                           + "    return (Box() == Box())(x, dim)\n"),
         ("builtins.compile", f"{MEMORY_LOADER}def softmax(x, dim=-1):\n    return load_kernels().SM(x, dim)\n"),
+        ("builtins.exec", "import torch.fx\n"            # torch.fx runs the text a CodeGen of the student's gives
+                          "class Gen(torch.fx.graph.CodeGen):\n"
+                          "    def _gen_python_code(self, nodes, root_module, namespace, **kwargs):\n"
+                          "        return torch.fx.graph.PythonCode('def forward(self, s):\\n    return s\\n', {}, {})\n"
+                          "def softmax(x, dim=-1):\n    graph = torch.fx.Graph()\n    graph.set_codegen(Gen())\n"
+                          "    torch.fx.GraphModule(torch.nn.Module(), graph)\n"
+                          "    return torch.exp(x) / torch.exp(x).sum(dim, keepdim=True)\n"),
+        ("builtins.compile", "class Late(torch.Tensor):\n"       # runs while the worker encodes the answer
+                             "    def contiguous(self, *args, **kwargs):\n"
+                             f"        return getattr(print.__self__, {EVAL})('torch.ops.aten._softmax')(*self.late, False)\n"
+                             "def softmax(x, dim=-1):\n    out = torch.empty_like(x).as_subclass(Late)\n"
+                             "    out.late = (x.detach(), dim)\n    return out\n"),
     ]
     for i, (used, source) in enumerate(cases):
         result, tests = graded(grader, tmp_path / str(i), "losses", with_function("losses", source))
@@ -271,14 +284,23 @@ AT_IMPORT = {     # what loads the kernel at import, the line the feedback names
                 "with open(os.path.join(_dir, 'kernels.py'), 'w') as _f:\n"
                 "    _f.write('import torch\\nSM = torch._C._VariableFunctions.softmax\\n')\n"
                 "sys.path.insert(0, _dir)\nimport kernels\n_SM = kernels.SM\n", "import kernels", "builtins.exec"),
+    "site": ("import importlib, os, site, sys, tempfile\n_root = tempfile.mkdtemp()\n"     # site.py runs a .pth's line
+             "_pkgs = os.path.join(_root, 'lib', 'python%d.%d' % sys.version_info[:2], 'site-packages')\n"
+             "os.makedirs(_pkgs)\nos.makedirs(os.path.join(_root, 'bin'))\n"
+             "open(os.path.join(_root, 'pyvenv.cfg'), 'w').write('include-system-site-packages = false\\n')\n"
+             "open(os.path.join(_pkgs, 'k.pth'), 'w').write('import sys; sys.kernel = sys.modules[\"torch\"]._C._VariableFunctions.softmax\\n')\n"
+             "_saved = sys.executable, sys.prefix, sys.exec_prefix\nsys.executable = os.path.join(_root, 'bin', 'python')\n"
+             "importlib.reload(site)\nsys.executable, sys.prefix, sys.exec_prefix = _saved\n_SM = sys.kernel\n",
+             "importlib.reload(site)", "builtins.exec"),
 }
 
 
 @pytest.mark.parametrize("route", AT_IMPORT)
 def test_a_loader_reached_at_import_zeroes_every_function_of_the_module(grader, tmp_path, route):
     """Unpickled (``from pickle import *``, a name made at run time), written into a dataclass's
-    methods, run by importlib's ``SourceLoader``, or written to a file and imported, at import:
-    what it made is there for every function, as with a loader the syntax check finds at import."""
+    methods, run by importlib's ``SourceLoader``, written to a file and imported, or written to a
+    ``.pth`` file that ``site`` runs when reloaded, at import: what it made is there for every
+    function, as with a loader the syntax check finds at import."""
     code, marked, used = AT_IMPORT[route]
     source = with_function("losses", f"{code}def softmax(x, dim=-1):\n    return _SM(x, dim)\n")
     _, tests = graded(grader, tmp_path, "losses", source)
@@ -324,4 +346,24 @@ def test_imports_and_the_code_honest_libraries_write_for_themselves_are_not_coun
         "    print(Pair(x, Local(x, dim)), Typed(x), Shifted(x, dim), Step(x), Settings, fractions.Fraction(1, 3))\n"
         "    return _softmax(Step(xs[0]).x, dim)\n"))
     result = grader.grade_path(submission_with(tmp_path, {"losses": losses}))
+    assert result.by_exercise() == full_marks
+
+
+def test_timers_private_annotations_and_profiler_marks_of_honest_code_are_not_counted(grader, full_marks, tmp_path):
+    """``timeit`` given a function writes and runs code of its own; singledispatch evaluates
+    string annotations (``from __future__ import annotations``) naming the module's private
+    classes; ``torch.profiler.record_function`` is ``torch.autograd.profiler``'s, but no gradient."""
+    masked_softmax = ("from __future__ import annotations\n" + SOLUTION["masked_softmax"] + (
+        "\nimport functools\nimport timeit\n"
+        "class _Lengths(tuple):\n    pass\n"
+        "@functools.singledispatch\ndef _describe(v):\n    return 'value'\n"
+        "@_describe.register\ndef _(v: _Lengths):\n    return 'lengths'\n"
+        "_X = torch.randn(2, 3, 4)\n"
+        "_seconds = timeit.timeit(lambda: masked_softmax(_X, torch.tensor([1, 2])), number=2)\n"
+        "_best = min(timeit.repeat(lambda: masked_softmax(_X), number=1, repeat=2))\n"))
+    gradients = with_function("gradients", (
+        "_relu_backward = relu_backward\n"
+        "def relu_backward(dout, x):\n    with torch.profiler.record_function('relu_backward'):\n"
+        "        return _relu_backward(dout, x)\n"))
+    result = grader.grade_path(submission_with(tmp_path, {"masked_softmax": masked_softmax, "gradients": gradients}))
     assert result.by_exercise() == full_marks
