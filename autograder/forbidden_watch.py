@@ -36,15 +36,17 @@ that raises one (``getattr(print.__self__, name)`` is the builtins module's; ``f
 the function to a library that called it (``torch.no_grad()(loads)``), or when a library it called
 ran code from a string (a dataclass whose field names hold code, ``SourceLoader.exec_module``),
 unpickled, made code objects or called C through ctypes for it. It does not count when a module of
-Python's, the venv's or the student's own is imported (not one written at run time, nor one of
-Python's run again by ``importlib.reload``), nor for what such a module does while it is imported;
+Python's, the venv's or the student's own is imported (not one written at run time, nor a
+library's run again by ``importlib.reload``), nor for what such a module does while it is imported;
 nor for the code that ``collections.namedtuple``, ``dataclasses`` (fields that are names), typing
 (a plain type annotation), ``timeit`` (around a function given) or ``torch.compile`` writes and
 runs for itself; nor for compiling without running (``ast.parse``, a string annotation, a
-traceback printed). Outside a request (at import, in a thread or a finalizer of the student's),
-an event counts against every contract name, as a loader at import does in the syntax check. A
-request is watched until its answer is encoded: encoding may run student code (a tensor
-subclass's methods, an exception's ``__str__``).
+traceback printed; the worker prints the errors Python only prints, such as a failing
+``__del__``'s, with the traceback module). Outside a request (at import, in a thread or a
+finalizer of the student's, even one whose callable is ``exec`` itself), an event counts against
+every contract name, as a loader at import does in the syntax check. A request is watched until
+its answer is encoded: encoding may run student code (a tensor subclass's methods, an
+exception's ``__str__``).
 
 This runs beside student code, so it is not trusted: a note can only cost the student points. A
 student who puts the original back is noted too (every binding is checked after each request).
@@ -59,6 +61,7 @@ import keyword
 import os
 import sys
 import threading
+import traceback
 import types
 from operator import getitem, is_not
 
@@ -102,6 +105,7 @@ class ForbiddenWatch:
         self.module_file = module_file
         self.student_dir = os.path.dirname(module_file) + os.sep
         self.active = False                        # a request runs
+        self.loading = False                       # the student's module is being loaded
         self._thread = threading.get_ident()       # the worker's own, that runs requests
         self.noted: list[dict] = []
         self.lasting: list[dict] = []              # noted at import: reported with every request
@@ -155,9 +159,17 @@ class ForbiddenWatch:
         self._check_bindings()
 
     def arm(self) -> None:
-        """Watch Python's audit events from now on (before the student's module is imported)."""
+        """Watch Python's audit events from now on: call before the student's module is loaded,
+        and :meth:`loaded` after. Errors Python only prints (a failing ``__del__``, a thread's)
+        are printed by the ``traceback`` module from now on: Python's own printing compiles the
+        line it shows, an event no Python code asked for."""
         install_audit_hook()
+        sys.unraisablehook, threading.excepthook = _print_unraisable, _print_thread_error
         _ARMED[:] = [self]
+        self.loading = True
+
+    def loaded(self) -> None:
+        self.loading = False
 
     def take(self) -> list[dict]:
         """What was noted since the last ``take``, and what was noted at import: ``{"used",
@@ -200,18 +212,22 @@ class ForbiddenWatch:
     def audited(self, event: str, args: tuple, used: str, top) -> None:
         """Note an audit ``event`` (a use shown as ``used``) raised while ``top`` was the innermost
         Python frame, if student code is behind it (see the module's docstring). Outside a request
-        (at import, in a thread or a finalizer of the student's), it counts against every name."""
+        (at import, in a thread or a finalizer of the student's), it counts against every name;
+        once the module is loaded, the worker runs no such code of its own outside requests, so
+        an event there counts even when no student frame is on the stack (a thread or a
+        finalizer whose callable is ``exec`` itself)."""
         if len(self.noted) + len(self.lasting) >= MAX_NOTES:
             return
-        request = self.active and threading.get_ident() == self._thread
+        worker_thread = threading.get_ident() == self._thread
+        request = self.active and worker_thread
         if not self._student(top):
             chain = []                             # library frames from ``top`` to the student's code
             frame = top
             while frame is not None and not self._student(frame):
                 chain.append(frame)
                 frame = frame.f_back
-            if frame is None and not request:
-                return                             # the grader's own work (loading the module, reading requests)
+            if frame is None and self.loading and worker_thread:
+                return                             # the grader's own work: importing the module, running its cells
             if _imported(event, args, chain, self.student_dir) or _own_use(event, args, chain):
                 return
         names, line = self._callers(top)
@@ -300,6 +316,29 @@ def install_audit_hook() -> None:
     if _on_audit not in _INSTALLED:
         sys.addaudithook(_on_audit)
         _INSTALLED.append(_on_audit)
+
+
+def _print_unraisable(error) -> None:
+    """:data:`sys.unraisablehook`: what Python's own prints, written by the traceback module."""
+    try:
+        where = f"{error.err_msg or 'Exception ignored in'}: {error.object!r}" if error.object is not None \
+            else (error.err_msg or "Exception ignored")
+        sys.stderr.write(where + "\n" + "".join(traceback.format_exception(
+            error.exc_type, error.exc_value, error.exc_traceback)))
+    except Exception:  # noqa: BLE001 - an object whose repr fails, a closed stderr: nothing to print
+        pass
+
+
+def _print_thread_error(error) -> None:
+    """:data:`threading.excepthook`: what Python's own prints, written by the traceback module."""
+    if error.exc_type is SystemExit:
+        return
+    try:
+        name = error.thread.name if error.thread is not None else threading.get_ident()
+        sys.stderr.write(f"Exception in thread {name}:\n" + "".join(traceback.format_exception(
+            error.exc_type, error.exc_value, error.exc_traceback)))
+    except Exception:  # noqa: BLE001 - as above
+        pass
 
 
 def _use_of(event: str, args: tuple) -> str | None:

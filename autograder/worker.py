@@ -267,6 +267,8 @@ def serve(sock, module_path: str, module_name: str, hello: dict, watch_plan: lis
         if watcher is not None:
             watcher.arm()
         module, cell_errors = load_module(module_path, module_name, cell_seconds)
+        if watcher is not None:
+            watcher.loaded()
     except BaseException as e:  # noqa: BLE001 - SystemExit at import included
         tb = traceback.extract_tb(e.__traceback__)
         where = [[f.filename.rsplit("/", 1)[-1], f.lineno, f.name, f.line or ""]

@@ -274,6 +274,7 @@ def test_code_run_from_strings_or_bytes_is_caught_however_student_code_reached_i
             {ex: s for ex, s in full_marks.items() if ex != "losses"}
 
 
+KERNEL_SOURCE = "_SM = torch._C._VariableFunctions.softmax"
 AT_IMPORT = {     # what loads the kernel at import, the line the feedback names (the innermost of the module), the use
     "unpickled": (f"from pickle import *\n_P = {SOFTMAX_PICKLE!r}\n_SM = globals()[{LOADS}](_P)\n",
                   f"_SM = globals()[{LOADS}](_P)", "pickle.loads"),
@@ -292,21 +293,40 @@ AT_IMPORT = {     # what loads the kernel at import, the line the feedback names
              "_saved = sys.executable, sys.prefix, sys.exec_prefix\nsys.executable = os.path.join(_root, 'bin', 'python')\n"
              "importlib.reload(site)\nsys.executable, sys.prefix, sys.exec_prefix = _saved\n_SM = sys.kernel\n",
              "importlib.reload(site)", "builtins.exec"),
+    "thread": ("import threading\n_b = __builtins__ if isinstance(__builtins__, dict) else vars(__builtins__)\n"
+               f"_t = threading.Thread(target=_b['ex' + 'ec'], args=({KERNEL_SOURCE!r}, globals()))\n"
+               "_t.start()\n_t.join()\n", None, "builtins.compile"),
 }
 
 
 @pytest.mark.parametrize("route", AT_IMPORT)
 def test_a_loader_reached_at_import_zeroes_every_function_of_the_module(grader, tmp_path, route):
     """Unpickled (``from pickle import *``, a name made at run time), written into a dataclass's
-    methods, run by importlib's ``SourceLoader``, written to a file and imported, or written to a
-    ``.pth`` file that ``site`` runs when reloaded, at import: what it made is there for every
+    methods, run by importlib's ``SourceLoader``, written to a file and imported, written to a
+    ``.pth`` file that ``site`` runs when reloaded, or run by a thread whose target is ``exec``
+    itself (no student frame on its stack), at import: what it made is there for every
     function, as with a loader the syntax check finds at import."""
     code, marked, used = AT_IMPORT[route]
     source = with_function("losses", f"{code}def softmax(x, dim=-1):\n    return _SM(x, dim)\n")
     _, tests = graded(grader, tmp_path, "losses", source)
-    line = source.splitlines().index(marked) + 1
-    assert tests and all(t.score == 0 and f"code outside any function (line {line}) uses `{used}`; that loads "
+    place = f" (line {source.splitlines().index(marked) + 1})" if marked else ""
+    assert tests and all(t.score == 0 and f"code outside any function{place} uses `{used}`; that loads "
                          "or runs code" in t.output for t in tests), tests[0].output
+
+
+def test_a_finalizer_that_runs_a_string_after_a_request_zeroes_every_function(grader, tmp_path):
+    """A finalizer whose callable is ``exec`` itself runs once the worker drops the request's
+    values, outside the request and with no student frame on the stack: it counts against every
+    function (it rebinds ``softmax`` to torch's kernel for later requests)."""
+    source = with_function("losses", (
+        "import weakref\n_b = __builtins__ if isinstance(__builtins__, dict) else vars(__builtins__)\n"
+        "_honest = softmax\n"
+        "def softmax(x, dim=-1):\n"
+        f"    weakref.finalize(x, _b['ex' + 'ec'], {'softmax = torch._C._VariableFunctions.softmax'!r}, globals())\n"
+        "    return _honest(x, dim)\n"))
+    _, tests = graded(grader, tmp_path, "losses", source)
+    assert sum(t.score for t in covering(tests, "softmax")) == 0
+    assert any("code outside any function uses `builtins.compile`" in t.output for t in tests)
 
 
 def test_student_code_that_imports_the_grader_scores_zero(grader, tmp_path):
@@ -366,4 +386,19 @@ def test_timers_private_annotations_and_profiler_marks_of_honest_code_are_not_co
         "def relu_backward(dout, x):\n    with torch.profiler.record_function('relu_backward'):\n"
         "        return _relu_backward(dout, x)\n"))
     result = grader.grade_path(submission_with(tmp_path, {"masked_softmax": masked_softmax, "gradients": gradients}))
+    assert result.by_exercise() == full_marks
+
+
+def test_errors_python_only_prints_are_not_code_run_from_strings(grader, full_marks, tmp_path):
+    """A ``__del__`` that fails on a half-made object (its ``__init__`` refused the arguments),
+    at import and in a request, and a demo thread that dies: Python prints each ("Exception
+    ignored in"), and its own printing compiles the line it shows."""
+    sgd = with_function("sgd", (
+        "class SGD(SGD):\n"
+        "    def __del__(self):\n        self.momentum_buffers.clear()\n"
+        "try:\n    SGD([torch.zeros(2)], lr=-1.0)\nexcept ValueError as e:\n    print('as expected:', e)\n"
+        "import threading\n"
+        "def _demo():\n    raise RuntimeError('a demo thread that fails')\n"
+        "_t = threading.Thread(target=_demo)\n_t.start()\n_t.join()\n"))
+    result = grader.grade_path(submission_with(tmp_path, {"sgd": sgd}))
     assert result.by_exercise() == full_marks
