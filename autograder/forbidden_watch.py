@@ -108,7 +108,7 @@ class ForbiddenWatch:
         self.loading = False                       # the student's module is being loaded
         self._thread = threading.get_ident()       # the worker's own, that runs requests
         self.noted: list[dict] = []
-        self.lasting: list[dict] = []              # noted at import: reported with every request
+        self.lasting: list[dict] = []              # noted outside requests: reported with every request
         self._owners: dict[str, set] = {}          # what is watched -> the names its rules apply to
         self._bindings: list[tuple] = []           # (owner object, attribute, wrapper, shown name)
         for owner, shown, target, attr, original in plan:
@@ -163,7 +163,7 @@ class ForbiddenWatch:
         and :meth:`loaded` after. Errors Python only prints (a failing ``__del__``, a thread's)
         are printed by the ``traceback`` module from now on: Python's own printing compiles the
         line it shows, an event no Python code asked for."""
-        install_audit_hook()
+        _install_audit_hook()
         sys.unraisablehook, threading.excepthook = _print_unraisable, _print_thread_error
         _ARMED[:] = [self]
         self.loading = True
@@ -172,9 +172,9 @@ class ForbiddenWatch:
         self.loading = False
 
     def take(self) -> list[dict]:
-        """What was noted since the last ``take``, and what was noted at import: ``{"used",
+        """What was noted since the last ``take``, and what was noted outside requests: ``{"used",
         "names", "line"}`` each (and ``"replaced": True`` for a binding the student replaced,
-        ``"at_import": True`` for an audit event at import)."""
+        ``"at_import": True`` for an audit event outside requests: at import, in a thread, ...)."""
         noted, self.noted = self.noted, []
         return self.lasting + noted
 
@@ -297,7 +297,7 @@ _INSTALLED: list = []
 
 
 def _on_audit(event: str, args: tuple) -> None:
-    """Python's audit hook (:func:`install_audit_hook`): hand an event of interest to the watch."""
+    """Python's audit hook (:func:`_install_audit_hook`): hand an event of interest to the watch."""
     if not _ARMED or _IN_HOOK:
         return
     used = _use_of(event, args)
@@ -310,7 +310,7 @@ def _on_audit(event: str, args: tuple) -> None:
         _IN_HOOK.clear()
 
 
-def install_audit_hook() -> None:
+def _install_audit_hook() -> None:
     """Put :func:`_on_audit` in place, once per process (a hook cannot be taken out again; it
     does nothing until a watch runs)."""
     if _on_audit not in _INSTALLED:

@@ -65,8 +65,10 @@ class Worker:
         in a request says what the grader expects of it (an error or a value): student code
         could read that."""
         self.failed = False
-        with self.watch if self.watch is not None else contextlib.nullcontext():   # encoding runs student code too
-            try:                                   # (a tensor subclass's methods, an exception's __str__)
+        # watched until the answer is encoded: encoding runs student code too (a tensor subclass's
+        # methods, an exception's __str__)
+        with self.watch if self.watch is not None else contextlib.nullcontext():
+            try:
                 header, values = wire.decode(payload, make_ref=self._deref, make_iter=iter)
                 op = header.get("op")
                 answer = getattr(self, "op_" + str(op), None)
