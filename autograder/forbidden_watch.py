@@ -226,8 +226,8 @@ class ForbiddenWatch:
             while frame is not None and not self._student(frame):
                 chain.append(frame)
                 frame = frame.f_back
-            if frame is None and self.loading and worker_thread:
-                return                             # the grader's own work: importing the module, running its cells
+            if frame is None and self.loading and worker_thread and self._loads_module(event, args, chain):
+                return
             if _imported(event, args, chain, self.student_dir) or _own_use(event, args, chain):
                 return
         names, line = self._callers(top)
@@ -238,6 +238,18 @@ class ForbiddenWatch:
 
     def _student(self, frame) -> bool:
         return frame.f_code.co_filename.startswith(self.student_dir)
+
+    def _loads_module(self, event: str, args: tuple, chain: list) -> bool:
+        """Whether an event with no student frame behind it, while the module is loaded, is the
+        grader's own loading of it: compiling the module (or a notebook's cell), reading its
+        cached bytecode, running its code. (Anything else then is student code run some other
+        way: a finalizer whose callable is ``exec``, fired as the grader's code frees an object.)"""
+        if event == "compile":
+            return len(args) > 1 and args[1] == self.module_file
+        if event == "exec":
+            return getattr(args[0], "co_filename", None) == self.module_file
+        return event in ("marshal.loads", "marshal.load") and any(
+            f.f_code.co_filename.startswith(_FROZEN_IMPORT) for f in chain)
 
     def _check_bindings(self) -> None:
         """A binding the student replaced is put back, and noted against every name."""
@@ -355,7 +367,8 @@ def _use_of(event: str, args: tuple) -> str | None:
 
 def _imported(event: str, args: tuple, chain: list, student_dir: str) -> bool:
     """Whether library frames ``chain`` (innermost first) raised an event while importing a module:
-    an ``import`` statement, or a library importing by name (``importlib.import_module``), of a
+    an ``import`` statement, or a library importing by name (``importlib.import_module``, torch's
+    C code), of a
     module among Python's, the venv's, torch's, the grader's or the student's files (not one
     written at run time, nor source a loader object hands over: ``SourceLoader.exec_module``), or
     ``importlib.reload`` of a student's module (another module run again may read what the student
@@ -374,7 +387,8 @@ def _imported(event: str, args: tuple, chain: list, student_dir: str) -> bool:
     if by_library and _in_module(importer, ("importlib",)) and importer.f_code.co_name == "reload":
         trusted = (student_dir,)                   # a module run again, after its inputs may have changed
     elif importer.f_code.co_code[importer.f_lasti] == _IMPORT_NAME or (by_library and (
-            not _IMPORTERS.isdisjoint(importer.f_code.co_names) or _in_module(importer, ("importlib",)))):
+            not _IMPORTERS.isdisjoint(importer.f_code.co_names) or _in_module(importer, ("importlib",))
+            or _library_code(importer))):          # torch's C code importing by name
         trusted = (student_dir, *_TRUSTED_FILES)
     else:
         return False
@@ -392,10 +406,11 @@ def _own_use(event: str, args: tuple, chain: list) -> bool:
     one handed to it), and it is a look inside (``inspect.currentframe``), a compile for no run
     (``ast.parse``, a type annotation's forward reference), code that a named tuple, a dataclass
     with fields that are names, or typing (a plain type annotation) writes and runs, or torch's
-    compiler at work (``torch.compile``: code objects, generated code), or torch using ctypes."""
+    compiler at work (``torch.compile``: code objects, generated code), or torch using ctypes or
+    looking inside (its profiler's stacks)."""
     top = chain[0]
-    if event.startswith("ctypes."):
-        return _library_code(top)
+    if event.startswith("ctypes.") or (event in _LOOKS_INSIDE and _library_code(top)):
+        return _library_code(top)                  # torch's C code at work for it (its profiler reads __code__)
     called_as = {args[1], "getattr", "hasattr"} if event == "object.__getattr__" else _CALLED_AS.get(event, set())
     if called_as.isdisjoint(top.f_code.co_names):
         return False                               # it called what it was handed

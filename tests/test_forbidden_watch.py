@@ -372,7 +372,9 @@ def test_imports_and_the_code_honest_libraries_write_for_themselves_are_not_coun
 def test_timers_private_annotations_and_profiler_marks_of_honest_code_are_not_counted(grader, full_marks, tmp_path):
     """``timeit`` given a function writes and runs code of its own; singledispatch evaluates
     string annotations (``from __future__ import annotations``) naming the module's private
-    classes; ``torch.profiler.record_function`` is ``torch.autograd.profiler``'s, but no gradient."""
+    classes; ``torch.profiler.record_function`` is ``torch.autograd.profiler``'s, but no gradient;
+    the profiler's stacks (``with_stack=True``, PyTorch's tutorial) make torch import modules and
+    read code objects from its C code."""
     masked_softmax = ("from __future__ import annotations\n" + SOLUTION["masked_softmax"] + (
         "\nimport functools\nimport timeit\n"
         "class _Lengths(tuple):\n    pass\n"
@@ -385,7 +387,12 @@ def test_timers_private_annotations_and_profiler_marks_of_honest_code_are_not_co
         "_relu_backward = relu_backward\n"
         "def relu_backward(dout, x):\n    with torch.profiler.record_function('relu_backward'):\n"
         "        return _relu_backward(dout, x)\n"))
-    result = grader.grade_path(submission_with(tmp_path, {"masked_softmax": masked_softmax, "gradients": gradients}))
+    sgd = with_function("sgd", (
+        "with torch.profiler.profile(with_stack=True) as _prof:\n"
+        "    train_linear_regression(torch.randn(20, 3), torch.randn(20), epochs=1)\n"
+        "_table = _prof.key_averages().table(row_limit=3)\n"))
+    result = grader.grade_path(submission_with(tmp_path, {"masked_softmax": masked_softmax, "gradients": gradients,
+                                                          "sgd": sgd}))
     assert result.by_exercise() == full_marks
 
 
@@ -402,3 +409,24 @@ def test_errors_python_only_prints_are_not_code_run_from_strings(grader, full_ma
         "_t = threading.Thread(target=_demo)\n_t.start()\n_t.join()\n"))
     result = grader.grade_path(submission_with(tmp_path, {"sgd": sgd}))
     assert result.by_exercise() == full_marks
+
+
+def test_a_finalizer_fired_by_the_notebook_runner_zeroes_every_function(grader, tmp_path):
+    """A notebook cell raises an error holding an object whose finalizer is ``exec`` itself: the
+    grader's cell runner frees it while the module loads, with no student frame on the stack."""
+    import nbformat
+
+    cell = ("import weakref\n_b = __builtins__ if isinstance(__builtins__, dict) else vars(__builtins__)\n"
+            "class _Holder:\n    pass\n"
+            "def _armed():\n    h = _Holder()\n"
+            f"    weakref.finalize(h, _b['ex' + 'ec'], {'softmax = torch._C._VariableFunctions.softmax'!r}, globals())\n"
+            "    return h\n"
+            "raise ValueError(_armed())\n")
+    book = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(SOLUTION["losses"]),
+                                           nbformat.v4.new_code_cell(cell)])
+    folder = tmp_path / "sub"
+    folder.mkdir()
+    nbformat.write(book, folder / "losses.ipynb")
+    result = grader.grade_path(folder)
+    tests = [t for t in result.tests if t.exercise == "losses"]
+    assert tests and all(t.score == 0 and "code outside any function uses `builtins.compile`" in t.output for t in tests)
