@@ -39,8 +39,9 @@ unpickled, made code objects or called C through ctypes for it. It does not coun
 Python's, the venv's or the student's own is imported (not one written at run time, nor a
 library's run again by ``importlib.reload``), nor for what such a module does while it is imported;
 nor for the code that ``collections.namedtuple``, ``dataclasses`` (fields that are names), typing
-(a plain type annotation), ``timeit`` (around a function given) or ``torch.compile`` writes and
-runs for itself; nor for compiling without running (``ast.parse``, a string annotation, a
+(a plain type annotation), ``timeit`` (around a function given), networkx's decorators, sympy's
+polynomials or ``torch.compile`` writes and runs for itself; nor for a library reading a
+function's code object (it runs nothing); nor for compiling without running (``ast.parse``, a string annotation, a
 traceback printed; the worker prints the errors Python only prints, such as a failing
 ``__del__``'s, with the traceback module). Outside a request (at import, in a thread or a
 finalizer of the student's, even one whose callable is ``exec`` itself), an event counts against
@@ -54,6 +55,7 @@ student who puts the original back is noted too (every binding is checked after 
 
 from __future__ import annotations
 
+import dataclasses
 import dis
 import inspect
 import json
@@ -297,12 +299,15 @@ _CALLED_AS = {    # the names a library's code calls the function that raises an
     "gc.get_referents": {"get_referents"}, "sys.settrace": {"settrace"}, "sys.setprofile": {"setprofile"},
 }
 _FROZEN_IMPORT = "<frozen importlib._bootstrap"
+_FIELD_NAME = vars(dataclasses.Field)["name"]     # the slot itself, whatever a subclass puts over it
 _IMPORT_NAME = dis.opmap["IMPORT_NAME"]
 _IMPORTERS = {"__import__", "import_module"}      # a library importing by a module's name
 _TRUSTED_FILES = tuple({sys.base_prefix + os.sep, sys.prefix + os.sep, sys.exec_prefix + os.sep, *LIBRARY, "<frozen "})
 _TORCH_COMPILER = ("torch._dynamo",)   # torch.compile at work (not torch.fx on its own: its code is any text)
 _PLAIN_TYPE_OPS = {"RESUME", "CACHE", "NOP", "LOAD_NAME", "LOAD_GLOBAL", "LOAD_ATTR", "LOAD_CONST", "BINARY_SUBSCR",
                    "BUILD_TUPLE", "BUILD_LIST", "BINARY_OP", "RETURN_VALUE", "PUSH_NULL"}
+_WRITERS = (("networkx.utils.decorators", "compile"),     # code written from a signature's names
+            ("sympy.polys.monomials", "_build"))           # and from numbers (sympy.simplify)
 _ARMED: list = []          # the watch of this worker, once it watches
 _IN_HOOK: list = []        # a hook running: what it calls raises events too (sys._getframe)
 _INSTALLED: list = []
@@ -406,16 +411,22 @@ def _own_use(event: str, args: tuple, chain: list) -> bool:
     one handed to it), and it is a look inside (``inspect.currentframe``), a compile for no run
     (``ast.parse``, a type annotation's forward reference), code that a named tuple, a dataclass
     with fields that are names, or typing (a plain type annotation) writes and runs, or torch's
-    compiler at work (``torch.compile``: code objects, generated code), or torch using ctypes or
-    looking inside (its profiler's stacks)."""
+    compiler at work (``torch.compile``: code objects, generated code), torch using ctypes, torch's
+    profiler looking at stacks, or the code networkx's decorators and sympy's polynomials write
+    from names and numbers. A library reading a function's ``__code__`` (networkx, the profiler)
+    is never the student's: a code object runs nothing, and running one raises an event."""
     top = chain[0]
-    if event.startswith("ctypes.") or (event in _LOOKS_INSIDE and _library_code(top)):
-        return _library_code(top)                  # torch's C code at work for it (its profiler reads __code__)
+    if event.startswith("ctypes."):
+        return _library_code(top)
+    if event == "object.__getattr__" and args[1] == "__code__":
+        return True                                # a code object runs nothing (running one is an event)
+    if event in _LOOKS_INSIDE and _in_module(top, ("torch.profiler", "torch.autograd.profiler")):
+        return True                                # its C code sets a profile function, for stacks
     called_as = {args[1], "getattr", "hasattr"} if event == "object.__getattr__" else _CALLED_AS.get(event, set())
     if called_as.isdisjoint(top.f_code.co_names):
         return False                               # it called what it was handed
-    if event in _LOOKS_INSIDE or event == "compile":
-        return True
+    if event in _LOOKS_INSIDE or event in ("compile", "object.__setattr__"):
+        return True                                # (a library swapping a function's code: networkx's lazy compile)
     if any(_in_module(f, _TORCH_COMPILER) for f in chain):
         return True
     if event != "exec":
@@ -428,7 +439,7 @@ def _own_use(event: str, args: tuple, chain: list) -> bool:
         return _plain_type(args[0])
     if _in_module(top, ("timeit",)):
         return _timer_given_functions(top)
-    return False
+    return any(_in_module(top, (module,)) and top.f_code.co_name == function for module, function in _WRITERS)
 
 
 def _in_module(frame, modules: tuple) -> bool:
@@ -449,7 +460,9 @@ def _dataclass_fields_are_names(chain: list) -> bool:
         if frame.f_code.co_name == "_process_class" and _in_module(frame, ("dataclasses",)):
             fields = frame.f_locals.get("fields")
             return isinstance(fields, dict) and all(
-                type(name) is str and name.isidentifier() and not keyword.iskeyword(name) for name in fields)
+                type(field) is dataclasses.Field and _FIELD_NAME.__get__(field) == name     # not a subclass whose
+                and type(name) is str and name.isidentifier() and not keyword.iskeyword(name)   # name changes
+                for name, field in fields.items())
     return False
 
 

@@ -239,7 +239,8 @@ def test_code_run_from_strings_or_bytes_is_caught_however_student_code_reached_i
     import *`` then ``globals()[name]``; ``eval`` from the builtins module reached as
     ``print.__self__``, and handed to torch's code, which calls it; code written into a
     dataclass's methods through a field name that is no name; source run by importlib's
-    ``SourceLoader`` or by ``torch.fx`` (whatever text a CodeGen gives); a string run while the
+    ``SourceLoader`` or by ``torch.fx`` (whatever text a CodeGen gives); the garbage collector's
+    objects read by torch's code (a student could find the watch there); a string run while the
     worker encodes the answer (a tensor subclass's ``contiguous``). Each got 20/20 before."""
     cases = [
         ("pickle.loads", f"from pickle import *\n_P = {SOFTMAX_PICKLE!r}\n"
@@ -258,6 +259,10 @@ def test_code_run_from_strings_or_bytes_is_caught_however_student_code_reached_i
                           "def softmax(x, dim=-1):\n    graph = torch.fx.Graph()\n    graph.set_codegen(Gen())\n"
                           "    torch.fx.GraphModule(torch.nn.Module(), graph)\n"
                           "    return torch.exp(x) / torch.exp(x).sum(dim, keepdim=True)\n"),
+        (".get_objects(...)", "import gc\n"                     # gc's objects (the watch among them) read by torch
+                              "def softmax(x, dim=-1):\n"
+                              "    torch.no_grad()(getattr(gc, 'stcejbo_teg'[::-1]))()\n"
+                              "    return torch.exp(x) / torch.exp(x).sum(dim, keepdim=True)\n"),
         ("builtins.compile", "class Late(torch.Tensor):\n"       # runs while the worker encodes the answer
                              "    def contiguous(self, *args, **kwargs):\n"
                              f"        return getattr(print.__self__, {EVAL})('torch.ops.aten._softmax')(*self.late, False)\n"
@@ -293,6 +298,16 @@ AT_IMPORT = {     # what loads the kernel at import, the line the feedback names
              "_saved = sys.executable, sys.prefix, sys.exec_prefix\nsys.executable = os.path.join(_root, 'bin', 'python')\n"
              "importlib.reload(site)\nsys.executable, sys.prefix, sys.exec_prefix = _saved\n_SM = sys.kernel\n",
              "importlib.reload(site)", "builtins.exec"),
+    "field": ("import dataclasses\n_READS = []\n"                 # a field whose name is a name on the first read only
+              "class _Name(dataclasses.Field):\n    __slots__ = ()\n    @property\n    def name(self):\n"
+              "        _READS.append(1)\n"
+              "        return 'x' if len(_READS) == 1 else 'x=(_K.update(k=torch._C._VariableFunctions.softmax)), "
+              "*_y, _return_type=None, **_z):#'\n"
+              "    @name.setter\n    def name(self, value):\n        pass\n"
+              "@dataclasses.dataclass\nclass _Base:\n    x: int = dataclasses.field(init=False, repr=False, compare=False)\n"
+              "_Base.__dataclass_fields__['x'].__class__ = _Name\n_K = {}\n"
+              "@dataclasses.dataclass  # its methods' text takes the second name\nclass _Child(_Base):\n    'Doc.'\n"
+              "_SM = _K['k']\n", "@dataclasses.dataclass  # its methods' text takes the second name", "builtins.exec"),
     "thread": ("import threading\n_b = __builtins__ if isinstance(__builtins__, dict) else vars(__builtins__)\n"
                f"_t = threading.Thread(target=_b['ex' + 'ec'], args=({KERNEL_SOURCE!r}, globals()))\n"
                "_t.start()\n_t.join()\n", None, "builtins.compile"),
@@ -302,7 +317,7 @@ AT_IMPORT = {     # what loads the kernel at import, the line the feedback names
 @pytest.mark.parametrize("route", AT_IMPORT)
 def test_a_loader_reached_at_import_zeroes_every_function_of_the_module(grader, tmp_path, route):
     """Unpickled (``from pickle import *``, a name made at run time), written into a dataclass's
-    methods, run by importlib's ``SourceLoader``, written to a file and imported, written to a
+    methods (by a field name, or by a field whose name changes after it was checked), run by importlib's ``SourceLoader``, written to a file and imported, written to a
     ``.pth`` file that ``site`` runs when reloaded, or run by a thread whose target is ``exec``
     itself (no student frame on its stack), at import: what it made is there for every
     function, as with a loader the syntax check finds at import."""
@@ -366,6 +381,18 @@ def test_imports_and_the_code_honest_libraries_write_for_themselves_are_not_coun
         "    print(Pair(x, Local(x, dim)), Typed(x), Shifted(x, dim), Step(x), Settings, fractions.Fraction(1, 3))\n"
         "    return _softmax(Step(xs[0]).x, dim)\n"))
     result = grader.grade_path(submission_with(tmp_path, {"losses": losses}))
+    assert result.by_exercise() == full_marks
+
+
+def test_libraries_that_write_code_from_names_and_numbers_are_not_counted(grader, full_marks, tmp_path):
+    """networkx's decorators write their wrappers' code (and swap a function's ``__code__``) on
+    first use; ``sympy.simplify`` writes code for polynomials: a gradients student checking a
+    derivative with sympy at import, in a notebook's demo cell."""
+    gradients = with_function("gradients", (
+        "import networkx as nx\nimport sympy as sp\n"
+        "_path = nx.shortest_path(nx.path_graph(4), 0, 3)\n"
+        "_s = sp.symbols('s')\n_derivative = sp.simplify(sp.exp(_s) / (1 + sp.exp(_s)))\n"))
+    result = grader.grade_path(submission_with(tmp_path, {"gradients": gradients}))
     assert result.by_exercise() == full_marks
 
 
