@@ -39,7 +39,7 @@ unpickled, made code objects or called C through ctypes for it. It does not coun
 Python's, the venv's or the student's own is imported (not one written at run time, nor a
 library's run again by ``importlib.reload``), nor for what such a module does while it is imported;
 nor for the code that ``collections.namedtuple``, ``dataclasses`` (fields that are names), typing
-(a plain type annotation), ``timeit`` (around a function given), networkx's decorators, sympy's
+(a plain type annotation), ``inspect`` (a default of a built-in's signature: ``sys.maxsize``), ``timeit`` (around a function given), networkx's decorators, sympy's
 polynomials or ``torch.compile`` writes and runs for itself; nor for a library reading a
 function's code object (it runs nothing); nor for compiling without running (``ast.parse``, a string annotation, a
 traceback printed; the worker prints the errors Python only prints, such as a failing
@@ -435,8 +435,8 @@ def _own_use(event: str, args: tuple, chain: list) -> bool:
         return top.f_code.co_name == "namedtuple"
     if _in_module(top, ("dataclasses",)):
         return _dataclass_fields_are_names(chain)
-    if _in_module(top, ("typing",)):
-        return _plain_type(args[0])
+    if _in_module(top, ("typing",)) or (_in_module(top, ("inspect",)) and top.f_code.co_name == "wrap_value"):
+        return _plain_type(args[0])                # an annotation; a default in a signature (sys.maxsize)
     if _in_module(top, ("timeit",)):
         return _timer_given_functions(top)
     return any(_in_module(top, (module,)) and top.f_code.co_name == function for module, function in _WRITERS)

@@ -387,9 +387,11 @@ def test_imports_and_the_code_honest_libraries_write_for_themselves_are_not_coun
 def test_libraries_that_write_code_from_names_and_numbers_are_not_counted(grader, full_marks, tmp_path):
     """networkx's decorators write their wrappers' code (and swap a function's ``__code__``) on
     first use; ``sympy.simplify`` writes code for polynomials: a gradients student checking a
-    derivative with sympy at import, in a notebook's demo cell."""
+    derivative with sympy at import, in a notebook's demo cell; ``help`` of a named tuple or of
+    ``torch.Size`` evaluates ``sys.maxsize``, a default of the built-in ``index``."""
     gradients = with_function("gradients", (
-        "import networkx as nx\nimport sympy as sp\n"
+        "import inspect\nimport networkx as nx\nimport sympy as sp\n"
+        "_signature = inspect.signature(torch.Size.index)\n"
         "_path = nx.shortest_path(nx.path_graph(4), 0, 3)\n"
         "_s = sp.symbols('s')\n_derivative = sp.simplify(sp.exp(_s) / (1 + sp.exp(_s)))\n"))
     result = grader.grade_path(submission_with(tmp_path, {"gradients": gradients}))
