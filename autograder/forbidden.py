@@ -53,6 +53,7 @@ import symtable
 import sys
 import types
 from dataclasses import dataclass
+from pathlib import Path
 
 from autograder.syntax import parse_module
 
@@ -99,6 +100,7 @@ class Violation:
     replaced: bool = False   # seen at run time: the student put back what the grader watches
     lookup: bool = False     # a look into torch's names by a name made at run time (``getattr(torch, s)``)
     at_import: bool = False  # a loader used by code that runs at import, outside any function
+    sibling: bool = False    # a function of the student's other module that reaches a forbidden use
 
     def message(self, locate=None) -> str:
         """What the student reads; ``locate(line)`` may name the line otherwise (a notebook's cell)."""
@@ -123,6 +125,9 @@ class Violation:
             return (f"`{self.name}` earns no points: code outside any function{runs}"
                     f"; that {does}, and what it does is there for every function, so it counts against "
                     "each: move that code under `if __name__ == \"__main__\":` or delete it")
+        if self.sibling:
+            return (f"`{self.name}` uses `{self.used}`{where}, from your other module, which uses what this exercise "
+                    "forbids: a module is checked under the rules of each exercise whose functions call it")
         if self.lookup:
             return (f"`{self.name}` uses `{self.used}`{where}: a name of torch's made while your code runs "
                     "cannot be checked for forbidden calls in this exercise; write the name out")
@@ -616,6 +621,26 @@ class _RuleSet:
         if use.kind == "lookup":
             return self.forbids_torch
         return use.text in (self.keywords if use.kind == "kw" else self.assigned)
+
+
+def sibling_rules(source: bytes | str, folder: Path, rules: dict[str, list[str]]) -> list[str]:
+    """A dotted rule ``sibling.name`` for each top-level function or class of a module beside this
+    one (``sibling.py`` in ``folder``, the student's own) that this module imports and whose code
+    reaches a use ``rules`` forbid: each module is read alone, so what a sibling does counts where
+    this module's functions call it (a private torch name in it included)."""
+    tree = parse_module(source)
+    if tree is None:
+        return []
+    imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names} | {
+        n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module and not n.level}
+    found = []
+    for module in sorted(imported):
+        path = folder / f"{module}.py"
+        if not path.is_file() or (sibling := parse_module(path.read_bytes())) is None:
+            continue
+        defined = [n.name for n in sibling.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+        found += [f"{module}.{name}" for name in sorted(find_forbidden(path.read_bytes(), rules, defined))]
+    return found
 
 
 def find_forbidden(source: bytes | str, rules: dict[str, list[str]], names: list[str]) -> dict[str, Violation]:

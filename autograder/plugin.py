@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 import torch
@@ -19,7 +19,7 @@ import torch
 from autograder.client import (CallStopped, ExerciseSession, ExerciseUnavailable, ForbiddenCall, Student,
                                StudentError, Timeouts, WorkerFailure, WrongResult)
 from autograder.course import Course
-from autograder.forbidden import Violation, find_forbidden
+from autograder.forbidden import Violation, find_forbidden, sibling_rules
 from autograder.notebook import NotebookModule
 from autograder.sandbox import Limits
 from autograder.submission import Submission
@@ -257,8 +257,15 @@ class GradingPlugin:
         if exercise not in self._violations:
             path = self.submission.folder / self.course.exercises[exercise].module_file
             ex = self.course.exercises[exercise]
-            self._violations[exercise] = find_forbidden(path.read_bytes(), ex.forbidden, list(ex.names)) \
-                if path.is_file() else {}
+            if path.is_file():
+                source, rules = path.read_bytes(), ex.forbidden
+                if siblings := sibling_rules(source, path.parent, rules):       # the student's other modules
+                    rules = {**rules, "*": [*rules.get("*", []), *siblings]}
+                self._violations[exercise] = {
+                    name: replace(v, sibling=True) if v.used.startswith(tuple(siblings)) else v
+                    for name, v in find_forbidden(source, rules, list(ex.names)).items()}
+            else:
+                self._violations[exercise] = {}
         return self._violations[exercise]
 
     def _result(self, item, call, report) -> TestResult:

@@ -459,3 +459,26 @@ def test_a_finalizer_fired_by_the_notebook_runner_zeroes_every_function(grader, 
     result = grader.grade_path(folder)
     tests = [t for t in result.tests if t.exercise == "losses"]
     assert tests and all(t.score == 0 and "code outside any function uses `builtins.compile`" in t.output for t in tests)
+
+
+def test_a_sibling_module_is_checked_under_the_rules_of_the_exercise_that_calls_it(grader, full_marks, tmp_path):
+    """losses' ``softmax`` calls a helper of the student's own ``masked_softmax.py`` that uses
+    torch's private kernel (allowed nowhere in losses, unseen at run time, and masked_softmax's
+    own functions do not reach it): 20/20 before. Helpers of that module that use nothing losses
+    forbids stay allowed, as attention importing ``masked_softmax`` does."""
+    masked_softmax = SOLUTION["masked_softmax"] + (
+        "\n\ndef row_weights(x, dim):\n    return torch._C._VariableFunctions.softmax(x, dim)\n\n"
+        "def clamp_rows(x):\n    return x.clamp(-1e4, 1e4)\n")
+    losses = with_function("losses", "import masked_softmax\n_honest = softmax\n_honest_log = log_softmax\n"
+                                     "def softmax(x, dim=-1):\n    return masked_softmax.row_weights(x, dim)\n"
+                                     "def log_softmax(x, dim=-1):\n    return _honest_log(masked_softmax.clamp_rows(x), dim)\n")
+    attention = with_function("attention", "from masked_softmax import masked_softmax, clamp_rows\n")
+    result = grader.grade_path(submission_with(tmp_path, {"masked_softmax": masked_softmax, "losses": losses,
+                                                          "attention": attention}))
+    caught = covering(result.tests, "softmax")
+    line = losses.splitlines().index("    return masked_softmax.row_weights(x, dim)") + 1
+    assert caught and all(t.score == 0 and f"`softmax` uses `masked_softmax.row_weights` (line {line}), from your "
+                          "other module" in t.output for t in caught)
+    assert all(t.score == t.max_score for t in result.tests if t.exercise == "losses" and "softmax" not in t.covers)
+    scores = result.by_exercise()
+    assert all(scores[ex] == full_marks[ex] for ex in scores if ex != "losses")
