@@ -3,8 +3,9 @@
 :mod:`autograder.notebook` (on the trusted side) writes the code cells one after another and, as
 the module's last line, a map of the line where each cell starts (:func:`cell_map_line`): a line
 of a student's cell, ``# cell 2`` included, can never be taken for a cell boundary. The worker
-runs such a module cell by cell, as nbgrader runs a notebook (``allow_errors``): a cell that raises, or runs past its time (a training demo), is noted and stopped, and the cells
-after it still run. This module imports no third-party package, so the worker can use it cheaply.
+runs such a module cell by cell, as nbgrader runs a notebook (``allow_errors``): a cell that
+raises, or runs past its time (a training demo), is noted and stopped, and the cells after it
+still run. This module imports no third-party package, so the worker can use it cheaply.
 """
 
 from __future__ import annotations

@@ -120,8 +120,8 @@ class Violation:
             runs = (f" calls helper `{self.via}`, which uses `{self.used}`{line}" if self.via
                     else f"{line} uses `{self.used}`")
             does = ("reaches into Python's internals" if self.used.startswith(".") else
-                    "changes the grader or how modules are imported" if any(
-                        self.used == t or self.used.startswith(t + ".") for t in TAMPERS) else "loads or runs code")
+                    "changes the grader or how modules are imported" if under(self.used, TAMPERS)
+                    else "loads or runs code")
             return (f"`{self.name}` earns no points: code outside any function{runs}"
                     f"; that {does}, and what it does is there for every function, so it counts against "
                     "each: move that code under `if __name__ == \"__main__\":` or delete it")
@@ -570,12 +570,18 @@ def _watched_method(name: str) -> bool:
     return f".{name}" not in INTERNALS and watches_attribute(name)
 
 
+def under(dotted: str, names) -> bool:
+    """Whether a dotted name is one of ``names`` (a set or tuple) or under one: ``torch.jit.script``
+    is under ``torch.jit``, ``torch.jitter`` is not."""
+    parts = dotted.split(".")
+    return any(".".join(parts[:i]) in names for i in range(1, len(parts) + 1))
+
+
 def internal_use(used: str) -> bool:
     """Whether a use a Violation shows is one of :data:`INTERNALS` (``torch.jit.script``: under one)."""
     if used.endswith(RUN_TIME_NAME):           # any name of a module that holds an internal
         return any(rule.startswith(used.removesuffix(RUN_TIME_NAME)) for rule in INTERNAL_USES)
-    parts = used.split(".")
-    return used in INTERNAL_USES or any(".".join(parts[:i]) in INTERNAL_USES for i in range(1, len(parts)))
+    return under(used, INTERNAL_USES)
 
 
 def private_torch_name(dotted: str) -> bool:
@@ -636,10 +642,10 @@ def sibling_rules(source: bytes | str, folder: Path, rules: dict[str, list[str]]
     found = []
     for module in sorted(imported):
         path = folder / f"{module}.py"
-        if not path.is_file() or (sibling := parse_module(path.read_bytes())) is None:
+        if not path.is_file() or (sibling := parse_module(text := path.read_bytes())) is None:
             continue
         defined = [n.name for n in sibling.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
-        found += [f"{module}.{name}" for name in sorted(find_forbidden(path.read_bytes(), rules, defined))]
+        found += [f"{module}.{name}" for name in sorted(find_forbidden(text, rules, defined))]
     return found
 
 

@@ -69,7 +69,7 @@ from operator import getitem, is_not
 
 import torch
 
-from autograder.forbidden import INTERNAL_USES
+from autograder.forbidden import INTERNAL_USES, under
 
 LIBRARY = (os.path.dirname(torch.__file__) + os.sep, os.path.dirname(os.path.abspath(__file__)) + os.sep)
 ALL = "*"
@@ -306,7 +306,8 @@ _TRUSTED_FILES = tuple({sys.base_prefix + os.sep, sys.prefix + os.sep, sys.exec_
 _TORCH_COMPILER = ("torch._dynamo",)   # torch.compile at work (not torch.fx on its own: its code is any text)
 _PLAIN_TYPE_OPS = {"RESUME", "CACHE", "NOP", "LOAD_NAME", "LOAD_GLOBAL", "LOAD_ATTR", "LOAD_CONST", "BINARY_SUBSCR",
                    "BUILD_TUPLE", "BUILD_LIST", "BINARY_OP", "RETURN_VALUE", "PUSH_NULL"}
-_WRITERS = (("networkx.utils.decorators", "compile"),     # code written from a signature's names
+_WRITERS = (("collections", "namedtuple"),                # code written from names they check,
+            ("networkx.utils.decorators", "compile"),     # from a signature's names
             ("sympy.polys.monomials", "_build"))           # and from numbers (sympy.simplify)
 _ARMED: list = []          # the watch of this worker, once it watches
 _IN_HOOK: list = []        # a hook running: what it calls raises events too (sys._getframe)
@@ -431,8 +432,6 @@ def _own_use(event: str, args: tuple, chain: list) -> bool:
         return True
     if event != "exec":
         return False
-    if _in_module(top, ("collections",)):
-        return top.f_code.co_name == "namedtuple"
     if _in_module(top, ("dataclasses",)):
         return _dataclass_fields_are_names(chain)
     if _in_module(top, ("typing",)) or (_in_module(top, ("inspect",)) and top.f_code.co_name == "wrap_value"):
@@ -446,7 +445,7 @@ def _in_module(frame, modules: tuple) -> bool:
     """Whether a frame runs the code of one of ``modules`` (or a submodule), in that module's own
     namespace (not student code compiled under its file name)."""
     name = frame.f_globals.get("__name__")
-    if not (isinstance(name, str) and any(name == m or name.startswith(m + ".") for m in modules)):
+    if not (isinstance(name, str) and under(name, modules)):
         return False
     module = sys.modules.get(name)
     return getattr(module, "__dict__", None) is frame.f_globals \

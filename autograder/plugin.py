@@ -19,7 +19,7 @@ import torch
 from autograder.client import (CallStopped, ExerciseSession, ExerciseUnavailable, ForbiddenCall, Student,
                                StudentError, Timeouts, WorkerFailure, WrongResult)
 from autograder.course import Course
-from autograder.forbidden import Violation, find_forbidden, sibling_rules
+from autograder.forbidden import Violation, find_forbidden, sibling_rules, under
 from autograder.notebook import NotebookModule
 from autograder.sandbox import Limits
 from autograder.submission import Submission
@@ -262,7 +262,7 @@ class GradingPlugin:
                 if siblings := sibling_rules(source, path.parent, rules):       # the student's other modules
                     rules = {**rules, "*": [*rules.get("*", []), *siblings]}
                 self._violations[exercise] = {
-                    name: replace(v, sibling=True) if v.used.startswith(tuple(siblings)) else v
+                    name: replace(v, sibling=True) if under(v.used, siblings) else v
                     for name, v in find_forbidden(source, rules, list(ex.names)).items()}
             else:
                 self._violations[exercise] = {}
