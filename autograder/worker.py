@@ -97,14 +97,16 @@ class Worker:
                                                        "message": "unprintable", "where": []}}, {})
 
     def _error_info(self, e: BaseException) -> dict:
-        tb = traceback.extract_tb(e.__traceback__)
-        student_frames = [f for f in tb if f.filename.startswith(self._student_dir())]
+        """The error as data. Its ``where`` lists the student's frames (file, line, function) without
+        their code: the grader reads that from its own copy of the submission."""
+        student_dir = self._student_dir()
+        codes = ((frame.f_code, line) for frame, line in traceback.walk_tb(e.__traceback__))
         return {
             "type": type(e).__name__,
             "mro": [c.__name__ for c in type(e).__mro__],
             "message": exception_message(e, 2000),
-            "where": [[f.filename.rsplit("/", 1)[-1], f.lineno, f.name, f.line or ""]
-                      for f in student_frames[-5:]],
+            "where": [[code.co_filename.rsplit("/", 1)[-1], line, code.co_name, ""]
+                      for code, line in codes if code.co_filename.startswith(student_dir)][-5:],
             **({"missing": e.name} if type(e) is MissingName else {}),
             **({"unreadable": {"kind": e.kind, "returned": e.returned}} if type(e) is UnreadableResult else {}),
         }
