@@ -323,9 +323,26 @@ def _on_audit(event: str, args: tuple) -> None:
         return
     _IN_HOOK.append(event)
     try:
-        _ARMED[0].audited(event, args, used, sys._getframe(1))
+        top = sys._getframe(1)
+        if top.f_code is not _TRACEBACK_CODES:     # the worker's own look at an error: no student code runs
+            _ARMED[0].audited(event, args, used, top)
     finally:
         _IN_HOOK.clear()
+
+
+def traceback_codes(tb) -> list[tuple]:
+    """``(code, line)`` of each frame of the traceback ``tb``, outermost first: how the worker
+    reads where an error of a request was raised. Reading a frame of a traceback is an audit event
+    that the watch would examine, stack and all, for each frame; these reads (fields of C objects,
+    which run no student code) are the worker's own and are not examined."""
+    codes = []
+    while tb is not None:
+        codes.append((tb.tb_frame.f_code, tb.tb_lineno))
+        tb = tb.tb_next
+    return codes
+
+
+_TRACEBACK_CODES = traceback_codes.__code__
 
 
 def _install_audit_hook() -> None:

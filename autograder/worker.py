@@ -21,7 +21,7 @@ import torch
 
 from autograder import wire
 from autograder.cells import run_cells
-from autograder.forbidden_watch import ForbiddenWatch
+from autograder.forbidden_watch import ForbiddenWatch, traceback_codes
 from autograder.text import exception_message
 
 MAX_ITER_ITEMS = 100_000
@@ -100,7 +100,7 @@ class Worker:
         """The error as data. Its ``where`` lists the student's frames (file, line, function) without
         their code: the grader reads that from its own copy of the submission."""
         student_dir = self._student_dir()
-        codes = ((frame.f_code, line) for frame, line in traceback.walk_tb(e.__traceback__))
+        codes = traceback_codes(e.__traceback__)
         return {
             "type": type(e).__name__,
             "mro": [c.__name__ for c in type(e).__mro__],
