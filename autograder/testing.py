@@ -276,9 +276,9 @@ def _unchanged(before, after) -> bool:
     ``before``: tensors by their values, lists and tuples item by item, numbers by value; anything
     else is not sent back, and counts as unchanged."""
     if isinstance(before, torch.Tensor):
-        return isinstance(after, torch.Tensor) and after.shape == before.shape and after.dtype == before.dtype and bool(
-            ((after == before) | (torch.isnan(after) & torch.isnan(before)) if after.is_floating_point()
-             else (after == before)).all())
+        return isinstance(after, torch.Tensor) and after.shape == before.shape and after.dtype == before.dtype and (
+            torch.equal(after, before) or (after.is_floating_point() and bool(     # NaN where NaN was
+                ((after == before) | (torch.isnan(after) & torch.isnan(before))).all())))
     if isinstance(before, (list, tuple)):
         return isinstance(after, list) and len(after) == len(before) and all(map(_unchanged, before, after))
     if type(before) in (bool, int, float):
