@@ -440,6 +440,21 @@ def test_errors_python_only_prints_are_not_code_run_from_strings(grader, full_ma
     assert result.by_exercise() == full_marks
 
 
+
+def test_a_look_into_a_traceback_is_the_students_and_the_workers_own_is_not(grader, full_marks, tmp_path):
+    """A function that reads a frame of a traceback (by a name made at run time) is noted; the
+    worker reads the frames of every error a request raises, to say where it was raised, and that
+    look is its own: the module's other functions, which raise the errors the tests expect, keep
+    full marks."""
+    source = ("def softmax(x, dim=-1):\n    try:\n        raise ValueError('a look inside')\n"
+              "    except ValueError as e:\n        getattr(e.__traceback__, 'emarf_bt'[::-1])\n"
+              "    return torch.exp(x) / torch.exp(x).sum(dim, keepdim=True)\n")
+    result, tests = graded(grader, tmp_path, "losses", with_function("losses", source))
+    caught = covering(tests, "softmax")
+    assert caught and all(t.score == 0 and "`softmax` uses `.tb_frame(...)`" in t.output for t in caught)
+    assert all(t.score == t.max_score for t in tests if "softmax" not in t.covers)
+    assert any("rejects_invalid" in t.nodeid for t in tests if "softmax" not in t.covers)
+
 def test_a_finalizer_fired_by_the_notebook_runner_zeroes_every_function(grader, tmp_path):
     """A notebook cell raises an error holding an object whose finalizer is ``exec`` itself: the
     grader's cell runner frees it while the module loads, with no student frame on the stack."""
