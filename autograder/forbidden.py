@@ -486,12 +486,12 @@ def _refs(stmt: ast.stmt, global_reads) -> set[str]:
     return body_reads | {n.id for part in outer for n in ast.walk(part) if isinstance(n, ast.Name)}
 
 
-def _own_attribute_names(tree: ast.Module) -> set[str]:
-    """Attribute names the student's code gives its own objects: methods and class attributes
-    (dataclass fields included), named-tuple fields (``namedtuple("Layer", "forward backward")``)
-    and attributes it assigns (``layer.backward = ...``)."""
+def _own_attribute_names(nodes: list[ast.AST]) -> set[str]:
+    """Attribute names the student's code (``nodes``: every node of its syntax tree) gives its own
+    objects: methods and class attributes (dataclass fields included), named-tuple fields
+    (``namedtuple("Layer", "forward backward")``) and attributes it assigns (``layer.backward = ...``)."""
     names = set()
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.ClassDef):
             for item in node.body:
                 if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -516,15 +516,15 @@ def _called_name(call: ast.Call) -> str | None:
     return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
 
 
-def _assigned_aliases(tree: ast.Module, aliases: dict[str, set[str]]) -> None:
-    """``f = torch.broadcast_shapes`` anywhere makes ``f`` stand for ``torch.broadcast_shapes`` too
-    (a name given several values stands for each), through chains of such assignments in any
-    order. An assignment is looked at again only when the name it starts from gains a value, so
-    the time grows with the file, not its square; dotted names of more than MAX_ALIAS_PARTS parts
-    are dropped (so cycles like ``a = b.x; b = a.y`` end), and a name given more than
-    MAX_ALIAS_VALUES values raises _TooConvoluted."""
+def _assigned_aliases(nodes: list[ast.AST], aliases: dict[str, set[str]]) -> None:
+    """``f = torch.broadcast_shapes`` anywhere (among ``nodes``, every node of the syntax tree)
+    makes ``f`` stand for ``torch.broadcast_shapes`` too (a name given several values stands for
+    each), through chains of such assignments in any order. An assignment is looked at again only
+    when the name it starts from gains a value, so the time grows with the file, not its square;
+    dotted names of more than MAX_ALIAS_PARTS parts are dropped (so cycles like ``a = b.x; b = a.y``
+    end), and a name given more than MAX_ALIAS_VALUES values raises _TooConvoluted."""
     by_base: dict[str, list[tuple[str, ast.expr]]] = {}
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             base = _base_name(node.value)
             if base is not None:
@@ -637,8 +637,9 @@ def sibling_rules(source: bytes | str, folder: Path, rules: dict[str, list[str]]
     tree = parse_module(source)
     if tree is None:
         return []
-    imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names} | {
-        n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module and not n.level}
+    nodes = list(ast.walk(tree))
+    imported = {a.name.split(".")[0] for n in nodes if isinstance(n, ast.Import) for a in n.names} | {
+        n.module.split(".")[0] for n in nodes if isinstance(n, ast.ImportFrom) and n.module and not n.level}
     found = []
     for module in sorted(imported):
         path = folder / f"{module}.py"
@@ -666,13 +667,14 @@ def find_forbidden(source: bytes | str, rules: dict[str, list[str]], names: list
         return {name: Violation(name, UNCHECKABLE, 1, None) for name in names}     # can be vouched for
 
 
-def _loaded_at_import(tree, aliases, star_modules, bound_at, scans, refs, own_names) -> tuple[_Use, str | None] | None:
+def _loaded_at_import(tree, nodes, aliases, star_modules, bound_at, scans, refs,
+                      own_names) -> tuple[_Use, str | None] | None:
     """The first loader (:data:`LOADERS`: code run from strings, unpickling) or change of the grader
     or of imports (:data:`TAMPERS`) that code run at import uses, itself or in a module-level
     helper it calls (transitively), with that helper."""
     at_import = list(_run_at_import(tree.body))
     loaders = _RuleSet([rule for rule in LOADERS + TAMPERS if rule not in SEPARATE_AT_IMPORT])
-    timed_functions = _timed_functions(tree, aliases, scans.keys())
+    timed_functions = _timed_functions(nodes, aliases, scans.keys())
 
     def first(uses):
         return next((u for u in sorted(uses, key=lambda u: u.line) if (u.bare is None or u.bare not in bound_at)
@@ -698,11 +700,12 @@ def _loaded_at_import(tree, aliases, star_modules, bound_at, scans, refs, own_na
     return None
 
 
-def _timed_functions(tree, aliases, defined) -> set[int]:
-    """The lines of calls of :data:`TIMERS` given a function to time (a lambda, or a function the
-    module defines), not a string of code: ``timeit.timeit(lambda: softmax(x))`` in a demo cell."""
+def _timed_functions(nodes, aliases, defined) -> set[int]:
+    """The lines of calls (among ``nodes``, every node of the syntax tree) of :data:`TIMERS` given a
+    function to time (a lambda, or a function the module defines), not a string of code:
+    ``timeit.timeit(lambda: softmax(x))`` in a demo cell."""
     lines = set()
-    for node in ast.walk(tree):
+    for node in nodes:
         if not isinstance(node, ast.Call) or not any(d in TIMERS for d in _dotted(node.func, aliases)):
             continue
         stmt = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "stmt"), None)
@@ -717,9 +720,10 @@ def _scan(tree: ast.Module, rules: dict[str, list[str]], names: list[str], globa
     if len(alias_finder.star_modules) > MAX_STAR_IMPORTS:
         raise _TooConvoluted("star imports")
     aliases = alias_finder.names
-    _assigned_aliases(tree, aliases)
+    nodes = list(ast.walk(tree))              # walked once, read by the checks below
+    _assigned_aliases(nodes, aliases)
     defs = _definitions(tree)
-    own_names = _own_attribute_names(tree)
+    own_names = _own_attribute_names(nodes)
     bound_at = dict(alias_finder.bound_at)
     for name, stmts in defs.items():
         bound_at.setdefault(name, []).extend(stmt.lineno for stmt in stmts)
@@ -736,7 +740,7 @@ def _scan(tree: ast.Module, rules: dict[str, list[str]], names: list[str], globa
         scans[def_name] = scan
 
     found: dict[str, Violation] = {}
-    loaded = _loaded_at_import(tree, aliases, alias_finder.star_modules, bound_at, scans, refs, own_names)
+    loaded = _loaded_at_import(tree, nodes, aliases, alias_finder.star_modules, bound_at, scans, refs, own_names)
     if loaded is not None:      # whatever it did is there for every name: it counts against each
         use, via = loaded
         found = {name: Violation(name, use.text, use.line, via, at_import=True) for name in names if name in scans}
