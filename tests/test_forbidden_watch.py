@@ -440,8 +440,7 @@ def test_errors_python_only_prints_are_not_code_run_from_strings(grader, full_ma
     assert result.by_exercise() == full_marks
 
 
-
-def test_a_look_into_a_traceback_is_the_students_and_the_workers_own_is_not(grader, full_marks, tmp_path):
+def test_a_look_into_a_traceback_is_the_students_and_the_workers_own_is_not(grader, tmp_path):
     """A function that reads a frame of a traceback (by a name made at run time) is noted; the
     worker reads the frames of every error a request raises, to say where it was raised, and that
     look is its own: the module's other functions, which raise the errors the tests expect, keep
@@ -454,6 +453,7 @@ def test_a_look_into_a_traceback_is_the_students_and_the_workers_own_is_not(grad
     assert caught and all(t.score == 0 and "`softmax` uses `.tb_frame(...)`" in t.output for t in caught)
     assert all(t.score == t.max_score for t in tests if "softmax" not in t.covers)
     assert any("rejects_invalid" in t.nodeid for t in tests if "softmax" not in t.covers)
+
 
 def test_a_finalizer_fired_by_the_notebook_runner_zeroes_every_function(grader, tmp_path):
     """A notebook cell raises an error holding an object whose finalizer is ``exec`` itself: the
