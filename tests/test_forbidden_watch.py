@@ -206,7 +206,7 @@ def test_switching_gradients_off_while_the_code_runs_is_allowed(grader, full_mar
         "    torch.zeros(1).requires_grad_(False)\n"
         "    with torch.set_grad_enabled(False):\n"
         "        return _numerical_grad(f, x, h)\n"))
-    result = grader.grade_path(submission_with(tmp_path, {"gradients": gradients}))
+    result, _ = graded(grader, tmp_path, "gradients", gradients)
     assert result.by_exercise() == full_marks
 
 
@@ -380,7 +380,7 @@ def test_imports_and_the_code_honest_libraries_write_for_themselves_are_not_coun
         "    xs = typing.cast(typing.List['torch.Tensor'], [x])\n"
         "    print(Pair(x, Local(x, dim)), Typed(x), Shifted(x, dim), Step(x), Settings, fractions.Fraction(1, 3))\n"
         "    return _softmax(Step(xs[0]).x, dim)\n"))
-    result = grader.grade_path(submission_with(tmp_path, {"losses": losses}))
+    result, _ = graded(grader, tmp_path, "losses", losses)
     assert result.by_exercise() == full_marks
 
 
@@ -394,7 +394,7 @@ def test_libraries_that_write_code_from_names_and_numbers_are_not_counted(grader
         "_signature = inspect.signature(torch.Size.index)\n"
         "_path = nx.shortest_path(nx.path_graph(4), 0, 3)\n"
         "_s = sp.symbols('s')\n_derivative = sp.simplify(sp.exp(_s) / (1 + sp.exp(_s)))\n"))
-    result = grader.grade_path(submission_with(tmp_path, {"gradients": gradients}))
+    result, _ = graded(grader, tmp_path, "gradients", gradients)
     assert result.by_exercise() == full_marks
 
 
@@ -436,7 +436,7 @@ def test_errors_python_only_prints_are_not_code_run_from_strings(grader, full_ma
         "import threading\n"
         "def _demo():\n    raise RuntimeError('a demo thread that fails')\n"
         "_t = threading.Thread(target=_demo)\n_t.start()\n_t.join()\n"))
-    result = grader.grade_path(submission_with(tmp_path, {"sgd": sgd}))
+    result, _ = graded(grader, tmp_path, "sgd", sgd)
     assert result.by_exercise() == full_marks
 
 
