@@ -14,7 +14,6 @@ import collections
 import contextlib
 import importlib.util
 import sys
-import traceback
 import types
 
 import torch
@@ -97,16 +96,12 @@ class Worker:
                                                        "message": "unprintable", "where": []}}, {})
 
     def _error_info(self, e: BaseException) -> dict:
-        """The error as data. Its ``where`` lists the student's frames (file, line, function) without
-        their code: the grader reads that from its own copy of the submission."""
         student_dir = self._student_dir()
-        codes = traceback_codes(e.__traceback__)
         return {
             "type": type(e).__name__,
             "mro": [c.__name__ for c in type(e).__mro__],
             "message": exception_message(e, 2000),
-            "where": [[code.co_filename.rsplit("/", 1)[-1], line, code.co_name, ""]
-                      for code, line in codes if code.co_filename.startswith(student_dir)][-5:],
+            "where": _where(e.__traceback__, lambda file: file.startswith(student_dir), 5),
             **({"missing": e.name} if type(e) is MissingName else {}),
             **({"unreadable": {"kind": e.kind, "returned": e.returned}} if type(e) is UnreadableResult else {}),
         }
@@ -258,13 +253,21 @@ def load_module(path: str, name: str, cell_seconds: float | None = None) -> tupl
     return module, []
 
 
+def _where(tb, shown, count: int) -> list[list]:
+    """``[file name, line, function, ""]`` of the innermost ``count`` frames of the traceback ``tb``
+    whose file ``shown(file)`` accepts, outermost first, without their code: the grader reads the
+    code from its own copy of the submission."""
+    return [[code.co_filename.rsplit("/", 1)[-1], line, code.co_name, ""]
+            for code, line in traceback_codes(tb) if shown(code.co_filename)][-count:]
+
+
 def serve(sock, module_path: str, module_name: str, hello: dict, watch_plan: list | None = None,
           names=(), cell_seconds: float | None = None) -> None:
     """Send ``hello`` (how the worker is confined: sent before any student code runs, which could
     forge anything sent later), import the module (``cell_seconds``: a notebook's, cell by cell),
-    report how that went, then answer requests until the socket closes. ``watch_plan`` (the exercise's forbidden calls, see
-    :func:`autograder.forbidden_watch.watch_plan`) is put in place before the import, noting
-    calls against the contract ``names``."""
+    report how that went, then answer requests until the socket closes. ``watch_plan`` (the
+    exercise's forbidden calls, see :func:`autograder.forbidden_watch.watch_plan`) is put in place
+    before the import, noting calls against the contract ``names``."""
     wire.send(sock, wire.encode(hello, {}))
     watcher = ForbiddenWatch(watch_plan, names, module_path) if watch_plan is not None else None
     try:
@@ -274,9 +277,7 @@ def serve(sock, module_path: str, module_name: str, hello: dict, watch_plan: lis
         if watcher is not None:
             watcher.loaded()
     except BaseException as e:  # noqa: BLE001 - SystemExit at import included
-        tb = traceback.extract_tb(e.__traceback__)
-        where = [[f.filename.rsplit("/", 1)[-1], f.lineno, f.name, f.line or ""]
-                 for f in tb if f.filename == module_path][-3:]
+        where = _where(e.__traceback__, lambda file: file == module_path, 3)
         message = exception_message(e, 2000)
         if isinstance(e, SyntaxError):
             where = [[module_path.rsplit("/", 1)[-1], e.lineno, "<module>", (e.text or "").strip()]]
