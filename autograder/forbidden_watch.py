@@ -39,9 +39,10 @@ unpickled, made code objects or called C through ctypes for it. It does not coun
 Python's, the venv's or the student's own is imported (not one written at run time, nor a
 library's run again by ``importlib.reload``), nor for what such a module does while it is imported;
 nor for the code that ``collections.namedtuple``, ``dataclasses`` (fields that are names), typing
-(a plain type annotation), ``inspect`` (a default of a built-in's signature: ``sys.maxsize``), ``timeit`` (around a function given), networkx's decorators, sympy's
-polynomials or ``torch.compile`` writes and runs for itself; nor for a library reading a
-function's code object (it runs nothing); nor for compiling without running (``ast.parse``, a string annotation, a
+(a plain type annotation), ``inspect`` (a default of a built-in's signature: ``sys.maxsize``),
+``timeit`` (around a function given), networkx's decorators, sympy's polynomials or
+``torch.compile`` writes and runs for itself; nor for a library reading a function's code object
+(it runs nothing); nor for compiling without running (``ast.parse``, a string annotation, a
 traceback printed; the worker prints the errors Python only prints, such as a failing
 ``__del__``'s, with the traceback module). Outside a request (at import, in a thread or a
 finalizer of the student's, even one whose callable is ``exec`` itself), an event counts against
@@ -391,12 +392,11 @@ def _use_of(event: str, args: tuple) -> str | None:
 def _imported(event: str, args: tuple, chain: list, student_dir: str) -> bool:
     """Whether library frames ``chain`` (innermost first) raised an event while importing a module:
     an ``import`` statement, or a library importing by name (``importlib.import_module``, torch's
-    C code), of a
-    module among Python's, the venv's, torch's, the grader's or the student's files (not one
-    written at run time, nor source a loader object hands over: ``SourceLoader.exec_module``), or
-    ``importlib.reload`` of a student's module (another module run again may read what the student
-    changed: ``site`` runs the ``.pth`` files of the prefix it finds). What a library's module
-    does while it is imported is its own business."""
+    C code), of a module among Python's, the venv's, torch's, the grader's or the student's files
+    (not one written at run time, nor source a loader object hands over:
+    ``SourceLoader.exec_module``), or ``importlib.reload`` of a student's module (another module
+    run again may read what the student changed: ``site`` runs the ``.pth`` files of the prefix it
+    finds). What a library's module does while it is imported is its own business."""
     frozen = [i for i, f in enumerate(chain) if f.f_code.co_filename.startswith(_FROZEN_IMPORT)]
     if not frozen:
         return False
