@@ -420,7 +420,7 @@ def test_dot_product_attention_mask_edges(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("dot_product_attention")
 def test_dot_product_attention_large_scores(student):
-    """dot_product_attention: stays finite and exact for very large scores (stable softmax), and float64 inputs are computed in float64 throughout"""
+    """dot_product_attention: stays finite and exact for very large scores (stable softmax) and for scores near -3e5 (masked keys still weigh 0), and float64 inputs are computed in float64 throughout"""
     g = torch.Generator().manual_seed(7)
     # integer-valued queries and keys with d = 4: every score is an exact multiple of 0.5,
     # hundreds to thousands in magnitude
@@ -430,6 +430,14 @@ def test_dot_product_attention_large_scores(student):
     for dtype in DTYPES:
         for lens in (None, torch.tensor([3, 6]), torch.tensor([[0, 6, 2], [5, 1, 0]])):
             _dpa_later(student, (q.to(dtype), k.to(dtype), v.to(dtype), lens))
+    # float64 scores near -3e5 on the keys kept (-3e5 - 0.6 * key), still far above the book's
+    # -1e6: the masked keys keep weight 0, where a milder mask value (-1e4, -1e5) would give them
+    # the weight instead, as in masked_softmax
+    q = torch.full((2, 2, 4), 300.0, dtype=torch.float64)
+    k = (-500.0 - 1e-3 * torch.arange(5, dtype=torch.float64))[None, :, None].expand(2, 5, 4).contiguous()
+    v = torch.randn(2, 5, 3, generator=g, dtype=torch.float64)
+    for lens in (torch.tensor([3, 1]), torch.tensor([[2, 5], [4, 1]])):
+        _dpa_later(student, (q, k, v, lens))
     # float64 stays float64 throughout, the scale 1/sqrt(d) included
     _dpa_later(student, _cancelling_float64_probe(),
                output="float64 output of values that cancel (scale sqrt(d) in float64)")
