@@ -430,11 +430,14 @@ def test_dot_product_attention_large_scores(student):
     for dtype in DTYPES:
         for lens in (None, torch.tensor([3, 6]), torch.tensor([[0, 6, 2], [5, 1, 0]])):
             _dpa_later(student, (q.to(dtype), k.to(dtype), v.to(dtype), lens))
-    # float64 scores near -3e5 on the keys kept (-3e5 - 0.6 * key), still far above the book's
-    # -1e6: the masked keys keep weight 0, where a milder mask value (-1e4, -1e5) would give them
-    # the weight instead, as in masked_softmax
-    q = torch.full((2, 2, 4), 300.0, dtype=torch.float64)
-    k = (-500.0 - 1e-3 * torch.arange(5, dtype=torch.float64))[None, :, None].expand(2, 5, 4).contiguous()
+    # float64 scores near -3e5 (d = 64), still far above the book's -1e6, and higher on the later
+    # keys (-3e5 - 0.6 * key on keys 0 to 2, -3e5 + 1000 and + 2000 on keys 3 and 4): the masked
+    # keys keep weight 0, where a milder mask value (-1e5), the mask put on Q @ K^T before the
+    # scale 1/sqrt(d) (-1e6 / 8) or a softmax over every key, masked afterwards (the kept weights
+    # underflow to 0 next to the masked keys'), would not
+    q = torch.full((2, 2, 64), 300.0, dtype=torch.float64)
+    k = (-125.0 + torch.tensor([0.0, -2.5e-4, -5e-4, 1000 / 2400, 2000 / 2400], dtype=torch.float64))
+    k = k[None, :, None].expand(2, 5, 64).contiguous()
     v = torch.randn(2, 5, 3, generator=g, dtype=torch.float64)
     for lens in (torch.tensor([3, 1]), torch.tensor([[2, 5], [4, 1]])):
         _dpa_later(student, (q, k, v, lens))
@@ -626,6 +629,13 @@ def test_dropout_acts_on_weights_in_training_mode(student, cls_name):
 
     for _ in range(2):
         obj.forward.later(dropped_one_by_one, q_many, k_many, torch.eye(nc, dtype=dtype).repeat(nb, 1, 1))
+
+    # p = 1 drops every weight, as nn.Dropout(1.0) does: the output is 0 (not NaN, from 0 / (1 - p))
+    one_args = (1.0,) if cls_name == "DotProductAttention" else (d, d, 6, 1.0)
+    ref_one, obj_one = _twin(student, cls_name, one_args, {}, dtype, 3)
+    obj_one.train.call_later()
+    obj_one.forward.later(_close(ref_one.train()(q, k, v, lens), f"training-mode output of {cls_name} with "
+                                                                 "dropout=1.0 (every weight dropped)"), q, k, v, lens)
 
     # Training mode is for training: backward runs through the dropped-out weights (a dropout done
     # in place on the softmax's output breaks autograd, one done without autograd cuts the

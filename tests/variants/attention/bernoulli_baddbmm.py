@@ -1,4 +1,4 @@
-"""Variant: hand-written dropout (torch.bernoulli mask, scaled by 1/(1-p), training mode only),
+"""Variant: hand-written dropout (torch.bernoulli mask, scaled by 1/(1-p), training mode only, 0 for p = 1),
 scores by torch.baddbmm with alpha = 1/sqrt(d), masking with masked_fill(-1e6), additive scores
 as a weighted sum over the hidden units with w_v's weight row, and heads split with unflatten /
 transpose / flatten."""
@@ -21,6 +21,8 @@ def _masked_softmax(scores, valid_lens):
 def _dropout(w, p, training):
     if not training or p == 0:
         return w
+    if p == 1:                  # as the book's dropout_layer: every weight dropped (1 / (1 - p) is infinite)
+        return torch.zeros_like(w)
     keep = torch.bernoulli(torch.full_like(w, 1.0 - p))
     return w * keep / (1.0 - p)
 
