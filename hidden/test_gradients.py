@@ -402,8 +402,11 @@ def _check_activation(student, name, xs_extra):
     # float64 beyond float32: an upstream gradient of 1e40 (above float32's range, about 3.4e38),
     # and 1e6 at |x| of 8 to 10, where 1 - tanh(x) ** 2 (5e-7 to 8e-9) and s * (1 - s) (3e-4 to
     # 5e-5) cancel: float32's rounding of tanh(x) or s moves the result far outside float64's tolerance
-    x = torch.tensor([0.5, -0.5, 8.0, -8.5, 9.0, -9.5, 10.0], dtype=torch.float64)
-    dout = torch.tensor([1e40, -2e39, 1e6, -1e6, 1e6, 1e6, -1e6], dtype=torch.float64)
+    # Then large upstream gradients at |x| of 20 to 30, where the gradient is tiny (sigmoid's 1e-13
+    # to 2e-9; tanh's rounds to 0): x clamped to [-20, 20] or [-15, 15] before the sigmoid or tanh
+    # (to keep exp from overflowing) gives one orders of magnitude too large
+    x = torch.tensor([0.5, -0.5, 8.0, -8.5, 9.0, -9.5, 10.0, 30.0, -25.0, 20.0, -22.0], dtype=torch.float64)
+    dout = torch.tensor([1e40, -2e39, 1e6, -1e6, 1e6, 1e6, -1e6, 1e6, -1e6, 1e8, 1e8], dtype=torch.float64)
     call = (name, (dout, x))
     _send(fn, (dout, x), call, _close(getattr(ref, name)(dout, x), call,
                                       hint="compute in the inputs' dtype: float64 inputs need float64 arithmetic"))
@@ -604,6 +607,10 @@ def test_linear_shape_errors(student):
         args = (r(8, 3), torch.tensor([0, 1, 2, 3, bad, 0, 1, 2]), r(5, 3), r(5), r(4, 5), r(4))
         expect_raises_later(ValueError, gr.mlp_backward, *args, call=("mlp_backward", args),
                             hint="y must hold class indices in [0, C)")
+    # float class "indices" (as softmax_cross_entropy_backward's targets): y.long() would truncate 0.7 to 0
+    args = (r(8, 3), torch.tensor([0.0, 1.0, 2.0, 3.0, 0.7, 0.0, 1.0, 2.0]), r(5, 3), r(5), r(4, 5), r(4))
+    expect_raises_later((TypeError, ValueError), gr.mlp_backward, *args, call=("mlp_backward", args),
+                        hint="y must be int64 class indices")
     # a list where a tensor belongs: a TypeError saying so, not an AttributeError from .dim() or .shape
     rows = [[1.0, 2.0, 3.0]] * 4
     for name, args in [("linear_regression_grads", (rows, r(4), r(3), 0.0)),
