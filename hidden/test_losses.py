@@ -155,7 +155,10 @@ def _softmax_extremes(fn, ref_fn, name):
                             [-1e4, -1e4, -1e4, -1e4],
                             [1e4, 1e4, -5e3, 1.0],
                             [1e4, 9999.0, -1e4, 9990.0]], dtype=dtype)
-        cases = [(big, -1), (big.T, 0)]
+        # every logit large and negative (the largest -200): the maximum must be subtracted here too,
+        # not only where a logit is large and positive
+        negative = torch.tensor([[-1e4, -9999.0, -5e3, -200.0], [-200.0, -201.0, -300.0, -1e4]], dtype=dtype)
+        cases = [(big, -1), (big.T, 0), (negative, -1)]
         for seed in SEEDS[:2]:
             rnd = (torch.rand((3, 5), generator=_gen(seed + 2 * d), dtype=dtype) * 2 - 1) * 1e4
             cases.append((rnd if seed else _noncontig(rnd), _rot((-1, 0), seed)))
@@ -412,6 +415,10 @@ def test_bce_with_logits_matches_torch(student):
             _run(fn, ref.binary_cross_entropy_with_logits, name, torch.randn(shape, generator=g, dtype=dtype) * 3,
                  torch.rand(shape, generator=g, dtype=dtype), reduction=_rot(REDUCTIONS, i + d),
                  hint="weight and pos_weight may have any shape that broadcasts to the shape of the logits", **kw)
+        # a 0-dim pos_weight, for every class (pos_weight[None, :] would fail on it)
+        _run(fn, ref.binary_cross_entropy_with_logits, name, torch.randn((3, 2), generator=g, dtype=dtype) * 3,
+             torch.rand((3, 2), generator=g, dtype=dtype), pos_weight=torch.tensor(2.5, dtype=dtype),
+             hint="pos_weight broadcasts like any tensor: a 0-dim pos_weight applies to every class")
         # pos_weight of shape (C,) goes with the last dimension, also where dimension 1 is as long
         _run(fn, ref.binary_cross_entropy_with_logits, name, torch.randn((2, 3, 3), generator=g, dtype=dtype) * 3,
              torch.rand((2, 3, 3), generator=g, dtype=dtype), pos_weight=torch.tensor([0.5, 2.0, 3.0], dtype=dtype),
