@@ -228,9 +228,17 @@ def test_sequence_mask_dtype_and_edge_cases(student):
             (_randn((2, 3), dtype, g), torch.tensor([1, 2]), float("-inf")),
             (torch.tensor([[float("nan"), 1.0, float("inf")], [float("-inf"), float("nan"), 2.0]],
                           dtype=dtype), torch.tensor([1, 0]), -5.0),
+            # ... and with the default value 0 (X * mask would keep them: 0 * inf and 0 * nan are NaN)
+            (torch.tensor([[1.0, float("inf"), float("nan")], [float("-inf"), 2.0, float("inf")]],
+                          dtype=dtype), torch.tensor([1, 2]), 0.0),
         ]
     for X, lens, value in cases:
         _sequence_mask_later(student, X, lens, value=value)
+    # positions up to 129, past int8's 127, with lengths of a narrow dtype: positions counted in
+    # the lengths' dtype (torch.arange(maxlen, dtype=valid_len.dtype)) wrap around
+    X = _randn((3, 130), F32, g)
+    for len_dtype in NARROW_LEN_DTYPES:
+        _sequence_mask_later(student, X, torch.tensor([2, 100, 127]).to(len_dtype))
     # float64 scores that float32 cannot hold (1e40 would become inf).
     X, lens = torch.tensor([[1e40, 2.0], [-1e40, 1e-3]], dtype=F64), torch.tensor([1, 2])
     _expect_reference_later(student.masked_softmax.sequence_mask, ref.sequence_mask, "sequence_mask", (X, lens),
@@ -259,13 +267,14 @@ def test_sequence_mask_invalid_arguments(student):
         (X, torch.tensor([1, 2, 3, 4])),                       # n + 1 lengths
         (X, torch.tensor([1, 2])),                             # n - 1 lengths
         (X, torch.ones(3, 2, dtype=torch.int64)),              # 2-D lengths
+        (X, torch.tensor([[1, 2, 3]])),                        # (1, n): n lengths, but 2-D
     ]
     for args in bad_shapes:
         expect_raises_later(ValueError, student.masked_softmax.sequence_mask, *args,
                             call=("sequence_mask", args))
-    args = ([[1.0, 2.0], [3.0, 4.0]], torch.tensor([1, 2]))
-    expect_raises_later(TypeError, student.masked_softmax.sequence_mask, *args,
-                        call=("sequence_mask", args))
+    for args in (([[1.0, 2.0], [3.0, 4.0]], torch.tensor([1, 2])), (3.0, torch.tensor([1]))):
+        expect_raises_later(TypeError, student.masked_softmax.sequence_mask, *args,
+                            call=("sequence_mask", args))
 
 
 # --------------------------------------------------------------------------- masked_softmax (15)
@@ -490,10 +499,12 @@ def test_masked_softmax_invalid_arguments(student):
         (X, torch.tensor([2])),                                # one length for a batch of 2
         (X, torch.tensor([2.0])),                              # the same, float
         (X, torch.ones(1, 3, dtype=torch.int64)),              # (1, num_queries) for a batch of 2
+        (X, torch.tensor([[1, 2]])),                           # (1, batch): batch lengths, but 2-D
+        (X, torch.ones(2, 1, 1, dtype=torch.int64)),           # (batch, 1, 1): batch lengths, but 3-D
     ]
     for args in bad_shapes:
         expect_raises_later(ValueError, student.masked_softmax.masked_softmax, *args,
                             call=("masked_softmax", args))
-    for args in (([[[1.0, 2.0]]], None), ([[[1.0, 2.0]]], torch.tensor([1]))):
+    for args in (([[[1.0, 2.0]]], None), ([[[1.0, 2.0]]], torch.tensor([1])), (3.0, torch.tensor([1]))):
         expect_raises_later(TypeError, student.masked_softmax.masked_softmax, *args,
                             call=("masked_softmax", args))
