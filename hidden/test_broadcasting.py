@@ -58,9 +58,9 @@ def _randn(shape, dtype, gen) -> torch.Tensor:
 # The student's calls are sent without waiting (one round trip per test, not one per call); each
 # check runs when its answer arrives, in the order the calls were sent.
 
-def _equal_later(fn, expected, *args, call):
+def _equal_later(fn, expected, *args, call, hint=None):
     """``expect_equal(fn(*args), expected, call=call)``, checked when the answer arrives."""
-    fn.later(lambda got: expect_equal(got, expected, call=call), *args)
+    fn.later(lambda got: expect_equal(got, expected, call=call, hint=hint), *args)
 
 
 def _close_later(fn, expected, *args, call, hint=None, **kwargs):
@@ -118,6 +118,11 @@ def test_broadcast_shape_pairs(student):
     for shapes in PAIRS:
         _equal_later(student.broadcasting.broadcast_shape, ref.broadcast_shape(*shapes), *shapes,
                      call=("broadcast_shape", shapes))
+    # sizes above 256, which Python does not keep as one object each: `is` / `is not` tell equal
+    # sizes apart there (a size compared with `is not` clashes with itself)
+    for shapes in (((1000,), (1000,)), ((300, 1), (1, 300)), ((2, 512), (512,))):
+        _equal_later(student.broadcasting.broadcast_shape, ref.broadcast_shape(*shapes), *shapes,
+                     call=("broadcast_shape", shapes), hint="compare sizes with == and !=, never with is")
 
 
 @pytest.mark.points(1)
@@ -215,6 +220,8 @@ CLASH_LAST = CLASH + ((9,),)
 # 0 (from the left in the result or in the shapes that clash), 1 (1-based from the left), 2
 # (0-based from the right), 3 (1-based from the right).
 CLASH_LEFT = ((9,), (7, 8, 9), (6, 1, 9))
+# CLASH with a size 0 where it has 8 (0 only broadcasts with 1 and 0): the same dimension clashes.
+CLASH_ZERO = ((7, 0, 9), (6, 9))
 _LEFT_DIMENSIONS = {-3, 0, 1, 2, 3}
 _DIM_WORD = r"(?:dim\w*|ax(?:is|es)|index|pos(?:ition)?|achse|eje)"   # dimensione, dimensión: other languages
 _NUMBER = r"([-\u2212]?\d+)(?!\d|\.\d)"       # "dimension -2." ends a sentence; 2.0 is no dimension
@@ -279,6 +286,11 @@ def test_broadcast_shape_error_names_dimension(student):
                 "name the dimension that clashes (e.g. 'dimension -2', counted from the right; an index "
                 "counted in the last shape names another dimension)"),
         *CLASH_LAST)
+    student.broadcasting.broadcast_shape.error_later(
+        checker(CLASH_ZERO, _RIGHT_DIMENSIONS, _DIMENSION_WORDS,
+                "a size 0 that clashes is named like any other: the ValueError message should say which "
+                "dimension clashes (e.g. 'dimension -2')"),
+        *CLASH_ZERO)
 
 
 @pytest.mark.points(1)
@@ -376,7 +388,7 @@ def test_broadcast_to_values(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("broadcast_to")
 def test_broadcast_to_noncontiguous_and_unchanged(student):
-    """broadcast_to works on transposed and sliced tensors and leaves its input untouched"""
+    """broadcast_to works on transposed and sliced tensors and leaves its input untouched (a 0-dim one too)"""
     gen = _gen(11)
     cases = [
         (_randn((4, 3), torch.float32, gen).t(), (2, 3, 4)),
@@ -384,6 +396,7 @@ def test_broadcast_to_noncontiguous_and_unchanged(student):
         (_randn((1, 6), torch.float32, gen)[:, ::2], (5, 3)),
         (_randn((3, 4, 1), torch.float64, gen).transpose(0, 1), (2, 4, 3, 5)),
         (_randn((2, 5), torch.float32, gen)[1, 1:4], (2, 3)),
+        (_randn((), torch.float64, gen), (2, 3)),           # 0-dim: its shape stays ()
     ]
     for x, shape in cases:
         _close_and_unchanged_later(student.broadcasting.broadcast_to, ref.broadcast_to(x, shape),
@@ -459,6 +472,9 @@ def test_broadcast_to_incompatible_raises(student):
         ((2, 3), (2, 0)),
         ((2,), (3, 0)),
         ((2, 1), (0, 1)),
+        # a 0-dim x has no dimension for -1 to keep, and takes no negative size either
+        ((), (-1,)),
+        ((), (2, -2)),
     ]
     for src, shape in cases:
         x = torch.zeros(src)
@@ -555,7 +571,7 @@ def test_unbroadcast_noncontiguous_and_unchanged(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("unbroadcast")
 def test_unbroadcast_zero_sizes(student):
-    """unbroadcast with size-0 dimensions (an empty sum is 0), list / torch.Size shapes and keyword arguments"""
+    """unbroadcast with size-0 dimensions (an empty sum is 0), list / torch.Size shapes, keyword arguments and sizes above 256"""
     gen = _gen(32)
     cases = [
         ((0,), (1,)),
@@ -573,6 +589,10 @@ def test_unbroadcast_zero_sizes(student):
             grad = _randn(gshape, dtype, gen)
             _close_later(student.broadcasting.unbroadcast, ref.unbroadcast(grad, shape), grad,
                          shape, call=("unbroadcast", (grad, shape)))
+    # sizes above 256 (which `is` would tell apart from equal ones)
+    grad = _randn((2, 300), torch.float64, gen)
+    _close_later(student.broadcasting.unbroadcast, ref.unbroadcast(grad, (300,)), grad, (300,),
+                 call=("unbroadcast", (grad, (300,))), hint="compare sizes with == and !=, never with is")
     # The contract's parameter names: unbroadcast(grad, shape).
     grad = _randn((4, 2, 3), torch.float64, gen)
     _close_later(student.broadcasting.unbroadcast, ref.unbroadcast(grad, (2, 1)), grad=grad, shape=(2, 1),
@@ -603,7 +623,7 @@ def test_unbroadcast_incompatible_raises(student):
                             call=("unbroadcast", (grad, shape)))
     # broadcasting goes one way only, from shape to grad's shape: a size 1 in grad does not take
     # shape's 2 (or 0), as a symmetric can_broadcast(shape, grad.shape) check would let through
-    for gshape, shape in (((1, 3), (2, 3)), ((1,), (0,))):
+    for gshape, shape in (((1, 3), (2, 3)), ((1,), (0,)), ((1, 0), (3, 0))):
         grad = torch.ones(gshape)
         expect_raises_later(ValueError, student.broadcasting.unbroadcast, grad, shape,
                             call=("unbroadcast", (grad, shape)),
