@@ -200,6 +200,14 @@ def test_sgd_momentum_and_dampening(student):
         other_ref.step()
     run.check(hint="two SGD instances over the same parameters, stepped in turn, each keep their own "
                    "momentum buffers (as torch.optim.SGD's do)")
+    # two empty parameters, whose storage starts at the same address (data_ptr() is 0 for both),
+    # and a parameter after them: each keeps a momentum buffer of its own
+    params = [torch.zeros(0), torch.zeros(0, 3), torch.tensor([1.0, -2.0])]
+    run = _Run(student, params, {"lr": 0.1, "momentum": 0.9})
+    for s in range(3):
+        run.step(_grads(params, 1600 + s))
+    run.check(hint="keep each parameter's state by the parameter (its position, or id(p)), not by "
+                   "p.data_ptr(): two parameters may share an address")
     # float64 gradients that float32 cannot hold: 1e40 is beyond its range (about 3.4e38), and
     # 1e4 + 0.1 is rounded by about 4e-4 in float32, which shows because three steps (lr 0.1,
     # momentum 0.9: 0.561 times the gradient) take the parameter from 0.561 * (1e4 + 0.1) to
@@ -389,7 +397,7 @@ def _expect_one_pass(got, X, y, bs):
 @pytest.mark.points(1)
 @pytest.mark.covers("minibatches")
 def test_minibatches_keeps_order_without_shuffle(student):
-    """shuffle=False yields consecutive batches in order, the last one possibly smaller"""
+    """shuffle=False yields consecutive batches in order, the last one possibly smaller (a 1-D X too)"""
     # (7, 5), (25, 10) and (6, 4): batches of batch_size, not batch_size examples spread evenly
     # (torch.chunk(indices, ceil(n / batch_size)) gives 4 + 3, 9 + 9 + 7 and 3 + 3)
     cases = [(10, 3), (12, 4), (5, 7), (6, 1), (1, 1), (0, 3), (7, 5), (25, 10), (6, 4)]
@@ -404,6 +412,16 @@ def test_minibatches_keeps_order_without_shuffle(student):
         for (xb, yb), (xw, yw) in zip(got, want):
             expect_close(xb, xw, what="X_batch")
             expect_close(yb, yw, what="y_batch")
+    # X (n,) of one feature per example: X[idx, :] has no second dimension to take
+    X, y = torch.arange(5.0) * 2, torch.arange(5)
+    got = _pairs(student.sgd.minibatches(X, y, 2, shuffle=False))
+    want = list(ref.minibatches(X, y, 2, shuffle=False))
+    expect_equal(len(got), len(want), call=("minibatches", ("X of shape (5,)", "batch_size=2")),
+                 what="number of batches")
+    for (xb, yb), (xw, yw) in zip(got, want):
+        expect_close(xb, xw, what="X_batch of a 1-D X", hint="index the examples with X[idx], which works "
+                                                               "for X of any number of dimensions")
+        expect_close(yb, yw, what="y_batch")
 
 
 @pytest.mark.points(1)
