@@ -42,6 +42,19 @@ def test_grade_writes_gradescope_results_for_one_exercise_file(tmp_path):
     assert data["score"] == 20 and data["max_score"] == 120
 
 
+def test_output_read_by_a_command_that_stops_early_ends_quietly_with_results_written(tmp_path):
+    """`autograder grade ... | head -1`: the reader is gone before the summary is printed; the
+    command exits as one killed by SIGPIPE would (141), says nothing, and results.json is whole."""
+    proc = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(ROOT / "solutions" / "sgd.py"),
+                             "--json", str(tmp_path / "r.json")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            cwd=ROOT, text=True)
+    proc.stdout.close()                          # the reader stops before anything is printed
+    err = proc.stderr.read()
+    assert proc.wait(timeout=600) == 141, err
+    assert err == ""
+    assert json.loads((tmp_path / "r.json").read_text())["score"] == 20
+
+
 def test_file_names_in_a_zip_cannot_drive_the_terminal(tmp_path):
     """A zip member named with terminal escapes (clear the screen, print a forged score) appears
     in the summary and in results.json as plain text."""
