@@ -782,7 +782,7 @@ def test_transpose_rejects_indivisible_sizes(student):
 @pytest.mark.covers("MultiHeadAttention")
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 def test_multihead_attention_matches_book(student, dtype):
-    """MultiHeadAttention: layers as in the contract (dropout and bias by keyword or by position); output matches the book, with and without bias, float64 computed in float64 throughout; its dropout acts on the attention weights in training mode"""
+    """MultiHeadAttention: layers as in the contract (dropout and bias by keyword or by position); output matches the book, with and without bias, for a batch of one too, float64 computed in float64 throughout; its dropout acts on the attention weights in training mode"""
     key_size, query_size, value_size = 3, 5, 4
     for seed, (num_hiddens, heads, bias) in enumerate(((8, 2, False), (12, 4, True),
                                                        (6, 1, False), (6, 6, True))):
@@ -801,6 +801,12 @@ def test_multihead_attention_matches_book(student, dtype):
             vl = _valid_lens(kind, seed + s, b, nq, nk)
             args = (q, k, v) if vl is None else (q, k, v, vl)
             _forward_later(obj, args, ref_mod(*args), by_name=s == 2 and seed % 2 == 1)
+        # a batch of one example, with one query too: nothing of the lengths may be squeezed away
+        g = torch.Generator().manual_seed(7050 + seed)
+        for nq, lens in ((2, torch.tensor([2])), (2, torch.tensor([[1, 3]])), (1, torch.tensor([[2]]))):
+            one = (_randn(g, 1, nq, query_size, dtype=dtype), _randn(g, 1, 3, key_size, dtype=dtype),
+                   _randn(g, 1, 3, value_size, dtype=dtype), lens)
+            _forward_later(obj, one, ref_mod(*one))
     if dtype == torch.float64:
         # float64 stays float64 throughout, the heads' scale 1/sqrt(d) included: one head of
         # size 3, every layer the identity, on the probe of test_dot_product_attention_large_scores

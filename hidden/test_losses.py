@@ -665,6 +665,8 @@ def test_cross_entropy_probabilities_and_label_smoothing(student):
                       ((x, t), {"weight": w, "label_smoothing": ls}),
                       ((x, p), {"label_smoothing": ls}),
                       ((x, p), {"weight": w, "label_smoothing": ls})]
+        # label_smoothing as an int, which F.cross_entropy takes as any other number
+        cases.append(((x, t), {"label_smoothing": 1}))
         # probabilities need not sum to 1 (F.cross_entropy weighs each log-probability by its own)
         pu = _unnormalised_probs((n, c), _gen(d + 20), dtype)
         cases += [((x, pu), {}), ((x, pu), {"weight": w}), ((x, pu), {"label_smoothing": 0.35}),
