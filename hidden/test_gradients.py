@@ -352,7 +352,7 @@ def _check_linear(student, dout, x, W, b, keywords=False):
 @pytest.mark.points(1)
 @pytest.mark.covers("linear_backward")
 def test_linear_backward_2d(student):
-    """linear_backward on a batch x (n, in): dx, dW and db as autograd gives them"""
+    """linear_backward on a batch x (n, in): dx, dW and db as autograd gives them (a square W too)"""
     for dt in DTYPES:
         for seed in SEEDS:
             g = _gen(seed)
@@ -363,6 +363,10 @@ def test_linear_backward_2d(student):
             _check_linear(student, dout, x, W, b)
     g = _gen(4)
     _check_linear(student, _randn(g, 2, 4), _randn(g, 2, 3), _randn(g, 4, 3), _randn(g, 4), keywords=True)
+    # a square W (out = in): a dW of the right shape but transposed (x.T @ dout) shows only here
+    g = _gen(5)
+    _check_linear(student, _randn(g, 4, 3, dtype=torch.float64), _randn(g, 4, 3, dtype=torch.float64),
+                  _randn(g, 3, 3, dtype=torch.float64), _randn(g, 3, dtype=torch.float64))
 
 
 @pytest.mark.points(1)
@@ -552,6 +556,11 @@ def test_mlp_backward(student):
     g = _gen(13)
     _check_mlp(student, (_randn(g, 4, 3), torch.tensor([2, 0, 1, 2]), _randn(g, 5, 3), _randn(g, 5),
                          _randn(g, 3, 5), _randn(g, 3)), keywords=True)
+    # every size the same (n = d = H = C = 4): a gradient transposed, or summed over the wrong axis,
+    # keeps its shape here and shows only in its values
+    g = _gen(14)
+    _check_mlp(student, (_randn(g, 4, 4), torch.tensor([3, 0, 1, 1]), _randn(g, 4, 4), _randn(g, 4),
+                         _randn(g, 4, 4), _randn(g, 4)))
     # a batch of no examples: y is empty, so there is no class index to check
     _check_mlp(student, (_randn(g, 0, 3), torch.zeros(0, dtype=torch.int64), _randn(g, 5, 3), _randn(g, 5),
                          _randn(g, 3, 5), _randn(g, 3)))
