@@ -464,6 +464,7 @@ def test_broadcast_to_incompatible_raises(student):
         ((3,), (-1, 3)),
         ((3,), (-2, 3)),
         ((1, 3), (2, -2)),
+        ((1, 3), (-2, 3)),        # a negative size where x has size 1 (repeat would take it)
         # a size that divides the target size is still a clash: broadcasting never tiles
         ((2,), (4,)),
         ((1, 2), (3, 4)),

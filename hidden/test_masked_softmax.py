@@ -158,7 +158,8 @@ def test_sequence_mask_values(student):
     # Float lengths need not be whole numbers: entry j is kept where j < valid_len[i], so a length
     # of 2.5 keeps entries 0, 1 and 2 (truncating it to the integer 2 keeps only 0 and 1).
     X = _randn((4, 5), F64, _gen(6))
-    for lens in (torch.tensor([2.5, 0.5, 4.75, 1.25]), torch.tensor([0.25, 3.5, 5.5, 2.0], dtype=F64)):
+    for lens in (torch.tensor([2.5, 0.5, 4.75, 1.25]), torch.tensor([0.25, 3.5, 5.5, 2.0], dtype=F64),
+                 torch.tensor([1.5, 3.25, 0.75, 4.5], dtype=torch.float16)):     # float16, "int or float" too
         for x in (X, X.float()):
             _expect_reference_later(student.masked_softmax.sequence_mask, ref.sequence_mask, "sequence_mask",
                                     (x, lens), {"value": -1.0},
