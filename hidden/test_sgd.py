@@ -394,6 +394,17 @@ def _expect_one_pass(got, X, y, bs):
         expect_close(yb, y[idx], what="y_batch (paired with the rows of X_batch)")
 
 
+def _expect_in_order(student, X, y, bs, generator, shown, x_what="X_batch", hint=None):
+    """``minibatches(X, y, bs, shuffle=False, generator=generator)`` yields the reference's batches,
+    in order (``shown``: how the call is named in the feedback)."""
+    got = _pairs(student.sgd.minibatches(X, y, bs, shuffle=False, generator=generator))
+    want = list(ref.minibatches(X, y, bs, shuffle=False))
+    expect_equal(len(got), len(want), call=("minibatches", shown), what="number of batches")
+    for (xb, yb), (xw, yw) in zip(got, want):
+        expect_close(xb, xw, what=x_what, hint=hint)
+        expect_close(yb, yw, what="y_batch")
+
+
 @pytest.mark.points(1)
 @pytest.mark.covers("minibatches")
 def test_minibatches_keeps_order_without_shuffle(student):
@@ -405,23 +416,11 @@ def test_minibatches_keeps_order_without_shuffle(student):
         dtype = DTYPES[k % 2]
         X, y = _data(n, dtype, k, y_int=bool(k % 3 == 0))
         gen = torch.Generator().manual_seed(k) if k % 2 else None
-        got = _pairs(student.sgd.minibatches(X, y, bs, shuffle=False, generator=gen))
-        want = list(ref.minibatches(X, y, bs, shuffle=False))
-        expect_equal(len(got), len(want), call=("minibatches", (f"n={n}", f"batch_size={bs}")),
-                     what="number of batches")
-        for (xb, yb), (xw, yw) in zip(got, want):
-            expect_close(xb, xw, what="X_batch")
-            expect_close(yb, yw, what="y_batch")
+        _expect_in_order(student, X, y, bs, gen, (f"n={n}", f"batch_size={bs}"))
     # X (n,) of one feature per example: X[idx, :] has no second dimension to take
-    X, y = torch.arange(5.0) * 2, torch.arange(5)
-    got = _pairs(student.sgd.minibatches(X, y, 2, shuffle=False))
-    want = list(ref.minibatches(X, y, 2, shuffle=False))
-    expect_equal(len(got), len(want), call=("minibatches", ("X of shape (5,)", "batch_size=2")),
-                 what="number of batches")
-    for (xb, yb), (xw, yw) in zip(got, want):
-        expect_close(xb, xw, what="X_batch of a 1-D X", hint="index the examples with X[idx], which works "
-                                                               "for X of any number of dimensions")
-        expect_close(yb, yw, what="y_batch")
+    _expect_in_order(student, torch.arange(5.0) * 2, torch.arange(5), 2, None, ("X of shape (5,)", "batch_size=2"),
+                     x_what="X_batch of a 1-D X",
+                     hint="index the examples with X[idx], which works for X of any number of dimensions")
 
 
 @pytest.mark.points(1)
