@@ -48,7 +48,7 @@ MAX_ID_BYTES = 100             # with ".json", far below a file name's 255 bytes
 MODULE_SUFFIXES = (".py", ".ipynb")
 CANVAS = re.compile(r"^(?P<name>.*?)_(?:(?P<late>LATE)_)?(?P<uid>\d+)_(?P<att>\d+)_(?P<file>.+)$")
 CANVAS_ANON = re.compile(r"^(?:(?P<late>LATE)_)?anon_(?P<anon>[^_]+)_(?P<att>\d+)_(?P<file>.+)$")
-MOODLE = re.compile(r"^(?P<name>[^_]+)_(?P<pid>\d+)_assignsubmission_(?P<kind>file|onlinetext)(?:_(?P<file>.*))?$")
+MOODLE = re.compile(r"^(?P<name>.+?)_(?P<pid>\d+)_assignsubmission_(?P<kind>file|onlinetext)(?:_(?P<file>.*))?$")
 REUPLOAD = re.compile(r"^(?P<stem>.+?)-\d+(?P<ext>\.[A-Za-z0-9]+)$")
 ARCHIVE = re.compile(r"\.(tar|tgz|tbz2?|txz|gz|bz2|xz|7z|rar)$", re.IGNORECASE)   # archives read by other tools
 ZIPPED_DOCUMENT = re.compile(r"\.(docx|xlsx|pptx|odt|ods|odp|epub|jar|whl|apk|key|pages|numbers)$", re.IGNORECASE)
@@ -159,8 +159,12 @@ def parse_lms_name(name: str) -> tuple[str, str | None, int, bool] | None:
 
 def _upload_name(name: str) -> LmsName | None:
     """What an entry's name says as an LMS upload's, or None: not LMS-named, or a dated copy
-    (``broadcasting_2026_12_01.py`` reads as Canvas's name_uid_file-id_file, but is a date)."""
-    return None if DATED.search(name) else _lms_name(name)
+    (``broadcasting_2026_12_01.py`` reads as Canvas's name_uid_file-id_file, but is a date; a
+    Canvas upload of a dated file, ``smithbob_101_9001_broadcasting_2026_12_01.py``, is LMS-named
+    without its date too)."""
+    if DATED.search(name) and _lms_name(DATED.sub(r"\4", name)) is None:
+        return None
+    return _lms_name(name)
 
 
 def _download_uploads(names: dict[str, bool], folders_alone: bool = False) -> list[LmsName] | None:

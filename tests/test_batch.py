@@ -279,6 +279,7 @@ def test_lms_names():
     assert parse_lms_name("anon_abc_1_2_x.py") is None or parse_lms_name("anon_abc_1_2_x.py")[0].startswith("anon")
     assert parse_lms_name("Jane Doe_12345_assignsubmission_file_sgd.py")[:2] == ("Jane_Doe_12345", "sgd.py")
     assert parse_lms_name("Jane Doe_12345_assignsubmission_file_")[:2] == ("Jane_Doe_12345", None)
+    assert parse_lms_name("Mary_Jane Doe_1003_assignsubmission_file_")[:2] == ("Mary_Jane_Doe_1003", None)
     assert parse_lms_name("alice") is None
 
 
@@ -840,6 +841,27 @@ def test_sections_of_one_student_or_with_an_unzipped_upload_are_classes(course, 
     assert sorted(students_of(found)) == ["kay_304", "leekim_301", "lou_305", "max_401", "mia_306", "ned_402",
                                           "noa_307", "oli_403", "parkjo_302", "wuli_303"]
     assert [c.doubts for c in found] == [[]] * 10
+
+
+def test_a_dated_upload_or_a_full_name_with_an_underscore_leaves_a_section_a_section(course, tmp_path):
+    """In a folder of section downloads, a Canvas upload of a dated file
+    (``smithbob_101_9001_broadcasting_2026_12_01.py``) and a Moodle full name with an underscore
+    (``Mary_Jane Doe``) are their students' uploads, so each section's students are found (red
+    team: either one made its whole section one student, graded on one arbitrary file)."""
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    write_zip(downloads / "section1.zip", {"smithbob_101_9001_broadcasting_2026_12_01.py": SOLUTION,
+                                           "jonesann_102_9002_broadcasting.py": STUB})
+    write_zip(downloads / "section2.zip", {"Mary_Jane Doe_1003_assignsubmission_file_/broadcasting.py": SOLUTION,
+                                           "Bob Stub_1006_assignsubmission_file_/broadcasting.py": STUB})
+    found = discover([downloads], course.exercises)
+    assert students_of(found) == {
+        "smithbob_101": ["smithbob_101_9001_broadcasting_2026_12_01.py"],
+        "jonesann_102": ["jonesann_102_9002_broadcasting.py"],
+        "Mary_Jane_Doe_1003": ["broadcasting.py"], "Bob_Stub_1006": ["broadcasting.py"]}
+    entries, notes = next(c for c in found if c.student == "smithbob_101").load()
+    assert notes == ["smithbob_101_9001_broadcasting_2026_12_01.py was graded as broadcasting (from the functions "
+                     "it defines); name it broadcasting.py to be sure"]
 
 
 def test_students_whose_files_look_lms_named_beside_a_section_stay_students(course, tmp_path):
