@@ -386,6 +386,8 @@ class _Finder:
 
     def add_path(self, path: Path, several: bool) -> None:
         exercises = self.exercises
+        if path.is_symlink():          # the instructor's own PATH (a link to this term's class): followed
+            path = Path(os.path.realpath(path))
         if path.is_dir() and not path.is_symlink() and not _folder_holds_modules(path, exercises):
             inner = self._wrapped_folder(path) if several else None
             if inner is None:
@@ -395,23 +397,27 @@ class _Finder:
             self.add(student_id(lms.student if lms else path.name), str(path), str(path),
                      lambda: folder_entries(inner), lms=lms, whole=True)
             return
-        name = path.name if path.is_dir() else _file_student(path.name)     # john.doe/ is john.doe; john.doe.zip too
+        lms = _path_lms_name(path)                     # a student's upload taken out of an LMS download
+        name = lms.student if lms else path.name if path.is_dir() else _file_student(path.name)   # john.doe/, john.doe.zip
         try:
             entries, notes = entries_of(path)
         except SubmissionError as e:
-            self.add(student_id(name), str(path), str(path), _failing(e))
+            self.add(student_id(name), str(path), str(path), _failing(e), lms=lms)
             return
         top = _single_top_dir(entries)
         if _holds_modules(entries, exercises) or path.is_dir():
             student = student_id(name)
-            self.add(student, str(path), str(path), lambda: (entries, notes),
+            self.add(student, str(path), str(path), lambda: (entries, notes), lms=lms, whole=True,
                      doubts=_doubts(_tops(entries), student, path.name, exercises))
         elif top and _holds_modules(entries, exercises, top + "/"):
-            lms = _lms_name(top)
+            lms = lms or _lms_name(top)
             self.add(student_id(lms.student if lms else name), str(path), str(path),
                      lambda e=_under(entries, top): (e, notes), lms=lms, whole=True)
         elif _is_module_file(path.name):
-            self.add(student_id(name), str(path), str(path), lambda: _named_by_student(entries, exercises, notes))
+            if lms:
+                entries = [replace(entry, alias=lms.file) for entry in entries]
+            self.add(student_id(name), str(path), str(path), lambda: _named_by_student(entries, exercises, notes),
+                     lms=lms)
         else:
             self.notes += [f"{path.name}: {note}" for note in notes]
             self.add_class_entries(_under(entries, top) if top else entries, path.name, str(path))
@@ -524,6 +530,18 @@ class _Finder:
         else:
             self.notes.append(f"{source} was ignored: it is not a folder, a .zip, a module (.py) or a notebook "
                               "(.ipynb)")
+
+
+def _path_lms_name(path: Path) -> LmsName | None:
+    """What the name of a PATH says as an LMS's, for one student's upload taken out of a
+    download: a Moodle student folder, or a Canvas or Moodle file whose own name is a module,
+    notebook or zip; None for anything else (a student's folder or file, a class)."""
+    lms = _upload_name(path.name)
+    if lms is None:
+        return None
+    if path.is_dir():
+        return lms if MOODLE.match(path.name) else None
+    return lms if lms.file and _could_be_submission(lms.file) else None
 
 
 def _entry_key(name: str, is_folder: bool) -> tuple[str, LmsName | None]:

@@ -821,6 +821,44 @@ def test_lms_downloads_in_a_folder_or_zip_are_classes_not_students(course, tmp_p
         "kay_501": ["kay_501_9401_broadcasting.py"], "lou_502": ["lou_502_9402_broadcasting.py"]}
 
 
+def test_one_upload_taken_out_of_a_download_keeps_its_lms_id_and_late_mark(course, tmp_path):
+    """A straggler's Canvas file, a Moodle student folder or a Canvas-named zip given alone as a
+    PATH is the student the download names (``smithbob_101``, late), graded as the module its
+    LMS name says, as it would be inside the download (red team: it became a second row,
+    ``smithbob_LATE_101_9050_broadcasting``, without the late mark); a dated copy of the
+    student's own is not taken for an LMS name."""
+    late = tmp_path / "late"
+    moodle = tmp_path / "Jane Doe_12345_assignsubmission_file_"
+    for folder in (late, moodle, tmp_path / "own"):
+        folder.mkdir()
+    (late / "smithbob_LATE_101_9050_broadcasting.py").write_text(SOLUTION)
+    (moodle / "broadcasting.py").write_text(SOLUTION)
+    zipped = write_zip(late / "jonesann_102_9060_hw.zip", {"broadcasting.py": SOLUTION})
+    dated = tmp_path / "own" / "broadcasting_2026_12_01.py"
+    dated.write_text(SOLUTION)
+    found = {c.student: c for c in discover([late / "smithbob_LATE_101_9050_broadcasting.py", moodle, zipped,
+                                             dated], course.exercises)}
+    assert sorted(found) == ["Jane_Doe_12345", "broadcasting_2026_12_01", "jonesann_102", "smithbob_101"]
+    assert [found[s].late for s in sorted(found)] == [False, False, False, True]
+    entries, notes = found["smithbob_101"].load()
+    assert [e.module_name for e in entries] == ["broadcasting.py"] and notes == []
+
+
+def test_a_path_that_is_a_symbolic_link_is_followed(course, tmp_path):
+    """The instructor's own PATH may be a link (``current -> class-2026``): its students are
+    graded (red team: the whole class became one student with a 0). Links inside the class are
+    still refused."""
+    cls = tmp_path / "class-2026"
+    for student in ("alice", "bob"):
+        (cls / student).mkdir(parents=True)
+        (cls / student / "broadcasting.py").write_text(SOLUTION)
+    (cls / "carol").symlink_to(cls / "alice")
+    (tmp_path / "current").symlink_to(cls)
+    found = {c.student: c for c in discover([tmp_path / "current"], course.exercises)}
+    assert sorted(found) == ["alice", "bob", "carol"]
+    assert "symbolic link" in found["carol"].load()[1][0]
+
+
 def test_sections_of_one_student_or_with_an_unzipped_upload_are_classes(course, tmp_path):
     """A folder of section downloads: a section of one student (beside one of two), a section
     where a student's zip was unzipped in place (a Canvas-named folder beside Canvas's files) and
