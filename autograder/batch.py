@@ -445,6 +445,15 @@ class Progress:
                 self.stream.flush()
 
 
+def _own_output(out: Path, gradebook_path: Path) -> list[Path]:
+    """What grading writes, which is never a student's: ``out`` and the gradebook's folder (either
+    may be in the class), and each file of theirs (either may be the class folder itself)."""
+    from autograder.exports import EXPORT_NAMES
+
+    sqlite_files = [gradebook_path.with_name(gradebook_path.name + end) for end in ("", "-journal", "-wal", "-shm")]
+    return [Path(out), gradebook_path.parent, *(Path(out) / name for name in EXPORT_NAMES), *sqlite_files]
+
+
 def grade_class(paths, course: Course, out: Path, *, gradebook_path: Path | None = None, exercises=None,
                 jobs: int = 0, shard=None, regrade=(), regrade_all=False, timeouts=None, zygote=None,
                 progress=None, check_forbidden: bool = True) -> tuple[BatchSummary, int]:
@@ -458,7 +467,7 @@ def grade_class(paths, course: Course, out: Path, *, gradebook_path: Path | None
 
     exercises = list(exercises or course.exercises)
     gradebook_path = Path(gradebook_path or Path(out) / "gradebook.sqlite")
-    found, class_notes = find_class(paths, course.exercises, exclude=[out, gradebook_path.parent])   # --out may be in it
+    found, class_notes = find_class(paths, course.exercises, exclude=_own_output(out, gradebook_path))
     if not found:
         raise GradingError(f"no submissions in {', '.join(str(p) for p in paths)}: a class is a folder or .zip "
                            "holding one folder, .zip, .py or .ipynb per student (or an LMS download)")

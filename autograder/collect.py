@@ -434,9 +434,18 @@ class _Finder:
         return None
 
     def _children(self, folder: Path) -> list[Path]:
-        """A folder's entries, sorted, without hidden ones and the grader's own output."""
+        """A folder's entries, sorted, without hidden ones and the grader's own output (and a
+        folder holding nothing else, ``grading/`` of ``--out class/grading/run1``)."""
         return [c for c in sorted(folder.iterdir()) if not c.name.startswith((".", "__MACOSX"))
-                and os.path.realpath(c) not in self.excluded]     # realpath: a symlink loop does not raise
+                and os.path.realpath(c) not in self.excluded      # realpath: a symlink loop does not raise
+                and not self._leads_only_to_excluded(c)]
+
+    def _leads_only_to_excluded(self, folder: Path) -> bool:
+        """Whether ``folder`` holds the grader's own output a folder or more down, and nothing else."""
+        real = os.path.realpath(folder)
+        if folder.is_symlink() or not any(e.startswith(real + os.sep) for e in self.excluded):
+            return False
+        return not self._children(folder)
 
     def add_folder(self, folder: Path, nested: bool = False) -> None:
         """A class folder, read lazily entry by entry; ``nested``: one found inside a PATH (an

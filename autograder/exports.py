@@ -136,8 +136,11 @@ def _junit_suite(student: str, result: GradeResult) -> str:
     return "\n".join(parts)
 
 
+EXPORT_NAMES = ("grades.csv", "junit.xml", "report.html", "results", "feedback")   # what write_exports writes in out
+
+
 def write_exports(gradebook: Gradebook, out: Path, course, exercises) -> Exports:
-    """Write every export for the students in ``gradebook``."""
+    """Write every export (``EXPORT_NAMES``) for the students in ``gradebook``."""
     out = Path(out)
     (out / "results").mkdir(parents=True, exist_ok=True)
     (out / "feedback").mkdir(parents=True, exist_ok=True)

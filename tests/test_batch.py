@@ -1067,6 +1067,22 @@ def test_the_output_folder_inside_the_class_a_too_large_notebook_and_a_long_name
     assert "bigplots.ipynb is larger than 32 MiB" in feedback(cls / "grading", "bigplots")
 
 
+def test_the_output_folder_deeper_in_the_class_or_the_class_folder_itself_is_no_student(course, tmp_path):
+    """``--out class/grading/run1`` (``grading`` holds nothing else) and ``--out class`` (its
+    exports and gradebook beside the students' folders), each run twice: only the students are
+    rows, and the instructor is told of no ignored file (red team: ``grading``, then ``results``
+    and ``feedback``, became students)."""
+    for cls, out in ((tmp_path / "class1", tmp_path / "class1" / "grading" / "run1"),
+                     (tmp_path / "class2", tmp_path / "class2")):
+        for student, source in (("alice", SOLUTION), ("bob", STUB)):
+            (cls / student).mkdir(parents=True)
+            (cls / student / "broadcasting.py").write_text(source)
+        for _ in range(2):
+            summary, _ = grade_class([cls], course, out, exercises=ONLY, jobs=2, timeouts=TIMEOUTS)
+            assert summary.failed == [] and summary.class_notes == []
+            assert {s: row["broadcasting"] for s, row in read_grades(out).items()} == {"alice": "20", "bob": "0"}
+
+
 # --------------------------------------------------------------------------- the report in a browser
 
 
