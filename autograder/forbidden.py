@@ -233,8 +233,9 @@ def _base_name(node) -> str | None:
 class _Uses(ast.NodeVisitor):
     """Forbidden-relevant uses inside one definition."""
 
-    def __init__(self, aliases, star_modules):
+    def __init__(self, aliases, star_modules, own_flags=frozenset()):
         self.aliases, self.star_modules = aliases, star_modules
+        self.own_flags = own_flags               # ids of the ``self.x = ...`` targets of :func:`_own_flag_stores`
         self.uses: list[_Use] = []
         self._called: set[int] = set()       # the Name nodes that are called (``getattr(...)``)
 
@@ -254,6 +255,14 @@ class _Uses(ast.NodeVisitor):
             self.uses.append(_Use("dotted", d, node.lineno))
         if node.attr == "__dict__":
             self._lookup(node.value, f"{{}}.__dict__", node.lineno)
+        self.generic_visit(node)
+
+    def visit_Compare(self, node):
+        """``x.grad_fn is not None`` asks whether there is one: no use of the attribute."""
+        if isinstance(node.left, ast.Attribute) and all(isinstance(op, (ast.Is, ast.IsNot)) for op in node.ops) \
+                and all(isinstance(c, ast.Constant) and c.value is None for c in node.comparators):
+            self.visit(node.left.value)
+            return
         self.generic_visit(node)
 
     def _lookup(self, namespace, shown: str, line: int) -> None:
@@ -313,7 +322,7 @@ class _Uses(ast.NodeVisitor):
     def _set(self, targets):
         for target in targets:
             for t in ast.walk(target):            # a, x.requires_grad = ... included
-                if isinstance(t, ast.Attribute) and isinstance(t.ctx, ast.Store):
+                if isinstance(t, ast.Attribute) and isinstance(t.ctx, ast.Store) and id(t) not in self.own_flags:
                     self.uses.append(_Use("set", t.attr, t.lineno))
 
 
@@ -488,8 +497,10 @@ def _refs(stmt: ast.stmt, global_reads) -> set[str]:
 
 def _own_attribute_names(nodes: list[ast.AST]) -> set[str]:
     """Attribute names the student's code (``nodes``: every node of its syntax tree) gives its own
-    objects: methods and class attributes (dataclass fields included), named-tuple fields
-    (``namedtuple("Layer", "forward backward")``) and attributes it assigns (``layer.backward = ...``)."""
+    objects: methods and class attributes (dataclass fields included), the fields of a named tuple
+    or a dataclass made by a call (``namedtuple("Layer", "forward backward")``, ``field_names=``,
+    ``make_dataclass``), a namespace's keywords (``SimpleNamespace(backward=...)``) and attributes
+    it assigns (``layer.backward = ...``)."""
     names = set()
     for node in nodes:
         if isinstance(node, ast.ClassDef):
@@ -501,14 +512,49 @@ def _own_attribute_names(nodes: list[ast.AST]) -> set[str]:
                     names |= {t.id for t in targets if isinstance(t, ast.Name)}
         elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
             names.add(node.attr)
-        elif isinstance(node, ast.Call) and _called_name(node) in ("namedtuple", "NamedTuple") and len(node.args) > 1:
-            fields = node.args[1]
+        elif isinstance(node, ast.Call) and _called_name(node) == "SimpleNamespace":
+            names |= {k.arg for k in node.keywords if k.arg}
+        elif isinstance(node, ast.Call) and _called_name(node) in ("namedtuple", "NamedTuple", "make_dataclass"):
+            fields = node.args[1] if len(node.args) > 1 else \
+                next((k.value for k in node.keywords if k.arg in ("field_names", "fields")), None)
             if isinstance(fields, (ast.List, ast.Tuple)):
                 fields = [e.elts[0] if isinstance(e, ast.Tuple) and e.elts else e for e in fields.elts]
                 names |= {n for n in map(_constant_name, fields) if n}
-            elif (text := _constant_name(fields)) is not None:
+            elif fields is not None and (text := _constant_name(fields)) is not None:
                 names |= set(text.replace(",", " ").split())
     return names
+
+
+def _own_flag_stores(nodes: list[ast.AST], aliases) -> set[int]:
+    """The ``self.x = ...`` targets (node ids; ``nodes``: every node of the syntax tree) in the
+    methods of the student's classes that are no tensors (each base is ``object`` or a class of
+    a module's that is not ``torch.Tensor`` or under it, such as ``nn.Module``), where the method
+    never rebinds ``self``: ``self.requires_grad = flag`` is a flag of the student's own object,
+    no tensor's."""
+    import torch                                  # the grader's side only
+
+    def plain(base) -> bool:
+        if isinstance(base, ast.Name) and base.id == "object":
+            return True
+        classes = [path[-1] for d in _dotted(base, aliases) if len(path := _path_objects(d)) == d.count(".") + 1]
+        return bool(classes) and all(isinstance(c, type) and not issubclass(c, torch.Tensor) for c in classes)
+
+    stores = set()
+    for node in nodes:
+        if not isinstance(node, ast.ClassDef) or not all(map(plain, node.bases)):
+            continue
+        for method in node.body:
+            params = [*method.args.posonlyargs, *method.args.args] if isinstance(
+                method, (ast.FunctionDef, ast.AsyncFunctionDef)) else []
+            if not params or any(isinstance(d, ast.Name) and d.id == "staticmethod" for d in method.decorator_list):
+                continue
+            me = params[0].arg
+            inside = list(ast.walk(method))
+            if any(isinstance(n, ast.Name) and n.id == me and not isinstance(n.ctx, ast.Load) for n in inside):
+                continue
+            stores |= {id(n) for n in inside if isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store)
+                       and isinstance(n.value, ast.Name) and n.value.id == me}
+    return stores
 
 
 def _called_name(call: ast.Call) -> str | None:
@@ -724,13 +770,14 @@ def _scan(tree: ast.Module, rules: dict[str, list[str]], names: list[str], globa
     _assigned_aliases(nodes, aliases)
     defs = _definitions(tree)
     own_names = _own_attribute_names(nodes)
+    own_flags = _own_flag_stores(nodes, aliases)
     bound_at = dict(alias_finder.bound_at)
     for name, stmts in defs.items():
         bound_at.setdefault(name, []).extend(stmt.lineno for stmt in stmts)
     scans: dict[str, _Uses] = {}
     refs: dict[str, set[str]] = {}
     for def_name, stmts in defs.items():
-        scan = _Uses(aliases, alias_finder.star_modules)
+        scan = _Uses(aliases, alias_finder.star_modules, own_flags)
         for stmt in stmts:
             scan.visit(stmt)
         refs[def_name] = set().union(*(_refs(stmt, global_reads) for stmt in stmts))

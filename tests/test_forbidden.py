@@ -370,12 +370,21 @@ def test_an_attribute_the_student_gives_its_own_objects_is_not_the_forbidden_one
     for own in ("from collections import namedtuple\nLayer = namedtuple('Layer', 'forward backward')\n",
                 "from typing import NamedTuple\nLayer = NamedTuple('Layer', [('forward', int), ('backward', int)])\n",
                 "from dataclasses import dataclass\n@dataclass\nclass Layer:\n    backward: object = None\n",
-                "def make(layer, f):\n    layer.backward = f\n"):
+                "def make(layer, f):\n    layer.backward = f\n",
+                # red team, false failures: a namespace's keywords, fields by keyword, a dataclass made by a call
+                "import types\ndef make(f, b):\n    return types.SimpleNamespace(forward=f, backward=b)\n",
+                "from collections import namedtuple\nLayer = namedtuple('Layer', field_names=['forward', 'backward'])\n",
+                "import dataclasses\nLayer = dataclasses.make_dataclass('Layer', [('forward', object), 'backward'])\n"):
         assert find_forbidden(own + "def f(layer, d):\n    return layer.backward(d)\n", rules, ["f"]) == {}, own
     assert set(find_forbidden("def f(x):\n    return x.backward()\n", rules, ["f"])) == {"f"}
     # an attribute the run-time watch cannot wrap is never spared: y.grad_fn(dout) computes gradients
     grad_fn = {"*": [".grad_fn"]}
     assert set(find_forbidden("def make(t):\n    t.grad_fn = None\ndef f(y, d):\n    return y.grad_fn(d)\n",
+                              grad_fn, ["f"])) == {"f"}
+    # asking whether there is one is no use of it (red team, a false failure: numerical_grad detaching x)
+    assert find_forbidden("def f(x):\n    return x.detach() if x.grad_fn is not None or x.grad_fn is None else x\n",
+                          grad_fn, ["f"]) == {}
+    assert set(find_forbidden("def f(x, d):\n    return x.grad_fn is not None and x.grad_fn(d)\n",
                               grad_fn, ["f"])) == {"f"}
     assert found("class A:\n    def f_back(self):\n        return 0\n"
                  "def broadcast_to(x, s):\n    return s.f_back") == {"broadcast_to": ".f_back(...)"}
@@ -390,6 +399,24 @@ def test_switching_gradients_off_is_no_requires_grad_trick():
     for on in ("    with torch.set_grad_enabled(True):\n        return g\n", "    return g.requires_grad_()\n",
                "    return g.requires_grad_(True)\n", "    return g.detach().requires_grad_(g.requires_grad)\n"):
         assert set(find_forbidden(head + on, rules, NAMES)) == {"unbroadcast"}, on
+
+
+def test_a_requires_grad_flag_of_the_students_own_object_is_no_trick():
+    """``self.requires_grad = flag`` in a method of a class that is no tensor (a plain class, an
+    ``nn.Module``) sets the student's own flag (red team, a false failure: a layer class mirroring
+    nn.Linear's API); on a tensor, a tensor subclass's ``self``, a rebound ``self`` or a
+    static method's argument, it still counts."""
+    rules = {"*": ["set:requires_grad"]}
+    use = "def f(W):\n    return Dense(W).requires_grad\n"
+    for own in ("class Dense:\n    def __init__(self, W, requires_grad=True):\n        self.requires_grad = requires_grad\n",
+                "import torch.nn as nn\nclass Dense(nn.Module):\n    def __init__(me, W, flag):\n"
+                "        super().__init__()\n        me.requires_grad = flag\n"):
+        assert find_forbidden(own + use, rules, ["f"]) == {}, own
+    for trick in ("class Dense:\n    def __init__(self, W):\n        W.requires_grad = True\n",
+                  "import torch\nclass Dense(torch.nn.Parameter):\n    def on(self):\n        self.requires_grad = True\n",
+                  "class Dense:\n    def __init__(self, W):\n        self = W\n        self.requires_grad = True\n",
+                  "class Dense:\n    @staticmethod\n    def on(self):\n        self.requires_grad = True\n"):
+        assert set(find_forbidden(trick + use, rules, ["f"])) == {"f"}, trick
 
 
 def test_private_parts_of_torch_blocks_and_spread_keywords_count():
