@@ -10,11 +10,13 @@ from __future__ import annotations
 import ast
 import codecs
 import hashlib
+import io
 import os
 import re
 import stat
 import tempfile
 import time
+import tokenize
 import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -310,8 +312,9 @@ def read_capped(entry: Entry, cap: int) -> bytes:
 
 
 def module_source(entry: Entry) -> tuple[bytes, list[str]]:
-    """The module source of an entry as UTF-8 (notebooks converted), and notes for the student
-    (a file that had to be repaired, a notebook's repeated solution cells); raises SubmissionError."""
+    """The module source of an entry as UTF-8 (notebooks converted), or as its coding line says
+    (``# -*- coding: latin-1 -*-``, which Python honours), and notes for the student (a file that
+    had to be repaired, a notebook's repeated solution cells); raises SubmissionError."""
     if entry.name.lower().endswith(".ipynb"):
         raw = read_capped(entry, MAX_NOTEBOOK_BYTES)
         try:
@@ -328,12 +331,24 @@ def module_source(entry: Entry) -> tuple[bytes, list[str]]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
+        if _declared_encoding(raw):
+            return raw, []
         note = (f"{entry.path} is not UTF-8 text (byte {raw[e.start]:#x} at offset {e.start}); it was read as "
                 "Windows-1252. Save your files as UTF-8.")
         return raw.decode("cp1252", errors="replace").encode("utf-8"), [note]
     if not text.strip():
         raise SubmissionError(f"{entry.path} is empty: save your work in it and submit again")
     return raw, []
+
+
+def _declared_encoding(raw: bytes) -> str | None:
+    """The encoding a file's coding line declares (PEP 263), if it has one that reads the file."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
+        raw.decode(encoding)
+    except (SyntaxError, UnicodeDecodeError, LookupError):
+        return None
+    return None if encoding.startswith("utf-8") else encoding
 
 
 def prepare(entries: list[Entry], exercises, workdir: Path, notes=(), siblings=()) -> Submission:

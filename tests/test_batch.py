@@ -310,6 +310,9 @@ def test_bad_inputs_become_messages_and_the_batch_goes_on(course, tmp_path):
     (cls / "linker" / "broadcasting.py").symlink_to(ROOT / "solutions" / "broadcasting.py")
     (cls / "latin").mkdir()
     (cls / "latin" / "broadcasting.py").write_bytes(SOLUTION.encode() + b"\n# caf\xe9\n")
+    (cls / "cookie").mkdir()    # Latin-1 as its coding line says, which Python honours (red team: it got 0)
+    (cls / "cookie" / "broadcasting.py").write_bytes(b"# -*- coding: latin-1 -*-\n" + SOLUTION.encode()
+                                                     + b"\n_dur\xe9e = 1\n")
     (cls / "notepad").mkdir()
     (cls / "notepad" / "broadcasting.py").write_bytes(SOLUTION.encode("utf-16"))
     (cls / "badjson").mkdir()
@@ -339,7 +342,8 @@ def test_bad_inputs_become_messages_and_the_batch_goes_on(course, tmp_path):
     write_zip(cls / "longnames.zip", {"broadcasting.py": SOLUTION, **{f"a{i}{' ' * 60_000}b.txt": b"" for i in range(4)}})
     out = tmp_path / "out"
     grades = grade([cls], out, course=course)
-    assert grades["good"]["broadcasting"] == grades["longnames"]["broadcasting"] == "20"
+    assert grades["good"]["broadcasting"] == grades["longnames"]["broadcasting"] == grades["cookie"]["broadcasting"] \
+        == "20" and "UTF-8" not in feedback(out, "cookie")
     reasons = {
         "corrupt": "damaged or not a zip",
         "locked": "password-protected",
