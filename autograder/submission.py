@@ -81,8 +81,15 @@ class Submission:
 
 
 def folder_entries(folder: Path) -> tuple[list[Entry], list[str]]:
+    """The files under ``folder`` (hidden ones, caches and virtualenvs left out), and a note for
+    each folder that could not be read."""
     entries, notes = [], []
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+
+    def unreadable(error: OSError) -> None:
+        where = Path(error.filename or folder).relative_to(folder).as_posix()
+        notes.append(f"{folder.name if where == '.' else where} cannot be read ({error.strerror or error})")
+
+    for dirpath, dirnames, filenames in os.walk(folder, onerror=unreadable, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED_DIRS and not d.startswith(".")
                              and not os.path.lexists(os.path.join(dirpath, d, VIRTUALENV_MARK)))
         for fn in sorted(f for f in filenames if not f.startswith(".")):    # .DS_Store, macOS's ._ files
@@ -106,10 +113,14 @@ def _refuse(message: str):
 
 
 def file_reader(path: Path):
+    """A reader of the file at ``path``; one that cannot be read raises SubmissionError, saying why."""
     def read(cap: int) -> bytes:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-        with os.fdopen(fd, "rb") as f:
-            return f.read(cap + 1)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+            with os.fdopen(fd, "rb") as f:
+                return f.read(cap + 1)
+        except OSError as e:
+            raise SubmissionError(f"{path.name} cannot be read ({e.strerror or e})") from None
     return read
 
 

@@ -378,6 +378,32 @@ def test_bad_inputs_become_messages_and_the_batch_goes_on(course, tmp_path):
     assert not (tmp_path / "broadcasting.py").exists()
 
 
+def test_files_and_folders_that_cannot_be_read_are_said_in_their_students_rows(tmp_path):
+    """A module or a folder the grader may not read (a download unpacked by another user): the
+    student's row gives the reason, and the others are graded (red team: the first student had no
+    row, and the instructor was told to run the command again; the second got "it is empty").
+    Root reads everything, so as root the grader runs without that capability."""
+    cls = tmp_path / "class"
+    for student, path in (("alice", "broadcasting.py"), ("bob", "broadcasting.py"), ("carol", "hw/broadcasting.py")):
+        (cls / student / path).parent.mkdir(parents=True, exist_ok=True)
+        (cls / student / path).write_text(SOLUTION)
+    (cls / "alice" / "broadcasting.py").chmod(0)
+    (cls / "carol" / "hw").chmod(0)
+    out = tmp_path / "out"
+    no_bypass = ["setpriv", "--bounding-set=-dac_override,-dac_read_search",
+                 "--inh-caps=-dac_override,-dac_read_search", "--"] if os.geteuid() == 0 else []
+    try:
+        proc = subprocess.run([*no_bypass, sys.executable, "-m", "autograder", "grade", str(cls), "--out", str(out),
+                               "--only", *ONLY, "--jobs", "1", "--course", str(ROOT)],
+                              capture_output=True, text=True, timeout=600)
+    finally:
+        (cls / "carol" / "hw").chmod(0o755)
+    assert proc.returncode == 0, proc.stderr
+    assert {s: row["broadcasting"] for s, row in read_grades(out).items()} == {"alice": "0", "bob": "20", "carol": "0"}
+    assert "broadcasting.py cannot be read (Permission denied)" in feedback(out, "alice")
+    assert "hw cannot be read (Permission denied)" in feedback(out, "carol")
+
+
 def test_a_student_whose_files_cannot_be_written_is_reported_and_the_others_are_exported(tmp_path):
     """A student file the system refuses (a name too long for it once ``.json`` is added; here a
     folder in its place): the class's exports are whole, the other students' files are written,
