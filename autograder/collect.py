@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import io
 import os
 import re
 import unicodedata
@@ -40,11 +39,11 @@ from typing import NamedTuple
 
 from autograder.notebook import NotebookError, notebook_to_source
 from autograder.submission import (MAX_NOTEBOOK_BYTES, Entry, SubmissionError, entries_of, file_reader,
-                                   folder_entries, read_capped, zip_entries)
+                                   folder_entries, nested_zip_entries, read_capped, zip_entries, zips_opened)
 from autograder.syntax import parse_module
 
-MAX_NESTED_ZIP_BYTES = 64 << 20
 MAX_ID_BYTES = 100             # with ".json", far below a file name's 255 bytes
+MAX_WRAPPING = 3               # folders around one student's work (hw1/src/) looked through, among several PATHs
 MODULE_SUFFIXES = (".py", ".ipynb")
 CANVAS = re.compile(r"^(?P<name>.*?)_(?:(?P<late>LATE)_)?(?P<uid>\d+)_(?P<att>\d+)_(?P<file>.+)$")
 CANVAS_ANON = re.compile(r"^(?:(?P<late>LATE)_)?anon_(?P<anon>[^_]+)_(?P<att>\d+)_(?P<file>.+)$")
@@ -228,6 +227,21 @@ def _doubts(names: dict[str, bool], student: str, source: str, exercises) -> lis
             "if it is an LMS download, give it as a PATH of its own holding the uploads alone"]
 
 
+def _student_folders_doubt(entries: list[Entry], student: str, source: str, exercises) -> list[str]:
+    """What the instructor should check about a folder or zip graded as one student (it holds a
+    module at its top) whose subfolders, two or more, each hold a module too: a class folder with
+    a stray stub at its top."""
+    if not _holds_modules(entries, exercises):
+        return []
+    holders = sorted({e.path.split("/")[0] for e in entries
+                      if e.path.count("/") == 1 and _names_module(e.path.split("/")[1], exercises)})
+    if len(holders) < 2:
+        return []
+    named = ", ".join(holders[:3]) + (", ..." if len(holders) > 3 else "")
+    return [f"{source} was graded as one student, {student}, but {len(holders)} of its folders ({named}) each "
+            "hold an exercise's module too; if it is a class, move the module files at its top out of it"]
+
+
 def _tops(entries: list[Entry]) -> dict[str, bool]:
     """The top-level names of a zip's (or a zip folder's) entries -> whether each is a folder."""
     tops: dict[str, bool] = {}
@@ -274,6 +288,22 @@ def _single_top_dir(entries: list[Entry]) -> str | None:
     return next(iter(tops)) if len(tops) == 1 and all("/" in e.path for e in relevant) else None
 
 
+def _wrapped_prefix(entries: list[Entry], exercises, levels: int) -> str | None:
+    """The folder (``hw2``, ``hw1/src``), ``levels`` deep at most, whose files hold the modules
+    when each folder on the way holds everything there that could be a submission (a zip's
+    :func:`_single_top_dir`); None if there is no such folder."""
+    prefix = []
+    for _ in range(levels):
+        top = _single_top_dir(entries)
+        if top is None:
+            return None
+        prefix.append(top)
+        entries = _under(entries, top)
+        if _holds_modules(entries, exercises):
+            return "/".join(prefix)
+    return None
+
+
 def _under(entries: list[Entry], top: str) -> list[Entry]:
     n = len(top) + 1
     return [replace(e, path=e.path[n:]) for e in entries if e.path.startswith(top + "/")]
@@ -317,12 +347,7 @@ def _named_by_student(entries: list[Entry], exercises, notes=()) -> tuple[list[E
 
 
 def _nested_zip(entry: Entry):
-    def load():
-        data = entry.read(MAX_NESTED_ZIP_BYTES)
-        if len(data) > MAX_NESTED_ZIP_BYTES:
-            raise SubmissionError(f"{entry.path} is larger than {MAX_NESTED_ZIP_BYTES >> 20} MiB")
-        return zip_entries(io.BytesIO(data))
-    return load
+    return lambda: nested_zip_entries(entry)
 
 
 def _failing(error: SubmissionError):
@@ -335,11 +360,18 @@ def find_class(paths: list[Path], exercises, exclude=()) -> tuple[list[Candidate
     """Candidates from the instructor's PATHs, merged by student id, sorted by id, and what the
     instructor should know of the files that are no student's (ignored, or left out of a class
     zip). A folder whose one subfolder holds the modules is a class of one when it is the only
-    PATH, and one student (the PATH's name) among several PATHs. Nothing under ``exclude`` (the
-    grader's own output) is a student."""
+    PATH, and one student (the PATH's name) among several PATHs, as is a folder or zip whose work
+    is up to MAX_WRAPPING folders down (``hw1/src/``). Nothing under ``exclude`` (the
+    grader's own output) is a student. A PATH given twice is read once, and ``.`` is the folder's
+    own name."""
     finder = _Finder(exercises, exclude)
-    for path in paths:
-        finder.add_path(Path(path), several=len(paths) > 1)
+    distinct: dict[str, Path] = {}
+    for path in map(Path, paths):
+        path = Path(os.path.abspath(path)) if path.name in ("", ".", "..") else path
+        if distinct.setdefault(os.path.realpath(path), path) is not path:
+            finder.notes.append(f"{path} was given more than once; it was read once")
+    for path in distinct.values():
+        finder.add_path(path, several=len(distinct) > 1)
     return [finder.found[k] for k in sorted(finder.found)], finder.notes
 
 
@@ -389,7 +421,7 @@ class _Finder:
         if path.is_symlink():          # the instructor's own PATH (a link to this term's class): followed
             path = Path(os.path.realpath(path))
         if path.is_dir() and not path.is_symlink() and not _folder_holds_modules(path, exercises):
-            inner = self._wrapped_folder(path) if several else None
+            inner = self._wrapped_folder(path, MAX_WRAPPING) if several else None
             if inner is None:
                 self.add_folder(path)
                 return
@@ -405,14 +437,16 @@ class _Finder:
             self.add(student_id(name), str(path), str(path), _failing(e), lms=lms)
             return
         top = _single_top_dir(entries)
+        wrapped = _wrapped_prefix(entries, exercises, MAX_WRAPPING if several else 1)
         if _holds_modules(entries, exercises) or path.is_dir():
             student = student_id(name)
             self.add(student, str(path), str(path), lambda: (entries, notes), lms=lms, whole=True,
-                     doubts=_doubts(_tops(entries), student, path.name, exercises))
-        elif top and _holds_modules(entries, exercises, top + "/"):
+                     doubts=_doubts(_tops(entries), student, path.name, exercises)
+                     + _student_folders_doubt(entries, student, path.name, exercises))
+        elif wrapped:
             lms = lms or _lms_name(top)
             self.add(student_id(lms.student if lms else name), str(path), str(path),
-                     lambda e=_under(entries, top): (e, notes), lms=lms, whole=True)
+                     lambda e=_under(entries, wrapped): (e, notes), lms=lms, whole=True)
         elif _is_module_file(path.name):
             if lms:
                 entries = [replace(entry, alias=lms.file) for entry in entries]
@@ -422,16 +456,16 @@ class _Finder:
             self.notes += [f"{path.name}: {note}" for note in notes]
             self.add_class_entries(_under(entries, top) if top else entries, path.name, str(path))
 
-    def _wrapped_folder(self, folder: Path) -> Path | None:
-        """The one subfolder holding modules, when nothing else in ``folder`` could be a submission
-        (loose files such as a README aside): one student's work, a level down."""
+    def _wrapped_folder(self, folder: Path, levels: int) -> Path | None:
+        """The folder holding the modules, ``levels`` down at most, when each folder on the way is
+        the only thing in its parent that could be a submission (loose files such as a README
+        aside): one student's work, a folder or more down (``hw2/``, ``hw1/src/``)."""
         children = self._children(folder)
         dirs = [c for c in children if c.is_dir() and not c.is_symlink()]
         others = [c for c in children if c not in dirs]
-        if len(dirs) == 1 and not any(c.is_symlink() or _could_be_submission(c.name) for c in others) \
-                and _folder_holds_modules(dirs[0], self.exercises):
-            return dirs[0]
-        return None
+        if levels < 1 or len(dirs) != 1 or any(c.is_symlink() or _could_be_submission(c.name) for c in others):
+            return None
+        return dirs[0] if _folder_holds_modules(dirs[0], self.exercises) else self._wrapped_folder(dirs[0], levels - 1)
 
     def _children(self, folder: Path) -> list[Path]:
         """A folder's entries, sorted, without hidden ones and the grader's own output (and a
@@ -469,7 +503,7 @@ class _Finder:
                 error = SubmissionError(f"{child.name} is a symbolic link; it was not followed")
                 self.add(student, source, origin, _failing(error), lms=lms)
             elif child.is_dir():
-                load = (lambda c=child: _uploads_opened(folder_entries(c))) if lms else \
+                load = (lambda c=child: zips_opened(*folder_entries(c))) if lms else \
                     (lambda c=child: folder_entries(c))
                 self.add(student, source, origin, load, lms=lms, whole=True, doubts=doubts)
             elif child.is_file():
@@ -511,7 +545,7 @@ class _Finder:
                 self.add_class_entries(inner[top] if top in folders else _download_entries(members[0]), top, where,
                                        nested=True)
             elif top in folders:
-                load = (lambda m=inner[top]: _uploads_opened((m, []))) if lms else (lambda m=inner[top]: (m, []))
+                load = (lambda m=inner[top]: zips_opened(m, [])) if lms else (lambda m=inner[top]: (m, []))
                 self.add(student, source, where, load, lms=lms, whole=True, doubts=doubts)
             else:
                 self._add_file_entry(members[0], student, lms, source, where, doubts)
@@ -575,26 +609,6 @@ def _holds_zip(entry: Entry) -> bool:
         return entry.read(3)[:4] in (b"PK\x03\x04", b"PK\x05\x06")
     except (SubmissionError, OSError):
         return False
-
-
-def _uploads_opened(found: tuple[list[Entry], list[str]]) -> tuple[list[Entry], list[str]]:
-    """An LMS folder's files (``entries, notes``) with each zip at its top opened, as an LMS's
-    own zips are: a student's upload that Moodle keeps in the student's folder. Its files come
-    under ``<zip name>/``, a level below the folder's own."""
-    entries, notes = found
-    opened = []
-    for e in entries:
-        if "/" in e.path or not _is_zip(e.name):
-            opened.append(e)
-            continue
-        try:
-            inner, inner_notes = _nested_zip(e)()
-        except SubmissionError as err:
-            notes.append(f"{e.path}: {err}")
-            continue
-        opened += [replace(i, path=f"{e.path}/{i.path}") for i in inner]
-        notes += inner_notes
-    return opened, notes
 
 
 def _ranked_by_upload(load, upload_rank: int):

@@ -29,6 +29,7 @@ MAX_NOTEBOOK_BYTES = 128 << 20      # one .ipynb, outputs and images included (t
                                     # it is read as a notebook: autograder.notebook.MAX_WITHOUT_OUTPUTS)
 CLEAR_OUTPUTS = "clear its outputs (Kernel > Restart & Clear Output), save it and submit again"
 MAX_ARCHIVE_MEMBERS = 10_000
+MAX_NESTED_ZIP_BYTES = 64 << 20     # a zip inside a zip or a folder, read into memory
 MAX_COMPRESSION_RATIO = 200
 LOOSE_COPY = re.compile(r"(\s*\(\d+\)|-\d+|\s+copy|-copy\d+)+$")    # what file managers (and Jupyter's
                                                                    # Duplicate: -Copy1) add to a copy's name
@@ -211,6 +212,33 @@ def _zip_reader(zf: zipfile.ZipFile, info: zipfile.ZipInfo):
     return read
 
 
+def nested_zip_entries(entry: Entry) -> tuple[list[Entry], list[str]]:
+    """The entries of a zip that is itself an entry (of a folder or another zip), read whole into
+    memory up to MAX_NESTED_ZIP_BYTES; raises SubmissionError."""
+    data = entry.read(MAX_NESTED_ZIP_BYTES)
+    if len(data) > MAX_NESTED_ZIP_BYTES:
+        raise SubmissionError(f"{entry.path} is larger than {MAX_NESTED_ZIP_BYTES >> 20} MiB")
+    return zip_entries(io.BytesIO(data))
+
+
+def zips_opened(entries: list[Entry], notes: list[str]) -> tuple[list[Entry], list[str]]:
+    """The entries with each zip at their top opened (an upload Moodle keeps in the student's
+    folder; a student's zip of a zip): its files come under ``<zip name>/``, a level below."""
+    opened, notes = [], list(notes)
+    for e in entries:
+        if "/" in e.path or not e.name.lower().endswith(".zip"):
+            opened.append(e)
+            continue
+        try:
+            inner, inner_notes = nested_zip_entries(e)
+        except SubmissionError as err:
+            notes.append(f"{e.path}: {err}")
+            continue
+        opened += [replace(i, path=f"{e.path}/{i.path}") for i in inner]
+        notes += inner_notes
+    return opened, notes
+
+
 def entries_of(path: Path) -> tuple[list[Entry], list[str]]:
     """The files of a submission at ``path``: a folder, a zip, or one module/notebook file."""
     if path.is_symlink():
@@ -329,7 +357,7 @@ def module_source(entry: Entry) -> tuple[bytes, list[str]]:
     if entry.name.lower().endswith(".ipynb"):
         raw = read_capped(entry, MAX_NOTEBOOK_BYTES)
         try:
-            source, notes = read_notebook(raw.decode("utf-8"))
+            source, notes = read_notebook(raw.decode("utf-8-sig"))        # a BOM, as some editors write
             return source.encode(), [f"{entry.path}: {note}" for note in notes]
         except UnicodeDecodeError:
             raise SubmissionError(f"{entry.path} is not UTF-8 text, so it is not a notebook") from None
@@ -367,6 +395,8 @@ def prepare(entries: list[Entry], exercises, workdir: Path, notes=(), siblings=(
     and those of ``siblings`` (the course's other exercises, not graded now) that can be read:
     a graded module may import one (``from masked_softmax import masked_softmax``). The digest
     covers both; notes and problems are of the graded ones only."""
+    if not pick_modules(entries, [*exercises, *siblings])[0]:      # the work may be in a zip inside
+        entries, notes = zips_opened(entries, notes)
     folder = Path(tempfile.mkdtemp(prefix="sub-", dir=workdir))
     os.chmod(folder, 0o755)
     sub = Submission(folder, notes=list(notes))

@@ -24,7 +24,7 @@ import pytest
 
 from autograder.batch import grade_class, merge_gradebooks, module_keys
 from autograder.client import Timeouts
-from autograder.collect import Candidate, discover, infer_exercise, parse_lms_name, student_id
+from autograder.collect import Candidate, discover, find_class, infer_exercise, parse_lms_name, student_id
 from autograder.course import instructor_course
 from autograder.exports import write_exports
 from autograder.gradebook import Gradebook, GradebookError, Provenance
@@ -152,6 +152,8 @@ def test_layouts_found_in_real_downloads_give_one_row_per_student(course, tmp_pa
         (cls / student / "broadcasting.ipynb").write_text(notebook(SOLUTION))
         (cls / student / "broadcasting.py").write_text(exported)
     (cls / "mia.py").write_bytes(b"\xef\xbb\xbf" + SOLUTION.encode())
+    (cls / "nell").mkdir()                                    # a notebook with a BOM (red team: "not a valid notebook")
+    (cls / "nell" / "broadcasting.ipynb").write_bytes(b"\xef\xbb\xbf" + notebook(SOLUTION).encode())
     write_zip(cls / "nina.zip", {"Broadcasting (1).ipynb": notebook(SOLUTION),       # with the public tests
                                  "tests/test_broadcasting.py": (ROOT / "assignments" / "tests" / "test_broadcasting.py").read_text()})
     (cls / "omar").mkdir()
@@ -169,7 +171,7 @@ def test_layouts_found_in_real_downloads_give_one_row_per_student(course, tmp_pa
     grades = grade(paths, out, course=course)
     grades = grade(paths, out, course=course)                 # once more, with the output in the class folder
     full = ["Jane_Doe_12345", "Ann_Lee_34567", "Ivo_Ek_999", "alice", "zoe", "Jos\u00e9_Garc\u00eda", "kim", "lee",
-            "mia", "nina", "omar", "pat", "smithjohn_12"]
+            "mia", "nell", "nina", "omar", "pat", "smithjohn_12"]
     assert sorted(grades) == sorted(full + ["bob", "zo\u00eb"])
     for student in full:
         assert grades[student]["broadcasting"] == "20", (student, feedback(out, student))
@@ -322,6 +324,8 @@ def test_bad_inputs_become_messages_and_the_batch_goes_on(course, tmp_path):
     (cls / "blank" / "broadcasting.py").write_text("\n  \n")
     write_zip(cls / "emptyzip.zip", {})
     write_zip(cls / "zipped.zip", {"homework.zip": b"PK", "readme.txt": b"my homework is in the zip"})
+    inner = write_zip(tmp_path / "hw2.zip", {"hw2/broadcasting.py": SOLUTION})      # a zip of a zip: opened
+    write_zip(cls / "nested.zip", {"hw2.zip": inner.read_bytes(), "readme.txt": b"zipped twice"})
     with zipfile.ZipFile(cls / "appended.zip", "w") as zf, warnings.catch_warnings():
         warnings.simplefilter("ignore")                     # "Duplicate name": the point of this zip
         zf.writestr("broadcasting.py", STUB)
@@ -342,8 +346,8 @@ def test_bad_inputs_become_messages_and_the_batch_goes_on(course, tmp_path):
     write_zip(cls / "longnames.zip", {"broadcasting.py": SOLUTION, **{f"a{i}{' ' * 60_000}b.txt": b"" for i in range(4)}})
     out = tmp_path / "out"
     grades = grade([cls], out, course=course)
-    assert grades["good"]["broadcasting"] == grades["longnames"]["broadcasting"] == grades["cookie"]["broadcasting"] \
-        == "20" and "UTF-8" not in feedback(out, "cookie")
+    assert {grades[s]["broadcasting"] for s in ("good", "longnames", "cookie", "nested")} == {"20"}
+    assert "UTF-8" not in feedback(out, "cookie")
     reasons = {
         "corrupt": "damaged or not a zip",
         "locked": "password-protected",
@@ -356,7 +360,7 @@ def test_bad_inputs_become_messages_and_the_batch_goes_on(course, tmp_path):
         "empty": "no broadcasting.py",
         "blank": "broadcasting.py is empty: save your work in it and submit again",
         "emptyzip": "it is empty",
-        "zipped": "it holds homework.zip, readme.txt",
+        "zipped": "homework.zip: the zip file is damaged or not a zip",
         "appended": "the last copy was taken",
         "twice": "more than one entry",
         "deep": "could not be imported: RecursionError",
@@ -987,6 +991,52 @@ def test_a_student_holding_others_lms_uploads_is_one_student_and_the_instructor_
     assert sorted(read_grades(tmp_path / "out2")) == ["kay_304", "leekim_301", "lou_305", "max_306", "parkjo_302",
                                                       "wuli_303"]
     assert again.doubts == []
+
+
+def test_among_several_paths_work_folders_down_is_the_paths_student(course, tmp_path):
+    """Among several PATHs, a student's folder or zip whose work is two folders down
+    (``hw1/src/broadcasting.py``, beside a README) is that student (red team: two such folders
+    became one student, ``hw1``, and one of them was lost; a zip became ``src``)."""
+    for student in ("alice", "bob"):
+        (tmp_path / student / "hw1" / "src").mkdir(parents=True)
+        (tmp_path / student / "hw1" / "src" / "broadcasting.py").write_text(SOLUTION)
+        (tmp_path / student / "README.md").write_text("mine")
+    carol = write_zip(tmp_path / "carol.zip", {"hw1/src/broadcasting.py": SOLUTION, "hw1/notes.txt": "x"})
+    found = students_of(discover([tmp_path / "alice", tmp_path / "bob", carol], course.exercises))
+    assert found == {"alice": ["broadcasting.py"], "bob": ["broadcasting.py"], "carol": ["broadcasting.py"]}
+
+
+def test_a_path_given_twice_is_read_once_and_dot_is_the_folders_name(course, tmp_path, monkeypatch):
+    """The same class twice (a shell glob that matches it twice) is read once, with a note (red
+    team: every student's files counted twice, and a note on each); ``grade .`` in a student's
+    folder is that student (it was "student")."""
+    cls = tmp_path / "class"
+    for student in ("alice", "bob"):
+        (cls / student).mkdir(parents=True)
+        (cls / student / "broadcasting.py").write_text(SOLUTION)
+    candidates, notes = find_class([cls, tmp_path / "class" / ".." / "class"], course.exercises)
+    assert [(c.student, c.notes) for c in candidates] == [("alice", []), ("bob", [])]
+    assert notes == [f"{tmp_path}/class/../class was given more than once; it was read once"]
+    monkeypatch.chdir(cls / "alice")
+    assert students_of(discover([Path(".")], course.exercises)) == {"alice": ["broadcasting.py"]}
+
+
+def test_a_class_folder_with_a_module_at_its_top_is_one_student_and_the_instructor_is_told(course, tmp_path):
+    """A class folder with a stray stub at its top is one submission, as the contract says, and
+    the instructor is told that its folders each hold a module (red team: it was said nowhere)."""
+    cls = tmp_path / "class"
+    for student in ("alice", "bob", "carol"):
+        (cls / student).mkdir(parents=True)
+        (cls / student / "broadcasting.py").write_text(SOLUTION)
+    (cls / "broadcasting.py").write_text(STUB)
+    (tmp_path / "dave" / "old").mkdir(parents=True)             # one folder of older work: nothing to say
+    (tmp_path / "dave" / "broadcasting.py").write_text(SOLUTION)
+    (tmp_path / "dave" / "old" / "broadcasting.py").write_text(STUB)
+    found = discover([cls, tmp_path / "dave"], course.exercises)
+    assert [(c.student, c.doubts) for c in found] == [
+        ("class", ["class was graded as one student, class, but 3 of its folders (alice, bob, carol) each hold an "
+                   "exercise's module too; if it is a class, move the module files at its top out of it"]),
+        ("dave", [])]
 
 
 def test_a_students_own_files_that_look_lms_named_do_not_make_a_class(course, tmp_path):
