@@ -49,11 +49,9 @@ import ast
 import bisect
 import functools
 import importlib.util
-import re
 import symtable
 import sys
 import types
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -460,23 +458,7 @@ def _defaults(args: ast.arguments) -> list[ast.expr]:
     return [*args.defaults, *(d for d in args.kw_defaults if d)]
 
 
-@dataclass
-class _ScopeReads:
-    """The module-level names a scope reads: itself, and in each scope inside it (by name and line)."""
-
-    own: set[str]
-    inner: dict[tuple[str, int], _ScopeReads]
-
-    def all(self, leaving=frozenset()) -> set[str]:
-        """What the scope reads, its inner scopes included but those named in ``leaving``."""
-        names = set(self.own)
-        for key, scope in self.inner.items():
-            if key not in leaving:
-                names |= scope.all()
-        return names
-
-
-def _global_reads(source: bytes | str) -> dict[tuple[str, int], _ScopeReads] | None:
+def _global_reads(source: bytes | str) -> dict[tuple[str, int], set[str]] | None:
     """(name, line) of each module-level function and class -> the module-level names its body
     reads (Python's own scoping, from ``symtable``: a local ``loss`` is not the module's
     ``loss``). None where the compiler refuses the file (it will not import either)."""
@@ -486,21 +468,21 @@ def _global_reads(source: bytes | str) -> dict[tuple[str, int], _ScopeReads] | N
     except (SyntaxError, ValueError, UnicodeDecodeError, LookupError, MemoryError):
         return None
 
-    def reads(table) -> _ScopeReads:
-        return _ScopeReads({s.get_name() for s in table.get_symbols() if s.is_referenced() and s.is_global()},
-                           {(c.get_name(), c.get_lineno()): reads(c) for c in table.get_children()})
+    def reads(table) -> set[str]:
+        names = {s.get_name() for s in table.get_symbols() if s.is_referenced() and s.is_global()}
+        for child in table.get_children():
+            names |= reads(child)
+        return names
 
     return {(t.get_name(), t.get_lineno()): reads(t) for t in top.get_children()
             if t.get_type() in ("function", "class")}
 
 
-def _refs(stmt: ast.stmt, global_reads, uncalled=frozenset()) -> set[str]:
+def _refs(stmt: ast.stmt, global_reads) -> set[str]:
     """The bare names a module-level statement reads: of a function or class, those its body
-    reads from the module (not in a method of ``uncalled``, (name, line) pairs) and those evaluated
-    where it is defined (decorators, defaults, annotations, base classes); of anything else,
-    every name in it."""
-    scope = (global_reads or {}).get((getattr(stmt, "name", None), stmt.lineno))
-    body_reads = None if scope is None else scope.all(leaving=uncalled)
+    reads from the module and those evaluated where it is defined (decorators, defaults,
+    annotations, base classes); of anything else, every name in it."""
+    body_reads = (global_reads or {}).get((getattr(stmt, "name", None), stmt.lineno))
     if body_reads is None or not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         return {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name)}
     if isinstance(stmt, ast.ClassDef):
@@ -541,82 +523,6 @@ def _own_attribute_names(nodes: list[ast.AST]) -> set[str]:
             elif fields is not None and (text := _constant_name(fields)) is not None:
                 names |= set(text.replace(",", " ").split())
     return names
-
-
-NAMED_LOOKUPS = ("getattr", "hasattr", "setattr", "delattr")     # by a plain string, a method's name is written
-DYNAMIC_LOOKUPS = {"vars", "dir", "locals", "globals", "attrgetter", "methodcaller", "getmembers", "getattr_static",
-                   "__dict__", "__getattribute__", "__getattr__", "__doc__", "getdoc"}   # ways to reach a method
-                                                                                            # without writing its name
-
-
-def _uncalled_methods(tree: ast.Module, nodes: list[ast.AST], names) -> dict[str, set[tuple[str, int]]]:
-    """Helper class -> the methods (name, line) that nothing can call, whose uses therefore count
-    against no contract name (a self-check of the student's beside the methods used). A method
-    is uncalled when its name appears nowhere else in the module (no attribute, name, keyword,
-    pattern or string but a docstring holds it), it is no dunder (Python calls those) and has no
-    decorator but ``staticmethod`` or ``classmethod``. Only classes of the student's that no other code calls
-    by name count: not a contract name (the suites call its methods), nor a class with a base,
-    metaclass or decorator of a library's (``nn.Module`` calls ``forward``), nor one such a class
-    derives from; and none at all in a module that may reach a method by a name made at run
-    time (:func:`_looks_up_names_at_run_time`)."""
-    classes = {stmt.name: stmt for stmt in tree.body if isinstance(stmt, ast.ClassDef)}
-    docstrings = {id(n.body[0].value) for n in nodes if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef,
-                                                                        ast.AsyncFunctionDef))
-                  and n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
-    written = Counter()
-    for node in nodes:
-        if isinstance(node, ast.Attribute):
-            written[node.attr] += 1
-        elif isinstance(node, ast.Name):
-            written[node.id] += 1
-        elif isinstance(node, ast.keyword) and node.arg:
-            written[node.arg] += 1
-        elif isinstance(node, ast.MatchClass):
-            written.update(node.kwd_attrs)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
-            written.update(re.findall(r"\w+", node.value))
-    every_class = [node for node in nodes if isinstance(node, ast.ClassDef)]
-    if _looks_up_names_at_run_time(nodes) \
-            or any(not isinstance(base, (ast.Name, ast.Attribute)) for c in every_class for base in c.bases):
-        return {}                                     # class T(*bases), class T(make_base()): who knows
-    own = {name for name, c in classes.items() if name not in names and not c.keywords and all(
-        isinstance(d, ast.Name) and d.id == "dataclass" for d in c.decorator_list)}
-    while True:       # a class deriving from one of a library's, or from such a class, is no helper of ours
-        outside = [c for c in every_class if c.name not in own or any(
-            not isinstance(b, ast.Name) or b.id != "object" and b.id not in own for b in c.bases)]
-        dropped = {c.name for c in outside} | {b.id for c in outside for b in c.bases if isinstance(b, ast.Name)}
-        if not own & dropped:
-            break
-        own -= dropped
-    uncalled = {}
-    for name in own:
-        for method in classes[name].body:
-            if isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)) and written[method.name] == 0 \
-                    and not (method.name.startswith("__") and method.name.endswith("__")) \
-                    and all(isinstance(d, ast.Name) and d.id in ("staticmethod", "classmethod")
-                            for d in method.decorator_list):
-                uncalled.setdefault(name, set()).add((method.name, method.lineno))
-    return uncalled
-
-
-def _looks_up_names_at_run_time(nodes: list[ast.AST]) -> bool:
-    """Whether the module may reach an attribute by a name it does not write out: one of
-    :data:`DYNAMIC_LOOKUPS` (``vars``, ``__dict__``; a name, attribute or import, not a keyword:
-    ``timeit(..., globals=...)``), :data:`NAMED_LOOKUPS` other than the builtin called with a plain
-    string (``getattr(obj, s)``, ``getattr`` handed on, ``builtins.getattr``), or a class made at
-    run time (``type`` other than asked of one object, ``types.new_class``)."""
-    either = DYNAMIC_LOOKUPS | set(NAMED_LOOKUPS)      # builtins.getattr, from operator import attrgetter as ag
-    if any(isinstance(n, ast.Name) and n.id in DYNAMIC_LOOKUPS or isinstance(n, ast.Attribute) and n.attr in either
-           or isinstance(n, ast.alias) and n.name.rsplit(".", 1)[-1] in either for n in nodes):
-        return True
-    plain = {id(n.func) for n in nodes if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
-             and n.func.id in NAMED_LOOKUPS and len(n.args) >= 2 and isinstance(n.args[1], ast.Constant)
-             and isinstance(n.args[1].value, str)}
-    asks_type = {id(n.func) for n in nodes if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
-                 and n.func.id == "type" and len(n.args) == 1 and not n.keywords}     # type(x), not type(name, bases, ns)
-    return any(isinstance(n, ast.Name) and (n.id in NAMED_LOOKUPS and id(n) not in plain
-                                            or n.id == "type" and id(n) not in asks_type)
-               or isinstance(n, ast.Attribute) and n.attr == "new_class" for n in nodes)
 
 
 def _own_flag_stores(nodes: list[ast.AST], aliases) -> set[int]:
@@ -854,25 +760,6 @@ def _timed_functions(nodes, aliases, defined) -> set[int]:
     return lines
 
 
-def _visit_called(scan: _Uses, stmt: ast.stmt, uncalled: set[tuple[str, int]]) -> None:
-    """Scan a module-level statement; of a class, not the bodies of its ``uncalled`` methods
-    (what their definitions evaluate, defaults and annotations, still runs)."""
-    if not isinstance(stmt, ast.ClassDef) or not uncalled:
-        scan.visit(stmt)
-        return
-    for part in _evaluated_at_definition(stmt):
-        scan.visit(part)
-    for item in stmt.body:
-        if (getattr(item, "name", None), item.lineno) not in uncalled:
-            scan.visit(item)
-            continue
-        every = [*item.args.posonlyargs, *item.args.args, *item.args.kwonlyargs,
-                 *(x for x in (item.args.vararg, item.args.kwarg) if x)]
-        for part in [*item.decorator_list, *_defaults(item.args), *(x for x in [item.returns] if x),
-                     *(x.annotation for x in every if x.annotation)]:
-            scan.visit(part)
-
-
 def _scan(tree: ast.Module, rules: dict[str, list[str]], names: list[str], global_reads) -> dict[str, Violation]:
     alias_finder = _Aliases()
     alias_finder.visit(tree)
@@ -889,12 +776,11 @@ def _scan(tree: ast.Module, rules: dict[str, list[str]], names: list[str], globa
         bound_at.setdefault(name, []).extend(stmt.lineno for stmt in stmts)
     scans: dict[str, _Uses] = {}
     refs: dict[str, set[str]] = {}
-    uncalled = _uncalled_methods(tree, nodes, names)
     for def_name, stmts in defs.items():
         scan = _Uses(aliases, alias_finder.star_modules, own_flags)
         for stmt in stmts:
-            _visit_called(scan, stmt, uncalled.get(def_name, set()))
-        refs[def_name] = set().union(*(_refs(stmt, global_reads, uncalled.get(def_name, set())) for stmt in stmts))
+            scan.visit(stmt)
+        refs[def_name] = set().union(*(_refs(stmt, global_reads) for stmt in stmts))
         scan.uses = [u for u in scan.uses if u.bare is None or (      # a bare name stands for the builtin or
             u.bare in refs[def_name]                                    # the star import's unless it is a local
             and not any(line > u.since for line in bound_at.get(u.bare, ())))]   # or the module binds it later
