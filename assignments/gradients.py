@@ -15,9 +15,10 @@ thing it differentiates, how an upstream gradient ``dout`` flows through each la
 compute softmax without overflowing.
 
 Forbidden in this file (every function): autograd in any form: ``Tensor.backward``,
-``torch.autograd`` (``torch.autograd.grad`` included), ``torch.func``, turning ``requires_grad``
-on (``requires_grad=True``, ``x.requires_grad = True``, ``requires_grad_()``), ``torch.enable_grad``,
-``torch.set_grad_enabled`` (and ``torch._C``). Reading ``x.requires_grad`` is fine.
+``torch.autograd`` (``torch.autograd.grad`` included), ``torch.func``, ``torch.nn.grad``, a tensor's
+``grad_fn``, turning ``requires_grad`` on (``requires_grad=True``, ``x.requires_grad = True``,
+``requires_grad_()``), ``torch.enable_grad``, ``torch.set_grad_enabled`` (and ``torch._C``).
+Reading ``x.requires_grad`` is fine.
 Using one in a function scores 0 for that function. Everything else is allowed: ``torch.exp``,
 ``torch.sigmoid``, ``torch.tanh``, ``torch.softmax``, ``torch.logsumexp``, matrix products ...
 Use autograd freely in your own notebook to *check* your answers, just not in this file.

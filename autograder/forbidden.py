@@ -233,9 +233,8 @@ def _base_name(node) -> str | None:
 class _Uses(ast.NodeVisitor):
     """Forbidden-relevant uses inside one definition."""
 
-    def __init__(self, aliases, star_modules, own_flags=frozenset()):
+    def __init__(self, aliases, star_modules):
         self.aliases, self.star_modules = aliases, star_modules
-        self.own_flags = own_flags               # ids of the ``self.x = ...`` targets of :func:`_own_flag_stores`
         self.uses: list[_Use] = []
         self._called: set[int] = set()       # the Name nodes that are called (``getattr(...)``)
 
@@ -255,14 +254,6 @@ class _Uses(ast.NodeVisitor):
             self.uses.append(_Use("dotted", d, node.lineno))
         if node.attr == "__dict__":
             self._lookup(node.value, f"{{}}.__dict__", node.lineno)
-        self.generic_visit(node)
-
-    def visit_Compare(self, node):
-        """``x.grad_fn is not None`` asks whether there is one: no use of the attribute."""
-        if isinstance(node.left, ast.Attribute) and all(isinstance(op, (ast.Is, ast.IsNot)) for op in node.ops) \
-                and all(isinstance(c, ast.Constant) and c.value is None for c in node.comparators):
-            self.visit(node.left.value)
-            return
         self.generic_visit(node)
 
     def _lookup(self, namespace, shown: str, line: int) -> None:
@@ -295,6 +286,14 @@ class _Uses(ast.NodeVisitor):
                 self._lookup(node.args[0], "vars({})", node.lineno)
         if _called_name(node) == "getmembers" and node.args:
             self._lookup(node.args[0], "inspect.getmembers({})", node.lineno)
+        if isinstance(node.func, ast.Attribute) and node.func.attr == "__setattr__" and node.args \
+                and (name := _constant_name(node.args[0])) is not None \
+                and not (len(node.args) > 1 and _is_false(node.args[1])):      # x.__setattr__("requires_grad", True)
+            self.uses.append(_Use("set", name, node.lineno))
+        if isinstance(node.func, ast.Attribute) and node.func.attr == "__set__" \
+                and isinstance(node.func.value, ast.Attribute) \
+                and not (len(node.args) > 1 and _is_false(node.args[1])):      # Tensor.requires_grad.__set__(x, True)
+            self.uses.append(_Use("set", node.func.value.attr, node.lineno))
         if _getattr_call(node, ("getattr", "setattr", "hasattr")):
             name = _constant_name(node.args[1])
             self.uses.append(_Use("attr", name, node.lineno))
@@ -307,9 +306,25 @@ class _Uses(ast.NodeVisitor):
                 self.uses.append(_Use("kw", name, node.lineno))
         self.generic_visit(node)
 
+    def visit_MatchClass(self, node):
+        """``case torch.Tensor(grad_fn=node)`` reads each keyword's attribute."""
+        for name in node.kwd_attrs:
+            self.uses.append(_Use("attr", name, node.lineno))
+        self.generic_visit(node)
+
     def visit_Assign(self, node):
         self._set([] if _is_false(node.value) else node.targets)
+        if any(isinstance(t, ast.Name) and t.id == "__match_args__" for t in node.targets):
+            self._match_args(node.value)
         self.generic_visit(node)
+
+    def _match_args(self, value) -> None:
+        """``__match_args__``: the attributes a positional pattern reads, by name."""
+        items = value.elts if isinstance(value, (ast.Tuple, ast.List)) else [value]
+        for item in items:
+            name = _constant_name(item)
+            self.uses.append(_Use("attr", name, item.lineno) if name is not None
+                             else _Use("lookup", "__match_args__ (a name made at run time)", item.lineno))
 
     def visit_AugAssign(self, node):
         self._set([node.target])
@@ -322,7 +337,7 @@ class _Uses(ast.NodeVisitor):
     def _set(self, targets):
         for target in targets:
             for t in ast.walk(target):            # a, x.requires_grad = ... included
-                if isinstance(t, ast.Attribute) and isinstance(t.ctx, ast.Store) and id(t) not in self.own_flags:
+                if isinstance(t, ast.Attribute) and isinstance(t.ctx, ast.Store):
                     self.uses.append(_Use("set", t.attr, t.lineno))
 
 
@@ -500,7 +515,11 @@ def _own_attribute_names(nodes: list[ast.AST]) -> set[str]:
     objects: methods and class attributes (dataclass fields included), the fields of a named tuple
     or a dataclass made by a call (``namedtuple("Layer", "forward backward")``, ``field_names=``,
     ``make_dataclass``), a namespace's keywords (``SimpleNamespace(backward=...)``) and attributes
-    it assigns (``layer.backward = ...``)."""
+    it assigns (``layer.backward = ...``); none in a module that calls ``super`` with arguments
+    (``super(torch.Tensor, x).expand`` reaches torch's method past the run-time watch)."""
+    bare_super = {id(n.func) for n in nodes if isinstance(n, ast.Call) and not n.args and not n.keywords}
+    if any(isinstance(n, ast.Name) and n.id == "super" and id(n) not in bare_super for n in nodes):
+        return set()
     names = set()
     for node in nodes:
         if isinstance(node, ast.ClassDef):
@@ -523,38 +542,6 @@ def _own_attribute_names(nodes: list[ast.AST]) -> set[str]:
             elif fields is not None and (text := _constant_name(fields)) is not None:
                 names |= set(text.replace(",", " ").split())
     return names
-
-
-def _own_flag_stores(nodes: list[ast.AST], aliases) -> set[int]:
-    """The ``self.x = ...`` targets (node ids; ``nodes``: every node of the syntax tree) in the
-    methods of the student's classes that are no tensors (each base is ``object`` or a class of
-    a module's that is not ``torch.Tensor`` or under it, such as ``nn.Module``), where the method
-    never rebinds ``self``: ``self.requires_grad = flag`` is a flag of the student's own object,
-    no tensor's."""
-    import torch                                  # the grader's side only
-
-    def plain(base) -> bool:
-        if isinstance(base, ast.Name) and base.id == "object":
-            return True
-        classes = [path[-1] for d in _dotted(base, aliases) if len(path := _path_objects(d)) == d.count(".") + 1]
-        return bool(classes) and all(isinstance(c, type) and not issubclass(c, torch.Tensor) for c in classes)
-
-    stores = set()
-    for node in nodes:
-        if not isinstance(node, ast.ClassDef) or not all(map(plain, node.bases)):
-            continue
-        for method in node.body:
-            params = [*method.args.posonlyargs, *method.args.args] if isinstance(
-                method, (ast.FunctionDef, ast.AsyncFunctionDef)) else []
-            if not params or any(isinstance(d, ast.Name) and d.id == "staticmethod" for d in method.decorator_list):
-                continue
-            me = params[0].arg
-            inside = list(ast.walk(method))
-            if any(isinstance(n, ast.Name) and n.id == me and not isinstance(n.ctx, ast.Load) for n in inside):
-                continue
-            stores |= {id(n) for n in inside if isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store)
-                       and isinstance(n.value, ast.Name) and n.value.id == me}
-    return stores
 
 
 def _called_name(call: ast.Call) -> str | None:
@@ -770,14 +757,13 @@ def _scan(tree: ast.Module, rules: dict[str, list[str]], names: list[str], globa
     _assigned_aliases(nodes, aliases)
     defs = _definitions(tree)
     own_names = _own_attribute_names(nodes)
-    own_flags = _own_flag_stores(nodes, aliases)
     bound_at = dict(alias_finder.bound_at)
     for name, stmts in defs.items():
         bound_at.setdefault(name, []).extend(stmt.lineno for stmt in stmts)
     scans: dict[str, _Uses] = {}
     refs: dict[str, set[str]] = {}
     for def_name, stmts in defs.items():
-        scan = _Uses(aliases, alias_finder.star_modules, own_flags)
+        scan = _Uses(aliases, alias_finder.star_modules)
         for stmt in stmts:
             scan.visit(stmt)
         refs[def_name] = set().union(*(_refs(stmt, global_reads) for stmt in stmts))
