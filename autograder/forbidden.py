@@ -138,8 +138,15 @@ class Violation:
         if private_torch_name(self.used):
             return (f"`{self.name}` uses `{self.used}`{where}: torch's private internals (names that start with "
                     "_) are off limits in this exercise; use torch's public functions")
+        advice = ""
+        if self.used.startswith(".") and self.used.endswith(" = ..."):
+            advice = ("; if it is an attribute of an object of your own, give it another name: the grader cannot "
+                      "tell it from a tensor's")
+        elif self.via:
+            advice = (f"; a forbidden use anywhere in `{self.via}` counts, even in a part your function never runs: "
+                      "keep a check you run by hand out of it, under `if __name__ == \"__main__\":`")
         return (f"`{self.name}` uses `{self.used}`{where}, which this exercise forbids: "
-                f"it does the work you are asked to write by hand")
+                f"it does the work you are asked to write by hand{advice}")
 
 
 @dataclass(frozen=True)

@@ -409,6 +409,23 @@ def test_routes_to_a_forbidden_attribute_the_red_team_found_count():
     assert find_forbidden("def f(x):\n    x.__setattr__('requires_grad', False)\n", rules, ["f"]) == {}
 
 
+def test_a_use_in_code_that_never_runs_or_on_an_own_flag_says_how_to_fix_it():
+    """A forbidden use in a helper class's method no function calls counts (Python calls methods
+    by protocol: dict(obj) calls keys), and so does an own flag named requires_grad; each message
+    says what to do (red team: both looked like false failures)."""
+    checks = ("import torch.nn.functional as F\nclass _Checks:\n    def reduction(self, r):\n        return r\n"
+              "    def against(self, x, t):\n        return F.cross_entropy(x, t)\n_c = _Checks()\n"
+              "def cross_entropy(x, t, reduction='mean'):\n    return _c.reduction(reduction)\n")
+    found = find_forbidden(checks, {"*": ["torch.nn.functional.cross_entropy"]}, ["cross_entropy"])
+    assert found["cross_entropy"].message().endswith(
+        "a forbidden use anywhere in `_Checks` counts, even in a part your function never runs: keep a check you "
+        "run by hand out of it, under `if __name__ == \"__main__\":`")
+    flag = "class Dense:\n    def __init__(self, flag):\n        self.requires_grad = flag\ndef f():\n    return Dense(1)\n"
+    assert find_forbidden(flag, {"*": ["set:requires_grad"]}, ["f"])["f"].message().endswith(
+        "if it is an attribute of an object of your own, give it another name: the grader cannot tell it from a "
+        "tensor's")
+
+
 def test_switching_gradients_off_is_no_requires_grad_trick():
     head = "import torch\ndef unbroadcast(g, s):\n"
     rules = {"*": ["torch.set_grad_enabled", ".requires_grad_", "kw:requires_grad"]}
