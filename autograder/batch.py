@@ -28,7 +28,7 @@ from pathlib import Path
 
 from autograder import __version__
 from autograder.client import Timeouts
-from autograder.collect import Candidate, find_class, student_named
+from autograder.collect import Candidate, find_class, keep_earlier_ids, student_named
 from autograder.course import Course
 from autograder.gradebook import Gradebook, Provenance
 from autograder.grading import GradeResult, Grader, GradingError, make_workdir
@@ -468,6 +468,9 @@ def grade_class(paths, course: Course, out: Path, *, gradebook_path: Path | None
     exercises = list(exercises or course.exercises)
     gradebook_path = Path(gradebook_path or Path(out) / "gradebook.sqlite")
     found, class_notes = find_class(paths, course.exercises, exclude=_own_output(out, gradebook_path))
+    if gradebook_path.exists():
+        with Gradebook(gradebook_path) as earlier:
+            found = keep_earlier_ids(found, earlier.sources())
     if not found:
         raise GradingError(f"no submissions in {', '.join(str(p) for p in paths)}: a class is a folder or .zip "
                            "holding one folder, .zip, .py or .ipynb per student (or an LMS download)")

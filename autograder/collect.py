@@ -41,6 +41,7 @@ from autograder.notebook import NotebookError, notebook_to_source
 from autograder.submission import (MAX_NOTEBOOK_BYTES, Entry, SubmissionError, entries_of, file_reader,
                                    folder_entries, nested_zip_entries, read_capped, zip_entries, zips_opened)
 from autograder.syntax import parse_module
+from autograder.text import plain_text
 
 MAX_ID_BYTES = 100             # with ".json", far below a file name's 255 bytes
 MAX_WRAPPING = 3               # folders around one student's work (hw1/src/) looked through, among several PATHs
@@ -122,6 +123,20 @@ def distinct_ids(names) -> dict[str, str]:
         for name in same:
             ids[name] = sid if len(same) == 1 or name == sid else f"{sid}-{_short_hash(name)}"
     return ids
+
+
+def keep_earlier_ids(candidates: list[Candidate], sources: dict[str, str]) -> list[Candidate]:
+    """The candidates, sorted by id, where a newcomer whose name cleans up to an earlier student's
+    id (``Jo_Ann`` arriving after ``Jo Ann`` had ``Jo_Ann``) has not taken it: when another
+    candidate has the id's earlier source (``sources``: id -> where it was last received from)
+    and got that id with a hash, the two swap ids, so each student's history stays theirs."""
+    by_source = {plain_text(c.source): c for c in candidates}
+    for c in candidates:
+        earlier = by_source.get(sources.get(c.student, ""))
+        if earlier is not None and earlier is not c and re.fullmatch(re.escape(c.student) + r"-[0-9a-f]{8}",
+                                                                      earlier.student):
+            c.student, earlier.student = earlier.student, c.student
+    return sorted(candidates, key=lambda c: c.student)
 
 
 def student_named(name: str, candidates: list[Candidate]) -> str:

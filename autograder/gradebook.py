@@ -377,6 +377,11 @@ class Gradebook:
         """Every student with a run."""
         return {student for (student,) in self.db.execute("SELECT DISTINCT student FROM runs")}
 
+    def sources(self) -> dict[str, str]:
+        """Each student's source: where their current run's submission was last received from."""
+        return dict(self.db.execute(f"SELECT r.student, s.source FROM runs r JOIN submissions s ON s.id = "
+                                    f"r.submission WHERE r.id IN ({CURRENT_RUNS})"))
+
     def suite_versions(self) -> dict[str, int]:
         """How many students' current runs were graded under each suite hash (suites, references,
         grader, ``--allow-forbidden``): more than one, and grades are not alike."""

@@ -1093,6 +1093,25 @@ def test_distinct_names_give_distinct_readable_ids_on_every_run(course, tmp_path
     assert long_id.startswith("x" * 80) and first[long_id] == ["x" * 251 + ".py"]
 
 
+def test_a_newcomer_whose_name_cleans_up_to_an_earlier_students_id_does_not_take_it(course, tmp_path):
+    """``Jo Ann`` graded as ``Jo_Ann``, then ``Jo_Ann`` arrives: ``Jo Ann`` keeps the id, and its
+    history stays one person's, on this run and the next (red team: the newcomer took the id and
+    ``Jo Ann`` moved to ``Jo_Ann-87eb04ae``, silently)."""
+    cls = tmp_path / "class"
+    (cls / "Jo Ann").mkdir(parents=True)
+    (cls / "Jo Ann" / "broadcasting.py").write_text(SOLUTION)
+    out = tmp_path / "out"
+    assert grade([cls], out, course=course) == {"Jo_Ann": read_grades(out)["Jo_Ann"]}
+    (cls / "Jo_Ann").mkdir()
+    (cls / "Jo_Ann" / "broadcasting.py").write_text(STUB)
+    for _ in range(2):
+        grades = {s: row["broadcasting"] for s, row in grade([cls], out, course=course).items()}
+        assert grades == {"Jo_Ann": "20", "Jo_Ann-87eb04ae": "0"}
+        with Gradebook(out / "gradebook.sqlite") as gb:
+            assert gb.sources() == {"Jo_Ann": "class/Jo Ann", "Jo_Ann-87eb04ae": "class/Jo_Ann"}
+            assert len(gb.history("Jo_Ann")) == 1
+
+
 def test_the_same_folder_name_in_two_sections_is_reported(course, tmp_path):
     for section, other in (("sec1", "bob"), ("sec2", "carl")):
         for student in ("alice", other):
