@@ -361,10 +361,6 @@ def _named_by_student(entries: list[Entry], exercises, notes=()) -> tuple[list[E
     return named, notes
 
 
-def _nested_zip(entry: Entry):
-    return lambda: nested_zip_entries(entry)
-
-
 def _failing(error: SubmissionError):
     def load():
         raise error
@@ -445,7 +441,7 @@ class _Finder:
                      lambda: folder_entries(inner), lms=lms, whole=True)
             return
         lms = _path_lms_name(path)                     # a student's upload taken out of an LMS download
-        name = lms.student if lms else path.name if path.is_dir() else _file_student(path.name)   # john.doe/, john.doe.zip
+        name = lms.student if lms else path.name if path.is_dir() else _file_student(path.name)   # john.doe.zip too
         try:
             entries, notes = entries_of(path)
         except SubmissionError as e:
@@ -571,7 +567,7 @@ class _Finder:
         ``dave.7z``), a module or notebook (LMS-named or named after the student), another archive
         (a student, with the reason it cannot be read), or anything else (ignored, and said)."""
         if _is_zip(entry.name) or _holds_zip(entry):
-            self.add(student, source, origin, _nested_zip(entry), lms=lms, whole=True, doubts=doubts)
+            self.add(student, source, origin, lambda: nested_zip_entries(entry), lms=lms, whole=True, doubts=doubts)
         elif _is_module_file(entry.name):
             if lms and lms.file:
                 renamed = replace(entry, alias=lms.file)
@@ -639,7 +635,7 @@ def _download_entries(zip_file) -> list[Entry]:
     """The entries of a zip (a path or an :class:`Entry`), without the one folder holding them all
     if there is one (an LMS download zipped with its folder); none if it cannot be read."""
     try:
-        entries, _ = zip_entries(zip_file) if isinstance(zip_file, Path) else _nested_zip(zip_file)()
+        entries, _ = zip_entries(zip_file) if isinstance(zip_file, Path) else nested_zip_entries(zip_file)
     except SubmissionError:
         return []
     top = _single_top_dir(entries)

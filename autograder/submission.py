@@ -395,14 +395,13 @@ def prepare(entries: list[Entry], exercises, workdir: Path, notes=(), siblings=(
     and those of ``siblings`` (the course's other exercises, not graded now) that can be read:
     a graded module may import one (``from masked_softmax import masked_softmax``). The digest
     covers both; notes and problems are of the graded ones only."""
-    if not pick_modules(entries, [*exercises, *siblings])[0]:      # the work may be in a zip inside
+    chosen, pick_notes, importable = _modules_of(entries, exercises, siblings)
+    if not chosen and not importable:           # the work may be in a zip inside
         entries, notes = zips_opened(entries, notes)
+        chosen, pick_notes, importable = _modules_of(entries, exercises, siblings)
     folder = Path(tempfile.mkdtemp(prefix="sub-", dir=workdir))
     os.chmod(folder, 0o755)
-    sub = Submission(folder, notes=list(notes))
-    chosen, pick_notes = pick_modules(entries, exercises)
-    sub.notes += pick_notes
-    importable = {ex: entry for ex, entry in pick_modules(entries, siblings)[0].items() if ex not in chosen}
+    sub = Submission(folder, notes=list(notes) + pick_notes)
     digest = hashlib.sha256()
     for ex, entry in sorted({**chosen, **importable}.items()):
         try:
@@ -422,6 +421,14 @@ def prepare(entries: list[Entry], exercises, workdir: Path, notes=(), siblings=(
     sub.notes += _not_graded_note(entries, {entry.path for entry in {**chosen, **importable}.values()},
                                   [*exercises, *siblings], list(exercises))
     return sub
+
+
+def _modules_of(entries: list[Entry], exercises, siblings) -> tuple[dict, list[str], dict]:
+    """The entries holding ``exercises`` (see :func:`pick_modules`), its notes, and those holding
+    ``siblings`` that none of them holds."""
+    chosen, notes = pick_modules(entries, exercises)
+    importable = {ex: entry for ex, entry in pick_modules(entries, siblings)[0].items() if ex not in chosen}
+    return chosen, notes, importable
 
 
 def _is_test_file(stem: str) -> bool:
