@@ -365,6 +365,14 @@ def _data(n, dtype, seed, y_int=False):
     return X, y
 
 
+def _two_column_y(n, dtype):
+    """y (n, 2): two targets per example (one-hot labels, say), every row different."""
+    return torch.stack([torch.arange(n, dtype=dtype) * 2 + 1, -torch.arange(n, dtype=dtype)], dim=1)
+
+
+TWO_COLUMN_HINT = "index y as you index X (y[idx]): y may have more dimensions than one, and len(y) counts its rows"
+
+
 def _ids(batches):
     return [int(i) for xb, _ in batches for i in xb[:, 0].tolist()]
 
@@ -394,21 +402,22 @@ def _expect_one_pass(got, X, y, bs):
         expect_close(yb, y[idx], what="y_batch (paired with the rows of X_batch)")
 
 
-def _expect_in_order(student, X, y, bs, generator, shown, x_what="X_batch", hint=None):
+def _expect_in_order(student, X, y, bs, generator, shown, x_what="X_batch", hint=None, y_hint=None):
     """``minibatches(X, y, bs, shuffle=False, generator=generator)`` yields the reference's batches,
-    in order (``shown``: how the call is named in the feedback)."""
+    in order (``shown``: how the call is named in the feedback; ``hint``, ``y_hint``: hints for
+    X_batch and y_batch)."""
     got = _pairs(student.sgd.minibatches(X, y, bs, shuffle=False, generator=generator))
     want = list(ref.minibatches(X, y, bs, shuffle=False))
     expect_equal(len(got), len(want), call=("minibatches", shown), what="number of batches")
     for (xb, yb), (xw, yw) in zip(got, want):
         expect_close(xb, xw, what=x_what, hint=hint)
-        expect_close(yb, yw, what="y_batch")
+        expect_close(yb, yw, what="y_batch", hint=y_hint)
 
 
 @pytest.mark.points(1)
 @pytest.mark.covers("minibatches")
 def test_minibatches_keeps_order_without_shuffle(student):
-    """shuffle=False yields consecutive batches in order, the last one possibly smaller (a 1-D X too)"""
+    """shuffle=False yields consecutive batches in order, the last one possibly smaller (a 1-D X and a 2-D y too)"""
     # (7, 5), (25, 10) and (6, 4): batches of batch_size, not batch_size examples spread evenly
     # (torch.chunk(indices, ceil(n / batch_size)) gives 4 + 3, 9 + 9 + 7 and 3 + 3)
     cases = [(10, 3), (12, 4), (5, 7), (6, 1), (1, 1), (0, 3), (7, 5), (25, 10), (6, 4)]
@@ -421,6 +430,10 @@ def test_minibatches_keeps_order_without_shuffle(student):
     _expect_in_order(student, torch.arange(5.0) * 2, torch.arange(5), 2, None, ("X of shape (5,)", "batch_size=2"),
                      x_what="X_batch of a 1-D X",
                      hint="index the examples with X[idx], which works for X of any number of dimensions")
+    # y (n, 2): its rows are the examples' targets
+    X, _ = _data(7, torch.float32, 9)
+    _expect_in_order(student, X, _two_column_y(7, torch.float32), 3, None, ("n=7", "y of shape (7, 2)", "batch_size=3"),
+                     y_hint=TWO_COLUMN_HINT)
 
 
 @pytest.mark.points(1)
@@ -432,6 +445,9 @@ def test_minibatches_shuffled_pass_covers_every_example_once(student):
         X, y = _data(n, dtype, 100 + k, y_int=bool(k % 2))
         gen = torch.Generator().manual_seed(100 + k)
         _expect_one_pass(_pairs(student.sgd.minibatches(X, y, bs, shuffle=True, generator=gen)), X, y, bs)
+    # y (n, 2), each row still paired with its example
+    X, y = _data(11, torch.float64, 108)[0], _two_column_y(11, torch.float64)
+    _expect_one_pass(_pairs(student.sgd.minibatches(X, y, 4, generator=torch.Generator().manual_seed(108))), X, y, 4)
     # without a generator the order comes from the worker's global random state: three passes over 10
     # examples all in their original order happen by chance once in (10!)^3 (about 2e-20), all in
     # the same order once in (10!)^2 (about 8e-14)
