@@ -833,6 +833,14 @@ class Remote:
         self._session.defer(*self._call_request("value", args, kwargs), self._name, lambda out: check(None),
                             on_error=check)
 
+    def detailed_or_error_later(self, check, *args, **kwargs) -> None:
+        """``check(result, error)`` without waiting (see ``later``): ``result`` is the
+        CallResult (as ``detailed``) and ``error`` None if the call returned, or ``result`` None
+        and ``error`` the StudentError it raised. For inputs the contract lets a function either
+        answer or refuse; it goes as a plain call, as ``error_later``'s does."""
+        self._session.defer(*self._call_request("detailed", args, kwargs), self._name,
+                            lambda out: check(_call_result(out), None), on_error=lambda error: check(None, error))
+
     def with_grad_later(self, check, *args, wrt=(0,), grad_output=None, output_index=None, params=False,
                         **kwargs) -> None:
         """``check(fn.with_grad(*args, ...))`` without waiting (see ``later``)."""

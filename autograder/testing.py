@@ -259,6 +259,22 @@ def expect_raises_later(exc_type, fn, *args, call=None, hint=None, **kwargs):
     fn.error_later(lambda exc: _check_raised(types, exc, call, hint), *args, **kwargs)
 
 
+def expect_answer_or_raises_later(exc_type, fn, check_answer, *args, call=None, hint=None, **kwargs):
+    """``fn(*args, **kwargs)`` raises ``exc_type`` (a type or tuple of types, or a subclass), or
+    returns, and then ``check_answer(result)`` passes (``result`` a CallResult, as
+    ``fn.detailed``); checked when the answer arrives (see ``Remote.detailed_or_error_later``).
+    For inputs the contract lets a function refuse."""
+    types = exc_type if isinstance(exc_type, tuple) else (exc_type,)
+
+    def check(result, error):
+        if error is not None:
+            _check_raised(types, error, call, hint)
+        else:
+            check_answer(result)
+
+    fn.detailed_or_error_later(check, *args, **kwargs)
+
+
 def expect_unchanged(before, after, *, call=None, what="input", hint=None):
     """A tensor argument holds the same values after the call as before it; a list (or tuple)
     argument holds the same numbers and tensors (the worker sends both back as lists)."""

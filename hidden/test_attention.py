@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from autograder.testing import (
+    expect_answer_or_raises_later,
     expect_close,
     expect_equal,
     expect_raises_later,
@@ -239,6 +240,21 @@ def _dpa_later(student, args, expected=None, *, weights="attention weights", out
     _detailed_later(student.attention.dot_product_attention, check, args, by_name)
 
 
+def _dpa_answer_or_raises_later(student, args, hint):
+    """Send ``dot_product_attention(*args)``, whose args the contract lets it refuse: it raises
+    ValueError, or its (output, weights) are the reference's."""
+    exp_out, exp_w = ref.dot_product_attention(*args)
+    call = ("dot_product_attention", args)
+
+    def check(res):
+        out, w = res.value
+        expect_close(w, exp_w, what="attention weights", call=call, hint=hint)
+        expect_close(out, exp_out, what="output", call=call, hint=hint)
+
+    expect_answer_or_raises_later(ValueError, student.attention.dot_product_attention, check, *args, call=call,
+                                  hint=hint)
+
+
 def _grads_later(fn, ref_fn, args, grad_out, output_index=None, params=False):
     """Send ``fn.with_grad(*args)`` w.r.t. queries, keys and values (and the module's
     parameters if ``params``); when the answer arrives, compare the value and the gradients
@@ -384,7 +400,7 @@ def test_dot_product_attention_noncontiguous_inputs_unchanged(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("dot_product_attention")
 def test_dot_product_attention_mask_edges(student):
-    """dot_product_attention: valid length 0 gives uniform weights, lengths >= num_keys mask nothing (however large), lengths of narrow dtypes (int16, int8, uint8, float16) work as in masked_softmax"""
+    """dot_product_attention: valid length 0 gives uniform weights, lengths >= num_keys mask nothing (however large), lengths of narrow dtypes (int16, int8, uint8, float16) work as in masked_softmax, negative ones mask every key"""
     for dtype in DTYPES:
         q, k, v = _qkv(5, dtype, b=3, nq=2, nk=4, d=5, dv=3)
         cases = [
@@ -402,6 +418,11 @@ def test_dot_product_attention_mask_edges(student):
                    (v.mean(dim=1, keepdim=True).expand(3, 2, 3).contiguous(),
                     torch.full((3, 2, 4), 0.25, dtype=dtype)),
                    weights="uniform attention weights")
+        # negative lengths mask every key, as 0 does (or are refused with ValueError)
+        lens = torch.tensor([-1, 4, -3])
+        _dpa_answer_or_raises_later(student, (q, k, v, lens),
+                                    hint="a negative length is below every key position, so it masks them all, "
+                                         "as a length of 0 does (or refuse it with ValueError)")
     # one lengths tensor kept in the worker and changed in place between two calls: each call
     # masks by the lengths it holds at that call (nothing is remembered by the tensor's identity)
     kept = student.tensor(torch.tensor([0, 4, 2]))

@@ -25,7 +25,7 @@ import functools
 import pytest
 import torch
 
-from autograder.testing import expect_close, expect_raises_later, expect_unchanged
+from autograder.testing import expect_answer_or_raises_later, expect_close, expect_raises_later, expect_unchanged
 from reference import masked_softmax as ref
 
 pytestmark = pytest.mark.exercise("masked_softmax")
@@ -107,6 +107,25 @@ def _inputs_unchanged_later(fn, ref_fn, name, args, names, kwargs=None):
                 expect_unchanged(originals[i], res.args[i], call=(name, originals), what=what)
 
     fn.detailed_later(check, *args, **kwargs)
+
+
+NEGATIVE_LENGTH_HINT = ("a negative length is below every position, so it masks the whole row, as a length of 0 "
+                        "does (or refuse it with ValueError); lengths the caller passes are never changed")
+
+
+def _negative_lengths_later(fn, ref_fn, name, X, lens, **kwargs):
+    """Send ``fn(X, lens, **kwargs)`` with some negative lengths: the contract masks every
+    position >= a length, so the answer is the reference's (a row masked whole); refusing them
+    with ValueError is fine too. The lengths must come back unchanged (a clamp in place)."""
+    call, before = (name, (X, lens), kwargs), lens.clone()
+    expected = ref_fn(X, before, **kwargs)
+
+    def check(res):
+        expect_close(res.value, expected, call=call, hint=NEGATIVE_LENGTH_HINT)
+        expect_unchanged(before, res.args[1], call=call, hint=NEGATIVE_LENGTH_HINT,
+                         what="valid_len" if name == "sequence_mask" else "valid_lens")
+
+    expect_answer_or_raises_later(ValueError, fn, check, X, lens, call=call, hint=NEGATIVE_LENGTH_HINT, **kwargs)
 
 
 def _non_finite_where_masked(X, lens):
@@ -214,7 +233,7 @@ def test_sequence_mask_new_tensor_inputs_unchanged(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("sequence_mask")
 def test_sequence_mask_dtype_and_edge_cases(student):
-    """sequence_mask keeps X's dtype whatever valid_len's dtype, handles empty inputs, -inf values, inf/nan scores and lengths far above maxlen"""
+    """sequence_mask keeps X's dtype whatever valid_len's dtype, handles empty inputs, -inf values, inf/nan scores, lengths far above maxlen and negative ones"""
     g = _gen(5)
     cases = []
     for dtype in (F32, F64):
@@ -255,6 +274,10 @@ def test_sequence_mask_dtype_and_edge_cases(student):
     for lens in (torch.tensor([2**40, 1, 4]), torch.tensor([1e10, 0.0, 2.0])):
         _expect_reference_later(student.masked_softmax.sequence_mask, ref.sequence_mask, "sequence_mask", (X, lens),
                                 hint=HUGE_LENGTH_HINT)
+    # Negative lengths mask the whole row (or are refused), and are not changed.
+    for lens in (torch.tensor([-1, 2, -3]), torch.tensor([-0.5, 4.0, -2.0])):
+        _negative_lengths_later(student.masked_softmax.sequence_mask, ref.sequence_mask, "sequence_mask", X, lens,
+                                value=-1.0)
 
 
 @pytest.mark.points(1)
@@ -329,7 +352,7 @@ def test_masked_softmax_one_length_per_query(student, dtype):
 @pytest.mark.points(2)
 @pytest.mark.covers("masked_softmax")
 def test_masked_softmax_zero_and_long_lengths(student):
-    """masked_softmax: a valid length of 0 gives a uniform row (1/num_keys), one above num_keys masks nothing"""
+    """masked_softmax: a valid length of 0 gives a uniform row (1/num_keys), one above num_keys masks nothing, a negative one masks the whole row"""
     for seed in SEEDS[:2]:
         g = _gen(seed)
         for dtype in (F32, F64):
@@ -344,6 +367,10 @@ def test_masked_softmax_zero_and_long_lengths(student):
     for lens in (torch.tensor([2**40, 0, 3]), torch.tensor([1e10, 2.0, 1e10]),
                  torch.tensor([[2**40, 1], [0, 2**40], [3, 4]])):
         _masked_softmax_later(student, X, lens, hint=HUGE_LENGTH_HINT)
+    # Negative lengths: rows masked whole, uniform as for 0 (or refused); the lengths unchanged.
+    X = _randn((3, 2, 4), F32, _gen(12))
+    for lens in (torch.tensor([-1, 3, -5]), torch.tensor([[-1, 2], [0, -2], [4, -1]]), torch.tensor([-1.5, 2.0, 9.0])):
+        _negative_lengths_later(student.masked_softmax.masked_softmax, ref.masked_softmax, "masked_softmax", X, lens)
     # A single example whose only length is 0 (a tensor whose truth value would be False).
     X = _randn((1, 2, 3), F32, _gen(9))
     for lens in (torch.tensor([0]), torch.tensor([[0, 0]])):

@@ -15,7 +15,8 @@ import torch
 from autograder.client import (CallStopped, ExerciseSession, ExerciseUnavailable, Remote, StudentError, Timeouts,
                                WorkerFailure, WrongResult)
 from autograder.grading import make_workdir
-from autograder.testing import GradingFailure, expect_close, expect_raises, expect_raises_later
+from autograder.testing import (GradingFailure, expect_answer_or_raises_later, expect_close, expect_raises,
+                                expect_raises_later)
 
 MODULE = '''
 import torch
@@ -195,6 +196,25 @@ def test_expect_raises_later(module):
     assert wrong.value.redacted.endswith("but it is an object of a type the grader cannot read")   # a class made
     # at run time could spell the inputs in its name
     assert m.check_positive(2) == 2                      # each failure above ended only what was sent with it
+
+
+def test_expect_answer_or_raises_later(module):
+    """For inputs the contract lets a function refuse: the expected error passes, an answer is
+    checked, any other error fails; what was sent behind an accepted error or answer runs."""
+    session, m = module
+    answers = []
+    expect_answer_or_raises_later(ValueError, m.check_positive, answers.append, -1)
+    expect_answer_or_raises_later(ValueError, m.check_positive, answers.append, 4)
+    m.log.later(answers.append, "behind")
+    session.settle()
+    assert [a.value for a in answers[:1]] == [4] and answers[1:] == [1]
+    expect_answer_or_raises_later(ValueError, m.check_positive, lambda res: expect_close(res.value, 5), 4)
+    with pytest.raises(GradingFailure, match="expected 5, got 4"):
+        session.settle()
+    expect_answer_or_raises_later(TypeError, m.check_positive, answers.append, -1, hint="refuse it")
+    with pytest.raises(GradingFailure, match="expected TypeError, but it raised ValueError: x must be positive"):
+        session.settle()
+    assert m.check_positive(2) == 2
 
 
 def test_a_check_of_an_expected_error_may_call_student_code_itself(module):
