@@ -372,11 +372,12 @@ def test_linear_backward_2d(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("linear_backward")
 def test_linear_backward_leading_dims(student):
-    """linear_backward with x (..., in): no, one or several leading dims, and empty sizes"""
+    """linear_backward with x (..., in): no, one or several leading dims, empty sizes and sizes of 1"""
     for dt in DTYPES:
         g = _gen(3)
         for lead, fin, fout in [((), 3, 2), ((2, 3), 3, 4), ((2, 1, 3), 2, 3), ((0,), 3, 2),
-                                ((2, 0), 3, 2), ((4,), 0, 2), ((4,), 3, 0)]:
+                                ((2, 0), 3, 2), ((4,), 0, 2), ((4,), 3, 0),
+                                ((1,), 3, 2), ((4,), 1, 3), ((4,), 2, 1), ((1,), 1, 1)]:   # sizes of 1 kept
             x = _strided(_randn(g, *lead, fin, dtype=dt))
             W = _randn(g, fout, fin, dtype=dt)
             b = _randn(g, fout, dtype=dt)
@@ -525,7 +526,7 @@ def _check_mlp(student, XyWb, keywords=False):
 @pytest.mark.points(2)
 @pytest.mark.covers("mlp_backward")
 def test_mlp_backward(student):
-    """mlp_backward returns the four gradients {W1, b1, W2, b2} of the two-layer network, output logits near 1000 and rows of very different logits too, whatever classes the labels name, and for an empty batch"""
+    """mlp_backward returns the four gradients {W1, b1, W2, b2} of the two-layer network, output logits near 1000 and rows of very different logits too, whatever classes the labels name, for an empty batch and for sizes of 1"""
     for dt in DTYPES:
         for seed in SEEDS:
             g = _gen(seed)
@@ -564,6 +565,10 @@ def test_mlp_backward(student):
     # a batch of no examples: y is empty, so there is no class index to check
     _check_mlp(student, (_randn(g, 0, 3), torch.zeros(0, dtype=torch.int64), _randn(g, 5, 3), _randn(g, 5),
                          _randn(g, 3, 5), _randn(g, 3)))
+    # sizes of 1: one example, one input feature, one hidden unit (a .squeeze() loses that axis)
+    for n, d, h in ((1, 3, 4), (4, 1, 3), (3, 3, 1), (1, 1, 1)):
+        _check_mlp(student, (_randn(g, n, d), torch.randint(0, 2, (n,), generator=g), _randn(g, h, d) + 0.5,
+                             _randn(g, h) + 0.5, _randn(g, 2, h), _randn(g, 2)))
 
 
 # --------------------------------------------------------------------------- invalid arguments
