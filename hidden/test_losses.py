@@ -149,6 +149,15 @@ def _softmax_matches(fn, ref_fn, name):
             _run(fn, ref_fn, name, x3)
 
 
+UNCLIPPED_HINT = "do not clip the logits: subtracting the maximum keeps the result exact at any magnitude"
+
+
+def _beyond_1e4(dtype) -> torch.Tensor:
+    """(2, 4) logits past 1e4, close together in each row: the contract's 1e4 is where results
+    must stay finite, not where logits may be clipped (as torch's, the result is exact beyond)."""
+    return torch.tensor([[3e4, 29999.0, -1e5, 0.0], [-5e4, -49999.0, -6e4, -1e5]], dtype=dtype)
+
+
 def _softmax_extremes(fn, ref_fn, name):
     for d, dtype in enumerate(DTYPES):
         big = torch.tensor([[1e4, -1e4, 0.0, 5e3],
@@ -166,6 +175,8 @@ def _softmax_extremes(fn, ref_fn, name):
             rtol, atol = _scaled_atol(x)
             _run(fn, ref_fn, name, x, dim=dim, rtol=rtol, atol=atol,
                  hint="subtract the maximum along dim before exponentiating")
+        rtol, atol = _scaled_atol(_beyond_1e4(dtype))
+        _run(fn, ref_fn, name, _beyond_1e4(dtype), dim=-1, rtol=rtol, atol=atol, hint=UNCLIPPED_HINT)
         # size-0 dimensions, a 0-dim tensor and a dimension of size 1
         for shape, dim in (((3, 0), -1), ((0, 4), 0), ((2, 0, 3), 1), ((0,), 0), ((4, 1), -1)):
             x = torch.randn(shape, generator=_gen(7), dtype=dtype)
@@ -199,7 +210,7 @@ def test_softmax_matches_torch(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("softmax")
 def test_softmax_large_logits_and_edge_shapes(student):
-    """softmax stays finite and exact for logits up to 1e4, handles size-0, size-1 and 0-dim inputs, and refuses a dim out of range"""
+    """softmax stays finite and exact for logits up to 1e4 and beyond, handles size-0, size-1 and 0-dim inputs, and refuses a dim out of range"""
     _softmax_extremes(student.losses.softmax, ref.softmax, "softmax")
 
 
@@ -220,7 +231,7 @@ def test_log_softmax_matches_torch(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("log_softmax")
 def test_log_softmax_large_logits_and_edge_shapes(student):
-    """log_softmax stays finite and accurate for logits up to 1e4, handles size-0, size-1 and 0-dim inputs, and refuses a dim out of range"""
+    """log_softmax stays finite and accurate for logits up to 1e4 and beyond, handles size-0, size-1 and 0-dim inputs, and refuses a dim out of range"""
     _softmax_extremes(student.losses.log_softmax, ref.log_softmax, "log_softmax")
 
 
@@ -428,7 +439,7 @@ def test_bce_with_logits_matches_torch(student):
 @pytest.mark.points(1)
 @pytest.mark.covers("binary_cross_entropy_with_logits")
 def test_bce_with_logits_large_logits_and_empty(student):
-    """binary_cross_entropy_with_logits stays finite and accurate for logits up to 1e4 (with and without pos_weight) and handles an empty batch"""
+    """binary_cross_entropy_with_logits stays finite and accurate for logits up to 1e4 and beyond (with and without pos_weight) and handles an empty batch"""
     fn = student.losses.binary_cross_entropy_with_logits
     name = "binary_cross_entropy_with_logits"
     for d, dtype in enumerate(DTYPES):
@@ -454,6 +465,10 @@ def test_bce_with_logits_large_logits_and_empty(student):
         rtol, atol = _scaled_atol(xr)
         _run(fn, ref.binary_cross_entropy_with_logits, name, xr, yr, reduction="none",
              rtol=rtol, atol=atol, pos_weight=pw, hint=hint)
+        xb = _beyond_1e4(dtype)
+        rtol, atol = _scaled_atol(xb)
+        _run(fn, ref.binary_cross_entropy_with_logits, name, xb, torch.tensor([[0.0, 1.0, 1.0, 0.5]] * 2, dtype=dtype),
+             reduction="none", rtol=rtol, atol=atol, pos_weight=pw, hint=f"do not clip the logits; {hint}")
         for shape, red in (((0,), "mean"), ((0, 3), "sum"), ((0, 3), "none")):
             _run(fn, ref.binary_cross_entropy_with_logits, name, torch.randn(shape, dtype=dtype),
                  torch.rand(shape, dtype=dtype), reduction=red,
@@ -544,7 +559,7 @@ STABLE_HINT = "compute log-probabilities stably (subtract the max / use logsumex
 @pytest.mark.points(1)
 @pytest.mark.covers("cross_entropy")
 def test_cross_entropy_class_indices(student):
-    """cross_entropy agrees with F.cross_entropy for (N, C) logits and class-index targets: every reduction, float32 and float64, any layout, large logits"""
+    """cross_entropy agrees with F.cross_entropy for (N, C) logits and class-index targets: every reduction, float32 and float64, any layout, large logits (past 1e4 too)"""
     fn = student.losses.cross_entropy
     for d, dtype in enumerate(DTYPES):
         for seed in SEEDS:
@@ -562,6 +577,8 @@ def test_cross_entropy_class_indices(student):
         rtol, atol = _scaled_atol(big)
         for red in REDUCTIONS:
             _ce(fn, big, tb, reduction=red, rtol=rtol, atol=atol, hint=STABLE_HINT)
+        rtol, atol = _scaled_atol(_beyond_1e4(dtype))
+        _ce(fn, _beyond_1e4(dtype), torch.tensor([1, 0]), reduction="none", rtol=rtol, atol=atol, hint=UNCLIPPED_HINT)
         if dtype == torch.float64:
             # float64 logits that float32 cannot hold (~3e-5 rounding near 1e3): a loss computed
             # in float32 inside and cast back is off
