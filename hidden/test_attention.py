@@ -692,7 +692,7 @@ def test_dropout_acts_on_weights_in_training_mode(student, cls_name):
 @pytest.mark.covers("AdditiveAttention")
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 def test_additive_attention_matches_book(student, dtype):
-    """AdditiveAttention: layers as in the contract, output and attention_weights (each module its own) match the book, valid lengths of every dtype included (a later call without them masks nothing)"""
+    """AdditiveAttention: layers as in the contract, output and attention_weights (each module its own) match the book, valid lengths of every dtype included (a later call without them masks nothing), an empty batch and no queries too (float32)"""
     key_size, query_size, num_hiddens = 3, 5, 7
     # made with every argument by the contract's names
     ref_mod, obj = _twin(student, "AdditiveAttention", (), {"key_size": key_size, "query_size": query_size,
@@ -728,6 +728,14 @@ def test_additive_attention_matches_book(student, dtype):
     for lens in (*_lens_in_every_dtype(lens_values), *_lens_huge_and_narrow(lens_values)):
         _forward_later(obj, (q, k, v, lens), ref_mod(q, k, v, lens))
     _without_lens_later(obj, ref_mod, q, k, v)
+    if dtype == torch.float32:
+        # an empty batch, and no queries: empty results of the right shape, as dot_product_attention's
+        # (in one of the two dtypes: it costs one point, as there)
+        g = torch.Generator().manual_seed(5300)
+        for b, nq, vl in ((0, 3, None), (0, 3, torch.zeros(0, dtype=torch.int64)), (2, 0, torch.tensor([1, 3]))):
+            args = (_randn(g, b, nq, query_size, dtype=dtype), _randn(g, b, 4, key_size, dtype=dtype),
+                    _randn(g, b, 4, 2, dtype=dtype)) + ((vl,) if vl is not None else ())
+            _forward_later(obj, args, ref_mod(*args))
     if dtype == torch.float64:
         # float64 stays float64 throughout, the tanh features included: one query, two keys and
         # values that cancel (as in the probe of test_dot_product_attention_large_scores)

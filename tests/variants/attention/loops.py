@@ -75,11 +75,11 @@ class AdditiveAttention(nn.Module):
             for j in range(nq):
                 feats = torch.tanh(q[i, j][None, :] + k[i])        # (nk, h)
                 rows.append(self.w_v(feats)[:, 0])                # (nk,)
-            scores.append(torch.stack(rows))
-        scores = torch.stack(scores)
+            scores.append(torch.stack(rows) if rows else q.new_zeros(0, nk))
+        scores = torch.stack(scores) if scores else q.new_zeros(0, nq, nk)
         self.attention_weights = _weights(scores, valid_lens)
         w = self.dropout(self.attention_weights)
-        return torch.stack([w[i] @ values[i] for i in range(b)])
+        return torch.stack([w[i] @ values[i] for i in range(b)]) if b else values.new_zeros(0, nq, values.shape[-1])
 
 
 def transpose_qkv(X, num_heads):
