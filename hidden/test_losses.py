@@ -6,7 +6,7 @@ cross_entropy 6. Each test covers exactly one contract name, so a forbidden call
 costs only that function's points.
 
 Tolerances are ``torch.testing.assert_close``'s defaults for the dtype, except at logits of
-magnitude up to 1e4 where the contract lets them scale with the logits (an allowed formula such as
+magnitude 1e4 and more, where the contract lets them scale with the logits (an allowed formula such as
 ``x - logsumexp(x)`` is then about one ulp of 1e4 away from ``torch.log_softmax``): there the
 absolute tolerance grows by ``4 * eps * max|logit|``.
 """
