@@ -483,11 +483,11 @@ def test_a_sibling_module_is_checked_under_the_rules_of_the_exercise_that_calls_
     forbids stay allowed, as attention importing ``masked_softmax`` does."""
     masked_softmax = SOLUTION["masked_softmax"] + (
         "\n\ndef row_weights(x, dim):\n    return torch._C._VariableFunctions.softmax(x, dim)\n\n"
-        "def clamp_rows(x):\n    return x.clamp(-1e4, 1e4)\n")
+        "def copy_rows(x):\n    return x.clone()\n")
     losses = with_function("losses", "import masked_softmax\n_honest = softmax\n_honest_log = log_softmax\n"
                                      "def softmax(x, dim=-1):\n    return masked_softmax.row_weights(x, dim)\n"
-                                     "def log_softmax(x, dim=-1):\n    return _honest_log(masked_softmax.clamp_rows(x), dim)\n")
-    attention = with_function("attention", "from masked_softmax import masked_softmax, clamp_rows\n")
+                                     "def log_softmax(x, dim=-1):\n    return _honest_log(masked_softmax.copy_rows(x), dim)\n")
+    attention = with_function("attention", "from masked_softmax import masked_softmax, copy_rows\n")
     result = grader.grade_path(submission_with(tmp_path, {"masked_softmax": masked_softmax, "losses": losses,
                                                           "attention": attention}))
     caught = covering(result.tests, "softmax")
